@@ -1,0 +1,10 @@
+//! Server functions — one module per domain noun — and the DTOs they return.
+//!
+//! Each server function does three things: find the actor the request carries, call the domain, map
+//! the answer to a DTO (or the error to an [`AppError`](crate::error::AppError)). Nothing else.
+
+pub mod engine;
+pub mod session;
+
+#[cfg(feature = "ssr")]
+pub mod ssr;

@@ -1,0 +1,109 @@
+//! The console around every signed-in page: top bar (brand, theme, user, sign out), side navigation
+//! listing the pages that exist, and the page itself.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+
+use super::theme::ThemeToggle;
+use super::ui::{go_to, icons, Icon, Logo};
+use crate::api::session::{get_current_user, SignOut};
+
+/// The pages in the side navigation: (path, label, icon).
+const NAV: &[(&str, &str, &str)] = &[("/", "Overview", icons::HOME)];
+
+#[component]
+pub fn Console() -> impl IntoView {
+    let user = Resource::new(|| (), |_| get_current_user());
+    let sign_out = ServerAction::<SignOut>::new();
+    let menu_open = RwSignal::new(false);
+
+    // After signing out (or if the session is gone), reload at the sign-in page.
+    Effect::new(move |_| {
+        if sign_out.value().get().is_some() {
+            go_to("/signin");
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(None)) = user.get() {
+            go_to("/signin");
+        }
+    });
+
+    let user_name = move || {
+        Suspend::new(async move {
+            match user.await {
+                Ok(Some(u)) => view! {
+                    <span class="hidden text-sm sm:inline" data-testid="current-user" title=u.username.clone()>
+                        {u.display_name}
+                    </span>
+                }
+                .into_any(),
+                _ => ().into_any(),
+            }
+        })
+    };
+
+    view! {
+        <div class="flex min-h-screen flex-col">
+            <header class="sticky top-0 z-20 flex h-14 items-center gap-3 border-b border-slate-200 bg-white/90 px-4 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
+                <button
+                    type="button"
+                    class="rounded-md p-2 text-slate-500 hover:bg-slate-100 md:hidden dark:hover:bg-slate-800"
+                    aria-label="Menu"
+                    data-testid="menu"
+                    on:click=move |_| menu_open.update(|o| *o = !*o)
+                >
+                    <Icon path=icons::MENU />
+                </button>
+                <a href="/" class="text-slate-900 dark:text-white">
+                    <Logo />
+                </a>
+                <div class="ml-auto flex items-center gap-2">
+                    <ThemeToggle />
+                    <Transition fallback=|| ()>{user_name}</Transition>
+                    <ActionForm action=sign_out>
+                        <button
+                            type="submit"
+                            data-testid="sign-out"
+                            class="inline-flex items-center gap-1 rounded-md px-3 py-2 text-sm text-slate-600 hover:bg-slate-100 hover:text-slate-900 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white"
+                        >
+                            <Icon path=icons::SIGN_OUT class="h-4 w-4" />
+                            <span>"Sign out"</span>
+                        </button>
+                    </ActionForm>
+                </div>
+            </header>
+            <div class="flex flex-1">
+                <nav
+                    aria-label="Main"
+                    class=move || {
+                        let shown = if menu_open.get() { "block" } else { "hidden" };
+                        format!("{shown} w-56 shrink-0 border-r border-slate-200 bg-white p-3 md:block dark:border-slate-800 dark:bg-slate-900")
+                    }
+                >
+                    <ul class="space-y-1">
+                        {NAV
+                            .iter()
+                            .map(|(href, label, icon)| {
+                                view! {
+                                    <li>
+                                        <A
+                                            href=*href
+                                            attr:class="flex items-center gap-3 rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-sky-50 aria-[current=page]:text-sky-700 dark:text-slate-300 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-sky-950 dark:aria-[current=page]:text-sky-300"
+                                        >
+                                            <Icon path=icon />
+                                            <span>{*label}</span>
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+                <main class="min-w-0 flex-1 p-4 sm:p-6 lg:p-8">
+                    <Outlet />
+                </main>
+            </div>
+        </div>
+    }
+}

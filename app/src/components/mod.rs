@@ -1,0 +1,5 @@
+//! Pieces the pages share: the console layout, the theme switch, and small UI parts.
+
+pub mod layout;
+pub mod theme;
+pub mod ui;

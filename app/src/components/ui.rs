@@ -1,0 +1,130 @@
+//! Small building blocks with Berth's look: icons, cards, stats, banners, form fields.
+
+use leptos::prelude::*;
+
+/// A 24×24 outline icon from one SVG path.
+#[component]
+pub fn Icon(path: &'static str, #[prop(optional)] class: &'static str) -> impl IntoView {
+    let class = if class.is_empty() { "h-5 w-5" } else { class };
+    view! {
+        <svg class=class viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.75" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+            <path d=path />
+        </svg>
+    }
+}
+
+/// Icon paths.
+pub mod icons {
+    pub const SUN: &str = "M12 3v2m0 14v2m9-9h-2M5 12H3m15.36 6.36-1.41-1.41M7.05 7.05 5.64 5.64m12.72 0-1.41 1.41M7.05 16.95l-1.41 1.41M16 12a4 4 0 1 1-8 0 4 4 0 0 1 8 0z";
+    pub const MOON: &str = "M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8z";
+    pub const HOME: &str = "M3 11l9-8 9 8M5 10v10h5v-6h4v6h5V10";
+    pub const MENU: &str = "M4 6h16M4 12h16M4 18h16";
+    pub const SIGN_OUT: &str = "M15 17l5-5-5-5M20 12H9M12 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h7";
+    pub const ALERT: &str =
+        "M12 9v4m0 4h.01M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z";
+}
+
+/// The Berth mark: a ship's wheel in a rounded square.
+#[component]
+pub fn Logo() -> impl IntoView {
+    view! {
+        <span class="inline-flex items-center gap-2 font-semibold tracking-tight">
+            <svg class="h-7 w-7" viewBox="0 0 32 32" aria-hidden="true">
+                <rect width="32" height="32" rx="7" class="fill-sky-600" />
+                <circle cx="16" cy="16" r="6" fill="none" stroke="white" stroke-width="2.2" />
+                <path d="M16 5v22M5 16h22M8.2 8.2l15.6 15.6M23.8 8.2 8.2 23.8" stroke="white" stroke-width="1.6" />
+                <circle cx="16" cy="16" r="2" fill="white" />
+            </svg>
+            <span class="text-lg">"Berth"</span>
+        </span>
+    }
+}
+
+/// A bordered panel with a title.
+#[component]
+pub fn Card(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <section class="rounded-xl border border-slate-200 bg-white p-5 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+            <h2 class="mb-4 text-sm font-semibold uppercase tracking-wide text-slate-500 dark:text-slate-400">{title}</h2>
+            {children()}
+        </section>
+    }
+}
+
+/// A label and a value in a definition list.
+#[component]
+pub fn Fact(label: &'static str, #[prop(into)] value: String, #[prop(optional)] testid: &'static str) -> impl IntoView {
+    let title = value.clone();
+    view! {
+        <div class="flex justify-between gap-4 border-b border-slate-100 py-2 text-sm last:border-0 dark:border-slate-800">
+            <dt class="text-slate-500 dark:text-slate-400">{label}</dt>
+            <dd class="truncate text-right font-medium" data-testid=testid title=title>{value}</dd>
+        </div>
+    }
+}
+
+/// A red banner for an error that is not about one field.
+#[component]
+pub fn ErrorBanner(#[prop(into)] message: String, #[prop(optional)] testid: &'static str) -> impl IntoView {
+    view! {
+        <div role="alert" data-testid=testid class="flex items-start gap-2 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-200">
+            <Icon path=icons::ALERT class="mt-0.5 h-4 w-4 shrink-0" />
+            <span>{message}</span>
+        </div>
+    }
+}
+
+/// A labelled input with the message of the error about it, if any.
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] autofocus: bool,
+    #[prop(optional)] hint: &'static str,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="space-y-1">
+            <label for=id.clone() class="block text-sm font-medium">{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=required
+                autofocus=autofocus
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=error_id.clone()
+                class="block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm outline-none focus:border-sky-500 focus:ring-2 focus:ring-sky-500/30 aria-[invalid=true]:border-red-500 dark:border-slate-700 dark:bg-slate-950"
+            />
+            {(!hint.is_empty()).then(|| view! { <p class="text-xs text-slate-500">{hint}</p> })}
+            <p id=error_id class="min-h-4 text-xs text-red-600 dark:text-red-400" data-testid=format!("error-{name}")>
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// The primary button of a form; shows progress while the action runs.
+#[component]
+pub fn SubmitButton(label: &'static str, busy_label: &'static str, #[prop(into)] busy: Signal<bool>) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            disabled=move || busy.get()
+            class="w-full rounded-md bg-sky-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-sky-500 focus:outline-none focus:ring-2 focus:ring-sky-500/50 disabled:cursor-wait disabled:opacity-70"
+        >
+            {move || if busy.get() { busy_label } else { label }}
+        </button>
+    }
+}
+
+/// A full page navigation: used after signing in or out so that everything renders for the new user.
+pub fn go_to(path: &str) {
+    let _ = window().location().set_href(path);
+}

@@ -1,0 +1,56 @@
+//! The wire error every server function returns: a stable snake_case `code`, a message a person can
+//! read, the field it is about (for forms), and an error id to quote when reporting it. Never SQL,
+//! paths or stack traces: internal failures reach the browser as `internal` with an id only.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    /// `unauthenticated`, `forbidden`, `not_found`, `conflict`, `invalid`, `throttled`,
+    /// `engine_unreachable`, `internal`, or `request_failed` when the call itself failed.
+    pub code: String,
+    pub message: String,
+    /// The input field an `invalid` error is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The request id the server logged this error under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
+    /// Seconds to wait, for `throttled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl AppError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        AppError { code: code.into(), message: message.into(), field: None, error_id: None, retry_after: None }
+    }
+
+    /// The message for `field`, when this error is about it.
+    pub fn for_field(&self, field: &str) -> Option<String> {
+        (self.field.as_deref() == Some(field)).then(|| self.message.clone())
+    }
+
+    /// The message with the error id appended, for banners.
+    pub fn display(&self) -> String {
+        match &self.error_id {
+            Some(id) => format!("{} (error id {id})", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let message = match &value {
+            ServerFnErrorErr::Request(_) => "Berth did not answer; check your connection and try again".to_string(),
+            other => other.to_string(),
+        };
+        AppError::new("request_failed", message)
+    }
+}

@@ -1,0 +1,193 @@
+//! The overview of the local Docker engine, refreshed live every few seconds.
+
+use std::time::Duration;
+
+use leptos::either::Either;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::engine::{get_engine_overview, EngineOverview};
+use crate::components::ui::{go_to, icons, Card, Fact, Icon};
+use crate::error::AppError;
+use crate::format;
+
+/// How often the page asks the server again.
+const REFRESH: Duration = Duration::from_secs(3);
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    let tick = RwSignal::new(0u64);
+    // In the browser only: refresh on a timer, and stop when the page is left.
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let overview = Resource::new(move || tick.get(), |_| get_engine_overview());
+
+    let content = move || {
+        Suspend::new(async move {
+            match overview.await {
+                Ok(o) => Either::Left(view! { <EngineFacts o /> }),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    Either::Right(view! { <EngineDown e /> })
+                }
+            }
+        })
+    };
+
+    view! {
+        <Title text="Overview · Berth" />
+        <div class="mx-auto max-w-6xl space-y-6">
+            <div class="flex flex-wrap items-end justify-between gap-2">
+                <div>
+                    <h1 class="text-2xl font-semibold tracking-tight">"Overview"</h1>
+                    <p class="text-sm text-slate-500 dark:text-slate-400">"The Docker engine Berth runs next to."</p>
+                </div>
+                <span class="inline-flex items-center gap-2 text-xs text-slate-500" title="Refreshes every 3 seconds">
+                    <span class="relative flex h-2 w-2">
+                        <span class="absolute inline-flex h-full w-full animate-ping rounded-full bg-emerald-400 opacity-75"></span>
+                        <span class="relative inline-flex h-2 w-2 rounded-full bg-emerald-500"></span>
+                    </span>
+                    "Live"
+                </span>
+            </div>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Asking the engine…"</p> }>{content}</Transition>
+        </div>
+    }
+}
+
+/// Shown while the engine does not answer; the page keeps trying and recovers by itself.
+#[component]
+fn EngineDown(e: AppError) -> impl IntoView {
+    view! {
+        <div role="alert" data-testid="engine-unreachable" class="rounded-xl border border-red-200 bg-red-50 p-5 text-red-900 dark:border-red-900 dark:bg-red-950 dark:text-red-100">
+            <div class="flex items-center gap-2 font-semibold">
+                <Icon path=icons::ALERT />
+                <span>"The Docker engine is not answering"</span>
+            </div>
+            <p class="mt-2 text-sm">{e.display()}</p>
+            <p class="mt-2 text-xs opacity-80">"Berth keeps trying every few seconds and shows the engine again as soon as it answers."</p>
+        </div>
+    }
+}
+
+/// A big number with a label.
+#[component]
+fn Stat(label: &'static str, value: i64, testid: &'static str, tone: &'static str) -> impl IntoView {
+    view! {
+        <div class="rounded-lg bg-slate-50 p-3 dark:bg-slate-800/60">
+            <div class=format!("text-2xl font-semibold tabular-nums {tone}") data-testid=testid>{value}</div>
+            <div class="text-xs text-slate-500 dark:text-slate-400">{label}</div>
+        </div>
+    }
+}
+
+#[component]
+fn EngineFacts(o: EngineOverview) -> impl IntoView {
+    let swarm_badge = match o.swarm_state.as_str() {
+        "active" => "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200",
+        "error" | "locked" => "bg-red-100 text-red-800 dark:bg-red-900/60 dark:text-red-200",
+        _ => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+    };
+    let bar = StateBar::new(&[
+        (o.containers_running, "fill-emerald-500"),
+        (o.containers_paused, "fill-amber-500"),
+        (o.containers_stopped, "fill-slate-400 dark:fill-slate-600"),
+    ]);
+    view! {
+        <div class="grid gap-6 lg:grid-cols-3">
+            <Card title="Containers">
+                <div class="grid grid-cols-2 gap-3">
+                    <Stat label="running" value=o.containers_running testid="containers-running" tone="text-emerald-600 dark:text-emerald-400" />
+                    <Stat label="paused" value=o.containers_paused testid="containers-paused" tone="text-amber-600 dark:text-amber-400" />
+                    <Stat label="stopped" value=o.containers_stopped testid="containers-stopped" tone="text-slate-600 dark:text-slate-300" />
+                    <Stat label="in total" value=o.containers_total testid="containers-total" tone="" />
+                </div>
+                <svg class="mt-4 h-2 w-full overflow-hidden rounded-full bg-slate-100 dark:bg-slate-800" viewBox="0 0 100 2" preserveAspectRatio="none" role="img" aria-label="Containers by state">
+                    {bar.segments.into_iter().map(|(x, w, class)| view! { <rect x=x y="0" width=w height="2" class=class></rect> }).collect_view()}
+                </svg>
+                <dl class="mt-4">
+                    <Fact label="Images" value=o.images.to_string() testid="images" />
+                </dl>
+            </Card>
+            <Card title="Engine">
+                <dl>
+                    <Fact label="Version" value=o.engine_version testid="engine-version" />
+                    <Fact label="API version" value=format!("{} (min {})", o.api_version, o.min_api_version) testid="api-version" />
+                    <Fact label="Endpoint" value=o.endpoint />
+                    <Fact label="Storage driver" value=o.storage_driver />
+                    <Fact label="Cgroups" value=o.cgroup />
+                </dl>
+            </Card>
+            <Card title="Host">
+                <dl>
+                    <Fact label="Name" value=o.name />
+                    <Fact label="Operating system" value=o.os testid="os" />
+                    <Fact label="Kernel" value=o.kernel testid="kernel" />
+                    <Fact label="Architecture" value=format!("{} / {}", o.os_type, o.arch) />
+                    <Fact label="CPUs" value=o.cpus.to_string() testid="cpus" />
+                    <Fact label="Memory" value=format::bytes(o.memory_bytes) testid="memory" />
+                </dl>
+            </Card>
+            <Card title="Swarm">
+                <div class="mb-3">
+                    <span class=format!("inline-flex rounded-full px-2.5 py-0.5 text-xs font-semibold {swarm_badge}") data-testid="swarm-state">
+                        {o.swarm_state.clone()}
+                    </span>
+                </div>
+                <dl>
+                    {(o.swarm_state == "active").then(|| view! {
+                        <Fact label="Node" value=format::short_id(&o.swarm_node_id).to_string() />
+                        <Fact label="Role" value=if o.swarm_is_manager { "manager" } else { "worker" } />
+                        <Fact label="Managers / nodes" value=format!("{} / {}", o.swarm_managers, o.swarm_nodes) />
+                    })}
+                    {(!o.swarm_error.is_empty()).then(|| view! { <Fact label="Error" value=o.swarm_error.clone() /> })}
+                    {(o.swarm_state != "active").then(|| view! {
+                        <p class="text-sm text-slate-500 dark:text-slate-400">"This engine is not part of a swarm. Clusters that Berth creates run their own swarms."</p>
+                    })}
+                </dl>
+            </Card>
+            <div class="lg:col-span-2 flex items-end justify-end text-xs text-slate-500" data-testid="updated-at">
+                {format!("Updated {}", format::time_of_day_utc(o.fetched_at))}
+            </div>
+        </div>
+    }
+}
+
+/// Proportional segments of a 100-wide stacked bar: (x, width, fill class).
+struct StateBar {
+    segments: Vec<(f64, f64, &'static str)>,
+}
+
+impl StateBar {
+    fn new(parts: &[(i64, &'static str)]) -> StateBar {
+        let total: i64 = parts.iter().map(|(n, _)| (*n).max(0)).sum();
+        let mut x = 0.0;
+        let mut segments = Vec::new();
+        for (n, class) in parts {
+            if total == 0 || *n <= 0 {
+                continue;
+            }
+            let w = *n as f64 * 100.0 / total as f64;
+            segments.push((x, w, *class));
+            x += w;
+        }
+        StateBar { segments }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StateBar;
+
+    #[test]
+    fn bar_segments_fill_the_width_in_proportion() {
+        let bar = StateBar::new(&[(3, "a"), (0, "b"), (1, "c")]);
+        assert_eq!(bar.segments, vec![(0.0, 75.0, "a"), (75.0, 25.0, "c")]);
+        assert!(StateBar::new(&[(0, "a"), (0, "b")]).segments.is_empty());
+    }
+}

@@ -1,0 +1,94 @@
+//! The domain's one error type. Every layer above maps it to a wire error with a stable code; nothing
+//! here is shown to a browser verbatim except the messages of the user-facing variants.
+
+use std::fmt;
+
+/// A failure of a domain operation.
+///
+/// The variants are what a caller can act on; everything else is [`Error::Internal`], whose details are
+/// logged under an error id and never leave the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller is not signed in (or the session ended).
+    #[error("sign in to continue")]
+    Unauthenticated,
+    /// The caller is signed in but lacks the permission.
+    #[error("not permitted: {0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Bad input; `field` names what was wrong so a form can point at it.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// Too many failed attempts; the caller may retry after this many seconds.
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    /// A Docker engine did not answer (down, refused, timed out).
+    #[error("{0}")]
+    EngineUnreachable(String),
+    #[error("internal error")]
+    Internal(#[from] Internal),
+}
+
+impl Error {
+    /// The stable, snake_case code carried on the wire.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::Invalid { .. } => "invalid",
+            Error::Throttled { .. } => "throttled",
+            Error::EngineUnreachable(_) => "engine_unreachable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        Error::Invalid { field: field.into(), message: message.to_string() }
+    }
+}
+
+/// Failures that are the server's fault. Their text goes to the log, not to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error("store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("password hashing: {0}")]
+    Hash(String),
+    #[error("background task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("serialisation: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("engine: {0}")]
+    Engine(String),
+    #[error("random source: {0}")]
+    Random(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(Internal::Store(e))
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Internal(Internal::Json(e))
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Internal(Internal::Task(e))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

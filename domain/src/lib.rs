@@ -1,0 +1,108 @@
+//! Berth's domain: what Berth does, independent of how it is shown.
+//!
+//! [`Berth`] is the facade every caller uses. Each noun has its module (users, sessions, the bootstrap
+//! token, the operation history, the engine); each operation takes an [`authz::Actor`], is authorized
+//! through [`authz::authorize`] and, when it changes anything, writes one operation-history row.
+//! The store (sqlx) and the engine adapter (bollard) live here too; nothing in this crate knows about
+//! HTTP or Leptos.
+
+pub mod authz;
+pub mod bootstrap;
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod operation;
+pub mod password;
+pub mod session;
+pub mod store;
+pub mod throttle;
+pub mod user;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use authz::{Actor, Permission, Principal, UserRef};
+pub use error::{Error, Result};
+
+use engine::{Endpoint, Engine, EngineOverview};
+use password::Hasher;
+use store::Store;
+use throttle::Limit;
+
+/// The domain's settings, filled in by the server from its configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The local Docker engine.
+    pub docker_host: Endpoint,
+    /// Upper bound for one engine call.
+    pub engine_timeout: Duration,
+    /// How long a bootstrap link stays valid.
+    pub bootstrap_ttl: Duration,
+    /// Failed sign-ins allowed per account…
+    pub account_limit: Limit,
+    /// …and per client address.
+    pub address_limit: Limit,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute: Duration,
+    /// Password hashes computed at once.
+    pub hash_concurrency: usize,
+}
+
+impl Config {
+    /// Defaults for the local engine; the server overrides them from its settings.
+    pub fn new(docker_host: Endpoint) -> Config {
+        Config {
+            docker_host,
+            engine_timeout: Duration::from_secs(5),
+            bootstrap_ttl: Duration::from_secs(15 * 60),
+            account_limit: Limit { max_failures: 5, window: Duration::from_secs(15 * 60) },
+            address_limit: Limit { max_failures: 20, window: Duration::from_secs(15 * 60) },
+            session_absolute: Duration::from_secs(24 * 3600),
+            hash_concurrency: std::thread::available_parallelism().map(|n| n.get().div_ceil(2)).unwrap_or(1),
+        }
+    }
+}
+
+/// The domain facade. Cheap to clone; share one per process.
+#[derive(Clone, Debug)]
+pub struct Berth {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    store: Store,
+    engine: Engine,
+    hasher: Hasher,
+    config: Config,
+}
+
+impl std::ops::Deref for Berth {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Berth {
+    pub fn new(store: Store, config: Config) -> Berth {
+        let engine = Engine::new(config.docker_host.clone(), config.engine_timeout);
+        let hasher = Hasher::new(config.hash_concurrency);
+        Berth { inner: Arc::new(Inner { store, engine, hasher, config }) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The local engine's overview.
+    #[tracing::instrument(skip_all)]
+    pub async fn engine_overview(&self, actor: &Actor) -> Result<EngineOverview> {
+        authz::authorize(actor, Permission::EngineRead)?;
+        self.engine.overview().await
+    }
+}
