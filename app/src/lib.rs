@@ -72,6 +72,12 @@ fn send_page_headers() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Runs in the browser only, once the page is live: tests wait for this mark before clicking.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "");
+        }
+    });
     view! {
         <Router>
             <Routes fallback=|| view! { <pages::not_found::NotFound /> }>

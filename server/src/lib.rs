@@ -25,7 +25,9 @@ use domain::store::{Backend, Store};
 use domain::Berth;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use leptos_axum::{
+    file_and_error_handler_with_context, generate_route_list, render_app_to_stream_with_context, LeptosRoutes,
+};
 use tokio::net::TcpListener;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -173,12 +175,13 @@ fn router(state: AppState, settings: &Settings) -> Router {
             provide_context(extra.clone());
         }
     };
-    let pages = Router::new()
-        .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
-            let options = state.leptos.clone();
-            move || shell(options.clone())
-        })
-        .layer(from_fn(page_guard));
+    // Pages only: `leptos_routes_with_context` would also mount every server function here, behind
+    // the page guard; server functions get their own route below.
+    let render = render_app_to_stream_with_context(context.clone(), {
+        let options = state.leptos.clone();
+        move || shell(options.clone())
+    });
+    let pages = Router::new().leptos_routes_with_handler(generate_route_list(App), render).layer(from_fn(page_guard));
     let api = Router::new().route("/api/{*name}", post(server_fn));
     let with_session = pages.merge(api).layer(from_fn_with_state(state.clone(), resolve_actor)).layer(sessions);
 

@@ -1,0 +1,131 @@
+// Shared helpers for the end-to-end tests: start a real `berth` on a fresh data directory, launch
+// Debian's Chromium through playwright-core, and watch every page for console errors and failed
+// responses.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, symlinkSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Starts `berth` with a fresh data directory; resolves once it listens. */
+export async function startBerth(env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-e2e-'));
+  const bin = process.env.BERTH_BIN ?? join(root, 'target/debug/berth');
+  const child = spawn(bin, [], {
+    cwd: dataDir,
+    env: {
+      ...process.env,
+      BERTH_DATA_DIR: dataDir,
+      BERTH_LISTEN: '127.0.0.1:0',
+      BERTH_SITE_ROOT: process.env.BERTH_SITE_ROOT ?? join(root, 'target/site'),
+      BERTH_LOG: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  let setupLink = null;
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('berth did not start within 20 s')), 20_000);
+    child.on('exit', (code) => fail(new Error(`berth exited with ${code}`)));
+    lines.on('line', (line) => {
+      const link = line.match(/(http:\/\/\S+\/setup\?token=[0-9a-f]+)/);
+      if (link) setupLink = link[1];
+      const listening = line.match(/Berth is listening on (http:\/\/\S+)/);
+      if (listening) {
+        clearTimeout(timer);
+        ok(listening[1]);
+      }
+    });
+  });
+  return {
+    url,
+    setupLink,
+    dataDir,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((ok) => (child.exitCode !== null ? ok() : child.on('exit', ok)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium, headless, with the flags this machine's closed network needs. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/**
+ * A new page that records console errors and HTTP responses >= 400. `allowed(response)` marks
+ * failures a test provokes on purpose; everything else fails the test in `assertClean`.
+ */
+export async function watchedPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  let allowed = () => false;
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !allowed({ console: msg.text() })) problems.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('response', (res) => {
+    if (res.status() >= 400 && !allowed({ status: res.status(), url: res.url() })) {
+      problems.push(`HTTP ${res.status()} ${res.request().method()} ${res.url()}`);
+    }
+  });
+  return {
+    page,
+    context,
+    allow(fn) {
+      allowed = fn;
+    },
+    assertClean(assert) {
+      assert.deepEqual(problems, [], 'no console errors and no unexpected failed responses');
+    },
+  };
+}
+
+/** A tiny image for containers the tests create, imported from busybox-static (no registry). */
+export function ensureTestImage(name = 'berth-test/busybox:1') {
+  try {
+    execFileSync('docker', ['image', 'inspect', name], { stdio: 'ignore' });
+    return name;
+  } catch {
+    /* build it below */
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'berth-img-'));
+  mkdirSync(join(dir, 'bin'));
+  execFileSync('cp', ['/bin/busybox', join(dir, 'bin/busybox')]);
+  for (const applet of ['sh', 'sleep', 'true', 'echo', 'cat', 'nc']) {
+    if (!existsSync(join(dir, 'bin', applet))) symlinkSync('busybox', join(dir, 'bin', applet));
+  }
+  execFileSync('sh', ['-c', `tar -C ${dir} -c . | docker import - ${name}`], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
+  return name;
+}
+
+export function docker(...args) {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+
+/** Resolves once the page's wasm has hydrated it (the app marks <html data-hydrated>). */
+export async function hydrated(page) {
+  await page.waitForSelector('html[data-hydrated]', { state: 'attached', timeout: 15_000 });
+}
