@@ -38,7 +38,7 @@ pub enum BootstrapState {
 }
 
 /// 32 random bytes, hex-encoded.
-pub(crate) fn random_token() -> Result<String> {
+pub fn random_token() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Internal::Random(e.to_string()))?;
     Ok(hex::encode(bytes))

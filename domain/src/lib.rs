@@ -15,6 +15,8 @@ pub mod operation;
 pub mod password;
 pub mod session;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod throttle;
 pub mod user;
 

@@ -1,0 +1,84 @@
+//! Test support (feature `testing`): a fresh database on each backend, so store and domain tests are
+//! written once and run on SQLite and PostgreSQL.
+//!
+//! PostgreSQL tests need `TEST_POSTGRES_URL` (a role that may create databases, e.g.
+//! `postgres://berth:berth@127.0.0.1:5432/postgres`). Without it they are skipped with a note, unless
+//! `TEST_REQUIRE_POSTGRES=1` (set by the test script and CI), which turns the skip into a failure.
+
+use sqlx::{AnyConnection, Connection, Executor};
+
+use crate::store::Store;
+
+/// A database that exists only for one test.
+pub struct TestDb {
+    pub url: String,
+    /// For PostgreSQL: the server URL and the database name, to drop it afterwards.
+    postgres: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A SQLite file in a new temporary directory.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("berth.db").display());
+        TestDb { url, postgres: None, _dir: Some(dir) }
+    }
+
+    /// A new, empty PostgreSQL database, or `None` when no server is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(server) = std::env::var("TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
+                "TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not"
+            );
+            eprintln!("note: TEST_POSTGRES_URL is not set; skipping the PostgreSQL variant");
+            return None;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!("berth_test_{}", crate::bootstrap::random_token().expect("random")[..16].to_owned());
+        let mut conn = AnyConnection::connect(&server).await.expect("connect to TEST_POSTGRES_URL");
+        conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+        conn.close().await.ok();
+        let (base, _) = server.rsplit_once('/').expect("TEST_POSTGRES_URL ends with /database");
+        Some(TestDb { url: format!("{base}/{name}"), postgres: Some((server, name)), _dir: None })
+    }
+
+    /// Opens the store (applying migrations).
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url).await.expect("open the test store")
+    }
+
+    /// Drops a PostgreSQL test database (SQLite files go with the temporary directory).
+    pub async fn remove(self) {
+        if let Some((server, name)) = &self.postgres {
+            if let Ok(mut conn) = AnyConnection::connect(server).await {
+                let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            }
+        }
+    }
+}
+
+/// Runs an async test body (a function taking a [`Store`]) once on SQLite and once on PostgreSQL,
+/// as two tests named `<name>::sqlite` and `<name>::postgres`.
+#[macro_export]
+macro_rules! store_test {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::testing::TestDb::sqlite();
+                super::$body(db.open().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::testing::TestDb::postgres().await else { return };
+                let store = db.open().await;
+                super::$body(store.clone()).await;
+                store.close().await;
+                db.remove().await;
+            }
+        }
+    };
+}

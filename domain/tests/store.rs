@@ -1,0 +1,150 @@
+//! Store contract: the same tests on SQLite and on PostgreSQL (see `domain::testing`).
+
+use domain::operation::{NewOperation, Outcome};
+use domain::store::{FailureKey, NewUser, Store};
+use domain::store_test;
+use serde_json::json;
+
+fn admin(name: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        display_name: name.to_uppercase(),
+        password_hash: "$argon2id$stub".into(),
+        role: "admin".into(),
+        created_at: 1_000,
+    }
+}
+
+fn op(action: &str, outcome: Outcome, target: &str, source: &str, at: i64) -> NewOperation {
+    NewOperation {
+        started_at: at,
+        duration_ms: 3,
+        actor_id: None,
+        actor_name: "anonymous".into(),
+        source: source.into(),
+        action: action.into(),
+        target: target.into(),
+        params: json!({"k": 1}),
+        outcome,
+        error_code: (outcome != Outcome::Success).then(|| "invalid".into()),
+        error_message: None,
+        request_id: "req-1".into(),
+    }
+}
+
+async fn bootstrap_token_is_used_once(store: Store) {
+    store.bootstrap_token_replace("h1", 0, 10_000).await.unwrap();
+    assert_eq!(store.bootstrap_token("h1").await.unwrap(), Some((10_000, None)));
+    // Expired tokens cannot be used, and nothing is written.
+    assert_eq!(store.bootstrap_consume("h1", 10_000, &admin("a")).await.unwrap(), None);
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    // A valid one creates the admin and is then used up.
+    let id = store.bootstrap_consume("h1", 5_000, &admin("ada")).await.unwrap().expect("consumed");
+    assert_eq!(store.bootstrap_token("h1").await.unwrap(), Some((10_000, Some(5_000))));
+    assert_eq!(store.bootstrap_consume("h1", 5_001, &admin("eve")).await.unwrap(), None);
+    let user = store.user_by_id(id).await.unwrap().unwrap();
+    assert_eq!((user.username.as_str(), user.display_name.as_str(), user.role.as_str()), ("ada", "ADA", "admin"));
+    assert_eq!(store.user_by_username("ada").await.unwrap().unwrap().id, id);
+    assert!(store.user_by_username("eve").await.unwrap().is_none());
+    // A newer token replaces the old one, but cannot create a second first admin.
+    store.bootstrap_token_replace("h2", 6_000, 20_000).await.unwrap();
+    assert_eq!(store.bootstrap_token("h1").await.unwrap(), None);
+    assert_eq!(store.bootstrap_consume("h2", 7_000, &admin("eve")).await.unwrap(), None);
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+store_test!(bootstrap, bootstrap_token_is_used_once);
+
+async fn concurrent_bootstrap_creates_one_admin(store: Store) {
+    store.bootstrap_token_replace("h", 0, i64::MAX).await.unwrap();
+    let attempts = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.bootstrap_consume("h", 1, &admin(&format!("u{i}"))).await })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        if let Ok(Some(_)) = attempt.await.unwrap() {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+store_test!(bootstrap_race, concurrent_bootstrap_creates_one_admin);
+
+async fn sessions_round_trip(store: Store) {
+    let uid = {
+        store.bootstrap_token_replace("h", 0, i64::MAX).await.unwrap();
+        store.bootstrap_consume("h", 1, &admin("ada")).await.unwrap().unwrap()
+    };
+    assert!(store.session_create("s1", None, "{}", 100).await.unwrap());
+    assert!(!store.session_create("s1", None, "{}", 100).await.unwrap(), "ids are unique");
+    assert_eq!(store.session_load("s1", 50).await.unwrap(), Some(("{}".into(), 100)));
+    assert_eq!(store.session_load("s1", 100).await.unwrap(), None, "expired at its expiry");
+    store.session_save("s1", Some(uid), r#"{"auth":1}"#, 200).await.unwrap();
+    assert_eq!(store.session_load("s1", 150).await.unwrap(), Some((r#"{"auth":1}"#.into(), 200)));
+    store.session_save("s2", Some(uid), "{}", 300).await.unwrap();
+    store.session_save("s3", None, "{}", 50).await.unwrap();
+    assert_eq!(store.sessions_count_for_user(uid).await.unwrap(), 2);
+    assert_eq!(store.sessions_delete_expired(100).await.unwrap(), 1);
+    assert_eq!(store.sessions_delete_for_user(uid).await.unwrap(), 2);
+    assert_eq!(store.session_load("s2", 0).await.unwrap(), None);
+    store.session_save("s4", None, "{}", 300).await.unwrap();
+    store.session_delete("s4").await.unwrap();
+    assert_eq!(store.session_load("s4", 0).await.unwrap(), None);
+}
+store_test!(sessions, sessions_round_trip);
+
+async fn operations_are_kept_and_counted(store: Store) {
+    let rows = [
+        op("session.sign_in", Outcome::Failure, "ada", "10.0.0.1", 100),
+        op("session.sign_in", Outcome::Failure, "ada", "10.0.0.2", 200),
+        op("session.sign_in", Outcome::Success, "ada", "10.0.0.1", 300),
+        op("session.sign_in", Outcome::Failure, "bob", "10.0.0.1", 400),
+        op("session.sign_out", Outcome::Failure, "ada", "10.0.0.1", 500),
+    ];
+    for row in &rows {
+        store.operation_insert(row).await.unwrap();
+    }
+    let failures = |key, value: &'static str, since, limit| {
+        let store = store.clone();
+        async move { store.operation_times("session.sign_in", "failure", key, value, since, limit).await.unwrap() }
+    };
+    assert_eq!(failures(FailureKey::Target, "ada", 0, 10).await, vec![200, 100]);
+    assert_eq!(failures(FailureKey::Target, "ada", 150, 10).await, vec![200]);
+    assert_eq!(failures(FailureKey::Target, "ada", 0, 1).await, vec![200]);
+    assert_eq!(failures(FailureKey::Source, "10.0.0.1", 0, 10).await, vec![400, 100]);
+    let recent = store.operations_recent(10).await.unwrap();
+    assert_eq!(recent.len(), 5);
+    assert_eq!(recent[0].action, "session.sign_out");
+    assert_eq!(recent[4].params, r#"{"k":1}"#);
+    assert_eq!(recent[4].outcome, "failure");
+    assert_eq!(recent[2].error_code, None);
+}
+store_test!(operations, operations_are_kept_and_counted);
+
+#[tokio::test]
+async fn reopening_applies_no_migration_twice() {
+    for db in [Some(domain::testing::TestDb::sqlite()), domain::testing::TestDb::postgres().await].into_iter().flatten()
+    {
+        let first = db.open().await;
+        first.bootstrap_token_replace("h", 0, 1).await.unwrap();
+        first.close().await;
+        let again = db.open().await;
+        assert_eq!(again.bootstrap_token("h").await.unwrap(), Some((1, None)), "{}", db.url);
+        again.close().await;
+        db.remove().await;
+    }
+}
+
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let names = |dir: &str| {
+        let mut v: Vec<_> = std::fs::read_dir(format!("{}/../migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+}

@@ -1,0 +1,500 @@
+//! The server over HTTP on port 0, against the real dockerd and real databases: the first admin,
+//! sessions (cycling, sign-out, restart, idle timeout), throttling, the cross-site check, headers,
+//! error shapes, and the engine overview including an engine that is away and comes back.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use berth::{Server, Settings};
+use domain::testing::TestDb;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use tokio::net::{TcpListener, UnixListener, UnixStream};
+use tokio::sync::oneshot;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Running {
+    url: String,
+    berth: domain::Berth,
+    setup_link: Option<String>,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(settings: Settings) -> Running {
+        let server = Server::open(settings).await.expect("server opens");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let setup_link = server.bootstrap_link(addr);
+        let berth = server.berth().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        Running { url: format!("http://{addr}"), berth, setup_link, stop: Some(stop), done }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.await.unwrap();
+    }
+
+    fn token(&self) -> String {
+        self.setup_link.as_ref().expect("a setup link").rsplit_once("token=").unwrap().1.to_string()
+    }
+}
+
+fn settings(db: &TestDb, data: &Path) -> Settings {
+    Settings {
+        data_dir: data.to_path_buf(),
+        database_url: db.url.clone(),
+        site_root: data.join("site"),
+        ..Settings::default()
+    }
+}
+
+/// A browser-like client: a cookie jar, no redirects followed, same-origin headers on POSTs.
+struct Browser {
+    client: Client,
+    jar: Arc<Jar>,
+    origin: String,
+}
+
+impl Browser {
+    fn new(url: &str) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client =
+            Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { client, jar, origin: url.to_string() }
+    }
+
+    async fn call(&self, function: &str, form: &[(&str, &str)]) -> Response {
+        self.call_with(function, form, &[("origin", self.origin.as_str()), ("sec-fetch-site", "same-origin")]).await
+    }
+
+    async fn call_with(&self, function: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Response {
+        let mut req = self.client.post(format!("{}/api/{function}", self.origin)).form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.client.get(format!("{}{path}", self.origin)).send().await.unwrap()
+    }
+
+    /// The session cookie's value, if any.
+    fn session(&self) -> Option<String> {
+        let url = self.origin.parse().unwrap();
+        let cookies = self.jar.cookies(&url)?;
+        cookies.to_str().ok()?.split("; ").find_map(|c| c.strip_prefix("berth_session=")).map(str::to_owned)
+    }
+
+    fn plant(&self, value: &str) {
+        self.jar.add_cookie_str(&format!("berth_session={value}; Path=/"), &self.origin.parse().unwrap());
+    }
+
+    async fn current_user(&self) -> Value {
+        let res = self.call("get_current_user", &[]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    async fn sign_in(&self, username: &str, password: &str) -> Response {
+        self.call("sign_in", &[("username", username), ("password", password)]).await
+    }
+}
+
+async fn create_admin(browser: &Browser, token: &str) {
+    let res = browser
+        .call(
+            "create_first_admin",
+            &[
+                ("token", token),
+                ("username", "ada"),
+                ("display_name", "Ada Admin"),
+                ("password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+}
+
+fn set_cookie(headers: &HeaderMap) -> String {
+    headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// Runs `$body(db)` on SQLite and, when configured, on PostgreSQL.
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(domain::testing::TestDb::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = domain::testing::TestDb::postgres().await {
+                    super::$body(db).await;
+                }
+            }
+        }
+    };
+}
+
+async fn first_admin_then_sessions(db: TestDb) {
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    let browser = Browser::new(&server.url);
+
+    // Anonymous visitors are sent to sign in; nothing is mutated over GET.
+    let res = browser.get("/").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/signin");
+    assert_eq!(browser.current_user().await, Value::Null);
+
+    // The setup link's token creates the admin and signs them in, with a strict cookie.
+    let planted = "AAAAAAAAAAAAAAAAAAAAAA";
+    browser.plant(planted);
+    let res = browser
+        .call(
+            "create_first_admin",
+            &[
+                ("token", &server.token()),
+                ("username", "ada"),
+                ("display_name", "Ada Admin"),
+                ("password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = set_cookie(res.headers());
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag: {cookie}");
+    let first = browser.session().expect("a session");
+    assert_ne!(first, planted, "a planted session id is never adopted");
+    assert_eq!(browser.current_user().await["username"], "ada");
+
+    // The overview renders the engine's version for the admin.
+    let page = browser.get("/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let version =
+        std::process::Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output().unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    assert!(html.contains(version.trim()), "overview shows engine {version}");
+
+    // Signing in again cycles the id.
+    assert_eq!(browser.sign_in("ada", PASSWORD).await.status(), StatusCode::OK);
+    let second = browser.session().unwrap();
+    assert_ne!(first, second);
+    // The old id is worthless.
+    let old = Browser::new(&server.url);
+    old.plant(&first);
+    assert_eq!(old.current_user().await, Value::Null);
+
+    // Sessions survive a restart of Berth.
+    server.stop().await;
+    let server = Running::start(settings(&db, data.path())).await;
+    assert!(server.setup_link.is_none(), "no setup link once an admin exists");
+    let browser = Browser { origin: server.url.clone(), ..browser };
+    assert_eq!(browser.current_user().await["username"], "ada");
+
+    // Sign-out ends the session on the server: replaying the cookie gets nothing.
+    let before = browser.session().unwrap();
+    assert_eq!(browser.call("sign_out", &[]).await.status(), StatusCode::OK);
+    let replay = Browser::new(&server.url);
+    replay.plant(&before);
+    assert_eq!(replay.current_user().await, Value::Null);
+    assert_eq!(replay.get("/").await.status(), StatusCode::SEE_OTHER);
+
+    // Every mutation left its row.
+    let admin = server
+        .berth
+        .resolve_actor(
+            Some(domain::session::SessionAuth { user_id: 1, signed_in_at: domain::clock::now_ms() }),
+            "t".into(),
+            "t".into(),
+        )
+        .await
+        .unwrap();
+    let actions: Vec<_> = server
+        .berth
+        .recent_operations(&admin, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|o| (o.action, o.outcome))
+        .collect();
+    let expected =
+        [("user.bootstrap_admin", "success"), ("session.sign_in", "success"), ("session.sign_out", "success")];
+    assert_eq!(actions, expected.map(|(a, o)| (a.to_string(), o.to_string())));
+    server.stop().await;
+    db.remove().await;
+}
+both_backends!(sessions, first_admin_then_sessions);
+
+#[tokio::test]
+async fn idle_sessions_end() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(Settings { session_idle_minutes: 0, ..settings(&db, data.path()) }).await;
+    let browser = Browser::new(&server.url);
+    create_admin(&browser, &server.token()).await;
+    assert_eq!(browser.current_user().await, Value::Null, "an idle limit of 0 ends the session at once");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_throttled() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    let browser = Browser::new(&server.url);
+    create_admin(&browser, &server.token()).await;
+
+    let other = Browser::new(&server.url);
+    let res = other.sign_in("ada", "wrong password").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "invalid");
+    assert_eq!(body["field"], "password");
+    assert_eq!(body["message"], "wrong username or password");
+    assert_eq!(body["error_id"], request_id.as_str());
+    for _ in 0..4 {
+        assert_eq!(other.sign_in("ada", "wrong password").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = other.sign_in("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "throttled");
+    assert_eq!(body["retry_after"], retry);
+    assert!(other.session().is_none(), "no session for a throttled attempt");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_without_effect() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    let admin = Browser::new(&server.url);
+    create_admin(&admin, &server.token()).await;
+
+    let victim = Browser::new(&server.url);
+    let form = [("username", "ada"), ("password", PASSWORD)];
+    for headers in [
+        vec![("origin", "http://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site"), ("origin", server.url.as_str())],
+    ] {
+        let res = victim.call_with("sign_in", &form, &headers).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(set_cookie(res.headers()).is_empty(), "no cookie for {headers:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "forbidden");
+    }
+    assert!(victim.session().is_none());
+    // A signed-in admin's session cannot be ended from another site either.
+    let res = admin.call_with("sign_out", &[], &[("origin", "http://evil.example")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(admin.current_user().await["username"], "ada");
+    // Non-browser clients (no Origin, no Sec-Fetch-Site) are not cross-site.
+    assert_eq!(victim.call_with("sign_in", &form, &[]).await.status(), StatusCode::OK);
+
+    // Each refusal is in the history; no sign-in ran for them.
+    let actor = server
+        .berth
+        .resolve_actor(
+            Some(domain::session::SessionAuth { user_id: 1, signed_in_at: domain::clock::now_ms() }),
+            "t".into(),
+            "t".into(),
+        )
+        .await
+        .unwrap();
+    let ops = server.berth.recent_operations(&actor, 50).await.unwrap();
+    let refused = ops.iter().filter(|o| o.action == "http.cross_site_refused" && o.outcome == "denied").count();
+    let sign_ins = ops.iter().filter(|o| o.action == "session.sign_in").count();
+    assert_eq!((refused, sign_ins), (5, 1));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    let browser = Browser::new(&server.url);
+
+    let res = browser.get("/signin").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let headers = res.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap().to_string();
+    let html = res.text().await.unwrap();
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce in the CSP");
+    assert!(html.contains(&format!("<script nonce=\"{nonce}\"")), "inline scripts carry the nonce");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains(" 'unsafe-eval'"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+
+    // Another page gets another nonce.
+    let again = browser.get("/signin").await.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert_ne!(again, csp);
+
+    // Everything else allows nothing.
+    for res in [browser.get("/no/such/page").await, browser.call("no_such_function", &[]).await] {
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    }
+    let health = browser.get("/healthz").await;
+    assert_eq!((health.status(), health.text().await.unwrap().as_str()), (StatusCode::OK, "ok"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_api_paths_touch_nothing() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    let browser = Browser::new(&server.url);
+    for path in ["no_such_function", "v1/containers/json", "sign_in/extra"] {
+        let res = browser.call(path, &[]).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "not_found");
+    }
+    // Server functions answer POST only.
+    assert_eq!(browser.get("/api/get_current_user").await.status(), StatusCode::METHOD_NOT_ALLOWED);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn secure_cookies_behind_tls() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let public = "https://berth.example.com";
+    let server = Running::start(Settings { public_url: public.into(), ..settings(&db, data.path()) }).await;
+    assert!(server.setup_link.as_deref().unwrap().starts_with("https://berth.example.com/setup?token="));
+    let browser = Browser::new(&server.url);
+    let token = server.token();
+    let form = [
+        ("token", token.as_str()),
+        ("username", "ada"),
+        ("display_name", ""),
+        ("password", PASSWORD),
+        ("confirm_password", PASSWORD),
+    ];
+    // The origin must be the public one.
+    let res = browser.call_with("create_first_admin", &form, &[("origin", &server.url)]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = browser.call_with("create_first_admin", &form, &[("origin", public)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = set_cookie(res.headers());
+    assert!(cookie.starts_with("__Host-berth_session=") && cookie.contains("Secure"), "{cookie}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn internal_errors_leak_nothing() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    // Break the database behind Berth's back.
+    server.berth.store().ping().await.unwrap();
+    {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        conn.execute("DROP TABLE users").await.unwrap();
+    }
+    let browser = Browser::new(&server.url);
+    let res = browser.sign_in("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let text = res.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "internal");
+    assert!(body["error_id"].as_str().is_some_and(|id| !id.is_empty()));
+    for leak in ["users", "sqlite", "SELECT", "table", "/tmp", ".rs"] {
+        assert!(!text.contains(leak), "{leak:?} leaked: {text}");
+    }
+    server.stop().await;
+}
+
+/// Forwards connections on `path` to the real Docker socket.
+fn docker_proxy(path: &Path) -> tokio::task::JoinHandle<()> {
+    let listener = UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut docker) = UnixStream::connect("/var/run/docker.sock").await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut docker).await;
+                }
+            });
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_overview_says_when_the_engine_is_away_and_recovers() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let sock = data.path().join("docker.sock");
+    let server = Running::start(Settings {
+        docker_host: format!("unix://{}", sock.display()),
+        engine_timeout_secs: 2,
+        ..settings(&db, data.path())
+    })
+    .await;
+    let browser = Browser::new(&server.url);
+    create_admin(&browser, &server.token()).await;
+
+    let res = browser.call("get_engine_overview", &[]).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "engine_unreachable");
+    assert!(body["message"].as_str().unwrap().contains(&sock.display().to_string()), "{body}");
+    assert!(body["error_id"].is_string());
+    // The page renders and says so.
+    let html = browser.get("/").await.text().await.unwrap();
+    assert!(html.contains("engine-unreachable"), "the overview shows the outage");
+
+    let _proxy = docker_proxy(&sock);
+    let res = browser.call("get_engine_overview", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["engine_version"].as_str().is_some_and(|v| !v.is_empty()), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_calls_are_refused() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    let browser = Browser::new(&server.url);
+    let res = browser.call("get_engine_overview", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "unauthenticated");
+    let res = browser.call("sign_out", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
