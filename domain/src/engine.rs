@@ -5,7 +5,7 @@
 //! failure to connect, so Berth recovers by itself when the engine comes back.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{SystemInfo, SystemVersion};
@@ -69,6 +69,8 @@ pub struct EngineOverview {
     pub storage_driver: String,
     pub cgroup: String,
     pub swarm: SwarmSummary,
+    /// When these facts were read from the engine (Unix ms).
+    pub fetched_at: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -98,11 +100,21 @@ pub struct Engine {
     endpoint: Endpoint,
     timeout: Duration,
     client: Mutex<Option<Docker>>,
+    /// The last overview and when it was read. Many open consoles then cost the engine one read per
+    /// `fresh_for`; the lock also makes concurrent callers share one read.
+    overview: tokio::sync::Mutex<Option<(Instant, EngineOverview)>>,
+    fresh_for: Duration,
 }
 
 impl Engine {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Engine {
-        Engine { endpoint, timeout, client: Mutex::new(None) }
+        Engine { endpoint, timeout, client: Mutex::new(None), overview: Default::default(), fresh_for: Duration::ZERO }
+    }
+
+    /// Reuses an overview for `fresh_for` before asking the engine again.
+    pub fn with_overview_cache(mut self, fresh_for: Duration) -> Engine {
+        self.fresh_for = fresh_for;
+        self
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -145,12 +157,21 @@ impl Engine {
         }
     }
 
-    /// Engine, host and swarm facts, read with two concurrent calls.
+    /// Engine, host and swarm facts, read with two concurrent calls (or reused while fresh). Failures
+    /// are never cached: the next call asks again.
     pub async fn overview(&self) -> Result<EngineOverview> {
+        let mut cached = self.overview.lock().await;
+        if let Some((read_at, overview)) = cached.as_ref() {
+            if read_at.elapsed() < self.fresh_for {
+                return Ok(overview.clone());
+            }
+        }
         let docker = self.client()?;
         let (info, version) =
             tokio::try_join!(self.call("info", docker.info()), self.call("version", docker.version()))?;
-        Ok(overview_of(self.endpoint.to_string(), info, version))
+        let overview = overview_of(self.endpoint.to_string(), info, version);
+        *cached = Some((Instant::now(), overview.clone()));
+        Ok(overview)
     }
 }
 
@@ -208,6 +229,7 @@ fn overview_of(endpoint: String, info: SystemInfo, version: SystemVersion) -> En
             cluster_id: swarm.cluster.and_then(|c| c.id).unwrap_or_default(),
             error: text(swarm.error),
         },
+        fetched_at: crate::clock::now_ms(),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub docker_host: Endpoint,
     /// Upper bound for one engine call.
     pub engine_timeout: Duration,
+    /// How long an engine overview is reused before the engine is asked again.
+    pub engine_overview_fresh: Duration,
     /// How long a bootstrap link stays valid.
     pub bootstrap_ttl: Duration,
     /// Failed sign-ins allowed per account…
@@ -56,6 +58,7 @@ impl Config {
         Config {
             docker_host,
             engine_timeout: Duration::from_secs(5),
+            engine_overview_fresh: Duration::from_secs(1),
             bootstrap_ttl: Duration::from_secs(15 * 60),
             account_limit: Limit { max_failures: 5, window: Duration::from_secs(15 * 60) },
             address_limit: Limit { max_failures: 20, window: Duration::from_secs(15 * 60) },
@@ -88,7 +91,8 @@ impl std::ops::Deref for Berth {
 
 impl Berth {
     pub fn new(store: Store, config: Config) -> Berth {
-        let engine = Engine::new(config.docker_host.clone(), config.engine_timeout);
+        let engine = Engine::new(config.docker_host.clone(), config.engine_timeout)
+            .with_overview_cache(config.engine_overview_fresh);
         let hasher = Hasher::new(config.hash_concurrency);
         Berth { inner: Arc::new(Inner { store, engine, hasher, config }) }
     }

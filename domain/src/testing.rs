@@ -26,6 +26,7 @@ impl TestDb {
     }
 
     /// A new, empty PostgreSQL database, or `None` when no server is configured.
+    #[allow(clippy::print_stderr)] // the skip note, shown with --nocapture
     pub async fn postgres() -> Option<TestDb> {
         let Ok(server) = std::env::var("TEST_POSTGRES_URL") else {
             assert!(

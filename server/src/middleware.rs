@@ -198,9 +198,12 @@ mod tests {
         h
     }
 
+    /// Request headers, the configured public origin, and whether that is cross-site.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, bool);
+
     #[test]
     fn cross_site_table() {
-        let cases: &[(&[(&str, &str)], Option<&str>, bool)] = &[
+        let cases: &[Case] = &[
             (&[], None, false),
             (&[("host", "127.0.0.1:8080")], None, false),
             (&[("sec-fetch-site", "same-origin")], None, false),

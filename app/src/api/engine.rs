@@ -65,6 +65,6 @@ pub async fn get_engine_overview() -> Result<EngineOverview, AppError> {
         swarm_managers: o.swarm.managers,
         swarm_nodes: o.swarm.nodes,
         swarm_error: o.swarm.error,
-        fetched_at: domain::clock::now_ms(),
+        fetched_at: o.fetched_at,
     })
 }
