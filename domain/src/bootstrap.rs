@@ -14,6 +14,7 @@ use crate::user::{AccountInput, Role, User, ValidAccount};
 use crate::Berth;
 
 pub const BOOTSTRAP_ADMIN: &str = "user.bootstrap_admin";
+pub const BOOTSTRAP_LINK: &str = "user.bootstrap_link_issued";
 
 /// A freshly minted token. Only its hash is stored.
 #[derive(Clone, Debug)]
@@ -54,11 +55,21 @@ impl Berth {
         if self.store.count_users().await? > 0 {
             return Ok(None);
         }
+        let attempt = Attempt::start();
+        let result = self.issue_bootstrap_token(attempt.started_at()).await;
+        // Issued by Berth itself at start; the history shows when each link was printed.
+        let system = Actor::anonymous("local", "startup");
+        let who = Who { id: None, name: "berth".into() };
+        let params = json!({ "valid_minutes": self.config.bootstrap_ttl.as_secs() / 60 });
+        self.finish(attempt, &system, who, BOOTSTRAP_LINK, String::new(), params, &result).await;
+        result.map(Some)
+    }
+
+    async fn issue_bootstrap_token(&self, now: i64) -> Result<BootstrapToken> {
         let token = random_token()?;
-        let now = now_ms();
         let expires_at = now + self.config.bootstrap_ttl.as_millis() as i64;
         self.store.bootstrap_token_replace(&token_hash(&token), now, expires_at).await?;
-        Ok(Some(BootstrapToken { token, expires_at }))
+        Ok(BootstrapToken { token, expires_at })
     }
 
     pub async fn bootstrap_state(&self, token: &str) -> Result<BootstrapState> {

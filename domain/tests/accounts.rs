@@ -79,6 +79,8 @@ async fn bootstrap_creates_one_admin(store: Store) {
     assert_eq!(
         actions(&berth).await,
         [
+            ("user.bootstrap_link_issued", "", "success"),
+            ("user.bootstrap_link_issued", "", "success"),
             ("user.bootstrap_admin", "ada", "failure"),
             ("user.bootstrap_admin", "ada", "denied"),
             ("user.bootstrap_admin", "ada", "success"),

@@ -240,8 +240,12 @@ async fn first_admin_then_sessions(db: TestDb) {
         .rev()
         .map(|o| (o.action, o.outcome))
         .collect();
-    let expected =
-        [("user.bootstrap_admin", "success"), ("session.sign_in", "success"), ("session.sign_out", "success")];
+    let expected = [
+        ("user.bootstrap_link_issued", "success"),
+        ("user.bootstrap_admin", "success"),
+        ("session.sign_in", "success"),
+        ("session.sign_out", "success"),
+    ];
     assert_eq!(actions, expected.map(|(a, o)| (a.to_string(), o.to_string())));
     server.stop().await;
     db.remove().await;

@@ -77,9 +77,11 @@ pub fn Console() -> impl IntoView {
                 <nav
                     aria-label="Main"
                     class=move || {
-                        let shown = if menu_open.get() { "block" } else { "hidden" };
-                        format!("{shown} w-56 shrink-0 border-r border-slate-200 bg-white p-3 md:block dark:border-slate-800 dark:bg-slate-900")
+                        // On small screens the menu opens over the page; from `md` up it is a column.
+                        let shown = if menu_open.get() { "fixed inset-y-0 top-14 left-0 z-10 block shadow-lg" } else { "hidden" };
+                        format!("{shown} w-56 shrink-0 border-r border-slate-200 bg-white p-3 md:static md:block md:shadow-none dark:border-slate-800 dark:bg-slate-900")
                     }
+                    on:click=move |_| menu_open.set(false)
                 >
                     <ul class="space-y-1">
                         {NAV
