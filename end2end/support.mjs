@@ -15,14 +15,14 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Starts `berth` with a fresh data directory; resolves once it listens. */
 export async function startBerth(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-e2e-'));
-  const bin = process.env.BERTH_BIN ?? join(root, 'target/debug/berth');
+  const bin = resolve(root, process.env.BERTH_BIN ?? 'target/debug/berth');
   const child = spawn(bin, [], {
     cwd: dataDir,
     env: {
       ...process.env,
       BERTH_DATA_DIR: dataDir,
       BERTH_LISTEN: '127.0.0.1:0',
-      BERTH_SITE_ROOT: process.env.BERTH_SITE_ROOT ?? join(root, 'target/site'),
+      BERTH_SITE_ROOT: resolve(root, process.env.BERTH_SITE_ROOT ?? 'target/site'),
       BERTH_LOG: 'warn',
       ...env,
     },
@@ -32,6 +32,7 @@ export async function startBerth(env = {}) {
   let setupLink = null;
   const url = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('berth did not start within 20 s')), 20_000);
+    child.on('error', (err) => fail(new Error(`cannot start ${bin}: ${err.message}`)));
     child.on('exit', (code) => fail(new Error(`berth exited with ${code}`)));
     lines.on('line', (line) => {
       const link = line.match(/(http:\/\/\S+\/setup\?token=[0-9a-f]+)/);

@@ -19,6 +19,7 @@ use axum::http::{Method, Request, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use domain::bootstrap::BootstrapToken;
 use domain::store::{Backend, Store};
@@ -34,7 +35,9 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use middleware::{page_guard, refuse_cross_site, request_id, resolve_actor, security_headers, RequestIds};
+use middleware::{
+    catch_panics, page_guard, refuse_cross_site, request_id, resolve_actor, security_headers, RequestIds,
+};
 use sessions::DbSessionStore;
 pub use settings::Settings;
 
@@ -134,6 +137,13 @@ impl Server {
         let app = self.router();
         let berth = self.state.berth.clone();
         let sweeper = tokio::spawn(sweep_sessions(berth.clone()));
+        // Pages stream in several small writes; without TCP_NODELAY each response can stall ~40 ms
+        // on Nagle's algorithm meeting the client's delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
@@ -191,6 +201,7 @@ fn router(state: AppState, settings: &Settings) -> Router {
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(from_fn_with_state(state.clone(), refuse_cross_site))
         .layer(from_fn(security_headers))
+        .layer(from_fn(catch_panics))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             tracing::info_span!("request", id = %request_id(req.headers()), method = %req.method(), path = %req.uri().path())

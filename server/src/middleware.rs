@@ -69,6 +69,25 @@ pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
     res
 }
 
+/// Turns a panicking handler into a 500 in the usual error shape (with the request id), instead of a
+/// dropped connection. The panic itself goes to the log, not to the client.
+pub async fn catch_panics(req: Request<Body>, next: Next) -> Response {
+    use futures::FutureExt as _;
+    let id = request_id(req.headers());
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::error!(error_id = %id, "a request handler panicked");
+            let body = serde_json::json!({
+                "code": "internal",
+                "message": "Something went wrong on the server; it has been logged.",
+                "error_id": id,
+            });
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+        }
+    }
+}
+
 /// Whether a request that changes something comes from another site: `Sec-Fetch-Site` other than
 /// `same-origin`/`none`, or an `Origin` that is not this console's. Requests with neither header
 /// (curl, CI) carry no browser cookies by accident and pass.
@@ -226,6 +245,22 @@ mod tests {
             let h = headers(pairs);
             assert_eq!(is_cross_site(&h, *expected_origin), *cross, "{pairs:?} {expected_origin:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn panics_become_500_with_the_request_id() {
+        use tower::ServiceExt as _;
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(|| async { panic!("secret detail") as &'static str }))
+            .layer(axum::middleware::from_fn(catch_panics));
+        let req = Request::builder().uri("/").header("x-request-id", "req-7").body(Body::empty()).unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((json["code"].as_str(), json["error_id"].as_str()), (Some("internal"), Some("req-7")));
+        assert!(!text.contains("secret detail"), "{text}");
     }
 
     #[test]

@@ -54,6 +54,30 @@ impl Running {
     }
 }
 
+/// A server on a fresh SQLite database, with `tweak` applied to its settings.
+struct Fixture {
+    server: Running,
+    browser: Browser,
+    _db: TestDb,
+    _data: tempfile::TempDir,
+}
+
+async fn fixture(tweak: impl FnOnce(&mut Settings)) -> Fixture {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = settings(&db, data.path());
+    tweak(&mut settings);
+    let server = Running::start(settings).await;
+    let browser = Browser::new(&server.url);
+    Fixture { server, browser, _db: db, _data: data }
+}
+
+/// The first admin, as an actor, to read the history with.
+async fn admin_actor(berth: &domain::Berth) -> domain::Actor {
+    let auth = domain::session::SessionAuth { user_id: 1, signed_in_at: domain::clock::now_ms() };
+    berth.resolve_actor(Some(auth), "test".into(), "test".into()).await.unwrap()
+}
+
 fn settings(db: &TestDb, data: &Path) -> Settings {
     Settings {
         data_dir: data.to_path_buf(),
@@ -222,15 +246,7 @@ async fn first_admin_then_sessions(db: TestDb) {
     assert_eq!(replay.get("/").await.status(), StatusCode::SEE_OTHER);
 
     // Every mutation left its row.
-    let admin = server
-        .berth
-        .resolve_actor(
-            Some(domain::session::SessionAuth { user_id: 1, signed_in_at: domain::clock::now_ms() }),
-            "t".into(),
-            "t".into(),
-        )
-        .await
-        .unwrap();
+    let admin = admin_actor(&server.berth).await;
     let actions: Vec<_> = server
         .berth
         .recent_operations(&admin, 50)
@@ -254,10 +270,7 @@ both_backends!(sessions, first_admin_then_sessions);
 
 #[tokio::test]
 async fn idle_sessions_end() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let server = Running::start(Settings { session_idle_minutes: 0, ..settings(&db, data.path()) }).await;
-    let browser = Browser::new(&server.url);
+    let Fixture { server, browser, _db, _data } = fixture(|s| s.session_idle_minutes = 0).await;
     create_admin(&browser, &server.token()).await;
     assert_eq!(browser.current_user().await, Value::Null, "an idle limit of 0 ends the session at once");
     server.stop().await;
@@ -265,10 +278,7 @@ async fn idle_sessions_end() {
 
 #[tokio::test]
 async fn wrong_passwords_are_refused_then_throttled() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let server = Running::start(settings(&db, data.path())).await;
-    let browser = Browser::new(&server.url);
+    let Fixture { server, browser, _db, _data } = fixture(|_| {}).await;
     create_admin(&browser, &server.token()).await;
 
     let other = Browser::new(&server.url);
@@ -296,10 +306,7 @@ async fn wrong_passwords_are_refused_then_throttled() {
 
 #[tokio::test]
 async fn cross_site_posts_are_refused_without_effect() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let server = Running::start(settings(&db, data.path())).await;
-    let admin = Browser::new(&server.url);
+    let Fixture { server, browser: admin, _db, _data } = fixture(|_| {}).await;
     create_admin(&admin, &server.token()).await;
 
     let victim = Browser::new(&server.url);
@@ -325,16 +332,7 @@ async fn cross_site_posts_are_refused_without_effect() {
     assert_eq!(victim.call_with("sign_in", &form, &[]).await.status(), StatusCode::OK);
 
     // Each refusal is in the history; no sign-in ran for them.
-    let actor = server
-        .berth
-        .resolve_actor(
-            Some(domain::session::SessionAuth { user_id: 1, signed_in_at: domain::clock::now_ms() }),
-            "t".into(),
-            "t".into(),
-        )
-        .await
-        .unwrap();
-    let ops = server.berth.recent_operations(&actor, 50).await.unwrap();
+    let ops = server.berth.recent_operations(&admin_actor(&server.berth).await, 50).await.unwrap();
     let refused = ops.iter().filter(|o| o.action == "http.cross_site_refused" && o.outcome == "denied").count();
     let sign_ins = ops.iter().filter(|o| o.action == "session.sign_in").count();
     assert_eq!((refused, sign_ins), (5, 1));
@@ -343,10 +341,7 @@ async fn cross_site_posts_are_refused_without_effect() {
 
 #[tokio::test]
 async fn responses_carry_security_headers() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let server = Running::start(settings(&db, data.path())).await;
-    let browser = Browser::new(&server.url);
+    let Fixture { server, browser, _db, _data } = fixture(|_| {}).await;
 
     let res = browser.get("/signin").await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -377,10 +372,7 @@ async fn responses_carry_security_headers() {
 
 #[tokio::test]
 async fn unknown_api_paths_touch_nothing() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let server = Running::start(settings(&db, data.path())).await;
-    let browser = Browser::new(&server.url);
+    let Fixture { server, browser, _db, _data } = fixture(|_| {}).await;
     for path in ["no_such_function", "v1/containers/json", "sign_in/extra"] {
         let res = browser.call(path, &[]).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
@@ -394,12 +386,9 @@ async fn unknown_api_paths_touch_nothing() {
 
 #[tokio::test]
 async fn secure_cookies_behind_tls() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
     let public = "https://berth.example.com";
-    let server = Running::start(Settings { public_url: public.into(), ..settings(&db, data.path()) }).await;
+    let Fixture { server, browser, _db, _data } = fixture(|s| s.public_url = public.into()).await;
     assert!(server.setup_link.as_deref().unwrap().starts_with("https://berth.example.com/setup?token="));
-    let browser = Browser::new(&server.url);
     let token = server.token();
     let form = [
         ("token", token.as_str()),
@@ -420,17 +409,13 @@ async fn secure_cookies_behind_tls() {
 
 #[tokio::test]
 async fn internal_errors_leak_nothing() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let server = Running::start(settings(&db, data.path())).await;
+    let Fixture { server, browser, _db: db, _data } = fixture(|_| {}).await;
     // Break the database behind Berth's back.
-    server.berth.store().ping().await.unwrap();
     {
         use sqlx::{Connection, Executor};
         let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
         conn.execute("DROP TABLE users").await.unwrap();
     }
-    let browser = Browser::new(&server.url);
     let res = browser.sign_in("ada", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let text = res.text().await.unwrap();
@@ -459,16 +444,13 @@ fn docker_proxy(path: &Path) -> tokio::task::JoinHandle<()> {
 
 #[tokio::test]
 async fn the_overview_says_when_the_engine_is_away_and_recovers() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let sock = data.path().join("docker.sock");
-    let server = Running::start(Settings {
-        docker_host: format!("unix://{}", sock.display()),
-        engine_timeout_secs: 2,
-        ..settings(&db, data.path())
+    let sockets = tempfile::tempdir().unwrap();
+    let sock = sockets.path().join("docker.sock");
+    let Fixture { server, browser, _db, _data } = fixture(|s| {
+        s.docker_host = format!("unix://{}", sock.display());
+        s.engine_timeout_secs = 2;
     })
     .await;
-    let browser = Browser::new(&server.url);
     create_admin(&browser, &server.token()).await;
 
     let res = browser.call("get_engine_overview", &[]).await;
@@ -491,10 +473,7 @@ async fn the_overview_says_when_the_engine_is_away_and_recovers() {
 
 #[tokio::test]
 async fn anonymous_calls_are_refused() {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let server = Running::start(settings(&db, data.path())).await;
-    let browser = Browser::new(&server.url);
+    let Fixture { server, browser, _db, _data } = fixture(|_| {}).await;
     let res = browser.call("get_engine_overview", &[]).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "unauthenticated");
