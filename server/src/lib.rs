@@ -200,8 +200,8 @@ fn router(state: AppState, settings: &Settings) -> Router {
         .merge(with_session)
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(from_fn_with_state(state.clone(), refuse_cross_site))
-        .layer(from_fn(security_headers))
         .layer(from_fn(catch_panics))
+        .layer(from_fn(security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             tracing::info_span!("request", id = %request_id(req.headers()), method = %req.method(), path = %req.uri().path())
