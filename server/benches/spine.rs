@@ -5,6 +5,8 @@
 //! Run with `scripts/bench` (it builds the release site first) or
 //! `cargo bench -p berth --bench spine` after `cargo leptos build --release --precompress`.
 
+#![allow(clippy::print_stdout)] // a benchmark reports on stdout
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -142,7 +144,7 @@ async fn main() -> Result<()> {
 
     // One instance for memory and latency.
     let berth = Berth::start()?;
-    std::thread::sleep(Duration::from_millis(500));
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle_fresh = berth.rss_kib()?;
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder().cookie_provider(jar).pool_max_idle_per_host(CONNECTIONS).build()?;
