@@ -26,6 +26,18 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Debian packages that provide no command (libraries), installed when dpkg does not know them.
+apt_packages() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  is_root || die "missing packages: ${missing[*]} (install them, or run this as root)"
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # The Rust side of the build: the wasm target, cargo-leptos, and the wasm-bindgen CLI that matches
 # Cargo.lock (cargo-leptos would otherwise download tools from GitHub).
 ensure_rust_tools() {
@@ -35,6 +47,8 @@ ensure_rust_tools() {
       say "adding the wasm32 target"; rustup target add wasm32-unknown-unknown; }
   fi
   if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    # cargo-leptos links OpenSSL.
+    command -v dpkg >/dev/null && apt_packages build-essential pkg-config libssl-dev
     say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes, once)"
     cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
   fi
