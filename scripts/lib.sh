@@ -11,31 +11,31 @@ say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
-# Debian packages, installed only when a command they provide is missing.
+# Installs Debian packages (as root; otherwise says what is missing).
+apt_get() {
+  [ $# -eq 0 ] && return 0
+  is_root || die "missing packages: $* (install them, or run this as root)"
+  say "installing $*"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Debian packages, installed only when a command they provide is missing: apt_install CMD PKG ...
 apt_install() {
   local missing=()
   while [ $# -gt 0 ]; do
-    local cmd=$1 pkg=$2; shift 2
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+    shift 2
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  is_root || die "missing packages: ${missing[*]} (install them, or run this as root)"
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_get "${missing[@]}"
 }
 
 # Debian packages that provide no command (libraries), installed when dpkg does not know them.
 apt_packages() {
   local missing=()
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  is_root || die "missing packages: ${missing[*]} (install them, or run this as root)"
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_get "${missing[@]}"
 }
 
 # The Rust side of the build: the wasm target, cargo-leptos, and the wasm-bindgen CLI that matches
