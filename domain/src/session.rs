@@ -95,9 +95,9 @@ impl Berth {
 
     /// Records the end of a session. The caller deletes the session itself.
     pub async fn sign_out(&self, actor: &Actor) -> Result<()> {
-        let op = Op { action: SIGN_OUT, permission: Permission::SessionEnd, target: String::new(), params: json!({}) };
         let target = actor.user().map(|u| u.username.clone()).unwrap_or_default();
-        self.mutate(actor, Op { target, ..op }, |_| async { Ok(()) }).await
+        let op = Op { action: SIGN_OUT, permission: Permission::SessionEnd, target, params: json!({}) };
+        self.mutate(actor, op, |_| async { Ok(()) }).await
     }
 
     /// The actor behind a request: the session's user if the session is still valid (user exists, is
