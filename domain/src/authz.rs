@@ -44,7 +44,8 @@ impl Actor {
     }
 }
 
-/// What an operation needs. One variant per kind of access, named after the noun it touches.
+/// What an operation needs. One variant per kind of access, named after the noun it touches;
+/// cluster permissions carry the cluster so that per-cluster grants can decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Permission {
     /// Read the local engine's overview.
@@ -53,10 +54,30 @@ pub enum Permission {
     OperationRead,
     /// End one's own session.
     SessionEnd,
+    /// See the list of clusters (each entry still needs `ClusterRead`).
+    ClusterList,
+    /// Create a cluster.
+    ClusterCreate,
+    /// See one cluster, its nodes and jobs.
+    ClusterRead(i64),
+    /// Change one cluster: rename, delete, nodes.
+    ClusterManage(i64),
+    /// Set installation quotas.
+    QuotaManage,
 }
 
 impl Permission {
-    pub const ALL: &'static [Permission] = &[Permission::EngineRead, Permission::OperationRead, Permission::SessionEnd];
+    /// One of each kind (cluster 1 for the per-cluster ones), for tests that walk them all.
+    pub const ALL: &'static [Permission] = &[
+        Permission::EngineRead,
+        Permission::OperationRead,
+        Permission::SessionEnd,
+        Permission::ClusterList,
+        Permission::ClusterCreate,
+        Permission::ClusterRead(1),
+        Permission::ClusterManage(1),
+        Permission::QuotaManage,
+    ];
 }
 
 /// Decides whether `actor` may do what `permission` covers. Deny by default: a permission that no rule

@@ -28,6 +28,9 @@ pub enum Error {
     /// A Docker engine did not answer (down, refused, timed out).
     #[error("{0}")]
     EngineUnreachable(String),
+    /// A node of a cluster, or every manager, did not answer.
+    #[error("{0}")]
+    NodeUnreachable(String),
     #[error("internal error")]
     Internal(#[from] Internal),
 }
@@ -43,6 +46,7 @@ impl Error {
             Error::Invalid { .. } => "invalid",
             Error::Throttled { .. } => "throttled",
             Error::EngineUnreachable(_) => "engine_unreachable",
+            Error::NodeUnreachable(_) => "node_unreachable",
             Error::Internal(_) => "internal",
         }
     }

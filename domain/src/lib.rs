@@ -9,10 +9,15 @@
 pub mod authz;
 pub mod bootstrap;
 pub mod clock;
+pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod job;
+mod local;
+pub mod node;
 pub mod operation;
 pub mod password;
+mod reconcile;
 pub mod session;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -20,13 +25,17 @@ pub mod testing;
 pub mod throttle;
 pub mod user;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use authz::{Actor, Permission, Principal, UserRef};
 pub use error::{Error, Result};
 
 use engine::{Endpoint, Engine, EngineOverview};
+use job::Busy;
+pub use local::DEFAULT_NODE_IMAGE;
 use password::Hasher;
 use store::Store;
 use throttle::Limit;
@@ -50,6 +59,16 @@ pub struct Config {
     pub session_absolute: Duration,
     /// Password hashes computed at once.
     pub hash_concurrency: usize,
+    /// Where Berth keeps files (absolute): local clusters' node sockets live under `clusters/`.
+    pub data_dir: PathBuf,
+    /// The image of local node containers ([`DEFAULT_NODE_IMAGE`] is built when missing).
+    pub node_image: String,
+    /// Upper bound for one call to a node's engine.
+    pub node_timeout: Duration,
+    /// Swarm heartbeat of new clusters: how soon a lost node is marked down.
+    pub swarm_heartbeat: Duration,
+    /// How often each cluster is reconciled.
+    pub reconcile_every: Duration,
 }
 
 impl Config {
@@ -64,6 +83,11 @@ impl Config {
             address_limit: Limit { max_failures: 20, window: Duration::from_secs(15 * 60) },
             session_absolute: Duration::from_secs(24 * 3600),
             hash_concurrency: std::thread::available_parallelism().map(|n| n.get().div_ceil(2)).unwrap_or(1),
+            data_dir: std::env::temp_dir().join("berth"),
+            node_image: DEFAULT_NODE_IMAGE.into(),
+            node_timeout: Duration::from_secs(4),
+            swarm_heartbeat: Duration::from_secs(2),
+            reconcile_every: Duration::from_secs(2),
         }
     }
 }
@@ -77,9 +101,15 @@ pub struct Berth {
 #[derive(Debug)]
 pub struct Inner {
     store: Store,
+    /// The local engine (the overview, and where `local` clusters run).
     engine: Engine,
     hasher: Hasher,
     config: Config,
+    busy: Arc<Busy>,
+    /// Clients of node engines, by endpoint.
+    engines: Mutex<HashMap<String, Arc<Engine>>>,
+    reconcilers: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
+    installation: tokio::sync::OnceCell<String>,
 }
 
 impl std::ops::Deref for Berth {
@@ -94,7 +124,18 @@ impl Berth {
         let engine = Engine::new(config.docker_host.clone(), config.engine_timeout)
             .with_overview_cache(config.engine_overview_fresh);
         let hasher = Hasher::new(config.hash_concurrency);
-        Berth { inner: Arc::new(Inner { store, engine, hasher, config }) }
+        Berth {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                hasher,
+                config,
+                busy: Arc::default(),
+                engines: Mutex::default(),
+                reconcilers: Mutex::default(),
+                installation: tokio::sync::OnceCell::new(),
+            }),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -109,6 +150,6 @@ impl Berth {
     #[tracing::instrument(skip_all)]
     pub async fn engine_overview(&self, actor: &Actor) -> Result<EngineOverview> {
         authz::authorize(actor, Permission::EngineRead)?;
-        self.engine.overview().await
+        Ok(self.engine.overview().await?)
     }
 }

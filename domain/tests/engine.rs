@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use domain::engine::{Endpoint, Engine};
-use domain::Error;
+use domain::engine::{Endpoint, Engine, EngineError};
+
 use tokio::net::{UnixListener, UnixStream};
 
 const DOCKER_SOCK: &str = "/var/run/docker.sock";
@@ -39,7 +39,7 @@ async fn a_missing_socket_is_unreachable_at_once() {
     let started = Instant::now();
     let err = engine.overview().await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
-    let Error::EngineUnreachable(message) = err else { panic!("{err:?}") };
+    let EngineError::Unreachable(message) = err else { panic!("{err:?}") };
     assert!(message.contains(&sock.display().to_string()), "{message}");
 }
 
@@ -60,7 +60,7 @@ async fn a_hung_engine_times_out() {
     let err = engine.overview().await.unwrap_err();
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(700) && took < Duration::from_secs(3), "{took:?}");
-    assert!(matches!(&err, Error::EngineUnreachable(m) if m.contains("no answer")), "{err:?}");
+    assert!(matches!(&err, EngineError::Unreachable(m) if m.contains("no answer")), "{err:?}");
     hold.abort();
 }
 
@@ -83,7 +83,7 @@ async fn recovers_when_the_engine_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("flaky.sock");
     let engine = Engine::new(Endpoint::Unix(sock.display().to_string()), Duration::from_secs(2));
-    assert!(matches!(engine.overview().await, Err(Error::EngineUnreachable(_))));
+    assert!(matches!(engine.overview().await, Err(EngineError::Unreachable(_))));
 
     let up = proxy(&sock);
     assert!(engine.overview().await.is_ok(), "answers once the socket is there");
@@ -92,7 +92,7 @@ async fn recovers_when_the_engine_comes_back() {
     up.abort();
     let _ = up.await;
     std::fs::remove_file(&sock).unwrap();
-    assert!(matches!(engine.overview().await, Err(Error::EngineUnreachable(_))));
+    assert!(matches!(engine.overview().await, Err(EngineError::Unreachable(_))));
 
     let _up = proxy(&sock);
     assert!(engine.overview().await.is_ok(), "and again");

@@ -6,6 +6,8 @@
 //! query APIs.
 
 mod bootstrap;
+mod cluster;
+mod job;
 mod operation;
 mod session;
 mod user;

@@ -1,0 +1,331 @@
+//! Jobs: multi-step work that outlives the request that started it (creating a cluster, adding or
+//! removing nodes, deleting a cluster), with progress a console can follow and revisit.
+//!
+//! [`Berth::launch`] authorizes and prepares synchronously (a refusal or a bad request is answered and
+//! recorded at once), then runs the work in the background. Each step's start and end is persisted;
+//! the end of the job writes the one operation-history row of the attempt. A job found `running` when
+//! Berth starts was interrupted and is failed by [`Berth::recover`](crate::Berth::recover).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::authz::{authorize, Actor, UserRef};
+use crate::clock::now_ms;
+use crate::error::{Error, Internal, Result};
+use crate::operation::{Attempt, Op, Who};
+use crate::Berth;
+
+/// One step of a job, as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub name: String,
+    /// `pending`, `running`, `done` or `failed`.
+    pub state: String,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// What is happening (or went wrong) within the step.
+    pub detail: String,
+}
+
+impl Step {
+    fn pending(name: &str) -> Step {
+        Step { name: name.into(), state: "pending".into(), started_at: None, finished_at: None, detail: String::new() }
+    }
+}
+
+/// A job as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub cluster_id: Option<i64>,
+    pub target: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    steps: String,
+    pub error: String,
+    pub actor_name: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl Job {
+    pub fn steps(&self) -> Vec<Step> {
+        serde_json::from_str(&self.steps).unwrap_or_default()
+    }
+
+    /// Percent of steps finished (100 once the job succeeded).
+    pub fn progress(&self) -> u8 {
+        if self.status == "succeeded" {
+            return 100;
+        }
+        let steps = self.steps();
+        let done = steps.iter().filter(|s| s.state == "done").count();
+        (done * 100).checked_div(steps.len()).unwrap_or(0) as u8
+    }
+}
+
+/// Clusters with a job in flight in this process: one job per cluster at a time.
+#[derive(Debug, Default)]
+pub(crate) struct Busy(Mutex<HashSet<i64>>);
+
+/// Holds a cluster for one job; releases it when dropped.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    busy: Arc<Busy>,
+    cluster: i64,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.busy.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.cluster);
+    }
+}
+
+impl Berth {
+    /// Claims `cluster` for a job, or answers `conflict` while another job runs on it.
+    pub(crate) fn claim(&self, cluster: i64) -> Result<Claim> {
+        let mut busy = self.busy.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !busy.insert(cluster) {
+            return Err(Error::Conflict("another operation is running on this cluster; wait for it to finish".into()));
+        }
+        Ok(Claim { busy: self.busy.clone(), cluster })
+    }
+}
+
+/// What the work of a job gets: its steps to advance. Clones share the same progress.
+#[derive(Clone)]
+pub struct JobCtx {
+    berth: Berth,
+    id: i64,
+    progress: Arc<tokio::sync::Mutex<Progress>>,
+}
+
+struct Progress {
+    steps: Vec<Step>,
+    current: Option<usize>,
+}
+
+impl JobCtx {
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Finishes the current step and starts step `index`.
+    pub async fn step(&self, index: usize) {
+        let now = now_ms();
+        let mut p = self.progress.lock().await;
+        if let Some(current) = p.current {
+            p.steps[current].state = "done".into();
+            p.steps[current].finished_at = Some(now);
+        }
+        if let Some(step) = p.steps.get_mut(index) {
+            step.state = "running".into();
+            step.started_at = Some(now);
+            p.current = Some(index);
+        }
+        self.save(&p.steps).await;
+    }
+
+    /// Says what the current step is doing.
+    pub async fn detail(&self, text: impl Into<String>) {
+        let mut p = self.progress.lock().await;
+        if let Some(current) = p.current {
+            p.steps[current].detail = text.into();
+            self.save(&p.steps).await;
+        }
+    }
+
+    async fn save(&self, steps: &[Step]) {
+        if let Err(e) = self.berth.store.job_set_steps(self.id, steps).await {
+            tracing::warn!(job = self.id, error = %e, "could not save job progress");
+        }
+    }
+
+    /// Closes the job: the current step done (or failed with the error), the status, the end time.
+    async fn close(&self, result: &Result<()>) {
+        let now = now_ms();
+        let (status, error) = match result {
+            Ok(()) => ("succeeded", String::new()),
+            Err(e) => ("failed", job_error(e)),
+        };
+        let mut p = self.progress.lock().await;
+        if let Some(current) = p.current {
+            let step = &mut p.steps[current];
+            step.finished_at = Some(now);
+            step.state = if result.is_ok() { "done".into() } else { "failed".into() };
+            if result.is_err() {
+                step.detail = error.clone();
+            }
+        }
+        if let Err(e) = self.berth.store.job_finish(self.id, status, &error, &p.steps, now).await {
+            tracing::error!(job = self.id, error = %e, "could not record the end of a job");
+        }
+    }
+}
+
+/// What a failed job tells the console: the engine's or the domain's own words; store and other
+/// internal failures only as a pointer to the log.
+pub(crate) fn job_error(e: &Error) -> String {
+    match e {
+        Error::Internal(Internal::Engine(message)) => message.clone(),
+        Error::Internal(other) => {
+            tracing::error!(error = %other, "job failed");
+            "internal error; the server log has the details".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A job about to start.
+pub(crate) struct JobSpec {
+    pub op: Op,
+    pub kind: &'static str,
+    pub steps: &'static [&'static str],
+}
+
+/// What `prepare` hands to the job: the cluster it is about, the claim on it, and the work's input.
+pub(crate) struct Prepared<T> {
+    pub cluster_id: Option<i64>,
+    pub target: String,
+    pub claim: Option<Claim>,
+    pub input: T,
+}
+
+impl Berth {
+    /// Authorizes `spec.op`, runs `prepare` (validation, quota, rows), then `work` as a background job.
+    /// Refusals and failed preparations are recorded and returned at once; a started job records its
+    /// outcome when it ends. Returns the job id.
+    pub(crate) async fn launch<T, P, PFut, W, WFut>(
+        &self,
+        actor: &Actor,
+        spec: JobSpec,
+        prepare: P,
+        work: W,
+    ) -> Result<i64>
+    where
+        P: FnOnce(UserRef) -> PFut,
+        PFut: Future<Output = Result<Prepared<T>>>,
+        T: Send + 'static,
+        W: FnOnce(Berth, JobCtx, T) -> WFut + Send + 'static,
+        WFut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let attempt = Attempt::start();
+        let Op { action, permission, target, params } = spec.op;
+        let prepared = match authorize(actor, permission) {
+            Ok(user) => prepare(user.clone()).await,
+            Err(e) => Err(e),
+        };
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                let failed: Result<i64> = Err(e);
+                self.finish(attempt, actor, Who::of(actor), action, target, params.clone(), &failed).await;
+                return failed;
+            }
+        };
+        let steps: Vec<Step> = spec.steps.iter().map(|s| Step::pending(s)).collect();
+        let who = Who::of(actor);
+        let id = match self
+            .store
+            .job_insert(spec.kind, prepared.cluster_id, &prepared.target, &steps, &who.name, attempt.started_at())
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                let failed: Result<i64> = Err(e);
+                self.finish(attempt, actor, who, action, prepared.target, params, &failed).await;
+                return failed;
+            }
+        };
+        let progress = Arc::new(tokio::sync::Mutex::new(Progress { steps, current: None }));
+        let ctx = JobCtx { berth: self.clone(), id, progress };
+        let berth = self.clone();
+        let actor = actor.clone();
+        let params = with_job(params, id);
+        tokio::spawn(async move {
+            let _claim = prepared.claim;
+            let target = prepared.target;
+            // A panic in the work fails the job instead of leaving it running forever.
+            let run = std::panic::AssertUnwindSafe(work(berth.clone(), ctx.clone(), prepared.input));
+            let result = futures::FutureExt::catch_unwind(run)
+                .await
+                .unwrap_or_else(|_| Err(Error::Internal(Internal::Other("the job panicked".into()))));
+            ctx.close(&result).await;
+            berth.finish(attempt, &actor, who, action, target, params, &result).await;
+        });
+        Ok(id)
+    }
+
+    pub async fn job(&self, actor: &Actor, id: i64) -> Result<Job> {
+        let job = self.store.job(id).await?.ok_or_else(|| Error::NotFound(format!("operation {id}")))?;
+        match job.cluster_id {
+            Some(cluster) => authorize(actor, crate::Permission::ClusterRead(cluster))?,
+            None => authorize(actor, crate::Permission::ClusterList)?,
+        };
+        Ok(job)
+    }
+
+    /// Recent jobs of a cluster (or of every cluster).
+    pub async fn jobs(&self, actor: &Actor, cluster: Option<i64>) -> Result<Vec<Job>> {
+        match cluster {
+            Some(cluster) => authorize(actor, crate::Permission::ClusterRead(cluster))?,
+            None => authorize(actor, crate::Permission::ClusterList)?,
+        };
+        self.store.jobs(cluster, 50).await
+    }
+}
+
+fn with_job(mut params: Value, job: i64) -> Value {
+    if let Value::Object(map) = &mut params {
+        map.insert("job".into(), job.into());
+    }
+    params
+}
+
+impl Berth {
+    /// After a start: fails jobs a stop interrupted (recording them), finishes or undoes what they
+    /// left half done, and starts the reconcile loops of the clusters that remain.
+    pub async fn recover(&self) -> Result<()> {
+        let system = Actor::anonymous("local", "recovery");
+        const INTERRUPTED: &str = "interrupted: Berth stopped while this operation was running";
+        for job in self.store.jobs_running().await? {
+            let mut steps = job.steps();
+            for step in steps.iter_mut().filter(|s| s.state == "running") {
+                step.state = "failed".into();
+                step.detail = INTERRUPTED.into();
+            }
+            self.store.job_finish(job.id, "failed", INTERRUPTED, &steps, now_ms()).await?;
+            let interrupted: Result<()> = Err(Error::Conflict(INTERRUPTED.into()));
+            let who = Who { id: None, name: job.actor_name.clone() };
+            let params = serde_json::json!({ "job": job.id });
+            self.finish(Attempt::start(), &system, who, &job.kind, job.target.clone(), params, &interrupted).await;
+        }
+        for cluster in self.store.clusters().await? {
+            match cluster.status.as_str() {
+                // Half created or half deleted: finish removing it.
+                "creating" | "deleting" => {
+                    if cluster.provider == crate::cluster::LOCAL {
+                        self.remove_local_resources(cluster.id).await?;
+                    }
+                    self.store.cluster_delete(cluster.id).await?;
+                }
+                _ => {
+                    for node in self.store.nodes(cluster.id).await? {
+                        match node.state.as_str() {
+                            "pending" => self.undo_pending_node(&node).await?,
+                            "removing" => self.store.node_set_state(node.id, "unknown", "").await?,
+                            _ => {}
+                        }
+                    }
+                    self.start_reconciler(cluster.id);
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,363 @@
+//! Nodes: the engines of a cluster, and what an admin does to them — drain, pause, activate,
+//! promote, demote, label, zone, add, remove.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::authz::{authorize, Actor, Permission};
+use crate::engine::{Engine, NodeAvailability, NodeRole, SwarmTask};
+use crate::error::{Error, Result};
+use crate::operation::Op;
+use crate::Berth;
+
+/// The swarm label that carries a node's zone (placement preferences spread over it).
+pub const ZONE_LABEL: &str = "berth.zone";
+
+/// A node as stored: what Berth asked for (name, endpoint, zone) and what it last observed.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Node {
+    pub id: i64,
+    pub cluster_id: i64,
+    pub name: String,
+    pub endpoint: String,
+    /// The node container on the local engine (`local` provider).
+    pub container: String,
+    /// The address the node advertises to the swarm.
+    pub address: String,
+    /// `manager` or `worker`.
+    pub role: String,
+    pub zone: String,
+    pub swarm_node_id: String,
+    /// `pending`, `ready`, `down`, `unreachable`, `missing`, `removing`.
+    pub state: String,
+    /// `active`, `pause` or `drain`.
+    pub availability: String,
+    pub leader: i64,
+    pub engine_version: String,
+    pub nano_cpus: i64,
+    pub memory_bytes: i64,
+    labels: String,
+    /// Why the node is in its state, when that needs saying.
+    pub message: String,
+    /// When Berth last reached the node's engine (Unix ms).
+    pub seen_at: i64,
+    pub created_at: i64,
+}
+
+impl Node {
+    /// The node's swarm labels (the zone label included).
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        serde_json::from_str(&self.labels).unwrap_or_default()
+    }
+
+    pub fn is_manager(&self) -> bool {
+        self.role == NodeRole::Manager.as_str()
+    }
+
+    /// A node row without a database, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str, state: &str) -> Node {
+        Node {
+            id: 1,
+            cluster_id: 1,
+            name: name.into(),
+            endpoint: "unix:///tmp/n.sock".into(),
+            container: String::new(),
+            address: String::new(),
+            role: "worker".into(),
+            zone: "a".into(),
+            swarm_node_id: "abc".into(),
+            state: state.into(),
+            availability: "active".into(),
+            leader: 0,
+            engine_version: String::new(),
+            nano_cpus: 0,
+            memory_bytes: 0,
+            labels: "{}".into(),
+            message: String::new(),
+            seen_at: 0,
+            created_at: 0,
+        }
+    }
+}
+
+/// A node row about to be inserted.
+#[derive(Clone, Debug)]
+pub struct NewNode {
+    pub cluster_id: i64,
+    pub name: String,
+    pub endpoint: String,
+    pub container: String,
+    pub role: String,
+    pub zone: String,
+    pub state: String,
+}
+
+/// What the reconciler saw of a node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeObservation {
+    pub role: String,
+    pub zone: String,
+    pub state: String,
+    pub availability: String,
+    pub leader: bool,
+    pub engine_version: String,
+    pub nano_cpus: i64,
+    pub memory_bytes: i64,
+    pub labels: BTreeMap<String, String>,
+    pub message: String,
+    pub seen_at: Option<i64>,
+}
+
+/// A node with the tasks the swarm runs on it, for the node page.
+#[derive(Clone, Debug)]
+pub struct NodeDetail {
+    pub node: Node,
+    /// `(task, service name)`.
+    pub tasks: Vec<(SwarmTask, String)>,
+    /// Why the tasks could not be listed, if they could not.
+    pub tasks_error: Option<String>,
+}
+
+/// Label keys: `a-z 0-9 . _ - /`, at most 128 characters, not in Berth's own `berth.` namespace.
+pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<()> {
+    for (key, value) in labels {
+        if key.is_empty() || key.len() > 128 {
+            return Err(Error::invalid("labels", format!("label key {key:?} must have 1–128 characters")));
+        }
+        if let Some(bad) = key.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))) {
+            return Err(Error::invalid("labels", format!("label key {key:?} may not contain {bad:?}")));
+        }
+        if key.starts_with("berth.") {
+            return Err(Error::invalid("labels", format!("{key:?}: keys starting with 'berth.' are Berth's own")));
+        }
+        if value.len() > 256 || value.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "labels",
+                format!("the value of {key:?} is too long or has control characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Berth {
+    /// The engine of a node (cached per endpoint).
+    pub(crate) fn node_engine(&self, node: &Node) -> Result<Arc<Engine>> {
+        let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(engine) = engines.get(&node.endpoint) {
+            return Ok(engine.clone());
+        }
+        let endpoint = crate::engine::Endpoint::parse(&node.endpoint)?;
+        let engine = Arc::new(Engine::new(endpoint, self.config.node_timeout));
+        engines.insert(node.endpoint.clone(), engine.clone());
+        Ok(engine)
+    }
+
+    /// A manager of the cluster whose engine answers, the leader first. Managers are asked at once,
+    /// each for at most `node_timeout`, so this answers `node_unreachable` in bounded time.
+    pub(crate) async fn reachable_manager(&self, cluster_id: i64) -> Result<(Node, Arc<Engine>)> {
+        let mut managers: Vec<Node> = self
+            .store
+            .nodes(cluster_id)
+            .await?
+            .into_iter()
+            .filter(|n| n.is_manager() && n.state != "pending")
+            .collect();
+        managers.sort_by_key(|n| (n.leader == 0, n.state != "ready", n.id));
+        let probes = managers.iter().map(|m| async move {
+            let engine = self.node_engine(m)?;
+            engine.ping().await.map_err(Error::from)?;
+            Ok::<_, Error>(engine)
+        });
+        let answers = futures::future::join_all(probes).await;
+        for (manager, answer) in managers.into_iter().zip(answers) {
+            if let Ok(engine) = answer {
+                return Ok((manager, engine));
+            }
+        }
+        Err(Error::NodeUnreachable("no manager of this cluster answers".into()))
+    }
+
+    async fn cluster_node(&self, cluster_id: i64, node_id: i64) -> Result<Node> {
+        match self.store.node(node_id).await? {
+            Some(node) if node.cluster_id == cluster_id => Ok(node),
+            _ => Err(Error::NotFound(format!("node {node_id}"))),
+        }
+    }
+
+    /// A node, the tasks on it and what runs them.
+    pub async fn node_detail(&self, actor: &Actor, cluster_id: i64, node_id: i64) -> Result<NodeDetail> {
+        authorize(actor, Permission::ClusterRead(cluster_id))?;
+        let node = self.cluster_node(cluster_id, node_id).await?;
+        let (tasks, tasks_error) = if node.swarm_node_id.is_empty() {
+            (Vec::new(), None)
+        } else {
+            match self.tasks_on(cluster_id, &node.swarm_node_id).await {
+                Ok(tasks) => (tasks, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            }
+        };
+        Ok(NodeDetail { node, tasks, tasks_error })
+    }
+
+    /// The tasks the swarm has on one node, with their services' names.
+    async fn tasks_on(&self, cluster_id: i64, swarm_node_id: &str) -> Result<Vec<(SwarmTask, String)>> {
+        let (_, manager) = self.reachable_manager(cluster_id).await?;
+        let services = manager.swarm_service_names().await?;
+        let tasks = manager.swarm_tasks(Some(swarm_node_id)).await?;
+        Ok(tasks
+            .into_iter()
+            .map(|t| {
+                let name = services.get(&t.service_id).cloned().unwrap_or_default();
+                (t, name)
+            })
+            .collect())
+    }
+
+    /// Drain, pause or activate a node.
+    pub async fn set_node_availability(
+        &self,
+        actor: &Actor,
+        cluster_id: i64,
+        node_id: i64,
+        availability: NodeAvailability,
+    ) -> Result<()> {
+        let op = Op {
+            action: "node.set_availability",
+            permission: Permission::ClusterManage(cluster_id),
+            target: node_id.to_string(),
+            params: json!({ "cluster": cluster_id, "availability": availability.as_str() }),
+        };
+        self.mutate(actor, op, |_| async {
+            let node = self.swarm_member(cluster_id, node_id).await?;
+            let (_, manager) = self.reachable_manager(cluster_id).await?;
+            manager.swarm_update_node(&node.swarm_node_id, |n| n.availability = availability).await?;
+            self.refresh_cluster(cluster_id).await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Promote a worker or demote a manager. The last manager cannot be demoted.
+    pub async fn set_node_role(&self, actor: &Actor, cluster_id: i64, node_id: i64, role: NodeRole) -> Result<()> {
+        let op = Op {
+            action: "node.set_role",
+            permission: Permission::ClusterManage(cluster_id),
+            target: node_id.to_string(),
+            params: json!({ "cluster": cluster_id, "role": role.as_str() }),
+        };
+        self.mutate(actor, op, |_| async {
+            let node = self.swarm_member(cluster_id, node_id).await?;
+            if role == NodeRole::Worker && node.is_manager() {
+                let managers = self.store.nodes(cluster_id).await?.iter().filter(|n| n.is_manager()).count();
+                if managers <= 1 {
+                    return Err(Error::Conflict(
+                        "the last manager cannot be demoted; promote another node first".into(),
+                    ));
+                }
+            }
+            if role == NodeRole::Manager && node.state != "ready" {
+                return Err(Error::Conflict(format!(
+                    "{} is {}; only a ready node can be promoted",
+                    node.name, node.state
+                )));
+            }
+            let (_, manager) = self.reachable_manager(cluster_id).await?;
+            manager.swarm_update_node(&node.swarm_node_id, |n| n.role = role).await?;
+            self.refresh_cluster(cluster_id).await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets a node's zone and its other labels (replacing them).
+    pub async fn set_node_labels(
+        &self,
+        actor: &Actor,
+        cluster_id: i64,
+        node_id: i64,
+        zone: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let op = Op {
+            action: "node.set_labels",
+            permission: Permission::ClusterManage(cluster_id),
+            target: node_id.to_string(),
+            params: json!({ "cluster": cluster_id, "zone": zone, "labels": labels }),
+        };
+        self.mutate(actor, op, |_| async {
+            let zone = crate::cluster::validate_name("zone", zone, 32)?;
+            validate_labels(labels)?;
+            let node = self.swarm_member(cluster_id, node_id).await?;
+            let (_, manager) = self.reachable_manager(cluster_id).await?;
+            let mut wanted = labels.clone();
+            wanted.insert(ZONE_LABEL.into(), zone.clone());
+            manager
+                .swarm_update_node(&node.swarm_node_id, |n| {
+                    // Keep labels others set in Berth's namespace except the zone, which this sets.
+                    let mut next: BTreeMap<String, String> = n
+                        .labels
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("berth."))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    next.extend(wanted.clone());
+                    n.labels = next;
+                })
+                .await?;
+            self.refresh_cluster(cluster_id).await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A node that is in the swarm (has joined), or why not.
+    async fn swarm_member(&self, cluster_id: i64, node_id: i64) -> Result<Node> {
+        let node = self.cluster_node(cluster_id, node_id).await?;
+        if node.swarm_node_id.is_empty() || node.state == "pending" || node.state == "removing" {
+            return Err(Error::Conflict(format!("{} is {} and not (yet) in the swarm", node.name, node.state)));
+        }
+        Ok(node)
+    }
+
+    /// Waits until no task the swarm wants running is still on `swarm_node_id`, or `limit` passes.
+    pub(crate) async fn wait_tasks_moved(
+        &self,
+        manager: &Engine,
+        swarm_node_id: &str,
+        limit: Duration,
+    ) -> Result<usize> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = manager
+                .swarm_tasks(Some(swarm_node_id))
+                .await?
+                .into_iter()
+                .filter(|t| t.desired_state == "running" || t.state == "running")
+                .count();
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                return Ok(left);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_rules() {
+        let ok: BTreeMap<String, String> = [("disk".into(), "ssd".into()), ("team/owner".into(), "ops".into())].into();
+        assert!(validate_labels(&ok).is_ok());
+        for (k, v) in [("", "x"), ("a b", "x"), ("berth.zone", "a"), ("k", "\u{7}")] {
+            let labels: BTreeMap<String, String> = [(k.to_string(), v.to_string())].into();
+            assert!(matches!(validate_labels(&labels), Err(Error::Invalid { .. })), "{k:?}={v:?}");
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Keeping clusters true: a loop per cluster compares what the swarm and the node engines say with
+//! what Berth recorded, and writes the differences (node state, role, availability, leader, engine,
+//! resources, labels; the cluster's status). Level-triggered: each pass reads everything afresh and
+//! never asks why it ran. It never deletes anything: a node missing from the swarm is marked
+//! `missing`, not removed.
+
+use std::collections::HashMap;
+
+use crate::clock::now_ms;
+use crate::engine::{NodeState, SwarmNode};
+use crate::error::Result;
+use crate::node::{Node, NodeObservation, ZONE_LABEL};
+use crate::Berth;
+
+/// Node states a job owns; the reconciler leaves them alone.
+const JOB_STATES: &[&str] = &["pending", "removing"];
+
+impl Berth {
+    /// Starts (or restarts) the reconcile loop of a cluster.
+    pub(crate) fn start_reconciler(&self, cluster_id: i64) {
+        let berth = self.clone();
+        let every = self.config.reconcile_every;
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = berth.reconcile(cluster_id).await {
+                    tracing::warn!(cluster = cluster_id, error = %e, "reconcile pass failed");
+                }
+            }
+        });
+        if let Some(old) = self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).insert(cluster_id, handle) {
+            old.abort();
+        }
+    }
+
+    /// Stops every background loop (on shutdown): reconcile passes end where they are, which is
+    /// safe because each pass only writes what it observed.
+    pub fn stop_background(&self) {
+        for (_, handle) in self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+            handle.abort();
+        }
+    }
+
+    pub(crate) fn stop_reconciler(&self, cluster_id: i64) {
+        if let Some(handle) = self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).remove(&cluster_id) {
+            handle.abort();
+        }
+    }
+
+    /// One pass right now, after an operation changed something (errors are logged).
+    pub(crate) async fn refresh_cluster(&self, cluster_id: i64) {
+        if let Err(e) = self.reconcile(cluster_id).await {
+            tracing::debug!(cluster = cluster_id, error = %e, "refresh failed");
+        }
+    }
+
+    /// One reconcile pass over a cluster.
+    pub async fn reconcile(&self, cluster_id: i64) -> Result<()> {
+        let Some(cluster) = self.store.cluster(cluster_id).await? else { return Ok(()) };
+        if matches!(cluster.status.as_str(), "creating" | "deleting" | "failed") {
+            return Ok(());
+        }
+        let nodes = self.store.nodes(cluster_id).await?;
+        // Which engines answer, all at once, each bounded by the node timeout.
+        let pings = futures::future::join_all(nodes.iter().map(|n| async move {
+            match self.node_engine(n) {
+                Ok(engine) => engine.ping().await.is_ok(),
+                Err(_) => false,
+            }
+        }))
+        .await;
+        let answers: HashMap<i64, bool> = nodes.iter().map(|n| n.id).zip(pings).collect();
+
+        // The swarm's view, from the first manager that answers.
+        let mut swarm: Option<Vec<SwarmNode>> = None;
+        let mut managers: Vec<&Node> = nodes.iter().filter(|n| n.is_manager() && answers[&n.id]).collect();
+        managers.sort_by_key(|n| (n.leader == 0, n.id));
+        for manager in managers {
+            if let Ok(list) = self.node_engine(manager)?.swarm_nodes().await {
+                swarm = Some(list);
+                break;
+            }
+        }
+
+        let now = now_ms();
+        let local = cluster.provider == crate::cluster::LOCAL;
+        for node in nodes.iter().filter(|n| !JOB_STATES.contains(&n.state.as_str())) {
+            let reachable = answers[&node.id];
+            let member = swarm.as_ref().and_then(|s| s.iter().find(|m| m.id == node.swarm_node_id));
+            let observation = observe(node, member, swarm.is_some(), reachable, local, now);
+            self.store.node_observe(node.id, &observation).await?;
+        }
+
+        let nodes = self.store.nodes(cluster_id).await?;
+        let (status, message) = cluster_status(&nodes, swarm.is_some());
+        self.store.cluster_set_status(cluster_id, status, &message, now).await?;
+        Ok(())
+    }
+}
+
+/// What a node's row should say, from the swarm's entry for it (if the swarm could be asked) and
+/// whether its own engine answered. For a local node the engine is the node itself: when it does not
+/// answer the node is down, whatever the managers have not noticed yet.
+fn observe(
+    node: &Node,
+    member: Option<&SwarmNode>,
+    swarm_known: bool,
+    reachable: bool,
+    local: bool,
+    now: i64,
+) -> NodeObservation {
+    let mut o = NodeObservation {
+        role: node.role.clone(),
+        zone: node.zone.clone(),
+        state: node.state.clone(),
+        availability: node.availability.clone(),
+        leader: node.leader != 0,
+        engine_version: node.engine_version.clone(),
+        nano_cpus: node.nano_cpus,
+        memory_bytes: node.memory_bytes,
+        labels: node.labels(),
+        message: String::new(),
+        seen_at: reachable.then_some(now),
+    };
+    if let Some(m) = member {
+        o.role = m.role.as_str().into();
+        o.availability = m.availability.as_str().into();
+        o.leader = m.leader;
+        o.engine_version = m.engine_version.clone();
+        o.nano_cpus = m.nano_cpus;
+        o.memory_bytes = m.memory_bytes;
+        o.labels = m.labels.clone();
+        if let Some(zone) = m.labels.get(ZONE_LABEL) {
+            o.zone = zone.clone();
+        }
+    }
+    (o.state, o.message) = match (member.map(|m| m.state), reachable) {
+        (_, false) if local => ("down".into(), "the node's engine does not answer".into()),
+        (Some(NodeState::Down), _) => ("down".into(), "the swarm marks the node down".into()),
+        (Some(NodeState::Ready), false) => ("unreachable".into(), "Berth cannot reach the node's engine".into()),
+        (Some(NodeState::Ready), true) => ("ready".into(), String::new()),
+        (Some(state), _) => (state.as_str().into(), String::new()),
+        (None, _) if swarm_known => ("missing".into(), "the swarm does not list this node".into()),
+        (None, true) => (node.state.clone(), "no manager answers".into()),
+        (None, false) => ("down".into(), "neither the node nor a manager answers".into()),
+    };
+    o
+}
+
+/// The cluster's status from its nodes: `ready` when every node is, `unreachable` when no manager
+/// answers, `degraded` otherwise.
+fn cluster_status(nodes: &[Node], swarm_known: bool) -> (&'static str, String) {
+    if !swarm_known {
+        return ("unreachable", "no manager answers".into());
+    }
+    let not_ready: Vec<&str> = nodes.iter().filter(|n| n.state != "ready").map(|n| n.name.as_str()).collect();
+    if not_ready.is_empty() {
+        ("ready", String::new())
+    } else {
+        ("degraded", format!("not ready: {}", not_ready.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{NodeAvailability, NodeRole};
+
+    fn node(state: &str) -> Node {
+        Node::for_test("n1", state)
+    }
+
+    fn member(state: NodeState) -> SwarmNode {
+        SwarmNode {
+            id: "abc".into(),
+            version: 1,
+            hostname: "n1".into(),
+            role: NodeRole::Worker,
+            availability: NodeAvailability::Drain,
+            state,
+            address: "10.0.0.2".into(),
+            leader: false,
+            manager_reachable: None,
+            engine_version: "20.10".into(),
+            nano_cpus: 2_000_000_000,
+            memory_bytes: 1 << 30,
+            labels: [(ZONE_LABEL.to_string(), "b".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn node_states_table() {
+        let m_ready = member(NodeState::Ready);
+        let m_down = member(NodeState::Down);
+        // (swarm entry, swarm known, engine answers, local provider) → state
+        let cases: &[(Option<&SwarmNode>, bool, bool, bool, &str)] = &[
+            (Some(&m_ready), true, true, true, "ready"),
+            (Some(&m_ready), true, false, true, "down"),
+            (Some(&m_ready), true, false, false, "unreachable"),
+            (Some(&m_down), true, true, true, "down"),
+            (None, true, true, true, "missing"),
+            (None, false, true, true, "ready"),
+            (None, false, false, false, "down"),
+        ];
+        for (m, known, reachable, local, want) in cases {
+            let o = observe(&node("ready"), *m, *known, *reachable, *local, 5);
+            assert_eq!(o.state, *want, "{m:?} known={known} reachable={reachable} local={local}");
+        }
+        let o = observe(&node("pending"), Some(&m_ready), true, true, true, 5);
+        assert_eq!((o.availability.as_str(), o.zone.as_str(), o.seen_at), ("drain", "b", Some(5)));
+    }
+
+    #[test]
+    fn cluster_status_from_nodes() {
+        let mut a = node("ready");
+        a.name = "n1".into();
+        let mut b = node("down");
+        b.name = "n2".into();
+        assert_eq!(cluster_status(&[a.clone()], true).0, "ready");
+        assert_eq!(cluster_status(&[a.clone(), b.clone()], true), ("degraded", "not ready: n2".into()));
+        assert_eq!(cluster_status(&[a], false).0, "unreachable");
+    }
+}
