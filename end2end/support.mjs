@@ -130,3 +130,26 @@ export function docker(...args) {
 export async function hydrated(page) {
   await page.waitForSelector('html[data-hydrated]', { state: 'attached', timeout: 15_000 });
 }
+
+export const PASSWORD = 'correct horse battery staple';
+
+/** Creates the first admin through the printed setup link; leaves the page on the overview. */
+export async function createAdmin(page, berth, username = 'ada') {
+  await page.goto(berth.setupLink);
+  await hydrated(page);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.fill('input[name=confirm_password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${berth.url}/`);
+}
+
+/** Removes every container and network a Berth made on this engine (after a failed test). */
+export function removeBerthLeftovers() {
+  for (const id of docker('ps', '-aq', '--filter', 'label=berth.managed=true').split('\n').filter(Boolean)) {
+    docker('rm', '-fv', id);
+  }
+  for (const id of docker('network', 'ls', '-q', '--filter', 'label=berth.managed=true').split('\n').filter(Boolean)) {
+    docker('network', 'rm', id);
+  }
+}

@@ -27,6 +27,42 @@ pub fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
+/// `1.5` CPUs → `1.5`, `2.0` → `2`.
+pub fn cpus(n: f64) -> String {
+    if (n - n.round()).abs() < 0.05 {
+        format!("{}", n.round() as i64)
+    } else {
+        format!("{n:.1}")
+    }
+}
+
+/// Milliseconds → `850 ms`, `12 s`, `3 min 05 s`, `2 h 10 min`.
+pub fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    let secs = ms / 1000;
+    match secs {
+        0 => format!("{ms} ms"),
+        1..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {:02} s", secs / 60, secs % 60),
+        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// How long ago `then` was, seen at `now` (both Unix ms): `just now`, `5 s ago`, `3 min ago`.
+pub fn ago(then: i64, now: i64) -> String {
+    if then <= 0 {
+        return "never".into();
+    }
+    let secs = (now - then).max(0) / 1000;
+    match secs {
+        0..=1 => "just now".into(),
+        2..=59 => format!("{secs} s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +74,20 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(bytes(n), want, "{n}");
         }
+    }
+
+    #[test]
+    fn durations_and_ages() {
+        let cases =
+            [(0, "0 ms"), (850, "850 ms"), (12_400, "12 s"), (185_000, "3 min 05 s"), (7_800_000, "2 h 10 min")];
+        for (ms, want) in cases {
+            assert_eq!(duration(ms), want, "{ms}");
+        }
+        assert_eq!(ago(0, 10), "never");
+        assert_eq!(ago(1_000, 1_500), "just now");
+        assert_eq!(ago(1_000, 6_000), "5 s ago");
+        assert_eq!(ago(1_000, 181_000), "3 min ago");
+        assert_eq!((cpus(2.0), cpus(1.5), cpus(0.25)), ("2".into(), "1.5".into(), "0.2".into()));
     }
 
     #[test]

@@ -85,6 +85,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=pages::setup::Setup />
                 <ParentRoute path=path!("") view=components::layout::Console>
                     <Route path=path!("") view=pages::overview::Overview />
+                    <Route path=path!("clusters") view=pages::clusters::Clusters />
+                    <Route path=path!("clusters/new") view=pages::clusters::NewCluster />
+                    <Route path=path!("clusters/:id") view=pages::cluster::ClusterPage />
+                    <Route path=path!("clusters/:id/nodes/:node") view=pages::node::NodeView />
+                    <Route path=path!("jobs/:id") view=pages::job::JobPage />
+                    <Route path=path!("settings") view=pages::settings::Settings />
                 </ParentRoute>
             </Routes>
         </Router>

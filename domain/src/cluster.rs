@@ -183,7 +183,13 @@ impl Berth {
             .cloned()
     }
 
-    pub async fn quotas(&self) -> Result<Quotas> {
+    /// The quotas, for someone allowed to see clusters.
+    pub async fn quotas_for(&self, actor: &Actor) -> Result<Quotas> {
+        authorize(actor, Permission::ClusterList)?;
+        self.quotas().await
+    }
+
+    pub(crate) async fn quotas(&self) -> Result<Quotas> {
         let read = |key| async move { self.store.setting(key).await.map(|v| v.and_then(|v| v.parse::<i64>().ok())) };
         let defaults = Quotas::default();
         Ok(Quotas {

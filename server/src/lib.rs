@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
 use axum::Router;
 use domain::bootstrap::BootstrapToken;
-use domain::store::{Backend, Store};
+use domain::store::Store;
 use domain::Berth;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -71,14 +71,14 @@ impl Server {
     /// domain, and mints a bootstrap token when no user exists yet.
     pub async fn open(settings: Settings) -> anyhow::Result<Server> {
         let url = settings.database_url();
-        if Backend::of_url(&url)? == Backend::Sqlite {
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
-        }
+        // The data directory holds the SQLite file and local clusters' node sockets.
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         let store =
             Store::open(&url).await.with_context(|| format!("opening the database {}", settings::redact_url(&url)))?;
         let berth = Berth::new(store, settings.domain_config()?);
         let bootstrap = berth.prepare_bootstrap().await.context("preparing the first-admin link")?;
+        berth.recover().await.context("picking up clusters and interrupted operations")?;
         let leptos = LeptosOptions::builder()
             .output_name("berth")
             .site_root(settings.site_root.to_string_lossy().to_string())
@@ -149,6 +149,7 @@ impl Server {
             .await
             .context("serving HTTP")?;
         sweeper.abort();
+        berth.stop_background();
         berth.store().close().await;
         Ok(())
     }

@@ -38,6 +38,9 @@ pub struct Settings {
     pub signin_failures_per_account: usize,
     pub signin_failures_per_address: usize,
     pub signin_window_minutes: u64,
+    /// The image of local clusters' node containers; `berth/node:host` is built from this host's
+    /// Docker binaries when missing. `docker:dind` works where a registry is reachable.
+    pub node_image: String,
     /// Log filter, in `RUST_LOG` syntax.
     pub log: String,
     /// Set by `cargo leptos watch` (from `LEPTOS_WATCH` / `LEPTOS_RELOAD_PORT`): the live-reload port.
@@ -60,6 +63,7 @@ impl Default for Settings {
             signin_failures_per_account: 5,
             signin_failures_per_address: 20,
             signin_window_minutes: 15,
+            node_image: domain::DEFAULT_NODE_IMAGE.into(),
             log: "info".into(),
             dev_reload_port: None,
         }
@@ -80,6 +84,7 @@ const KEYS: &[&str] = &[
     "signin_failures_per_account",
     "signin_failures_per_address",
     "signin_window_minutes",
+    "node_image",
     "log",
 ];
 
@@ -144,7 +149,8 @@ impl Settings {
         Duration::from_secs(self.session_idle_minutes * 60)
     }
 
-    /// The domain's settings derived from these.
+    /// The domain's settings derived from these. `data_dir` must exist (it is made absolute here,
+    /// because node containers bind paths inside it).
     pub fn domain_config(&self) -> Result<domain::Config, domain::Error> {
         use domain::throttle::Limit;
         let mut config = domain::Config::new(domain::engine::Endpoint::parse(&self.docker_host)?);
@@ -153,6 +159,8 @@ impl Settings {
         config.session_absolute = Duration::from_secs(self.session_absolute_hours * 3600);
         config.account_limit = Limit { max_failures: self.signin_failures_per_account, window };
         config.address_limit = Limit { max_failures: self.signin_failures_per_address, window };
+        config.data_dir = std::path::absolute(&self.data_dir).map_err(|e| domain::Error::invalid("data_dir", e))?;
+        config.node_image = self.node_image.clone();
         Ok(config)
     }
 }

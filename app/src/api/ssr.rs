@@ -95,7 +95,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::EngineUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::EngineUnreachable(_) | Error::NodeUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -127,4 +127,14 @@ pub fn wire(e: Error) -> AppError {
     }
     out.error_id = error_id;
     out
+}
+
+/// An `invalid` error about `field` (with status 422), for input checked before the domain sees it.
+pub fn invalid(field: &str, message: &str) -> AppError {
+    wire(Error::invalid(field, message))
+}
+
+/// A whole number typed into a form field, or an error naming the field.
+pub fn number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, AppError> {
+    raw.trim().parse().map_err(|_| invalid(field, "must be a whole number"))
 }

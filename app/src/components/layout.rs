@@ -9,7 +9,11 @@ use super::ui::{go_to, icons, Icon, Logo};
 use crate::api::session::{get_current_user, SignOut};
 
 /// The pages in the side navigation: (path, label, icon).
-const NAV: &[(&str, &str, &str)] = &[("/", "Overview", icons::HOME)];
+const NAV: &[(&str, &str, &str)] = &[
+    ("/", "Overview", icons::HOME),
+    ("/clusters", "Clusters", icons::CLUSTERS),
+    ("/settings", "Settings", icons::SETTINGS),
+];
 
 #[component]
 pub fn Console() -> impl IntoView {

@@ -18,6 +18,8 @@ pub mod icons {
     pub const SUN: &str = "M12 3v2m0 14v2m9-9h-2M5 12H3m15.36 6.36-1.41-1.41M7.05 7.05 5.64 5.64m12.72 0-1.41 1.41M7.05 16.95l-1.41 1.41M16 12a4 4 0 1 1-8 0 4 4 0 0 1 8 0z";
     pub const MOON: &str = "M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8z";
     pub const HOME: &str = "M3 11l9-8 9 8M5 10v10h5v-6h4v6h5V10";
+    pub const CLUSTERS: &str = "M4 7l8-4 8 4-8 4-8-4zm0 5l8 4 8-4M4 17l8 4 8-4";
+    pub const SETTINGS: &str = "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zm7.4-3a7.4 7.4 0 0 0-.1-1.2l2-1.6-2-3.4-2.4 1a7.6 7.6 0 0 0-2-1.2L14.5 3h-4l-.4 2.6a7.6 7.6 0 0 0-2 1.2l-2.4-1-2 3.4 2 1.6a7.4 7.4 0 0 0 0 2.4l-2 1.6 2 3.4 2.4-1a7.6 7.6 0 0 0 2 1.2l.4 2.6h4l.4-2.6a7.6 7.6 0 0 0 2-1.2l2.4 1 2-3.4-2-1.6c.1-.4.1-.8.1-1.2z";
     pub const MENU: &str = "M4 6h16M4 12h16M4 18h16";
     pub const SIGN_OUT: &str = "M15 17l5-5-5-5M20 12H9M12 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h7";
     pub const ALERT: &str =
@@ -121,6 +123,84 @@ pub fn SubmitButton(label: &'static str, busy_label: &'static str, #[prop(into)]
         >
             {move || if busy.get() { busy_label } else { label }}
         </button>
+    }
+}
+
+/// A signal that counts up every `every` in the browser (never on the server), for pages that
+/// refresh themselves; the timer stops when the page is left.
+pub fn ticker(every: std::time::Duration) -> ReadSignal<u64> {
+    let (tick, set_tick) = signal(0u64);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || set_tick.update(|t| *t += 1), every) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    tick
+}
+
+/// A coloured pill for a state word (`ready`, `down`, `running`, …).
+#[component]
+pub fn StatusBadge(#[prop(into)] status: String, #[prop(optional)] testid: &'static str) -> impl IntoView {
+    let tone = match status.as_str() {
+        "ready" | "succeeded" | "active" | "running" | "done" => {
+            "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200"
+        }
+        "creating" | "pending" | "removing" | "deleting" | "pause" | "preparing" | "starting" | "assigned" => {
+            "bg-sky-100 text-sky-800 dark:bg-sky-900/60 dark:text-sky-200"
+        }
+        "degraded" | "drain" | "unreachable" | "missing" | "unknown" => {
+            "bg-amber-100 text-amber-800 dark:bg-amber-900/60 dark:text-amber-200"
+        }
+        "down" | "failed" | "rejected" => "bg-red-100 text-red-800 dark:bg-red-900/60 dark:text-red-200",
+        _ => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+    };
+    view! {
+        <span class=format!("inline-flex rounded-full px-2 py-0.5 text-xs font-semibold {tone}") data-testid=testid>
+            {status}
+        </span>
+    }
+}
+
+/// A horizontal bar filled to `percent` (SVG, so no inline styles are needed under the CSP).
+#[component]
+pub fn ProgressBar(#[prop(into)] percent: Signal<u8>, #[prop(optional)] failed: Signal<bool>) -> impl IntoView {
+    view! {
+        <div role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || percent.get() data-testid="progress">
+            <svg class="h-3 w-full overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" viewBox="0 0 100 3" preserveAspectRatio="none">
+                <rect
+                    x="0" y="0" height="3"
+                    width=move || percent.get().min(100)
+                    class=move || if failed.get() { "fill-red-500" } else { "fill-sky-500" }
+                ></rect>
+            </svg>
+        </div>
+    }
+}
+
+/// A secondary button.
+pub const BUTTON: &str = "inline-flex items-center gap-1 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 shadow-sm hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-200 dark:hover:bg-slate-800";
+/// The primary button.
+pub const PRIMARY: &str = "inline-flex items-center gap-1 rounded-md bg-sky-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-sky-500 disabled:opacity-50";
+/// A destructive button.
+pub const DANGER: &str = "inline-flex items-center gap-1 rounded-md bg-red-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-red-500 disabled:opacity-50";
+/// A text input.
+pub const INPUT: &str = "block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm outline-none focus:border-sky-500 focus:ring-2 focus:ring-sky-500/30 dark:border-slate-700 dark:bg-slate-950";
+
+/// A page title with an optional line under it and actions on the right.
+#[component]
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(optional, into)] subtitle: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="flex flex-wrap items-end justify-between gap-3">
+            <div class="min-w-0">
+                <h1 class="truncate text-2xl font-semibold tracking-tight" data-testid="page-title">{title}</h1>
+                {(!subtitle.is_empty()).then(|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">{subtitle}</p> })}
+            </div>
+            <div class="flex flex-wrap items-center gap-2">{children.map(|c| c())}</div>
+        </div>
     }
 }
 

@@ -1,6 +1,11 @@
 //! One module per page.
 
+pub mod cluster;
+pub mod clusters;
+pub mod job;
+pub mod node;
 pub mod not_found;
 pub mod overview;
+pub mod settings;
 pub mod setup;
 pub mod signin;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::engine::{get_engine_overview, EngineOverview};
-use crate::components::ui::{go_to, icons, Card, Fact, Icon};
+use crate::components::ui::{go_to, icons, ticker, Card, Fact, Icon};
 use crate::error::AppError;
 use crate::format;
 
@@ -16,13 +16,7 @@ const REFRESH: Duration = Duration::from_secs(3);
 
 #[component]
 pub fn Overview() -> impl IntoView {
-    let tick = RwSignal::new(0u64);
-    // In the browser only: refresh on a timer, and stop when the page is left.
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH) {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let tick = ticker(REFRESH);
     let overview = Resource::new(move || tick.get(), |_| get_engine_overview());
 
     let content = move || {

@@ -1,0 +1,338 @@
+//! Clusters, their nodes and the jobs that change them.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A cluster in lists and on its page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRow {
+    pub id: i64,
+    pub name: String,
+    pub provider: String,
+    /// `creating`, `ready`, `degraded`, `unreachable`, `deleting`, `failed`.
+    pub status: String,
+    pub message: String,
+    pub zones: Vec<String>,
+    pub nodes: u32,
+    pub ready: u32,
+    pub down: u32,
+    pub managers: u32,
+    pub engine_versions: Vec<String>,
+    pub cpus: f64,
+    pub memory_bytes: i64,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub leader: bool,
+    /// `pending`, `ready`, `down`, `unreachable`, `missing`, `removing`.
+    pub state: String,
+    pub availability: String,
+    pub zone: String,
+    pub address: String,
+    pub endpoint: String,
+    pub engine_version: String,
+    pub cpus: f64,
+    pub memory_bytes: i64,
+    /// Labels other than the zone.
+    pub labels: Vec<(String, String)>,
+    pub message: String,
+    pub seen_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterDetail {
+    pub cluster: ClusterRow,
+    pub nodes: Vec<NodeRow>,
+    pub jobs: Vec<JobRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub name: String,
+    /// `pending`, `running`, `done`, `failed`.
+    pub state: String,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub detail: String,
+}
+
+/// A long-running operation and its progress.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub cluster_id: Option<i64>,
+    pub target: String,
+    /// `running`, `succeeded`, `failed`.
+    pub status: String,
+    pub progress: u8,
+    pub steps: Vec<StepRow>,
+    pub error: String,
+    pub actor: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    /// The server's clock when this was read, so elapsed times do not depend on the browser's clock.
+    pub now: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub id: String,
+    pub service: String,
+    pub slot: Option<i64>,
+    pub state: String,
+    pub desired_state: String,
+    pub message: String,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodePage {
+    pub cluster_id: i64,
+    pub cluster_name: String,
+    pub node: NodeRow,
+    pub tasks: Vec<TaskRow>,
+    pub tasks_error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotasRow {
+    pub max_clusters: i64,
+    pub max_nodes_per_cluster: i64,
+}
+
+#[cfg(feature = "ssr")]
+mod map {
+    use super::*;
+    use domain::cluster::ClusterSummary;
+    use domain::job::Job;
+    use domain::node::{Node, ZONE_LABEL};
+
+    pub fn node(n: Node) -> NodeRow {
+        let labels = n.labels().into_iter().filter(|(k, _)| k != ZONE_LABEL).collect();
+        NodeRow {
+            id: n.id,
+            role: n.role.clone(),
+            leader: n.leader != 0,
+            state: n.state.clone(),
+            availability: n.availability.clone(),
+            zone: n.zone.clone(),
+            address: n.address.clone(),
+            endpoint: n.endpoint.clone(),
+            engine_version: n.engine_version.clone(),
+            cpus: n.nano_cpus as f64 / 1e9,
+            memory_bytes: n.memory_bytes,
+            labels,
+            message: n.message.clone(),
+            seen_at: n.seen_at,
+            name: n.name,
+        }
+    }
+
+    pub fn cluster(s: ClusterSummary) -> ClusterRow {
+        let c = s.cluster;
+        let mut versions: Vec<String> =
+            s.nodes.iter().map(|n| n.engine_version.clone()).filter(|v| !v.is_empty()).collect();
+        versions.sort();
+        versions.dedup();
+        ClusterRow {
+            id: c.id,
+            zones: c.zones(),
+            nodes: s.nodes.len() as u32,
+            ready: s.nodes.iter().filter(|n| n.state == "ready").count() as u32,
+            down: s.nodes.iter().filter(|n| matches!(n.state.as_str(), "down" | "unreachable" | "missing")).count()
+                as u32,
+            managers: s.nodes.iter().filter(|n| n.is_manager()).count() as u32,
+            engine_versions: versions,
+            cpus: s.nodes.iter().map(|n| n.nano_cpus).sum::<i64>() as f64 / 1e9,
+            memory_bytes: s.nodes.iter().map(|n| n.memory_bytes).sum(),
+            created_at: c.created_at,
+            name: c.name,
+            provider: c.provider,
+            status: c.status,
+            message: c.message,
+        }
+    }
+
+    pub fn job(j: Job) -> JobRow {
+        JobRow {
+            id: j.id,
+            kind: j.kind.clone(),
+            cluster_id: j.cluster_id,
+            target: j.target.clone(),
+            status: j.status.clone(),
+            progress: j.progress(),
+            steps: j
+                .steps()
+                .into_iter()
+                .map(|s| StepRow {
+                    name: s.name,
+                    state: s.state,
+                    started_at: s.started_at,
+                    finished_at: s.finished_at,
+                    detail: s.detail,
+                })
+                .collect(),
+            error: j.error.clone(),
+            actor: j.actor_name.clone(),
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+            now: domain::clock::now_ms(),
+        }
+    }
+}
+
+#[server(endpoint = "get_clusters")]
+pub async fn get_clusters() -> Result<Vec<ClusterRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    Ok(berth.clusters(&actor).await.map_err(wire)?.into_iter().map(map::cluster).collect())
+}
+
+#[server(endpoint = "get_cluster")]
+pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let summary = berth.cluster(&actor, id).await.map_err(wire)?;
+    let nodes = summary.nodes.iter().cloned().map(map::node).collect();
+    let jobs = berth.jobs(&actor, Some(id)).await.map_err(wire)?.into_iter().take(10).map(map::job).collect();
+    Ok(ClusterDetail { cluster: map::cluster(summary), nodes, jobs })
+}
+
+/// Creates a local cluster in one click; answers the id of the job that builds it.
+#[server(endpoint = "create_cluster")]
+pub async fn create_cluster(name: String, nodes: String, managers: String, zones: String) -> Result<i64, AppError> {
+    use super::ssr::{context, number, wire};
+    let (berth, actor) = context()?;
+    let input = domain::cluster::LocalClusterInput {
+        name,
+        nodes: number("nodes", &nodes)?,
+        managers: number("managers", &managers)?,
+        zones: zones.split([',', ' ']).map(str::to_owned).collect(),
+    };
+    berth.create_local_cluster(&actor, &input).await.map_err(wire)
+}
+
+#[server(endpoint = "rename_cluster")]
+pub async fn rename_cluster(id: i64, name: String) -> Result<(), AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.rename_cluster(&actor, id, &name).await.map_err(wire)
+}
+
+/// Deletes a cluster; answers the job id.
+#[server(endpoint = "delete_cluster")]
+pub async fn delete_cluster(id: i64) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.delete_cluster(&actor, id).await.map_err(wire)
+}
+
+#[server(endpoint = "get_job")]
+pub async fn get_job(id: i64) -> Result<JobRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.job(&actor, id).await.map(map::job).map_err(wire)
+}
+
+#[server(endpoint = "get_node")]
+pub async fn get_node(cluster: i64, node: i64) -> Result<NodePage, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let detail = berth.node_detail(&actor, cluster, node).await.map_err(wire)?;
+    let cluster_name = berth.cluster(&actor, cluster).await.map_err(wire)?.cluster.name;
+    Ok(NodePage {
+        cluster_id: cluster,
+        cluster_name,
+        node: map::node(detail.node),
+        tasks: detail
+            .tasks
+            .into_iter()
+            .map(|(t, service)| TaskRow {
+                id: t.id,
+                service,
+                slot: t.slot,
+                state: t.state,
+                desired_state: t.desired_state,
+                message: t.message,
+                error: t.error,
+            })
+            .collect(),
+        tasks_error: detail.tasks_error,
+    })
+}
+
+/// `active`, `pause` or `drain`.
+#[server(endpoint = "set_node_availability")]
+pub async fn set_node_availability(cluster: i64, node: i64, availability: String) -> Result<(), AppError> {
+    use super::ssr::{context, invalid, wire};
+    let (berth, actor) = context()?;
+    let availability = domain::engine::NodeAvailability::parse(&availability)
+        .ok_or_else(|| invalid("availability", "must be active, pause or drain"))?;
+    berth.set_node_availability(&actor, cluster, node, availability).await.map_err(wire)
+}
+
+/// `manager` (promote) or `worker` (demote).
+#[server(endpoint = "set_node_role")]
+pub async fn set_node_role(cluster: i64, node: i64, role: String) -> Result<(), AppError> {
+    use super::ssr::{context, invalid, wire};
+    let (berth, actor) = context()?;
+    let role = domain::engine::NodeRole::parse(&role).ok_or_else(|| invalid("role", "must be manager or worker"))?;
+    berth.set_node_role(&actor, cluster, node, role).await.map_err(wire)
+}
+
+/// The zone and the other labels, one `key=value` per line.
+#[server(endpoint = "set_node_labels")]
+pub async fn set_node_labels(cluster: i64, node: i64, zone: String, labels: String) -> Result<(), AppError> {
+    use super::ssr::{context, invalid, wire};
+    let (berth, actor) = context()?;
+    let mut parsed = std::collections::BTreeMap::new();
+    for (i, line) in labels.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let (k, v) =
+            line.split_once('=').ok_or_else(|| invalid("labels", &format!("line {}: write key=value", i + 1)))?;
+        parsed.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    berth.set_node_labels(&actor, cluster, node, &zone, &parsed).await.map_err(wire)
+}
+
+/// Adds worker nodes to a local cluster; answers the job id.
+#[server(endpoint = "add_nodes")]
+pub async fn add_nodes(cluster: i64, count: String) -> Result<i64, AppError> {
+    use super::ssr::{context, number, wire};
+    let (berth, actor) = context()?;
+    berth.add_local_nodes(&actor, cluster, number("count", &count)?).await.map_err(wire)
+}
+
+/// Removes a node (draining it first); answers the job id.
+#[server(endpoint = "remove_node")]
+pub async fn remove_node(cluster: i64, node: i64) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.remove_node(&actor, cluster, node).await.map_err(wire)
+}
+
+#[server(endpoint = "get_quotas")]
+pub async fn get_quotas() -> Result<QuotasRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let q = berth.quotas_for(&actor).await.map_err(wire)?;
+    Ok(QuotasRow { max_clusters: q.max_clusters, max_nodes_per_cluster: q.max_nodes_per_cluster })
+}
+
+#[server(endpoint = "set_quotas")]
+pub async fn set_quotas(max_clusters: String, max_nodes_per_cluster: String) -> Result<(), AppError> {
+    use super::ssr::{context, number, wire};
+    let (berth, actor) = context()?;
+    let quotas = domain::cluster::Quotas {
+        max_clusters: number("max_clusters", &max_clusters)?,
+        max_nodes_per_cluster: number("max_nodes_per_cluster", &max_nodes_per_cluster)?,
+    };
+    berth.set_quotas(&actor, quotas).await.map(drop).map_err(wire)
+}

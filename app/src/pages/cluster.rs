@@ -1,0 +1,280 @@
+//! One cluster: status, nodes and what can be done to them, recent operations, rename and delete.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::api::cluster::{
+    get_cluster, AddNodes, ClusterDetail, DeleteCluster, NodeRow, RemoveNode, RenameCluster, SetNodeAvailability,
+    SetNodeRole,
+};
+use crate::components::ui::{go_to, ticker, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, DANGER, PRIMARY};
+
+/// Inputs that sit in a line of text rather than fill a form.
+const INLINE_INPUT: &str = "w-64 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-950";
+const NUMBER: &str = "w-20 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-950";
+use crate::error::AppError;
+use crate::format;
+use crate::pages::job::job_title;
+
+/// The actions of the page, shared by every node row.
+#[derive(Clone, Copy)]
+struct Actions {
+    availability: ServerAction<SetNodeAvailability>,
+    role: ServerAction<SetNodeRole>,
+    remove: ServerAction<RemoveNode>,
+    add: ServerAction<AddNodes>,
+    rename: ServerAction<RenameCluster>,
+    delete: ServerAction<DeleteCluster>,
+}
+
+impl Actions {
+    fn new() -> Self {
+        Actions {
+            availability: ServerAction::new(),
+            role: ServerAction::new(),
+            remove: ServerAction::new(),
+            add: ServerAction::new(),
+            rename: ServerAction::new(),
+            delete: ServerAction::new(),
+        }
+    }
+
+    /// Bumps whenever an action finishes, so the page reloads its data.
+    fn version(&self) -> usize {
+        self.availability.version().get() + self.role.version().get() + self.rename.version().get()
+    }
+
+    /// The latest error of any action, for one banner.
+    fn error(&self) -> Option<AppError> {
+        let err = |v: Option<Result<(), AppError>>| v.and_then(Result::err);
+        let err_job = |v: Option<Result<i64, AppError>>| v.and_then(Result::err);
+        err(self.availability.value().get())
+            .or_else(|| err(self.role.value().get()))
+            .or_else(|| err(self.rename.value().get()))
+            .or_else(|| err_job(self.remove.value().get()))
+            .or_else(|| err_job(self.add.value().get()))
+            .or_else(|| err_job(self.delete.value().get()))
+    }
+}
+
+#[component]
+pub fn ClusterPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let actions = Actions::new();
+    let tick = ticker(Duration::from_secs(3));
+    let detail = Resource::new(move || (id(), tick.get(), actions.version()), |(id, _, _)| get_cluster(id));
+
+    // Jobs started here continue on their own page.
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        let started = [actions.remove.value().get(), actions.add.value().get(), actions.delete.value().get()];
+        if let Some(job) = started.into_iter().flatten().find_map(Result::ok) {
+            navigate(&format!("/jobs/{job}"), Default::default());
+        }
+    });
+
+    let body = move || {
+        Suspend::new(async move {
+            match detail.await {
+                Ok(d) => view! { <ClusterView d actions /> }.into_any(),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    view! { <ErrorBanner message=e.display() testid="cluster-error" /> }.into_any()
+                }
+            }
+        })
+    };
+    view! {
+        <Title text="Cluster · Berth" />
+        <div class="mx-auto max-w-6xl space-y-6">
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+        </div>
+    }
+}
+
+#[component]
+fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
+    let c = d.cluster.clone();
+    let id = c.id;
+    let renaming = RwSignal::new(false);
+    let deleting = RwSignal::new(false);
+    let local = c.provider == "local";
+    let current_name = c.name.clone();
+    let has_pending = d.nodes.iter().any(|n| n.state == "pending");
+    view! {
+        <PageHeader title=c.name.clone() subtitle=format!("{} cluster · {} nodes", c.provider, c.nodes)>
+            <StatusBadge status=c.status.clone() testid="cluster-status" />
+            <button type="button" class=BUTTON on:click=move |_| renaming.update(|r| *r = !*r) data-testid="rename">"Rename"</button>
+            <button type="button" class=BUTTON on:click=move |_| deleting.set(true) data-testid="delete">"Delete"</button>
+        </PageHeader>
+        {move || {
+            let current_name = current_name.clone();
+            renaming.get().then(move || view! {
+            <ActionForm action=actions.rename>
+                <div class="flex flex-wrap items-center gap-2">
+                    <input type="hidden" name="id" value=id />
+                    <input name="name" class=INLINE_INPUT value=current_name.clone() data-testid="rename-input" />
+                    <button type="submit" class=PRIMARY data-testid="rename-save">"Save"</button>
+                </div>
+            </ActionForm>
+        })}}
+        {move || deleting.get().then(|| view! {
+            <div role="alertdialog" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
+                <span class="flex-1">{if local { "Delete this cluster? Its node containers, their data and its network are removed." } else { "Delete this cluster? Its hosts leave the swarm." }}</span>
+                <ActionForm action=actions.delete>
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class=DANGER data-testid="delete-confirm">"Delete cluster"</button>
+                </ActionForm>
+                <button type="button" class=BUTTON on:click=move |_| deleting.set(false)>"Cancel"</button>
+            </div>
+        })}
+        {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
+        {(!d.cluster.message.is_empty()).then(|| view! { <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="cluster-message">{d.cluster.message.clone()}</p> })}
+        <div class="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+            <Summary label="Nodes ready" value=format!("{} / {}", c.ready, c.nodes) testid="nodes-ready" />
+            <Summary label="Managers" value=c.managers.to_string() testid="managers" />
+            <Summary label="CPUs · memory" value=format!("{} · {}", format::cpus(c.cpus), format::bytes(c.memory_bytes)) testid="resources" />
+            <Summary label="Zones" value=c.zones.join(", ") testid="zones" />
+        </div>
+        <Card title="Nodes">
+            <NodeTable nodes=d.nodes.clone() cluster=id actions />
+            {local.then(|| view! {
+                <ActionForm action=actions.add>
+                    <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
+                        <input type="hidden" name="cluster" value=id />
+                        <span>"Add"</span>
+                        <input name="count" type="number" min="1" max="20" value="1" class=NUMBER data-testid="add-count" />
+                        <span>"worker nodes"</span>
+                        <button type="submit" class=BUTTON disabled=move || actions.add.pending().get() || has_pending data-testid="add-nodes">"Add nodes"</button>
+                    </div>
+                </ActionForm>
+            })}
+        </Card>
+        <div class="grid gap-6 lg:grid-cols-2">
+            <Card title="Engines">
+                <dl>
+                    <Fact label="Engine versions" value=c.engine_versions.join(", ") />
+                    <Fact label="Provider" value=c.provider.clone() />
+                    <Fact label="Created" value=format::time_of_day_utc(c.created_at) />
+                </dl>
+            </Card>
+            <Card title="Recent operations">
+                <ul class="space-y-2 text-sm" data-testid="cluster-jobs">
+                    {d.jobs.into_iter().map(|j| view! {
+                        <li class="flex items-center justify-between gap-2">
+                            <A href=format!("/jobs/{}", j.id) attr:class="truncate text-sky-700 hover:underline dark:text-sky-300">{job_title(&j.kind, &j.target)}</A>
+                            <StatusBadge status=j.status.clone() />
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+fn Summary(label: &'static str, value: String, testid: &'static str) -> impl IntoView {
+    view! {
+        <div class="rounded-xl border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+            <div class="text-xs uppercase tracking-wide text-slate-500">{label}</div>
+            <div class="mt-1 truncate text-lg font-semibold tabular-nums" data-testid=testid>{value}</div>
+        </div>
+    }
+}
+
+#[component]
+fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions) -> impl IntoView {
+    let now = nodes.iter().map(|n| n.seen_at).max().unwrap_or(0);
+    view! {
+        <div class="overflow-x-auto">
+            <table class="min-w-full whitespace-nowrap text-sm">
+                <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
+                    <tr>
+                        <th class="py-2 pr-4">"Node"</th>
+                        <th class="py-2 pr-4">"State"</th>
+                        <th class="py-2 pr-4">"Role"</th>
+                        <th class="py-2 pr-4">"Availability"</th>
+                        <th class="py-2 pr-4">"Zone"</th>
+                        <th class="py-2 pr-4">"Address"</th>
+                        <th class="py-2 pr-4">"Engine"</th>
+                        <th class="py-2 pr-4">"Resources"</th>
+                        <th class="py-2">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {nodes.into_iter().map(|n| view! { <NodeLine n cluster actions now /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, now: i64) -> impl IntoView {
+    let busy = matches!(n.state.as_str(), "pending" | "removing");
+    let node = n.id;
+    let confirm_remove = RwSignal::new(false);
+    let availability_button = move |value: &'static str, label: &'static str| {
+        view! {
+            <ActionForm action=actions.availability>
+                <input type="hidden" name="cluster" value=cluster />
+                <input type="hidden" name="node" value=node />
+                <input type="hidden" name="availability" value=value />
+                <button type="submit" class=BUTTON disabled=busy data-testid=format!("{label}-{}", node)>{label}</button>
+            </ActionForm>
+        }
+    };
+    let (role_value, role_label) = if n.role == "manager" { ("worker", "Demote") } else { ("manager", "Promote") };
+    let title =
+        if n.message.is_empty() { format!("last seen {}", format::ago(n.seen_at, now)) } else { n.message.clone() };
+    let testid = format!("node-{}", n.name);
+    let name = n.name.clone();
+    view! {
+        <tr data-testid=testid data-state=n.state.clone()>
+            <td class="py-2 pr-4 font-medium">
+                <A href=format!("/clusters/{cluster}/nodes/{node}") attr:class="text-sky-700 hover:underline dark:text-sky-300">{name}</A>
+                {n.leader.then(|| view! { <span class="ml-1 text-xs text-slate-500">"leader"</span> })}
+            </td>
+            <td class="py-2 pr-4" title=title><StatusBadge status=n.state.clone() /></td>
+            <td class="py-2 pr-4">{n.role.clone()}</td>
+            <td class="py-2 pr-4"><StatusBadge status=n.availability.clone() /></td>
+            <td class="py-2 pr-4">{n.zone.clone()}</td>
+            <td class="py-2 pr-4 tabular-nums text-slate-500">{n.address.clone()}</td>
+            <td class="py-2 pr-4 text-slate-500">{n.engine_version.clone()}</td>
+            <td class="py-2 pr-4 tabular-nums text-slate-500">{format!("{} CPU · {}", format::cpus(n.cpus), format::bytes(n.memory_bytes))}</td>
+            <td class="py-2">
+                <div class="flex flex-wrap gap-1">
+                    {(n.availability != "drain").then(|| availability_button("drain", "Drain"))}
+                    {(n.availability != "pause").then(|| availability_button("pause", "Pause"))}
+                    {(n.availability != "active").then(|| availability_button("active", "Activate"))}
+                    <ActionForm action=actions.role>
+                        <input type="hidden" name="cluster" value=cluster />
+                        <input type="hidden" name="node" value=node />
+                        <input type="hidden" name="role" value=role_value />
+                        <button type="submit" class=BUTTON disabled=busy data-testid=format!("{role_label}-{node}")>{role_label}</button>
+                    </ActionForm>
+                    {move || if confirm_remove.get() {
+                        view! {
+                            <ActionForm action=actions.remove>
+                                <input type="hidden" name="cluster" value=cluster />
+                                <input type="hidden" name="node" value=node />
+                                <button type="submit" class=DANGER data-testid=format!("remove-confirm-{node}")>"Drain and remove"</button>
+                            </ActionForm>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <button type="button" class=BUTTON disabled=busy on:click=move |_| confirm_remove.set(true) data-testid=format!("Remove-{node}")>"Remove"</button>
+                        }.into_any()
+                    }}
+                </div>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,160 @@
+//! The cluster list, and the one-click form that creates a local cluster.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+use crate::api::cluster::{get_clusters, get_quotas, ClusterRow, CreateCluster};
+use crate::components::ui::{go_to, ticker, ErrorBanner, PageHeader, StatusBadge, INPUT, PRIMARY};
+use crate::format;
+
+#[component]
+pub fn Clusters() -> impl IntoView {
+    let tick = ticker(Duration::from_secs(3));
+    let clusters = Resource::new(move || tick.get(), |_| get_clusters());
+    let rows = move || {
+        Suspend::new(async move {
+            match clusters.await {
+                Ok(list) if list.is_empty() => view! {
+                    <div class="rounded-xl border border-dashed border-slate-300 p-10 text-center dark:border-slate-700" data-testid="no-clusters">
+                        <p class="font-medium">"No clusters yet"</p>
+                        <p class="mt-1 text-sm text-slate-500">"A cluster is a Docker swarm. Create one on this machine in one click."</p>
+                        <A href="/clusters/new" attr:class=format!("{PRIMARY} mt-4")>"Create a cluster"</A>
+                    </div>
+                }
+                .into_any(),
+                Ok(list) => view! { <ClusterTable list /> }.into_any(),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    view! { <ErrorBanner message=e.display() /> }.into_any()
+                }
+            }
+        })
+    };
+    view! {
+        <Title text="Clusters · Berth" />
+        <div class="mx-auto max-w-6xl space-y-6">
+            <PageHeader title="Clusters" subtitle="Docker swarms that Berth creates and operates.">
+                <A href="/clusters/new" attr:class=PRIMARY attr:data-testid="new-cluster">"Create cluster"</A>
+            </PageHeader>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{rows}</Transition>
+        </div>
+    }
+}
+
+#[component]
+fn ClusterTable(list: Vec<ClusterRow>) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
+            <table class="min-w-full divide-y divide-slate-200 text-sm dark:divide-slate-800">
+                <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
+                    <tr>
+                        <th class="px-4 py-3">"Name"</th>
+                        <th class="px-4 py-3">"Status"</th>
+                        <th class="px-4 py-3">"Nodes ready"</th>
+                        <th class="px-4 py-3">"Managers"</th>
+                        <th class="px-4 py-3">"Zones"</th>
+                        <th class="px-4 py-3">"CPUs"</th>
+                        <th class="px-4 py-3">"Memory"</th>
+                        <th class="px-4 py-3">"Provider"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {list
+                        .into_iter()
+                        .map(|c| {
+                            let href = format!("/clusters/{}", c.id);
+                            let testid = format!("cluster-{}", c.name);
+                            let name = c.name.clone();
+                            view! {
+                                <tr data-testid=testid>
+                                    <td class="px-4 py-3 font-medium"><A href=href attr:class="text-sky-700 hover:underline dark:text-sky-300">{name}</A></td>
+                                    <td class="px-4 py-3"><StatusBadge status=c.status.clone() /></td>
+                                    <td class="px-4 py-3 tabular-nums">{format!("{} / {}", c.ready, c.nodes)}</td>
+                                    <td class="px-4 py-3 tabular-nums">{c.managers}</td>
+                                    <td class="px-4 py-3">{c.zones.join(", ")}</td>
+                                    <td class="px-4 py-3 tabular-nums">{format::cpus(c.cpus)}</td>
+                                    <td class="px-4 py-3 tabular-nums">{format::bytes(c.memory_bytes)}</td>
+                                    <td class="px-4 py-3 text-slate-500">{c.provider.clone()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+pub fn NewCluster() -> impl IntoView {
+    let create = ServerAction::<CreateCluster>::new();
+    let quotas = Resource::new(|| (), |_| get_quotas());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(job)) = create.value().get() {
+            navigate(&format!("/jobs/{job}"), Default::default());
+        }
+    });
+    let error = move || create.value().get().and_then(Result::err);
+    let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
+    let quota_note = move || {
+        Suspend::new(async move {
+            quotas.await.ok().map(|q| {
+                format!(
+                    "Quotas: {} clusters per installation, {} nodes per cluster.",
+                    q.max_clusters, q.max_nodes_per_cluster
+                )
+            })
+        })
+    };
+    view! {
+        <Title text="Create cluster · Berth" />
+        <div class="mx-auto max-w-2xl space-y-6">
+            <PageHeader title="Create a cluster" subtitle="Berth starts node containers on this machine, forms a swarm, and spreads the nodes over your zones." />
+            <ActionForm action=create>
+                <div class="space-y-5 rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+                    <label class="block space-y-1">
+                        <span class="text-sm font-medium">"Name"</span>
+                        <input name="name" required class=INPUT placeholder="prod" autocomplete="off" data-testid="cluster-name" />
+                        <span class="block text-xs text-slate-500">"a-z, 0-9 and '-'"</span>
+                        <span class="block text-xs text-red-600" data-testid="error-name">{field_error("name")}</span>
+                    </label>
+                    <div class="grid gap-5 sm:grid-cols-2">
+                        <label class="block space-y-1">
+                            <span class="text-sm font-medium">"Nodes"</span>
+                            <input name="nodes" type="number" min="1" max="20" value="3" required class=INPUT data-testid="cluster-nodes" />
+                            <span class="block text-xs text-red-600" data-testid="error-nodes">{field_error("nodes")}</span>
+                        </label>
+                        <label class="block space-y-1">
+                            <span class="text-sm font-medium">"Managers"</span>
+                            <select name="managers" class=INPUT data-testid="cluster-managers">
+                                <option value="1" selected>"1"</option>
+                                <option value="3">"3 (survives the loss of one)"</option>
+                            </select>
+                            <span class="block text-xs text-red-600" data-testid="error-managers">{field_error("managers")}</span>
+                        </label>
+                    </div>
+                    <label class="block space-y-1">
+                        <span class="text-sm font-medium">"Zones"</span>
+                        <input name="zones" class=INPUT placeholder="zone-a, zone-b" data-testid="cluster-zones" />
+                        <span class="block text-xs text-slate-500">"Nodes are spread over these in turn; the swarm label berth.zone carries each node's zone."</span>
+                        <span class="block text-xs text-red-600" data-testid="error-zones">{field_error("zones")}</span>
+                    </label>
+                    {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="create-error" /> })}
+                    <div class="flex items-center justify-between gap-3">
+                        <p class="text-xs text-slate-500"><Suspense fallback=|| ()>{quota_note}</Suspense></p>
+                        <button type="submit" class=PRIMARY disabled=move || create.pending().get() data-testid="create-cluster">
+                            {move || if create.pending().get() { "Starting…" } else { "Create cluster" }}
+                        </button>
+                    </div>
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
