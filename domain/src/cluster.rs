@@ -297,7 +297,13 @@ impl Berth {
                         .node_insert(&crate::local::new_node(&this, &installation, id, name, role, &zone), now)
                         .await?;
                 }
-                Ok(Prepared { cluster_id: Some(id), target: input.name.clone(), claim: Some(claim), input: id })
+                Ok(Prepared {
+                    cluster_id: Some(id),
+                    target: input.name.clone(),
+                    claim: Some(claim),
+                    input: id,
+                    steps: None,
+                })
             },
             |berth, ctx, id| async move { berth.build_local_cluster(&ctx, id).await },
         )
@@ -340,9 +346,23 @@ impl Berth {
                 let cluster = this.store.cluster(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
                 let claim = this.claim(id)?;
                 this.store.cluster_set_status(id, "deleting", "", now_ms()).await?;
-                Ok(Prepared { cluster_id: Some(id), target: cluster.name.clone(), claim: Some(claim), input: cluster })
+                let steps =
+                    if cluster.provider == HOSTS { crate::hosts::DELETE_STEPS } else { crate::local::DELETE_STEPS };
+                Ok(Prepared {
+                    cluster_id: Some(id),
+                    target: cluster.name.clone(),
+                    claim: Some(claim),
+                    input: cluster,
+                    steps: Some(steps),
+                })
             },
-            |berth, ctx, cluster| async move { berth.tear_down_cluster(&ctx, &cluster).await },
+            |berth, ctx, cluster| async move {
+                if cluster.provider == HOSTS {
+                    berth.release_hosts(&ctx, cluster.id).await
+                } else {
+                    berth.tear_down_cluster(&ctx, &cluster).await
+                }
+            },
         )
         .await
     }

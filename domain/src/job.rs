@@ -194,6 +194,8 @@ pub(crate) struct Prepared<T> {
     pub target: String,
     pub claim: Option<Claim>,
     pub input: T,
+    /// Steps other than the spec's, when they depend on what was prepared (e.g. the provider).
+    pub steps: Option<&'static [&'static str]>,
 }
 
 impl Berth {
@@ -228,7 +230,7 @@ impl Berth {
                 return failed;
             }
         };
-        let steps: Vec<Step> = spec.steps.iter().map(|s| Step::pending(s)).collect();
+        let steps: Vec<Step> = prepared.steps.unwrap_or(spec.steps).iter().map(|s| Step::pending(s)).collect();
         let who = Who::of(actor);
         let id = match self
             .store
@@ -311,6 +313,12 @@ impl Berth {
                 "creating" | "deleting" => {
                     if cluster.provider == crate::cluster::LOCAL {
                         self.remove_local_resources(cluster.id).await?;
+                    } else {
+                        for node in self.store.nodes(cluster.id).await? {
+                            if let Ok(engine) = self.node_engine(&node).await {
+                                let _ = engine.swarm_leave(true).await;
+                            }
+                        }
                     }
                     self.store.cluster_delete(cluster.id).await?;
                 }

@@ -12,12 +12,15 @@ pub mod clock;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod hosts;
 pub mod job;
 mod local;
 pub mod node;
 pub mod operation;
 pub mod password;
+pub mod pki;
 mod reconcile;
+pub mod secret;
 pub mod session;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -110,6 +113,8 @@ pub struct Inner {
     engines: Mutex<HashMap<String, Arc<Engine>>>,
     reconcilers: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
     installation: tokio::sync::OnceCell<String>,
+    pki: tokio::sync::OnceCell<Arc<pki::Pki>>,
+    sealer: std::sync::OnceLock<Arc<secret::Sealer>>,
 }
 
 impl std::ops::Deref for Berth {
@@ -134,6 +139,8 @@ impl Berth {
                 engines: Mutex::default(),
                 reconcilers: Mutex::default(),
                 installation: tokio::sync::OnceCell::new(),
+                pki: tokio::sync::OnceCell::new(),
+                sealer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -144,6 +151,15 @@ impl Berth {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The sealer of secrets at rest; its key file is `secret.key` in the data directory.
+    pub(crate) fn sealer(&self) -> Result<Arc<secret::Sealer>> {
+        if let Some(sealer) = self.sealer.get() {
+            return Ok(sealer.clone());
+        }
+        let sealer = Arc::new(secret::Sealer::open(&self.config.data_dir.join("secret.key"))?);
+        Ok(self.sealer.get_or_init(|| sealer).clone())
     }
 
     /// The local engine's overview.

@@ -87,6 +87,8 @@ pub(crate) fn new_node(
         role: role.as_str().into(),
         zone: zone.into(),
         state: "pending".into(),
+        tls: "none".into(),
+        address: String::new(),
     }
 }
 
@@ -191,7 +193,7 @@ impl Berth {
             };
             let container = self.engine.node_container_start(&spec).await?;
             self.store.node_set_swarm(node.id, "", &container.ip).await?;
-            let engine = self.node_engine(node)?;
+            let engine = self.node_engine(node).await?;
             wait_until_answers(&engine, Duration::from_secs(60)).await?;
             let mut node = node.clone();
             node.address = container.ip;
@@ -297,29 +299,32 @@ impl Berth {
         Ok(())
     }
 
-    /// Puts each node's zone on its swarm node and records the swarm node ids.
+    /// Puts each node's zone on its swarm node and records the swarm node ids. Each node's own engine
+    /// says which swarm node it is (hostnames of existing hosts need not match Berth's node names).
     pub(crate) async fn label_zones(&self, manager: &Engine, nodes: &[(Node, Arc<Engine>)]) -> Result<()> {
-        // A node that has just joined can take a moment to show in the managers' list.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let swarm = loop {
-            let swarm = manager.swarm_nodes().await?;
-            let all_listed = nodes.iter().all(|(n, _)| swarm.iter().any(|m| m.hostname == n.name));
-            if all_listed || tokio::time::Instant::now() >= deadline {
-                break swarm;
+        for (node, engine) in nodes {
+            let swarm_id = engine.overview().await?.swarm.node_id;
+            if swarm_id.is_empty() {
+                return Err(Error::Internal(Internal::Engine(format!("{} did not join the swarm", node.name))));
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        };
-        for (node, _) in nodes {
-            let Some(member) = swarm.iter().find(|m| m.hostname == node.name) else {
-                return Err(Error::Internal(Internal::Engine(format!("{} did not appear in the swarm", node.name))));
-            };
+            // A node that has just joined can take a moment to show in the managers' list.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !manager.swarm_nodes().await?.iter().any(|m| m.id == swarm_id) {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Error::Internal(Internal::Engine(format!(
+                        "{} did not appear in the swarm",
+                        node.name
+                    ))));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
             let zone = node.zone.clone();
             manager
-                .swarm_update_node(&member.id, |n| {
+                .swarm_update_node(&swarm_id, |n| {
                     n.labels.insert(ZONE_LABEL.into(), zone.clone());
                 })
                 .await?;
-            self.store.node_set_swarm(node.id, &member.id, &node.address).await?;
+            self.store.node_set_swarm(node.id, &swarm_id, &node.address).await?;
         }
         Ok(())
     }
@@ -412,6 +417,9 @@ pub const ADD_STEPS: &[&str] =
     &["Start the node engines", "Join the nodes", "Label the zones", "Wait until every node is Ready"];
 pub const REMOVE_STEPS: &[&str] =
     &["Drain the node", "Wait for its tasks to move", "Leave the swarm", "Remove the node container"];
+/// Removing a host: the same, but there is no container to remove.
+const REMOVE_HOST_STEPS: &[&str] =
+    &["Drain the node", "Wait for its tasks to move", "Leave the swarm", "Forget the node"];
 
 impl Berth {
     /// Adds `count` worker nodes to a local cluster (a job; returns its id).
@@ -457,7 +465,7 @@ impl Berth {
                     let node = new_node(&this, &installation, cluster_id, name, NodeRole::Worker, &zone);
                     ids.push(this.store.node_insert(&node, now).await?);
                 }
-                Ok(crate::job::Prepared { cluster_id: Some(cluster_id), target: cluster.name.clone(), claim: Some(claim), input: (cluster, ids) })
+                Ok(crate::job::Prepared { cluster_id: Some(cluster_id), target: cluster.name.clone(), claim: Some(claim), input: (cluster, ids), steps: None })
             },
             |berth, ctx, (cluster, ids)| async move {
                 let result = berth.grow_local_cluster(&ctx, &cluster, &ids).await;
@@ -542,11 +550,13 @@ impl Berth {
                 }
                 let claim = this.claim(cluster_id)?;
                 this.store.node_set_state(node.id, "removing", "").await?;
+                let steps = if node.container.is_empty() { REMOVE_HOST_STEPS } else { REMOVE_STEPS };
                 Ok(crate::job::Prepared {
                     cluster_id: Some(cluster_id),
                     target: node.name.clone(),
                     claim: Some(claim),
                     input: node,
+                    steps: Some(steps),
                 })
             },
             |berth, ctx, node| async move {
@@ -584,7 +594,7 @@ impl Berth {
                 manager.swarm_update_node(&node.swarm_node_id, |n| n.role = NodeRole::Worker).await?;
             }
             // The node itself leaves when its engine answers; otherwise the managers forget it.
-            let engine = self.node_engine(node)?;
+            let engine = self.node_engine(node).await?;
             let left_cleanly = engine.swarm_leave(true).await.is_ok();
             if !left_cleanly {
                 ctx.detail("the node's engine does not answer; removing it from the node list").await;

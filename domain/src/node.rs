@@ -45,6 +45,8 @@ pub struct Node {
     /// When Berth last reached the node's engine (Unix ms).
     pub seen_at: i64,
     pub created_at: i64,
+    /// `none` (unix socket), `mtls` or `insecure` (plain tcp).
+    pub tls: String,
 }
 
 impl Node {
@@ -80,6 +82,7 @@ impl Node {
             message: String::new(),
             seen_at: 0,
             created_at: 0,
+            tls: "none".into(),
         }
     }
 }
@@ -94,6 +97,10 @@ pub struct NewNode {
     pub role: String,
     pub zone: String,
     pub state: String,
+    /// `none`, `mtls` or `insecure`.
+    pub tls: String,
+    /// The address the node advertises to the swarm, when known beforehand (hosts).
+    pub address: String,
 }
 
 /// What the reconciler saw of a node.
@@ -145,16 +152,31 @@ pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<()> {
 }
 
 impl Berth {
-    /// The engine of a node (cached per endpoint).
-    pub(crate) fn node_engine(&self, node: &Node) -> Result<Arc<Engine>> {
-        let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(engine) = engines.get(&node.endpoint) {
+    /// The engine of a node (cached per endpoint): a unix socket, plain tcp, or tcp with mutual TLS
+    /// under Berth's CA.
+    pub(crate) async fn node_engine(&self, node: &Node) -> Result<Arc<Engine>> {
+        if let Some(engine) = self.engines.lock().unwrap_or_else(|p| p.into_inner()).get(&node.endpoint) {
             return Ok(engine.clone());
         }
         let endpoint = crate::engine::Endpoint::parse(&node.endpoint)?;
-        let engine = Arc::new(Engine::new(endpoint, self.config.node_timeout));
-        engines.insert(node.endpoint.clone(), engine.clone());
-        Ok(engine)
+        let engine = match (&endpoint, node.tls.as_str()) {
+            (crate::engine::Endpoint::Tcp(addr), "mtls") => {
+                Arc::new(Engine::with_tls(addr, self.tls_material().await?, self.config.node_timeout))
+            }
+            _ => Arc::new(Engine::new(endpoint, self.config.node_timeout)),
+        };
+        let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(engines.entry(node.endpoint.clone()).or_insert(engine).clone())
+    }
+
+    /// What Berth trusts and presents to hosts.
+    pub(crate) async fn tls_material(&self) -> Result<crate::engine::TlsMaterial> {
+        let pki = self.pki().await?;
+        Ok(crate::engine::TlsMaterial {
+            ca_pem: pki.ca_cert.clone(),
+            cert_pem: pki.client_cert.clone(),
+            key_pem: pki.client_key.clone(),
+        })
     }
 
     /// A manager of the cluster whose engine answers, the leader first. Managers are asked at once,
@@ -169,7 +191,7 @@ impl Berth {
             .collect();
         managers.sort_by_key(|n| (n.leader == 0, n.state != "ready", n.id));
         let probes = managers.iter().map(|m| async move {
-            let engine = self.node_engine(m)?;
+            let engine = self.node_engine(m).await?;
             engine.ping().await.map_err(Error::from)?;
             Ok::<_, Error>(engine)
         });

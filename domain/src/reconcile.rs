@@ -65,7 +65,7 @@ impl Berth {
         let nodes = self.store.nodes(cluster_id).await?;
         // Which engines answer, all at once, each bounded by the node timeout.
         let pings = futures::future::join_all(nodes.iter().map(|n| async move {
-            match self.node_engine(n) {
+            match self.node_engine(n).await {
                 Ok(engine) => engine.ping().await.is_ok(),
                 Err(_) => false,
             }
@@ -78,7 +78,7 @@ impl Berth {
         let mut managers: Vec<&Node> = nodes.iter().filter(|n| n.is_manager() && answers[&n.id]).collect();
         managers.sort_by_key(|n| (n.leader == 0, n.id));
         for manager in managers {
-            if let Ok(list) = self.node_engine(manager)?.swarm_nodes().await {
+            if let Ok(list) = self.node_engine(manager).await?.swarm_nodes().await {
                 swarm = Some(list);
                 break;
             }

@@ -83,3 +83,15 @@ macro_rules! store_test {
         }
     };
 }
+
+/// Builds the default node image on the local engine if it is missing (tests start hosts with it).
+pub async fn ensure_node_image(berth: &crate::Berth) {
+    berth.ensure_node_image().await.expect("the node image");
+}
+
+impl crate::Berth {
+    /// The TLS material Berth uses with hosts, for tests that talk to them directly.
+    pub async fn tls_material_for_tests(&self) -> crate::engine::TlsMaterial {
+        self.tls_material().await.expect("tls material")
+    }
+}

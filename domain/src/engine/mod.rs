@@ -8,6 +8,7 @@
 mod containers;
 mod swarm;
 mod system;
+mod tls;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
@@ -88,10 +89,29 @@ impl From<EngineError> for Error {
     }
 }
 
+/// What Berth presents and trusts when it speaks mutual TLS to a host.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    /// The only CA whose certificates the host may present.
+    pub ca_pem: String,
+    /// Berth's client certificate and key; empty for no client certificate (the host must refuse).
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsMaterial(..)")
+    }
+}
+
 /// A connection to one Docker engine.
 #[derive(Debug)]
 pub struct Engine {
     endpoint: Endpoint,
+    /// For `tcp://` endpoints: mutual TLS (`None` means plain HTTP, which only an explicit
+    /// "insecure" choice allows).
+    tls: Option<TlsMaterial>,
     timeout: Duration,
     client: Mutex<Option<Docker>>,
     /// The last overview and when it was read. Many open consoles then cost the engine one read per
@@ -102,7 +122,20 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Engine {
-        Engine { endpoint, timeout, client: Mutex::new(None), overview: Default::default(), fresh_for: Duration::ZERO }
+        Engine {
+            endpoint,
+            tls: None,
+            timeout,
+            client: Mutex::new(None),
+            overview: Default::default(),
+            fresh_for: Duration::ZERO,
+        }
+    }
+
+    /// An engine reached over `tcp://` with mutual TLS: only `tls.ca_pem` is trusted and the host's
+    /// certificate must name the address dialled.
+    pub fn with_tls(addr: &str, tls: TlsMaterial, timeout: Duration) -> Engine {
+        Engine { tls: Some(tls), ..Engine::new(Endpoint::Tcp(addr.to_string()), timeout) }
     }
 
     /// Reuses an overview for `fresh_for` before asking the engine again.
@@ -127,11 +160,14 @@ impl Engine {
             return Ok(docker.clone());
         }
         let secs = self.timeout.as_secs().max(1);
-        let docker = match &self.endpoint {
-            Endpoint::Unix(path) => Docker::connect_with_unix(path, secs, &API_VERSION),
-            Endpoint::Tcp(addr) => Docker::connect_with_http(addr, secs, &API_VERSION),
+        let docker = match (&self.endpoint, &self.tls) {
+            (Endpoint::Unix(path), _) => Docker::connect_with_unix(path, secs, &API_VERSION).map_err(|e| describe(&e)),
+            (Endpoint::Tcp(addr), None) => {
+                Docker::connect_with_http(addr, secs, &API_VERSION).map_err(|e| describe(&e))
+            }
+            (Endpoint::Tcp(addr), Some(tls)) => tls::connect(addr, tls, secs, &API_VERSION),
         }
-        .map_err(|e| self.unreachable(describe(&e)))?;
+        .map_err(|reason| self.unreachable(reason))?;
         *slot = Some(docker.clone());
         Ok(docker)
     }
@@ -143,6 +179,21 @@ impl Engine {
         F: std::future::Future<Output = Result<T, BollardError>>,
     {
         self.call_within(what, self.timeout, call).await
+    }
+
+    /// A read (GET) that is repeated once when the connection closed before the request went out — a
+    /// fresh connection to a busy host sometimes does; nothing was sent, so asking again is safe.
+    async fn read<T, F, Fut>(&self, what: &'static str, call: F) -> Result<T, EngineError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, BollardError>>,
+    {
+        match self.call(what, call()).await {
+            Err(EngineError::Unreachable(m)) if m.contains("not ready") || m.contains("closed before message") => {
+                self.call(what, call()).await
+            }
+            other => other,
+        }
     }
 
     /// [`Engine::call`] with a longer bound, for calls that legitimately take a while (joining a swarm,
@@ -167,11 +218,12 @@ impl Engine {
     /// Whether the engine answers at all (`/_ping`).
     pub async fn ping(&self) -> Result<(), EngineError> {
         let docker = self.client()?;
-        self.call("ping", docker.ping()).await.map(drop)
+        self.read("ping", || docker.ping()).await.map(drop)
     }
 }
 
-/// A short human reason for a bollard failure, without the nested debug noise.
+/// A short human reason for a bollard failure, without the nested debug noise; TLS failures say what
+/// is wrong with the certificates.
 fn describe(e: &BollardError) -> String {
     match e {
         BollardError::SocketNotFoundError(path) => format!("no socket at {path}"),
@@ -183,7 +235,7 @@ fn describe(e: &BollardError) -> String {
                 text = s.to_string();
                 source = s.source();
             }
-            text
+            tls::explain(&text).unwrap_or(text)
         }
     }
 }

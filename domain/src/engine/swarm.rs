@@ -175,7 +175,7 @@ impl Engine {
     /// The swarm's id and its join tokens `(id, worker, manager)`; only managers can tell.
     pub async fn swarm_join_tokens(&self) -> Result<(String, String, String), EngineError> {
         let docker = self.client()?;
-        let swarm = self.call("swarm inspect", docker.inspect_swarm()).await?;
+        let swarm = self.read("swarm inspect", || docker.inspect_swarm()).await?;
         let tokens = swarm.join_tokens.unwrap_or_default();
         Ok((swarm.id.unwrap_or_default(), tokens.worker.unwrap_or_default(), tokens.manager.unwrap_or_default()))
     }
@@ -202,7 +202,7 @@ impl Engine {
     /// Every node of the swarm (from a manager).
     pub async fn swarm_nodes(&self) -> Result<Vec<SwarmNode>, EngineError> {
         let docker = self.client()?;
-        let nodes = self.call("node list", docker.list_nodes(None::<ListNodesOptions>)).await?;
+        let nodes = self.read("node list", || docker.list_nodes(None::<ListNodesOptions>)).await?;
         Ok(nodes.into_iter().map(swarm_node).collect())
     }
 
@@ -217,7 +217,7 @@ impl Engine {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let current = swarm_node(self.call("node inspect", docker.inspect_node(node_id)).await?);
+            let current = swarm_node(self.read("node inspect", || docker.inspect_node(node_id)).await?);
             let mut wanted = current.clone();
             change(&mut wanted);
             let spec = NodeSpec {
@@ -252,7 +252,8 @@ impl Engine {
     pub async fn swarm_tasks(&self, node_id: Option<&str>) -> Result<Vec<SwarmTask>, EngineError> {
         let docker = self.client()?;
         let filters = node_id.map(|id| HashMap::from([("node".to_string(), vec![id.to_string()])]));
-        let tasks = self.call("task list", docker.list_tasks(Some(ListTasksOptions { filters }))).await?;
+        let tasks =
+            self.read("task list", || docker.list_tasks(Some(ListTasksOptions { filters: filters.clone() }))).await?;
         let state = |s: Option<TaskState>| s.map(|s| s.to_string()).unwrap_or_default();
         Ok(tasks
             .into_iter()
@@ -278,7 +279,7 @@ impl Engine {
     pub async fn swarm_service_names(&self) -> Result<HashMap<String, String>, EngineError> {
         let docker = self.client()?;
         let services = self
-            .call("service list", docker.list_services(None::<bollard::query_parameters::ListServicesOptions>))
+            .read("service list", || docker.list_services(None::<bollard::query_parameters::ListServicesOptions>))
             .await?;
         Ok(services
             .into_iter()

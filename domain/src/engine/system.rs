@@ -62,7 +62,7 @@ impl Engine {
         }
         let docker = self.client()?;
         let (info, version) =
-            tokio::try_join!(self.call("info", docker.info()), self.call("version", docker.version()))?;
+            tokio::try_join!(self.read("info", || docker.info()), self.read("version", || docker.version()))?;
         let overview = overview_of(self.endpoint.to_string(), info, version);
         *cached = Some((Instant::now(), overview.clone()));
         Ok(overview)

@@ -7,7 +7,7 @@ use crate::node::{NewNode, Node, NodeObservation};
 
 const CLUSTER_COLUMNS: &str = "id, name, provider, status, message, zones, swarm_id, network, created_at, updated_at";
 const NODE_COLUMNS: &str = "id, cluster_id, name, endpoint, container, address, role, zone, swarm_node_id, state, \
-     availability, leader, engine_version, nano_cpus, memory_bytes, labels, message, seen_at, created_at";
+     availability, leader, engine_version, nano_cpus, memory_bytes, labels, message, seen_at, created_at, tls";
 
 impl Store {
     pub async fn cluster_insert(&self, c: &NewCluster, now: i64) -> Result<i64> {
@@ -102,8 +102,8 @@ impl Store {
 
     pub async fn node_insert(&self, n: &NewNode, now: i64) -> Result<i64> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO nodes (cluster_id, name, endpoint, container, role, zone, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO nodes (cluster_id, name, endpoint, container, role, zone, state, created_at, tls, address) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(n.cluster_id)
         .bind(&n.name)
@@ -113,6 +113,8 @@ impl Store {
         .bind(&n.zone)
         .bind(&n.state)
         .bind(now)
+        .bind(&n.tls)
+        .bind(&n.address)
         .fetch_one(&self.pool)
         .await?)
     }
