@@ -90,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("clusters/:id") view=pages::cluster::ClusterPage />
                     <Route path=path!("clusters/:id/nodes/:node") view=pages::node::NodeView />
                     <Route path=path!("jobs/:id") view=pages::job::JobPage />
+                    <Route path=path!("hosts/prepare") view=pages::prepare_host::PrepareHost />
                     <Route path=path!("settings") view=pages::settings::Settings />
                 </ParentRoute>
             </Routes>

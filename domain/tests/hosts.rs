@@ -114,8 +114,9 @@ impl Hosts {
             }
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        docker(&args);
+        // Remembered first, so a failed start is removed too.
         self.containers.push(name);
+        docker(&args);
         ip
     }
 }

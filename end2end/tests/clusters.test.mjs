@@ -1,23 +1,40 @@
 // Clusters in Chromium: create one in one click and watch its progress to the end, see the nodes
-// Ready, drain one, remove one (its own operation), and delete the cluster without leftovers.
+// Ready, drain one, remove one (its own operation), and delete the cluster without leftovers. Then a
+// cluster on an existing host over mutual TLS: prepare the host (certificate and setup script), start
+// a dockerd set up exactly as the script says, test the connection, form the cluster, delete it.
+// (One file, in this order: the first journey builds the node image the host runs.)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
-  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers,
+  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers, PASSWORD,
 } from '../support.mjs';
 
 let berth;
 let browser;
+const network = `berth-e2e-hosts-${process.pid}`;
+const host = `${network}-h1`;
+const certDir = mkdtempSync(join(tmpdir(), 'berth-host-'));
 
 before(async () => {
   berth = await startBerth();
   browser = await launchBrowser();
+  // A network with a subnet of our own, so the host has a known address for its certificate.
+  docker('network', 'create', network);
+  const subnet = docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network);
+  docker('network', 'rm', network);
+  docker('network', 'create', '--subnet', subnet, network);
 });
 
 after(async () => {
   await browser?.close();
   await berth?.stop();
+  try { docker('rm', '-fv', host); } catch { /* not started */ }
+  try { docker('network', 'rm', network); } catch { /* gone */ }
+  rmSync(certDir, { recursive: true, force: true });
   removeBerthLeftovers();
 });
 
@@ -90,5 +107,74 @@ test('one-click cluster: progress, nodes Ready, drain, remove, delete', async ()
   await page.getByTestId('no-clusters').waitFor();
   assert.equal(docker('ps', '-aq', '--filter', 'label=berth.managed=true'), '');
   assert.equal(docker('network', 'ls', '-q', '--filter', 'label=berth.managed=true'), '');
+  assertClean(assert);
+});
+
+/** The text between `<<'MARK'` and `MARK` in the setup script. */
+function heredoc(script, mark) {
+  const start = script.indexOf(`<<'${mark}'\n`) + `<<'${mark}'\n`.length;
+  return script.slice(start, script.indexOf(`${mark}\n`, start));
+}
+
+test('a cluster on an existing host over mutual TLS', async () => {
+  const { page, assertClean } = await watchedPage(browser);
+  await page.goto(`${berth.url}/signin`);
+  await hydrated(page);
+  await page.fill('input[name=username]', 'ada');
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${berth.url}/`);
+  const subnet = docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network);
+  const ip = subnet.split('/')[0].replace(/\.\d+$/, '.210');
+
+  // Berth issues the host's certificate and the script that installs it.
+  await page.goto(`${berth.url}/hosts/prepare`);
+  await hydrated(page);
+  await page.getByTestId('host-addresses').fill(ip);
+  await page.getByTestId('prepare-host').click();
+  const script = await page.getByTestId('host-script').inputValue();
+  assert.match(script, /--tlsverify/);
+  assert.match(await page.getByTestId('ca-fingerprint').textContent(), /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+
+  // The host: a dockerd configured as the script configures one.
+  writeFileSync(join(certDir, 'ca.pem'), heredoc(script, 'BERTH_CA'));
+  writeFileSync(join(certDir, 'server-cert.pem'), heredoc(script, 'BERTH_CERT'));
+  writeFileSync(join(certDir, 'server-key.pem'), heredoc(script, 'BERTH_KEY'));
+  docker('run', '-d', '--init', '--name', host, '--hostname', 'edge-host', '--network', network, '--ip', ip,
+    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined',
+    '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
+    '--device-cgroup-rule', 'a *:* rwm', '-v', '/usr:/usr:ro', '-v', '/etc/alternatives:/etc/alternatives:ro',
+    '-v', `${certDir}:/etc/docker/berth:ro`, 'berth/node:host',
+    '--tlsverify', '--tlscacert=/etc/docker/berth/ca.pem', '--tlscert=/etc/docker/berth/server-cert.pem',
+    '--tlskey=/etc/docker/berth/server-key.pem', '-H', 'unix:///var/run/docker.sock', '-H', 'tcp://0.0.0.0:2376',
+    '--storage-driver', 'overlay2');
+
+  // New cluster from existing hosts: the connection test passes, the cluster forms.
+  await page.goto(`${berth.url}/clusters/new`);
+  await hydrated(page);
+  await page.getByTestId('mode-hosts').click();
+  await page.getByTestId('cluster-name').fill('edge');
+  await page.getByTestId('cluster-hosts').fill(`tcp://${ip}:2376`);
+  const results = page.getByTestId('probe-results');
+  for (let i = 0; i < 30; i++) {
+    await page.getByTestId('probe-hosts').click();
+    await results.waitFor();
+    if ((await results.locator('li').first().getAttribute('data-ok')) === 'true') break;
+    await page.waitForTimeout(500); // the host's dockerd is still starting
+  }
+  assert.equal(await results.locator('li').first().getAttribute('data-ok'), 'true', await results.textContent());
+  await page.getByTestId('create-cluster').click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout: 90_000 });
+  await page.getByTestId('job-next').click();
+  await page.waitForURL(/\/clusters\/\d+$/);
+  await page.getByTestId('nodes-ready').getByText('1 / 1').waitFor({ timeout: 30_000 });
+  assert.equal(docker('exec', host, 'docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'), 'active');
+
+  // Deleting the cluster releases the host.
+  await page.getByTestId('delete').click();
+  await page.getByTestId('delete-confirm').click();
+  await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout: 60_000 });
+  assert.equal(docker('exec', host, 'docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'), 'inactive');
   assertClean(assert);
 });

@@ -336,3 +336,88 @@ pub async fn set_quotas(max_clusters: String, max_nodes_per_cluster: String) -> 
     };
     berth.set_quotas(&actor, quotas).await.map(drop).map_err(wire)
 }
+
+/// What a connection test to a host found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostProbeRow {
+    pub line: String,
+    pub ok: bool,
+    /// The engine version and swarm state, or why it could not connect.
+    pub message: String,
+}
+
+/// Tests the connection to each host (one per line) the way a cluster would connect.
+#[server(endpoint = "probe_hosts")]
+pub async fn probe_hosts(hosts: String) -> Result<Vec<HostProbeRow>, AppError> {
+    use super::ssr::{context, invalid, wire};
+    let (berth, actor) = context()?;
+    let lines: Vec<&str> = hosts.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() || lines.len() > 20 {
+        return Err(invalid("hosts", "give 1 to 20 hosts, one per line"));
+    }
+    let mut out = Vec::new();
+    for line in lines {
+        let input = domain::hosts::HostInput::parse_line(line);
+        let row = match berth.probe_host(&actor, &input).await {
+            Ok(p) => HostProbeRow {
+                line: line.into(),
+                ok: true,
+                message: format!(
+                    "Docker {} on {} — swarm {}",
+                    p.overview.engine_version, p.overview.os, p.overview.swarm.state
+                ),
+            },
+            Err(e @ (domain::Error::Unauthenticated | domain::Error::Forbidden(_))) => return Err(wire(e)),
+            Err(e) => HostProbeRow { line: line.into(), ok: false, message: e.to_string() },
+        };
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// The setup script for a host and Berth's CA fingerprint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostSetupRow {
+    pub names: Vec<String>,
+    pub script: String,
+    pub ca_fingerprint: String,
+}
+
+/// Issues a server certificate for a host (addresses and names separated by commas or spaces).
+#[server(endpoint = "prepare_host")]
+pub async fn prepare_host(addresses: String) -> Result<HostSetupRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let names: Vec<String> =
+        addresses.split([',', ' ', '\n']).map(str::to_owned).filter(|s| !s.trim().is_empty()).collect();
+    let setup = berth.prepare_host(&actor, &names).await.map_err(wire)?;
+    Ok(HostSetupRow { names: setup.names, script: setup.script, ca_fingerprint: setup.ca_fingerprint })
+}
+
+/// Creates a cluster from existing hosts (one per line: `tcp://host:2376 [insecure] [advertise=IP]`).
+#[server(endpoint = "create_hosts_cluster")]
+pub async fn create_hosts_cluster(
+    name: String,
+    hosts: String,
+    managers: String,
+    zones: String,
+) -> Result<i64, AppError> {
+    use super::ssr::{context, number, wire};
+    let (berth, actor) = context()?;
+    let input = domain::hosts::HostsClusterInput {
+        name,
+        hosts: hosts.lines().filter(|l| !l.trim().is_empty()).map(domain::hosts::HostInput::parse_line).collect(),
+        managers: number("managers", &managers)?,
+        zones: zones.split([',', ' ']).map(str::to_owned).collect(),
+    };
+    berth.create_hosts_cluster(&actor, &input).await.map_err(wire)
+}
+
+/// Adds one existing host to a hosts cluster; answers the job id.
+#[server(endpoint = "add_host")]
+pub async fn add_host(cluster: i64, host: String) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let input = domain::hosts::HostInput::parse_line(&host);
+    berth.add_host(&actor, cluster, &input).await.map_err(wire)
+}

@@ -8,8 +8,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::cluster::{
-    get_cluster, AddNodes, ClusterDetail, DeleteCluster, NodeRow, RemoveNode, RenameCluster, SetNodeAvailability,
-    SetNodeRole,
+    get_cluster, AddHost, AddNodes, ClusterDetail, DeleteCluster, NodeRow, RemoveNode, RenameCluster,
+    SetNodeAvailability, SetNodeRole,
 };
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, DANGER, PRIMARY};
 
@@ -27,6 +27,7 @@ struct Actions {
     role: ServerAction<SetNodeRole>,
     remove: ServerAction<RemoveNode>,
     add: ServerAction<AddNodes>,
+    add_host: ServerAction<AddHost>,
     rename: ServerAction<RenameCluster>,
     delete: ServerAction<DeleteCluster>,
 }
@@ -38,6 +39,7 @@ impl Actions {
             role: ServerAction::new(),
             remove: ServerAction::new(),
             add: ServerAction::new(),
+            add_host: ServerAction::new(),
             rename: ServerAction::new(),
             delete: ServerAction::new(),
         }
@@ -57,6 +59,7 @@ impl Actions {
             .or_else(|| err(self.rename.value().get()))
             .or_else(|| err_job(self.remove.value().get()))
             .or_else(|| err_job(self.add.value().get()))
+            .or_else(|| err_job(self.add_host.value().get()))
             .or_else(|| err_job(self.delete.value().get()))
     }
 }
@@ -72,7 +75,12 @@ pub fn ClusterPage() -> impl IntoView {
     // Jobs started here continue on their own page.
     let navigate = use_navigate();
     Effect::new(move |_| {
-        let started = [actions.remove.value().get(), actions.add.value().get(), actions.delete.value().get()];
+        let started = [
+            actions.remove.value().get(),
+            actions.add.value().get(),
+            actions.add_host.value().get(),
+            actions.delete.value().get(),
+        ];
         if let Some(job) = started.into_iter().flatten().find_map(Result::ok) {
             navigate(&format!("/jobs/{job}"), Default::default());
         }
@@ -145,6 +153,17 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
         </div>
         <Card title="Nodes">
             <NodeTable nodes=d.nodes.clone() cluster=id actions />
+            {(!local).then(|| view! {
+                <ActionForm action=actions.add_host>
+                    <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
+                        <input type="hidden" name="cluster" value=id />
+                        <span>"Add the host"</span>
+                        <input name="host" class=INLINE_INPUT placeholder="tcp://10.0.0.7:2376" data-testid="add-host-endpoint" />
+                        <button type="submit" class=BUTTON disabled=move || actions.add_host.pending().get() || has_pending data-testid="add-host">"Add host"</button>
+                        <A href="/hosts/prepare" attr:class="text-xs text-sky-700 underline dark:text-sky-300">"Prepare a host first"</A>
+                    </div>
+                </ActionForm>
+            })}
             {local.then(|| view! {
                 <ActionForm action=actions.add>
                     <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">

@@ -7,8 +7,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::cluster::{get_clusters, get_quotas, ClusterRow, CreateCluster};
-use crate::components::ui::{go_to, ticker, ErrorBanner, PageHeader, StatusBadge, INPUT, PRIMARY};
+use crate::api::cluster::{get_clusters, get_quotas, ClusterRow, CreateCluster, CreateHostsCluster, ProbeHosts};
+use crate::components::ui::{go_to, ticker, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 use crate::format;
 
 #[component]
@@ -94,14 +94,25 @@ fn ClusterTable(list: Vec<ClusterRow>) -> impl IntoView {
 #[component]
 pub fn NewCluster() -> impl IntoView {
     let create = ServerAction::<CreateCluster>::new();
+    let create_hosts = ServerAction::<CreateHostsCluster>::new();
+    let probe = ServerAction::<ProbeHosts>::new();
     let quotas = Resource::new(|| (), |_| get_quotas());
+    let hosts_mode = RwSignal::new(false);
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(job)) = create.value().get() {
+        if let Some(job) = [create.value().get(), create_hosts.value().get()].into_iter().flatten().find_map(Result::ok)
+        {
             navigate(&format!("/jobs/{job}"), Default::default());
         }
     });
-    let error = move || create.value().get().and_then(Result::err);
+    let error = move || {
+        let pick = |v: Option<Result<i64, crate::error::AppError>>| v.and_then(Result::err);
+        if hosts_mode.get() {
+            pick(create_hosts.value().get())
+        } else {
+            pick(create.value().get())
+        }
+    };
     let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
     let quota_note = move || {
         Suspend::new(async move {
@@ -113,48 +124,137 @@ pub fn NewCluster() -> impl IntoView {
             })
         })
     };
+    let busy = move || create.pending().get() || create_hosts.pending().get();
+    let tab = move |hosts: bool, label: &'static str, testid: &'static str| {
+        view! {
+            <button
+                type="button"
+                data-testid=testid
+                aria-pressed=move || (hosts_mode.get() == hosts).to_string()
+                class="rounded-md px-3 py-1.5 text-sm font-medium text-slate-600 aria-pressed:bg-sky-600 aria-pressed:text-white dark:text-slate-300"
+                on:click=move |_| hosts_mode.set(hosts)
+            >
+                {label}
+            </button>
+        }
+    };
+    let common = move || {
+        view! {
+            <label class="block space-y-1">
+                <span class="text-sm font-medium">"Name"</span>
+                <input name="name" required class=INPUT placeholder="prod" autocomplete="off" data-testid="cluster-name" />
+                <span class="block text-xs text-slate-500">"a-z, 0-9 and '-'"</span>
+                <span class="block text-xs text-red-600" data-testid="error-name">{field_error("name")}</span>
+            </label>
+        }
+    };
+    let managers_and_zones = move || {
+        view! {
+            <label class="block space-y-1">
+                <span class="text-sm font-medium">"Managers"</span>
+                <select name="managers" class=INPUT data-testid="cluster-managers">
+                    <option value="1" selected>"1"</option>
+                    <option value="3">"3 (survives the loss of one)"</option>
+                </select>
+                <span class="block text-xs text-red-600" data-testid="error-managers">{field_error("managers")}</span>
+            </label>
+            <label class="block space-y-1">
+                <span class="text-sm font-medium">"Zones"</span>
+                <input name="zones" class=INPUT placeholder="zone-a, zone-b" data-testid="cluster-zones" />
+                <span class="block text-xs text-slate-500">"Nodes are spread over these in turn; the swarm label berth.zone carries each node's zone."</span>
+                <span class="block text-xs text-red-600" data-testid="error-zones">{field_error("zones")}</span>
+            </label>
+        }
+    };
+    let footer = move || {
+        view! {
+            {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="create-error" /> })}
+            <div class="flex items-center justify-between gap-3">
+                <p class="text-xs text-slate-500"><Suspense fallback=|| ()>{quota_note}</Suspense></p>
+                <button type="submit" class=PRIMARY disabled=busy data-testid="create-cluster">
+                    {move || if busy() { "Starting…" } else { "Create cluster" }}
+                </button>
+            </div>
+        }
+    };
     view! {
         <Title text="Create cluster · Berth" />
         <div class="mx-auto max-w-2xl space-y-6">
-            <PageHeader title="Create a cluster" subtitle="Berth starts node containers on this machine, forms a swarm, and spreads the nodes over your zones." />
-            <ActionForm action=create>
-                <div class="space-y-5 rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
-                    <label class="block space-y-1">
-                        <span class="text-sm font-medium">"Name"</span>
-                        <input name="name" required class=INPUT placeholder="prod" autocomplete="off" data-testid="cluster-name" />
-                        <span class="block text-xs text-slate-500">"a-z, 0-9 and '-'"</span>
-                        <span class="block text-xs text-red-600" data-testid="error-name">{field_error("name")}</span>
-                    </label>
-                    <div class="grid gap-5 sm:grid-cols-2">
-                        <label class="block space-y-1">
-                            <span class="text-sm font-medium">"Nodes"</span>
-                            <input name="nodes" type="number" min="1" max="20" value="3" required class=INPUT data-testid="cluster-nodes" />
-                            <span class="block text-xs text-red-600" data-testid="error-nodes">{field_error("nodes")}</span>
-                        </label>
-                        <label class="block space-y-1">
-                            <span class="text-sm font-medium">"Managers"</span>
-                            <select name="managers" class=INPUT data-testid="cluster-managers">
-                                <option value="1" selected>"1"</option>
-                                <option value="3">"3 (survives the loss of one)"</option>
-                            </select>
-                            <span class="block text-xs text-red-600" data-testid="error-managers">{field_error("managers")}</span>
-                        </label>
-                    </div>
-                    <label class="block space-y-1">
-                        <span class="text-sm font-medium">"Zones"</span>
-                        <input name="zones" class=INPUT placeholder="zone-a, zone-b" data-testid="cluster-zones" />
-                        <span class="block text-xs text-slate-500">"Nodes are spread over these in turn; the swarm label berth.zone carries each node's zone."</span>
-                        <span class="block text-xs text-red-600" data-testid="error-zones">{field_error("zones")}</span>
-                    </label>
-                    {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="create-error" /> })}
-                    <div class="flex items-center justify-between gap-3">
-                        <p class="text-xs text-slate-500"><Suspense fallback=|| ()>{quota_note}</Suspense></p>
-                        <button type="submit" class=PRIMARY disabled=move || create.pending().get() data-testid="create-cluster">
-                            {move || if create.pending().get() { "Starting…" } else { "Create cluster" }}
-                        </button>
-                    </div>
-                </div>
-            </ActionForm>
+            <PageHeader title="Create a cluster" subtitle="A Docker swarm: on this machine in one click, or on hosts you already run." />
+            <div class="inline-flex gap-1 rounded-lg border border-slate-200 bg-white p-1 dark:border-slate-800 dark:bg-slate-900">
+                {tab(false, "On this machine", "mode-local")}
+                {tab(true, "Existing hosts", "mode-hosts")}
+            </div>
+            {move || if hosts_mode.get() {
+                view! {
+                    <ActionForm action=create_hosts>
+                        <div class="space-y-5 rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+                            {common()}
+                            <HostsField probe />
+                            <span class="block text-xs text-red-600" data-testid="error-hosts">{field_error("hosts")}</span>
+                            <div class="grid gap-5 sm:grid-cols-2">{managers_and_zones()}</div>
+                            {footer()}
+                        </div>
+                    </ActionForm>
+                }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=create>
+                        <div class="space-y-5 rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+                            {common()}
+                            <label class="block space-y-1">
+                                <span class="text-sm font-medium">"Nodes"</span>
+                                <input name="nodes" type="number" min="1" max="20" value="3" required class=INPUT data-testid="cluster-nodes" />
+                                <span class="block text-xs text-red-600" data-testid="error-nodes">{field_error("nodes")}</span>
+                            </label>
+                            <div class="grid gap-5 sm:grid-cols-2">{managers_and_zones()}</div>
+                            {footer()}
+                        </div>
+                    </ActionForm>
+                }.into_any()
+            }}
         </div>
+    }
+}
+
+/// The hosts of a new cluster, with a connection test.
+#[component]
+fn HostsField(probe: ServerAction<ProbeHosts>) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    view! {
+        <label class="block space-y-1">
+            <span class="text-sm font-medium">"Hosts"</span>
+            <textarea
+                name="hosts" rows="4" required class=format!("{INPUT} font-mono") data-testid="cluster-hosts"
+                placeholder="tcp://10.0.0.5:2376\ntcp://10.0.0.6:2376"
+                on:input=move |ev| text.set(event_target_value(&ev))
+            ></textarea>
+            <span class="block text-xs text-slate-500">
+                "One per line: tcp://HOST:2376 (mutual TLS with Berth's certificates — "
+                <A href="/hosts/prepare" attr:class="text-sky-700 underline dark:text-sky-300">"prepare a host"</A>
+                "), add insecure for plain tcp, advertise=IP when HOST is a name."
+            </span>
+        </label>
+        <div class="flex items-center gap-2">
+            <button
+                type="button" class=BUTTON data-testid="probe-hosts"
+                disabled=move || probe.pending().get()
+                on:click=move |_| { probe.dispatch(ProbeHosts { hosts: text.get_untracked() }); }
+            >
+                {move || if probe.pending().get() { "Testing…" } else { "Test connections" }}
+            </button>
+        </div>
+        {move || probe.value().get().map(|r| match r {
+            Ok(rows) => view! {
+                <ul class="space-y-1 text-xs" data-testid="probe-results">
+                    {rows.into_iter().map(|row| view! {
+                        <li class=if row.ok { "text-emerald-700 dark:text-emerald-300" } else { "text-red-700 dark:text-red-300" } data-ok=row.ok.to_string()>
+                            <span class="font-mono">{row.line}</span>": "{row.message}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+            Err(e) => view! { <ErrorBanner message=e.display() /> }.into_any(),
+        })}
     }
 }
