@@ -28,6 +28,9 @@ pub enum Error {
     /// A Docker engine did not answer (down, refused, timed out).
     #[error("{0}")]
     EngineUnreachable(String),
+    /// A Docker engine answered, with an error; its words say why (shown to admins as they are).
+    #[error("{0}")]
+    Engine(String),
     /// A node of a cluster, or every manager, did not answer.
     #[error("{0}")]
     NodeUnreachable(String),
@@ -47,6 +50,7 @@ impl Error {
             Error::Throttled { .. } => "throttled",
             Error::EngineUnreachable(_) => "engine_unreachable",
             Error::NodeUnreachable(_) => "node_unreachable",
+            Error::Engine(_) => "engine_error",
             Error::Internal(_) => "internal",
         }
     }
@@ -69,8 +73,6 @@ pub enum Internal {
     Task(#[from] tokio::task::JoinError),
     #[error("serialisation: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("engine: {0}")]
-    Engine(String),
     #[error("random source: {0}")]
     Random(String),
     #[error("{0}")]

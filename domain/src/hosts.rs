@@ -11,7 +11,7 @@ use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
 use crate::cluster::{next_node_names, spread_over_zones, validate_name, validate_zones, NewCluster, HOSTS};
 use crate::engine::{Endpoint, Engine, EngineOverview, NodeRole};
-use crate::error::{Error, Internal, Result};
+use crate::error::{Error, Result};
 use crate::job::{JobCtx, JobSpec, Prepared};
 use crate::node::{NewNode, Node};
 use crate::operation::Op;
@@ -401,7 +401,7 @@ impl Berth {
                 Err(e) => Err(e),
             };
             if let Err(e) = left {
-                if !matches!(&e, Error::Internal(Internal::Engine(m)) if m.contains("not part of a swarm")) {
+                if !matches!(&e, Error::Engine(m) if m.contains("not part of a swarm")) {
                     unreachable.push(format!("{} ({e})", node.endpoint));
                 }
             }

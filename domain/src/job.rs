@@ -172,7 +172,7 @@ impl JobCtx {
 /// internal failures only as a pointer to the log.
 pub(crate) fn job_error(e: &Error) -> String {
     match e {
-        Error::Internal(Internal::Engine(message)) => message.clone(),
+        Error::Engine(message) => message.clone(),
         Error::Internal(other) => {
             tracing::error!(error = %other, "job failed");
             "internal error; the server log has the details".into()

@@ -224,7 +224,7 @@ impl Berth {
                     let message =
                         format!("{}; removing what was created also failed: {cleanup}", crate::job::job_error(&e));
                     self.store.cluster_set_status(cluster_id, "failed", &message, now_ms()).await?;
-                    Err(Error::Internal(Internal::Engine(message)))
+                    Err(Error::Engine(message))
                 }
             },
         }
@@ -305,16 +305,16 @@ impl Berth {
         for (node, engine) in nodes {
             let swarm_id = engine.overview().await?.swarm.node_id;
             if swarm_id.is_empty() {
-                return Err(Error::Internal(Internal::Engine(format!("{} did not join the swarm", node.name))));
+                return Err(Error::Engine(format!("{} did not join the swarm", node.name)));
             }
             // A node that has just joined can take a moment to show in the managers' list.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             while !manager.swarm_nodes().await?.iter().any(|m| m.id == swarm_id) {
                 if tokio::time::Instant::now() >= deadline {
-                    return Err(Error::Internal(Internal::Engine(format!(
+                    return Err(Error::Engine(format!(
                         "{} did not appear in the swarm",
                         node.name
-                    ))));
+                    )));
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -339,10 +339,10 @@ impl Berth {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Internal(Internal::Engine(format!(
+                return Err(Error::Engine(format!(
                     "only {ready} of {count} nodes became Ready within {} s",
                     limit.as_secs()
-                ))));
+                )));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -499,7 +499,7 @@ impl Berth {
         // The manager's address as the swarm knows it.
         let mut first = manager_node.clone();
         if first.address.is_empty() {
-            return Err(Error::Internal(Internal::Engine("the manager's address is unknown".into())));
+            return Err(Error::Engine("the manager's address is unknown".into()));
         }
         first.id = -1; // not one of the joining nodes
         self.join_nodes(ctx, &first, &started, &worker_token, &manager_token).await?;

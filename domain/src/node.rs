@@ -290,6 +290,22 @@ impl Berth {
             }
             let (_, manager) = self.reachable_manager(cluster_id).await?;
             manager.swarm_update_node(&node.swarm_node_id, |n| n.role = role).await?;
+            if role == NodeRole::Manager {
+                // A promoted node is a manager once it is a reachable member of raft; until then it
+                // cannot be demoted again, so answer only when it is.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    let joined = manager
+                        .swarm_nodes()
+                        .await?
+                        .iter()
+                        .any(|n| n.id == node.swarm_node_id && n.manager_reachable == Some(true));
+                    if joined || tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
             self.refresh_cluster(cluster_id).await;
             Ok(())
         })

@@ -88,6 +88,27 @@ test('one-click cluster: progress, nodes Ready, drain, remove, delete', async ()
   await n3.getByRole('button', { name: 'Drain' }).click();
   await n3.getByText('drain', { exact: true }).waitFor();
 
+  // Promote n3 to manager and demote it again.
+  await n3.getByRole('button', { name: 'Promote' }).click();
+  await n3.getByRole('button', { name: 'Demote' }).waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByTestId('managers').textContent(), '2');
+  await n3.getByRole('button', { name: 'Demote' }).click();
+  await n3.getByRole('button', { name: 'Promote' }).waitFor({ timeout: 30_000 });
+
+  // n1's page: its engine, and a zone and a label set there.
+  const clusterUrl = page.url();
+  await page.getByTestId('node-n1').getByRole('link', { name: 'n1' }).click();
+  await page.waitForURL(/\/nodes\/\d+$/);
+  await page.getByTestId('node-state').getByText('ready').waitFor();
+  assert.match(await page.getByTestId('node-engine').textContent(), /\d+\.\d+/);
+  await page.getByTestId('node-zone').fill('north');
+  await page.getByTestId('node-labels').fill('disk=ssd');
+  await page.getByTestId('save-labels').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=node-zone]')?.value === 'north'
+    && document.querySelector('[data-testid=node-labels]')?.value === 'disk=ssd', null, { timeout: 15_000 });
+  await page.goto(clusterUrl);
+  await hydrated(page);
+
   // Remove n2: confirm, follow the operation, back on the cluster without it.
   const n2 = page.getByTestId('node-n2');
   await n2.getByRole('button', { name: 'Remove' }).click();

@@ -96,6 +96,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::EngineUnreachable(_) | Error::NodeUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Engine(_) => StatusCode::BAD_GATEWAY,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

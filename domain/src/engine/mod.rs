@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bollard::errors::Error as BollardError;
 use bollard::{ClientVersion, Docker};
 
-use crate::error::{Error, Internal, Result};
+use crate::error::{Error, Result};
 
 /// The oldest Engine API Berth speaks: Debian's docker.io 20.10 (API 1.41).
 const API_VERSION: ClientVersion = ClientVersion { major_version: 1, minor_version: 41 };
@@ -84,7 +84,7 @@ impl From<EngineError> for Error {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Unreachable(message) => Error::EngineUnreachable(message),
-            api => Error::Internal(Internal::Engine(api.to_string())),
+            api => Error::Engine(api.to_string()),
         }
     }
 }
@@ -268,7 +268,7 @@ mod tests {
         let down: Error = EngineError::Unreachable("gone".into()).into();
         assert_eq!(down.code(), "engine_unreachable");
         let api: Error = EngineError::Api { what: "x", status: 409, message: "m".into() }.into();
-        assert_eq!(api.code(), "internal");
+        assert_eq!(api.code(), "engine_error");
         assert_eq!(EngineError::Api { what: "x", status: 404, message: String::new() }.status(), Some(404));
     }
 }
