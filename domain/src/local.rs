@@ -311,10 +311,7 @@ impl Berth {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             while !manager.swarm_nodes().await?.iter().any(|m| m.id == swarm_id) {
                 if tokio::time::Instant::now() >= deadline {
-                    return Err(Error::Engine(format!(
-                        "{} did not appear in the swarm",
-                        node.name
-                    )));
+                    return Err(Error::Engine(format!("{} did not appear in the swarm", node.name)));
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
