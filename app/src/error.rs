@@ -10,7 +10,8 @@ use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 #[error("{message}")]
 pub struct AppError {
     /// `unauthenticated`, `forbidden`, `not_found`, `conflict`, `invalid`, `throttled`,
-    /// `engine_unreachable`, `internal`, or `request_failed` when the call itself failed.
+    /// `engine_unreachable`, `node_unreachable`, `engine_error`, `internal`, or `request_failed` when
+    /// the call itself failed.
     pub code: String,
     pub message: String,
     /// The input field an `invalid` error is about.
