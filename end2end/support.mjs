@@ -48,10 +48,11 @@ export async function startBerth(env = {}) {
     url,
     setupLink,
     dataDir,
-    async stop() {
+    /** Stops Berth; its data directory goes unless `keepData` (to find leftovers by it first). */
+    async stop({ keepData = false } = {}) {
       child.kill('SIGTERM');
       await new Promise((ok) => (child.exitCode !== null ? ok() : child.on('exit', ok)));
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -144,12 +145,23 @@ export async function createAdmin(page, berth, username = 'ada') {
   await page.waitForURL(`${berth.url}/`);
 }
 
-/** Removes every container and network a Berth made on this engine (after a failed test). */
-export function removeBerthLeftovers() {
-  for (const id of docker('ps', '-aq', '--filter', 'label=berth.managed=true').split('\n').filter(Boolean)) {
-    docker('rm', '-fv', id);
-  }
-  for (const id of docker('network', 'ls', '-q', '--filter', 'label=berth.managed=true').split('\n').filter(Boolean)) {
-    docker('network', 'rm', id);
-  }
+/** Containers a Berth with this data directory made (its node containers bind sockets from it). */
+export function berthContainers(dataDir) {
+  const ids = docker('ps', '-aq', '--filter', 'label=berth.managed=true').split('\n').filter(Boolean);
+  return ids.filter((id) => docker('inspect', '-f', '{{range .Mounts}}{{.Source}} {{end}}', id).includes(dataDir));
+}
+
+/** Networks of the given containers' clusters, by their ownership labels. */
+function berthNetworks(installations) {
+  return [...installations].flatMap((i) =>
+    docker('network', 'ls', '-q', '--filter', `label=berth.installation=${i}`).split('\n').filter(Boolean));
+}
+
+/** Removes what a test's Berth left on the engine (after a failed test), and nothing of anyone else. */
+export function removeBerthLeftovers(dataDir) {
+  const containers = berthContainers(dataDir);
+  const installations = new Set(containers.map((id) =>
+    docker('inspect', '-f', '{{index .Config.Labels "berth.installation"}}', id)));
+  for (const id of containers) docker('rm', '-fv', id);
+  for (const id of berthNetworks(installations)) docker('network', 'rm', id);
 }

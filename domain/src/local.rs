@@ -31,8 +31,11 @@ pub const CREATE_STEPS: &[&str] = &[
 pub const DELETE_STEPS: &[&str] =
     &["Remove the node containers", "Remove the cluster network", "Remove the cluster's files", "Forget the cluster"];
 
-/// The image Berth builds itself when it is missing.
-pub const DEFAULT_NODE_IMAGE: &str = "berth/node:host";
+/// The image Berth builds itself when it is missing. The tag's number goes up whenever the root
+/// filesystem below changes (a test holds it to [`ROOTFS_DIGEST`]), so machines build the new one.
+pub const DEFAULT_NODE_IMAGE: &str = "berth/node:host-2";
+/// SHA-256 of the node root filesystem that [`DEFAULT_NODE_IMAGE`] names.
+const ROOTFS_DIGEST: &str = "9e2f7529148196e447d3549f7a00b8a7f52bd7a80b49c7021e65d94226c56181";
 /// Set in images whose node runs the host's binaries (so `/usr` must be bound).
 const HOST_BINARIES_ENV: &str = "BERTH_NODE_IMAGE=host-binaries";
 
@@ -97,6 +100,8 @@ fn node_rootfs() -> Result<Vec<u8>> {
     use tar::{EntryType, Header};
     const INIT: &str = "#!/bin/sh\n\
         # Berth node: make /sys and the cgroup hierarchies writable for the inner dockerd, then run it.\n\
+        # A node container that was killed and started again keeps its pid file and runtime state.\n\
+        rm -rf /var/run/docker.pid /var/run/docker /run/node/docker.sock\n\
         mount -o remount,rw /sys 2>/dev/null || true\n\
         for d in /sys/fs/cgroup/*; do\n\
         \x20 [ -d \"$d\" ] && mount -o remount,bind,rw \"$d\" \"$d\" 2>/dev/null || true\n\
@@ -651,6 +656,16 @@ impl Berth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_node_image_tag_follows_the_rootfs() {
+        use sha2::{Digest, Sha256};
+        let digest = hex::encode(Sha256::digest(node_rootfs().unwrap()));
+        assert_eq!(
+            digest, ROOTFS_DIGEST,
+            "the node root filesystem changed: bump the tag in DEFAULT_NODE_IMAGE and set ROOTFS_DIGEST to {digest}"
+        );
+    }
 
     #[test]
     fn the_node_rootfs_has_what_the_node_needs() {

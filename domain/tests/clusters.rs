@@ -277,10 +277,16 @@ async fn three_managers_and_a_node_lost_and_found() {
     assert!(started.elapsed() < Duration::from_secs(10));
 
     docker(&["start", &lost.container]);
-    within(Duration::from_secs(60), "the node to be ready again", || async {
-        berth.cluster(&admin(), id).await.unwrap().nodes.iter().all(|n| n.state == "ready")
-    })
-    .await;
+    let back = Instant::now();
+    loop {
+        let nodes = berth.cluster(&admin(), id).await.unwrap().nodes;
+        if nodes.iter().all(|n| n.state == "ready") {
+            break;
+        }
+        let states: Vec<_> = nodes.iter().map(|n| format!("{} {} {}", n.name, n.state, n.message)).collect();
+        assert!(back.elapsed() < Duration::from_secs(60), "not ready again after 60 s: {states:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(berth.cluster(&admin(), id).await.unwrap().cluster.status, "ready");
 
     let job = berth.delete_cluster(&admin(), id).await.unwrap();

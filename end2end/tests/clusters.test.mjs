@@ -10,7 +10,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers, PASSWORD,
+  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers, berthContainers,
+  PASSWORD,
 } from '../support.mjs';
 
 let berth;
@@ -18,6 +19,7 @@ let browser;
 const network = `berth-e2e-hosts-${process.pid}`;
 const host = `${network}-h1`;
 const certDir = mkdtempSync(join(tmpdir(), 'berth-host-'));
+let nodeImage; // the node image Berth built in the first journey; the host runs it too
 
 before(async () => {
   berth = await startBerth();
@@ -31,11 +33,12 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await berth?.stop();
+  await berth?.stop({ keepData: true });
   try { docker('rm', '-fv', host); } catch { /* not started */ }
   try { docker('network', 'rm', network); } catch { /* gone */ }
   rmSync(certDir, { recursive: true, force: true });
-  removeBerthLeftovers();
+  removeBerthLeftovers(berth.dataDir);
+  rmSync(berth.dataDir, { recursive: true, force: true });
 });
 
 /** Waits on an operation's page until it succeeded, and follows its link back. */
@@ -76,6 +79,10 @@ test('one-click cluster: progress, nodes Ready, drain, remove, delete', async ()
 
   // The cluster: three nodes Ready, spread over the zones.
   await page.waitForURL(/\/clusters\/\d+$/);
+  const clusterId = page.url().match(/\/clusters\/(\d+)$/)[1];
+  const [someNode] = berthContainers(berth.dataDir);
+  const installation = docker('inspect', '-f', '{{index .Config.Labels "berth.installation"}}', someNode);
+  nodeImage = docker('inspect', '-f', '{{.Config.Image}}', someNode);
   await page.getByTestId('nodes-ready').getByText('3 / 3').waitFor({ timeout: 30_000 });
   await page.getByTestId('cluster-status').getByText('ready').waitFor();
   assert.equal(await page.getByTestId('zones').textContent(), 'east, west');
@@ -126,8 +133,9 @@ test('one-click cluster: progress, nodes Ready, drain, remove, delete', async ()
   await finishJob(page);
   await page.waitForURL(/\/clusters$/);
   await page.getByTestId('no-clusters').waitFor();
-  assert.equal(docker('ps', '-aq', '--filter', 'label=berth.managed=true'), '');
-  assert.equal(docker('network', 'ls', '-q', '--filter', 'label=berth.managed=true'), '');
+  assert.deepEqual(berthContainers(berth.dataDir), [], 'no node container is left');
+  assert.equal(docker('network', 'ls', '-q', '--filter', `label=berth.cluster=${clusterId}`,
+    '--filter', `label=berth.installation=${installation}`), '', 'no cluster network is left');
   assertClean(assert);
 });
 
@@ -165,7 +173,7 @@ test('a cluster on an existing host over mutual TLS', async () => {
     '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined',
     '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
     '--device-cgroup-rule', 'a *:* rwm', '-v', '/usr:/usr:ro', '-v', '/etc/alternatives:/etc/alternatives:ro',
-    '-v', `${certDir}:/etc/docker/berth:ro`, 'berth/node:host',
+    '-v', `${certDir}:/etc/docker/berth:ro`, nodeImage,
     '--tlsverify', '--tlscacert=/etc/docker/berth/ca.pem', '--tlscert=/etc/docker/berth/server-cert.pem',
     '--tlskey=/etc/docker/berth/server-key.pem', '-H', 'unix:///var/run/docker.sock', '-H', 'tcp://0.0.0.0:2376',
     '--storage-driver', 'overlay2');

@@ -38,7 +38,7 @@ pub struct Settings {
     pub signin_failures_per_account: usize,
     pub signin_failures_per_address: usize,
     pub signin_window_minutes: u64,
-    /// The image of local clusters' node containers; `berth/node:host` is built from this host's
+    /// The image of local clusters' node containers; `berth/node:host-N` is built from this host's
     /// Docker binaries when missing. `docker:dind` works where a registry is reachable.
     pub node_image: String,
     /// Log filter, in `RUST_LOG` syntax.

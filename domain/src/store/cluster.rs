@@ -181,8 +181,13 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        // "Last seen" to the nearest ten seconds is enough, and spares a write per node per pass.
         if let Some(seen) = o.seen_at {
-            sqlx::query("UPDATE nodes SET seen_at = $2 WHERE id = $1").bind(id).bind(seen).execute(&self.pool).await?;
+            sqlx::query("UPDATE nodes SET seen_at = $2 WHERE id = $1 AND seen_at < $2 - 10000")
+                .bind(id)
+                .bind(seen)
+                .execute(&self.pool)
+                .await?;
         }
         Ok(changed > 0)
     }
