@@ -35,6 +35,7 @@ pub const DELETE_STEPS: &[&str] =
 /// filesystem below changes (a test holds it to [`ROOTFS_DIGEST`]), so machines build the new one.
 pub const DEFAULT_NODE_IMAGE: &str = "berth/node:host-2";
 /// SHA-256 of the node root filesystem that [`DEFAULT_NODE_IMAGE`] names.
+#[cfg(test)]
 const ROOTFS_DIGEST: &str = "9e2f7529148196e447d3549f7a00b8a7f52bd7a80b49c7021e65d94226c56181";
 /// Set in images whose node runs the host's binaries (so `/usr` must be bound).
 const HOST_BINARIES_ENV: &str = "BERTH_NODE_IMAGE=host-binaries";

@@ -23,6 +23,8 @@ pub struct ClusterRow {
     pub cpus: f64,
     pub memory_bytes: i64,
     pub created_at: i64,
+    /// The swarm's id, once formed.
+    pub swarm_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,6 +156,7 @@ mod map {
             cpus: s.nodes.iter().map(|n| n.nano_cpus).sum::<i64>() as f64 / 1e9,
             memory_bytes: s.nodes.iter().map(|n| n.memory_bytes).sum(),
             created_at: c.created_at,
+            swarm_id: c.swarm_id,
             name: c.name,
             provider: c.provider,
             status: c.status,

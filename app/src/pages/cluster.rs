@@ -180,6 +180,7 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
             <Card title="Engines">
                 <dl>
                     <Fact label="Engine versions" value=c.engine_versions.join(", ") />
+                    <Fact label="Swarm" value=if c.swarm_id.is_empty() { "not formed".to_string() } else { format::short_id(&c.swarm_id).to_string() } />
                     <Fact label="Provider" value=c.provider.clone() />
                     <Fact label="Created" value=format::time_of_day_utc(c.created_at) />
                 </dl>

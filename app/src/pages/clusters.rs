@@ -75,7 +75,10 @@ fn ClusterTable(list: Vec<ClusterRow>) -> impl IntoView {
                                 <tr data-testid=testid>
                                     <td class="px-4 py-3 font-medium"><A href=href attr:class="text-sky-700 hover:underline dark:text-sky-300">{name}</A></td>
                                     <td class="px-4 py-3"><StatusBadge status=c.status.clone() /></td>
-                                    <td class="px-4 py-3 tabular-nums">{format!("{} / {}", c.ready, c.nodes)}</td>
+                                    <td class="px-4 py-3 tabular-nums">
+                                        {format!("{} / {}", c.ready, c.nodes)}
+                                        {(c.down > 0).then(|| view! { <span class="ml-2 text-xs font-semibold text-red-600">{format!("{} down", c.down)}</span> })}
+                                    </td>
                                     <td class="px-4 py-3 tabular-nums">{c.managers}</td>
                                     <td class="px-4 py-3">{c.zones.join(", ")}</td>
                                     <td class="px-4 py-3 tabular-nums">{format::cpus(c.cpus)}</td>
