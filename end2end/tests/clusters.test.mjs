@@ -51,9 +51,28 @@ async function finishJob(page) {
   await page.getByTestId('job-next').click();
 }
 
-test('one-click cluster: progress, nodes Ready, drain, remove, delete', async () => {
-  const { page, assertClean } = await watchedPage(browser);
+test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, rename, add, remove, delete', async () => {
+  const { page, assertClean, allow } = await watchedPage(browser);
   await createAdmin(page, berth);
+
+  // A quota of no clusters refuses a creation at once, naming the quota.
+  await page.goto(`${berth.url}/settings`);
+  await hydrated(page);
+  await page.getByTestId('max-clusters').fill('0');
+  await page.getByTestId('save-quotas').click();
+  await page.getByTestId('saved').waitFor();
+  await page.goto(`${berth.url}/clusters/new`);
+  await hydrated(page);
+  await page.getByTestId('cluster-name').fill('over-quota');
+  allow(({ status, console }) => status === 409 || (console && /409/.test(console)));
+  await page.getByTestId('create-cluster').click();
+  await page.getByTestId('create-error').getByText(/quota of 0 clusters/).waitFor();
+  allow(() => false);
+  await page.goto(`${berth.url}/settings`);
+  await hydrated(page);
+  await page.getByTestId('max-clusters').fill('5');
+  await page.getByTestId('save-quotas').click();
+  await page.getByTestId('saved').waitFor();
 
   await page.goto(`${berth.url}/clusters`);
   await hydrated(page);
@@ -116,6 +135,21 @@ test('one-click cluster: progress, nodes Ready, drain, remove, delete', async ()
   await page.goto(clusterUrl);
   await hydrated(page);
 
+  // Rename the cluster.
+  await page.getByTestId('rename').click();
+  await page.getByTestId('rename-input').fill('e2e-renamed');
+  await page.getByTestId('rename-save').click();
+  await page.getByTestId('page-title').getByText('e2e-renamed', { exact: true }).waitFor();
+
+  // Add a worker: its own operation, then four nodes.
+  await page.getByTestId('add-count').fill('1');
+  await page.getByTestId('add-nodes').click();
+  await page.getByText('Adding nodes to e2e-renamed').waitFor();
+  await finishJob(page);
+  await page.waitForURL(/\/clusters\/\d+$/);
+  await page.getByTestId('nodes-ready').getByText('4 / 4').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByTestId('node-n4').getAttribute('data-state'), 'ready');
+
   // Remove n2: confirm, follow the operation, back on the cluster without it.
   const n2 = page.getByTestId('node-n2');
   await n2.getByRole('button', { name: 'Remove' }).click();
@@ -123,13 +157,13 @@ test('one-click cluster: progress, nodes Ready, drain, remove, delete', async ()
   await page.getByText('Removing node n2').waitFor();
   await finishJob(page);
   await page.waitForURL(/\/clusters\/\d+$/);
-  await page.getByTestId('nodes-ready').getByText('2 / 2').waitFor({ timeout: 30_000 });
+  await page.getByTestId('nodes-ready').getByText('3 / 3').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId('node-n2').count(), 0);
 
   // Delete the cluster: nothing is left on the engine.
   await page.getByTestId('delete').click();
   await page.getByTestId('delete-confirm').click();
-  await page.getByText('Deleting cluster e2e').waitFor();
+  await page.getByText('Deleting cluster e2e-renamed').waitFor();
   await finishJob(page);
   await page.waitForURL(/\/clusters$/);
   await page.getByTestId('no-clusters').waitFor();
