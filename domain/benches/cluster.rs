@@ -15,14 +15,13 @@ use domain::authz::{Principal, UserRef};
 use domain::cluster::LocalClusterInput;
 use domain::engine::{Endpoint, Engine, NodeContainerSpec, NodeState};
 use domain::testing::TestDb;
-use domain::user::Role;
 use domain::{Actor, Berth, Config};
 
 const RUNS: usize = 3;
 
 fn admin() -> Actor {
     Actor {
-        principal: Principal::User(UserRef { id: 1, username: "bench".into(), role: Role::Admin }),
+        principal: Principal::User(UserRef::admin(1, "bench")),
         source: "127.0.0.1".into(),
         request_id: "bench".into(),
     }

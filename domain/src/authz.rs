@@ -1,8 +1,9 @@
 //! Authorization: the one entry point every domain operation goes through.
 //!
-//! An operation names the [`Permission`] it needs; [`authorize`] decides from the [`Actor`] alone.
-//! Later roles and per-cluster grants plug in here and nowhere else: pages and server functions never
-//! decide who may do what.
+//! An operation names the [`Permission`] it needs; [`authorize`] decides from the [`Actor`] alone: the
+//! user's installation role, their grants (user × cluster or every cluster × role) and, for API tokens,
+//! the token's scope, which can only narrow what the user has. Pages and server functions never decide
+//! who may do what; lists are filtered here too (see `Berth::clusters`).
 
 use crate::error::{Error, Result};
 use crate::user::Role;
@@ -29,6 +30,68 @@ pub struct UserRef {
     pub id: i64,
     pub username: String,
     pub role: Role,
+    /// What the user may do on which clusters (ignored for admins, who may do everything).
+    pub grants: Vec<Grant>,
+    /// Set when the request came with an API token rather than a console session.
+    pub token: Option<TokenScope>,
+}
+
+/// A role on clusters, weakest first: each includes the ones before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClusterRole {
+    /// Read only.
+    Viewer,
+    /// Deploy and operate apps.
+    Operator,
+    /// Nodes, apps and resources of the cluster.
+    ClusterAdmin,
+}
+
+impl ClusterRole {
+    pub const ALL: [ClusterRole; 3] = [ClusterRole::Viewer, ClusterRole::Operator, ClusterRole::ClusterAdmin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterRole::Viewer => "viewer",
+            ClusterRole::Operator => "operator",
+            ClusterRole::ClusterAdmin => "cluster_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClusterRole> {
+        ClusterRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ClusterRole::Viewer => "Viewer",
+            ClusterRole::Operator => "Operator",
+            ClusterRole::ClusterAdmin => "Cluster admin",
+        }
+    }
+}
+
+/// A user's role on one cluster, or on every cluster when `cluster` is `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Grant {
+    pub cluster: Option<i64>,
+    pub role: ClusterRole,
+}
+
+/// What an API token may do at most: a role (admin included) and optionally one cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenScope {
+    /// `None` is the admin scope: whatever the user may do.
+    pub role: Option<ClusterRole>,
+    pub cluster: Option<i64>,
+}
+
+/// How much an actor may do on a cluster, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    None,
+    Role(ClusterRole),
+    Admin,
 }
 
 impl Actor {
@@ -44,26 +107,69 @@ impl Actor {
     }
 }
 
+impl UserRef {
+    /// An admin signed in to the console (for tools and tests that act as one).
+    pub fn admin(id: i64, username: impl Into<String>) -> UserRef {
+        UserRef { id, username: username.into(), role: Role::Admin, grants: Vec::new(), token: None }
+    }
+
+    /// The user's level on `cluster`, before any token scope.
+    fn own_level(&self, cluster: i64) -> Level {
+        if self.role == Role::Admin {
+            return Level::Admin;
+        }
+        self.grants
+            .iter()
+            .filter(|g| g.cluster.is_none_or(|c| c == cluster))
+            .map(|g| Level::Role(g.role))
+            .max()
+            .unwrap_or(Level::None)
+    }
+
+    /// The level this request has on `cluster`: the user's, narrowed by the token's scope.
+    pub fn level(&self, cluster: i64) -> Level {
+        let own = self.own_level(cluster);
+        match self.token {
+            None => own,
+            Some(scope) if scope.cluster.is_some_and(|c| c != cluster) => Level::None,
+            Some(TokenScope { role: None, .. }) => own,
+            Some(TokenScope { role: Some(role), .. }) => own.min(Level::Role(role)),
+        }
+    }
+
+    /// Whether this request acts with the installation's admin role (an admin, not narrowed by a token).
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin && self.token.is_none_or(|t| t.role.is_none() && t.cluster.is_none())
+    }
+}
+
 /// What an operation needs. One variant per kind of access, named after the noun it touches;
 /// cluster permissions carry the cluster so that per-cluster grants can decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Permission {
-    /// Read the local engine's overview.
+    /// Read the local engine's overview (the machine Berth runs on): admins.
     EngineRead,
-    /// Read the operation history.
+    /// Read the whole operation history: admins.
     OperationRead,
-    /// End one's own session.
-    SessionEnd,
-    /// See the list of clusters (each entry still needs `ClusterRead`).
+    /// End one's own session, change one's own password, see and revoke one's own sessions and
+    /// tokens: any signed-in user, from a console session (not with an API token).
+    OwnAccount,
+    /// See the list of clusters, filtered to those each entry's `ClusterRead` allows: any user.
     ClusterList,
-    /// Create a cluster.
+    /// Create a cluster, prepare hosts (Berth's CA): admins.
     ClusterCreate,
-    /// See one cluster, its nodes and jobs.
+    /// Delete a cluster: admins.
+    ClusterDelete(i64),
+    /// See one cluster, its nodes, jobs and dashboard: viewer and up on it.
     ClusterRead(i64),
-    /// Change one cluster: rename, delete, nodes.
+    /// Deploy and operate apps on one cluster: operator and up on it.
+    AppOperate(i64),
+    /// Change one cluster: rename, nodes, shared dashboard links: cluster admin and up on it.
     ClusterManage(i64),
-    /// Set installation quotas.
+    /// Set installation quotas: admins.
     QuotaManage,
+    /// Manage accounts, grants and anyone's sessions and tokens: admins.
+    UserManage,
 }
 
 impl Permission {
@@ -71,13 +177,27 @@ impl Permission {
     pub const ALL: &'static [Permission] = &[
         Permission::EngineRead,
         Permission::OperationRead,
-        Permission::SessionEnd,
+        Permission::OwnAccount,
         Permission::ClusterList,
         Permission::ClusterCreate,
+        Permission::ClusterDelete(1),
         Permission::ClusterRead(1),
+        Permission::AppOperate(1),
         Permission::ClusterManage(1),
         Permission::QuotaManage,
+        Permission::UserManage,
     ];
+
+    /// The cluster a per-cluster permission is about.
+    pub fn cluster(self) -> Option<i64> {
+        match self {
+            Permission::ClusterRead(c)
+            | Permission::AppOperate(c)
+            | Permission::ClusterManage(c)
+            | Permission::ClusterDelete(c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 /// Decides whether `actor` may do what `permission` covers. Deny by default: a permission that no rule
@@ -86,26 +206,58 @@ pub fn authorize(actor: &Actor, permission: Permission) -> Result<&UserRef> {
     let Principal::User(user) = &actor.principal else {
         return Err(Error::Unauthenticated);
     };
-    let allowed = match (user.role, permission) {
-        (Role::Admin, _) => true,
+    let on = |cluster: i64, needed: ClusterRole| user.level(cluster) >= Level::Role(needed);
+    let allowed = match permission {
+        Permission::OwnAccount => user.token.is_none(),
+        Permission::ClusterList => true,
+        Permission::ClusterRead(c) => on(c, ClusterRole::Viewer),
+        Permission::AppOperate(c) => on(c, ClusterRole::Operator),
+        Permission::ClusterManage(c) => on(c, ClusterRole::ClusterAdmin),
+        Permission::ClusterDelete(c) => user.is_admin() && user.level(c) == Level::Admin,
+        Permission::EngineRead
+        | Permission::OperationRead
+        | Permission::ClusterCreate
+        | Permission::QuotaManage
+        | Permission::UserManage => user.is_admin(),
     };
     if allowed {
         Ok(user)
     } else {
-        Err(Error::Forbidden(format!("{permission:?} is not granted to {}", user.username)))
+        Err(Error::Forbidden(refusal(user, permission)))
+    }
+}
+
+/// The refusal a person reads: what they lack, never what exists.
+fn refusal(user: &UserRef, permission: Permission) -> String {
+    let via = if user.token.is_some() { " with this API token" } else { "" };
+    match permission {
+        Permission::ClusterRead(c) => format!("You are not permitted to see cluster {c}{via}."),
+        Permission::AppOperate(c) => {
+            format!("You are not permitted to operate apps on cluster {c}{via}; that needs the operator role.")
+        }
+        Permission::ClusterManage(c) => {
+            format!("You are not permitted to change cluster {c}{via}; that needs the cluster admin role.")
+        }
+        Permission::OwnAccount => "Account settings cannot be changed with an API token.".into(),
+        _ => format!("You are not permitted to do this{via}; it needs the admin role."),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Permission as P;
 
-    fn admin() -> Actor {
+    fn actor(role: Role, grants: &[Grant], token: Option<TokenScope>) -> Actor {
         Actor {
-            principal: Principal::User(UserRef { id: 1, username: "root".into(), role: Role::Admin }),
+            principal: Principal::User(UserRef { id: 7, username: "ann".into(), role, grants: grants.to_vec(), token }),
             source: "127.0.0.1".into(),
             request_id: "r".into(),
         }
+    }
+
+    fn on(cluster: i64, role: ClusterRole) -> Grant {
+        Grant { cluster: Some(cluster), role }
     }
 
     #[test]
@@ -118,9 +270,103 @@ mod tests {
 
     #[test]
     fn admin_is_allowed_everything() {
-        let admin = admin();
+        let admin = actor(Role::Admin, &[], None);
         for p in Permission::ALL {
-            assert_eq!(authorize(&admin, *p).map(|u| u.id).ok(), Some(1), "{p:?}");
+            assert_eq!(authorize(&admin, *p).map(|u| u.id).ok(), Some(7), "{p:?}");
         }
+    }
+
+    /// Every permission × every cluster role × granted cluster (1) or another (2).
+    #[test]
+    fn cluster_roles_matrix() {
+        use ClusterRole::*;
+        // The roles that may, on the granted cluster; nobody may on another.
+        let expected: &[(Permission, &[ClusterRole])] = &[
+            (P::EngineRead, &[]),
+            (P::OperationRead, &[]),
+            (P::OwnAccount, &[Viewer, Operator, ClusterAdmin]),
+            (P::ClusterList, &[Viewer, Operator, ClusterAdmin]),
+            (P::ClusterCreate, &[]),
+            (P::ClusterDelete(1), &[]),
+            (P::ClusterRead(1), &[Viewer, Operator, ClusterAdmin]),
+            (P::AppOperate(1), &[Operator, ClusterAdmin]),
+            (P::ClusterManage(1), &[ClusterAdmin]),
+            (P::QuotaManage, &[]),
+            (P::UserManage, &[]),
+        ];
+        assert_eq!(expected.len(), Permission::ALL.len());
+        let mut unexpected = Vec::new();
+        for (permission, allowed) in expected {
+            for role in ClusterRole::ALL {
+                let a = actor(Role::User, &[on(1, role)], None);
+                let got = authorize(&a, *permission).is_ok();
+                if got != allowed.contains(&role) {
+                    unexpected.push(format!("{permission:?} as {role:?}: {got}"));
+                }
+                if let Some(c) = permission.cluster() {
+                    let other = match permission {
+                        P::ClusterRead(_) => P::ClusterRead(c + 1),
+                        P::AppOperate(_) => P::AppOperate(c + 1),
+                        P::ClusterManage(_) => P::ClusterManage(c + 1),
+                        _ => P::ClusterDelete(c + 1),
+                    };
+                    if authorize(&a, other).is_ok() {
+                        unexpected.push(format!("{other:?} as {role:?} on cluster 1: allowed"));
+                    }
+                }
+            }
+        }
+        assert!(unexpected.is_empty(), "{unexpected:#?}");
+    }
+
+    #[test]
+    fn grants_on_every_cluster_and_the_strongest_wins() {
+        let a = actor(
+            Role::User,
+            &[Grant { cluster: None, role: ClusterRole::Viewer }, on(3, ClusterRole::Operator)],
+            None,
+        );
+        assert!(authorize(&a, P::ClusterRead(99)).is_ok());
+        assert!(authorize(&a, P::AppOperate(99)).is_err());
+        assert!(authorize(&a, P::AppOperate(3)).is_ok());
+        assert!(authorize(&a, P::ClusterManage(3)).is_err());
+        let none = actor(Role::User, &[], None);
+        assert!(authorize(&none, P::ClusterRead(1)).is_err());
+        assert!(authorize(&none, P::ClusterList).is_ok());
+    }
+
+    #[test]
+    fn token_scopes_only_narrow() {
+        let viewer_token = Some(TokenScope { role: Some(ClusterRole::Viewer), cluster: None });
+        let admin_as_viewer = actor(Role::Admin, &[], viewer_token);
+        assert!(authorize(&admin_as_viewer, P::ClusterRead(5)).is_ok());
+        assert!(authorize(&admin_as_viewer, P::AppOperate(5)).is_err());
+        assert!(authorize(&admin_as_viewer, P::ClusterCreate).is_err());
+        assert!(authorize(&admin_as_viewer, P::OwnAccount).is_err());
+
+        let admin_token = Some(TokenScope { role: None, cluster: None });
+        let operator_with_admin_token = actor(Role::User, &[on(1, ClusterRole::Operator)], admin_token);
+        assert!(authorize(&operator_with_admin_token, P::AppOperate(1)).is_ok());
+        assert!(authorize(&operator_with_admin_token, P::ClusterManage(1)).is_err());
+        assert!(authorize(&operator_with_admin_token, P::UserManage).is_err());
+
+        let one_cluster = Some(TokenScope { role: None, cluster: Some(2) });
+        let admin_on_two = actor(Role::Admin, &[], one_cluster);
+        assert!(authorize(&admin_on_two, P::ClusterManage(2)).is_ok());
+        assert!(authorize(&admin_on_two, P::ClusterRead(1)).is_err());
+        assert!(authorize(&admin_on_two, P::ClusterCreate).is_err());
+        assert!(authorize(&admin_on_two, P::ClusterDelete(2)).is_err());
+
+        let full = actor(Role::Admin, &[], admin_token);
+        assert!(authorize(&full, P::UserManage).is_ok());
+    }
+
+    #[test]
+    fn refusals_say_what_is_missing() {
+        let a = actor(Role::User, &[on(1, ClusterRole::Viewer)], None);
+        let Err(Error::Forbidden(m)) = authorize(&a, P::ClusterRead(2)) else { panic!() };
+        assert_eq!(m, "You are not permitted to see cluster 2.");
+        let Err(Error::Forbidden(m)) = authorize(&a, P::UserManage) else { panic!() };
+        assert!(m.contains("admin role"), "{m}");
     }
 }

@@ -234,7 +234,7 @@ impl Berth {
 
     /// One cluster and its nodes.
     pub async fn cluster(&self, actor: &Actor, id: i64) -> Result<ClusterSummary> {
-        authorize(actor, Permission::ClusterRead(id))?;
+        self.authorize_read(actor, Permission::ClusterRead(id), "cluster.read", id.to_string()).await?;
         let cluster = self.store.cluster(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
         let nodes = self.store.nodes(id).await?;
         Ok(ClusterSummary { cluster, nodes })
@@ -333,7 +333,7 @@ impl Berth {
     pub async fn delete_cluster(&self, actor: &Actor, id: i64) -> Result<i64> {
         let op = Op {
             action: "cluster.delete",
-            permission: Permission::ClusterManage(id),
+            permission: Permission::ClusterDelete(id),
             target: id.to_string(),
             params: json!({}),
         };

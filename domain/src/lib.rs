@@ -19,6 +19,7 @@ pub mod node;
 pub mod operation;
 pub mod password;
 pub mod pki;
+pub mod ram;
 mod reconcile;
 pub mod secret;
 pub mod session;
@@ -33,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use authz::{Actor, Permission, Principal, UserRef};
+pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
 pub use error::{Error, Result};
 
 use engine::{Endpoint, Engine, EngineOverview};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::authz::{authorize, Actor, Permission};
+use crate::authz::{Actor, Permission};
 use crate::engine::{Engine, NodeAvailability, NodeRole, SwarmTask};
 use crate::error::{Error, Result};
 use crate::operation::Op;
@@ -213,7 +213,7 @@ impl Berth {
 
     /// A node, the tasks on it and what runs them.
     pub async fn node_detail(&self, actor: &Actor, cluster_id: i64, node_id: i64) -> Result<NodeDetail> {
-        authorize(actor, Permission::ClusterRead(cluster_id))?;
+        self.authorize_read(actor, Permission::ClusterRead(cluster_id), "node.read", cluster_id.to_string()).await?;
         let node = self.cluster_node(cluster_id, node_id).await?;
         let (tasks, tasks_error) = if node.swarm_node_id.is_empty() {
             (Vec::new(), None)

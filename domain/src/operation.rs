@@ -200,6 +200,35 @@ impl Berth {
         }
     }
 
+    /// Authorizes a read. A signed-in user refused is recorded (who tried to see what); anonymous
+    /// refusals are not, so that a signed-out tab polling cannot flood the history.
+    pub(crate) async fn authorize_read(
+        &self,
+        actor: &Actor,
+        permission: Permission,
+        action: &str,
+        target: String,
+    ) -> Result<()> {
+        let attempt = Attempt::start();
+        match authorize(actor, permission) {
+            Ok(_) => Ok(()),
+            Err(e @ Error::Forbidden(_)) => {
+                let refused: Result<()> = Err(e);
+                self.finish(attempt, actor, Who::of(actor), action, target, serde_json::json!({}), &refused).await;
+                refused
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records an API request refused for an unknown, revoked or expired token.
+    pub async fn refuse_token(&self, actor: &Actor, path: &str) {
+        let attempt = Attempt::start();
+        let refused: Result<()> = Err(Error::Unauthenticated);
+        let target = path.chars().take(256).collect();
+        self.finish(attempt, actor, Who::of(actor), "token.refused", target, serde_json::json!({}), &refused).await;
+    }
+
     /// Records a request refused because it came from another site (no handler ran).
     pub async fn refuse_cross_site(&self, actor: &Actor, method: &str, path: &str) {
         let attempt = Attempt::start();

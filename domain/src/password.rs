@@ -27,7 +27,31 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Checks a password chosen for a new account.
+/// The common-password list (zxcvbn's, six characters and longer), lower-case.
+fn common() -> &'static std::collections::HashSet<&'static str> {
+    static COMMON: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    COMMON.get_or_init(|| {
+        include_str!("common-passwords.txt").lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+    })
+}
+
+/// Whether a password is one people commonly pick: on the list, a listed word with digits or
+/// punctuation around it (`password1234!`), or a short pattern repeated (`abcabcabcabc`).
+pub fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let common = common();
+    if common.contains(lower.as_str()) {
+        return true;
+    }
+    let core = lower.trim_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation() || c == ' ');
+    if core.len() >= 6 && common.contains(core) {
+        return true;
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    (1..=4).any(|period| chars.len() > period && chars.iter().enumerate().all(|(i, c)| *c == chars[i % period]))
+}
+
+/// Checks a password chosen for an account.
 pub fn check_new(password: &str) -> Result<()> {
     let chars = password.chars().count();
     if chars < MIN_LENGTH {
@@ -38,6 +62,9 @@ pub fn check_new(password: &str) -> Result<()> {
     }
     if password.trim().is_empty() {
         return Err(Error::invalid("password", "must not be blank"));
+    }
+    if is_common(password) {
+        return Err(Error::invalid("password", "is too common; choose one that others do not use"));
     }
     Ok(())
 }
@@ -115,11 +142,20 @@ mod tests {
             ("twelve chars", true),
             ("            ", false),
             ("ünïcödé-pässwörd", true),
+            ("qwerty123456", false),
+            ("Password12345!", false),
+            ("  football2024 ", false),
+            ("aaaaaaaaaaaaaa", false),
+            ("abcdabcdabcdabcd", false),
+            ("river otter maple", true),
         ];
         for (pw, ok) in cases {
             assert_eq!(check_new(pw).is_ok(), ok, "{pw:?}");
         }
-        assert!(check_new(&"x".repeat(MAX_LENGTH)).is_ok());
+        let long: String = (0..MAX_LENGTH).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+        assert!(check_new(&long).is_ok(), "a long password is accepted");
+        let err = check_new("sunshine123456").unwrap_err();
+        assert!(err.to_string().contains("too common"), "{err}");
         let err = check_new(&"x".repeat(MAX_LENGTH + 1)).unwrap_err();
         assert!(matches!(err, Error::Invalid { ref field, .. } if field == "password"));
     }

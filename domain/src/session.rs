@@ -96,7 +96,7 @@ impl Berth {
     /// Records the end of a session. The caller deletes the session itself.
     pub async fn sign_out(&self, actor: &Actor) -> Result<()> {
         let target = actor.user().map(|u| u.username.clone()).unwrap_or_default();
-        let op = Op { action: SIGN_OUT, permission: Permission::SessionEnd, target, params: json!({}) };
+        let op = Op { action: SIGN_OUT, permission: Permission::OwnAccount, target, params: json!({}) };
         self.mutate(actor, op, |_| async { Ok(()) }).await
     }
 
@@ -114,7 +114,9 @@ impl Berth {
         if user.disabled {
             return Ok(actor);
         }
-        actor.principal = Principal::User(UserRef { id: user.id, username: user.username, role: user.role });
+        let grants = self.grants_for(user.id).await?;
+        actor.principal =
+            Principal::User(UserRef { id: user.id, username: user.username, role: user.role, grants, token: None });
         Ok(actor)
     }
 

@@ -11,14 +11,13 @@ use domain::authz::{Principal, UserRef};
 use domain::cluster::LocalClusterInput;
 use domain::engine::{Endpoint, NodeAvailability, NodeRole};
 use domain::testing::TestDb;
-use domain::user::Role;
 use domain::{Actor, Berth, Config, Error};
 
 const IMAGE: &str = "berth-test/busybox:1";
 
 fn admin() -> Actor {
     Actor {
-        principal: Principal::User(UserRef { id: 1, username: "admin".into(), role: Role::Admin }),
+        principal: Principal::User(UserRef::admin(1, "admin")),
         source: "127.0.0.1".into(),
         request_id: "test".into(),
     }

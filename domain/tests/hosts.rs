@@ -11,12 +11,11 @@ use domain::engine::{Engine, EngineError, TlsMaterial};
 use domain::hosts::{HostInput, HostsClusterInput};
 use domain::pki::validity;
 use domain::testing::TestDb;
-use domain::user::Role;
 use domain::{Actor, Berth, Config, Error};
 
 fn admin() -> Actor {
     Actor {
-        principal: Principal::User(UserRef { id: 1, username: "admin".into(), role: Role::Admin }),
+        principal: Principal::User(UserRef::admin(1, "admin")),
         source: "127.0.0.1".into(),
         request_id: "test".into(),
     }

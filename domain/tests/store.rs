@@ -1,7 +1,7 @@
 //! Store contract: the same tests on SQLite and on PostgreSQL (see `domain::testing`).
 
 use domain::operation::{NewOperation, Outcome};
-use domain::store::{FailureKey, NewUser, Store};
+use domain::store::{FailureKey, NewUser, SessionMeta, Store};
 use domain::store_test;
 use serde_json::json;
 
@@ -76,19 +76,34 @@ async fn sessions_round_trip(store: Store) {
         store.bootstrap_token_replace("h", 0, i64::MAX).await.unwrap();
         store.bootstrap_consume("h", 1, &admin("ada")).await.unwrap().unwrap()
     };
-    assert!(store.session_create("s1", None, "{}", 100).await.unwrap());
-    assert!(!store.session_create("s1", None, "{}", 100).await.unwrap(), "ids are unique");
+    let anon = SessionMeta::default();
+    let signed = SessionMeta {
+        user_id: Some(uid),
+        signed_in_at: Some(10),
+        source: Some("10.0.0.9".into()),
+        agent: Some("Firefox".into()),
+        seen_at: Some(10),
+    };
+    assert!(store.session_create("s1", &anon, "{}", 100).await.unwrap());
+    assert!(!store.session_create("s1", &anon, "{}", 100).await.unwrap(), "ids are unique");
     assert_eq!(store.session_load("s1", 50).await.unwrap(), Some(("{}".into(), 100)));
     assert_eq!(store.session_load("s1", 100).await.unwrap(), None, "expired at its expiry");
-    store.session_save("s1", Some(uid), r#"{"auth":1}"#, 200).await.unwrap();
+    store.session_save("s1", &signed, r#"{"auth":1}"#, 200).await.unwrap();
     assert_eq!(store.session_load("s1", 150).await.unwrap(), Some((r#"{"auth":1}"#.into(), 200)));
-    store.session_save("s2", Some(uid), "{}", 300).await.unwrap();
-    store.session_save("s3", None, "{}", 50).await.unwrap();
+    assert!(store.session_create("s2", &signed, "{}", 300).await.unwrap());
+    assert!(store.session_create("s3", &anon, "{}", 50).await.unwrap());
     assert_eq!(store.sessions_count_for_user(uid).await.unwrap(), 2);
+    let listed = store.sessions_of(uid, 150).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!((listed[0].source.as_deref(), listed[0].agent.as_deref()), (Some("10.0.0.9"), Some("Firefox")));
     assert_eq!(store.sessions_delete_expired(100).await.unwrap(), 1);
     assert_eq!(store.sessions_delete_for_user(uid).await.unwrap(), 2);
     assert_eq!(store.session_load("s2", 0).await.unwrap(), None);
-    store.session_save("s4", None, "{}", 300).await.unwrap();
+    // A save after the session was ended does not bring it back.
+    store.session_save("s2", &signed, "{}", 300).await.unwrap();
+    assert_eq!(store.session_load("s2", 0).await.unwrap(), None);
+    assert!(store.session_create("s4", &anon, "{}", 300).await.unwrap());
+    assert!(!store.session_delete_of(uid, "s4").await.unwrap(), "not the user's session");
     store.session_delete("s4").await.unwrap();
     assert_eq!(store.session_load("s4", 0).await.unwrap(), None);
 }

@@ -3,6 +3,7 @@
 //! shutdown future, so tests run it on port 0 and stop it without sleeping.
 
 pub mod middleware;
+pub mod rest;
 pub mod sessions;
 pub mod settings;
 
@@ -198,6 +199,7 @@ fn router(state: AppState, settings: &Settings) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(rest::router())
         .merge(with_session)
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(from_fn_with_state(state.clone(), refuse_cross_site))

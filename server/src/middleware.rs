@@ -173,7 +173,7 @@ pub async fn resolve_actor(
 }
 
 /// Pages that anonymous visitors may open.
-const PUBLIC_PAGES: &[&str] = &["/signin", "/setup"];
+const PUBLIC_PAGES: &[&str] = &["/signin", "/setup", "/invite", "/share"];
 
 /// Sends anonymous visitors of console pages to sign in (and back afterwards), and signed-in users
 /// away from the sign-in page.

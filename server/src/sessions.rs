@@ -38,11 +38,11 @@ fn encode(record: &Record) -> Result<String> {
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> Result<()> {
         let data = encode(record)?;
-        let user = app::api::ssr::user_id_in(&record.data);
+        let meta = app::api::ssr::session_meta(&record.data);
         // A collision of 128-bit random ids is improbable; pick another id if it happens.
         loop {
             let key = domain::session::session_key(&record.id.to_string());
-            if self.store.session_create(&key, user, &data, expiry_ms(record)).await.map_err(backend)? {
+            if self.store.session_create(&key, &meta, &data, expiry_ms(record)).await.map_err(backend)? {
                 return Ok(());
             }
             record.id = Id::default();
@@ -51,8 +51,8 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         let key = domain::session::session_key(&record.id.to_string());
-        let user = app::api::ssr::user_id_in(&record.data);
-        self.store.session_save(&key, user, &encode(record)?, expiry_ms(record)).await.map_err(backend)
+        let meta = app::api::ssr::session_meta(&record.data);
+        self.store.session_save(&key, &meta, &encode(record)?, expiry_ms(record)).await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {

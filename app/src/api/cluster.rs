@@ -53,6 +53,33 @@ pub struct ClusterDetail {
     pub cluster: ClusterRow,
     pub nodes: Vec<NodeRow>,
     pub jobs: Vec<JobRow>,
+    /// What the caller may do here, so the page shows only the controls that will work (the server
+    /// decides again on every call).
+    pub access: Access,
+}
+
+/// What the caller may do on one cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    /// Rename, nodes, shared links (cluster admin and up).
+    pub manage: bool,
+    /// Deploy and operate apps (operator and up).
+    pub operate: bool,
+    /// Delete the cluster (admins).
+    pub delete: bool,
+}
+
+#[cfg(feature = "ssr")]
+impl Access {
+    pub fn of(actor: &domain::Actor, cluster: i64) -> Access {
+        use domain::authz::authorize;
+        use domain::Permission as P;
+        Access {
+            manage: authorize(actor, P::ClusterManage(cluster)).is_ok(),
+            operate: authorize(actor, P::AppOperate(cluster)).is_ok(),
+            delete: authorize(actor, P::ClusterDelete(cluster)).is_ok(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,6 +129,7 @@ pub struct NodePage {
     pub node: NodeRow,
     pub tasks: Vec<TaskRow>,
     pub tasks_error: Option<String>,
+    pub access: Access,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,8 +138,9 @@ pub struct QuotasRow {
     pub max_nodes_per_cluster: i64,
 }
 
+/// Domain values to DTOs, shared with the REST API.
 #[cfg(feature = "ssr")]
-mod map {
+pub mod map {
     use super::*;
     use domain::cluster::ClusterSummary;
     use domain::job::Job;
@@ -206,7 +235,7 @@ pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
     let summary = berth.cluster(&actor, id).await.map_err(wire)?;
     let nodes = summary.nodes.iter().cloned().map(map::node).collect();
     let jobs = berth.jobs(&actor, Some(id)).await.map_err(wire)?.into_iter().take(10).map(map::job).collect();
-    Ok(ClusterDetail { cluster: map::cluster(summary), nodes, jobs })
+    Ok(ClusterDetail { cluster: map::cluster(summary), nodes, jobs, access: Access::of(&actor, id) })
 }
 
 /// Creates a local cluster in one click; answers the id of the job that builds it.
@@ -269,6 +298,7 @@ pub async fn get_node(cluster: i64, node: i64) -> Result<NodePage, AppError> {
             })
             .collect(),
         tasks_error: detail.tasks_error,
+        access: Access::of(&actor, cluster),
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod engine;
+pub mod ram;
 pub mod session;
 
 #[cfg(feature = "ssr")]

@@ -12,6 +12,7 @@ pub struct CurrentUser {
     pub username: String,
     pub display_name: String,
     pub role: String,
+    pub admin: bool,
 }
 
 /// What a setup link is good for.
@@ -39,6 +40,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
         username: u.username,
         display_name: u.display_name,
         role: u.role.as_str().to_string(),
+        admin: u.role == domain::user::Role::Admin,
     }))
 }
 

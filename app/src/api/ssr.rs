@@ -20,11 +20,24 @@ const AUTH_KEY: &str = "auth";
 struct AuthRecord {
     user_id: i64,
     signed_in_at: i64,
+    /// Where and with what the person signed in, for their list of sessions.
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    agent: String,
 }
 
-/// The user a session record belongs to, for the session store's `user_id` column.
-pub fn user_id_in(data: &std::collections::HashMap<String, serde_json::Value>) -> Option<i64> {
-    data.get(AUTH_KEY)?.get("user_id")?.as_i64()
+/// What the session store keeps beside a session's data: whose it is, and what its owner sees of it.
+pub fn session_meta(data: &std::collections::HashMap<String, serde_json::Value>) -> domain::store::SessionMeta {
+    let auth = data.get(AUTH_KEY);
+    let text = |key: &str| auth.and_then(|a| a.get(key)).and_then(|v| v.as_str()).map(str::to_owned);
+    domain::store::SessionMeta {
+        user_id: auth.and_then(|a| a.get("user_id")).and_then(|v| v.as_i64()),
+        signed_in_at: auth.and_then(|a| a.get("signed_in_at")).and_then(|v| v.as_i64()),
+        source: text("source"),
+        agent: text("agent"),
+        seen_at: data.get(SEEN_KEY).and_then(|v| v.as_i64()),
+    }
 }
 
 /// Reads who signed in to this session, if anyone.
@@ -36,8 +49,21 @@ pub async fn session_auth(session: &Session) -> Option<SessionAuth> {
 /// Signs `user_id` in: a new session id (so a planted id is worthless), then the user.
 pub async fn start_session(session: &Session, user_id: i64) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
-    let record = AuthRecord { user_id, signed_in_at: domain::clock::now_ms() };
-    session.insert(AUTH_KEY, record).await.map_err(session_error)
+    let agent = parts()?
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|a| a.chars().take(200).collect())
+        .unwrap_or_default();
+    let now = domain::clock::now_ms();
+    let record = AuthRecord { user_id, signed_in_at: now, source: actor()?.source, agent };
+    session.insert(AUTH_KEY, record).await.map_err(session_error)?;
+    session.insert(SEEN_KEY, now).await.map_err(session_error)
+}
+
+/// The key the session store keeps this request's session under, to mark "this session" in lists.
+pub fn current_session_key(session: &Session) -> Option<String> {
+    session.id().map(|id| domain::session::session_key(&id.to_string()))
 }
 
 /// The session key holding when the session last saw a request.

@@ -9,10 +9,12 @@ mod bootstrap;
 mod cluster;
 mod job;
 mod operation;
+mod ram;
 mod session;
 mod user;
 
 pub use operation::FailureKey;
+pub use ram::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
 pub use user::{NewUser, UserRow};
 
 use std::str::FromStr;

@@ -4,34 +4,44 @@
 //! The data is an opaque JSON document owned by the session layer; `user_id` is kept beside it so that
 //! all of one user's sessions can be ended at once.
 
-use super::Store;
+use super::{SessionMeta, Store};
 use crate::error::Result;
 
 impl Store {
     /// Inserts a new session; `false` when the id is taken (the caller picks another).
-    pub async fn session_create(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> Result<bool> {
+    pub async fn session_create(&self, id: &str, meta: &SessionMeta, data: &str, expires_at: i64) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO sessions (id, user_id, data, expires_at, signed_in_at, source, agent, seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
-        .bind(user_id)
+        .bind(meta.user_id)
         .bind(data)
         .bind(expires_at)
+        .bind(meta.signed_in_at)
+        .bind(&meta.source)
+        .bind(&meta.agent)
+        .bind(meta.seen_at)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn session_save(&self, id: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> Result<()> {
+    /// Saves a session that exists. A session whose row is gone (revoked, or its user's sessions were
+    /// ended while a request was in flight) stays gone: only `session_create` inserts.
+    pub async fn session_save(&self, id: &str, meta: &SessionMeta, data: &str, expires_at: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET user_id = $2, data = $3, expires_at = $4",
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4, signed_in_at = $5, source = $6, \
+             agent = $7, seen_at = $8 WHERE id = $1",
         )
         .bind(id)
-        .bind(user_id)
+        .bind(meta.user_id)
         .bind(data)
         .bind(expires_at)
+        .bind(meta.signed_in_at)
+        .bind(&meta.source)
+        .bind(&meta.agent)
+        .bind(meta.seen_at)
         .execute(&self.pool)
         .await?;
         Ok(())

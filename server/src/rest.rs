@@ -1,0 +1,281 @@
+//! The REST API under `/api/v1` for CI systems and scripts: the same domain and authorization as the
+//! console, authenticated with personal API tokens (`Authorization: Bearer berth_…`), never with
+//! cookies, so a browser cannot be tricked into calling it. Described by the OpenAPI document at
+//! `/api/v1/openapi.json`.
+
+use std::net::SocketAddr;
+
+use app::api::cluster::{map, ClusterRow, NodeRow};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use domain::{Actor, Error};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::middleware::request_id;
+use crate::AppState;
+
+/// Every REST route as (method, path in OpenAPI form). The router, the OpenAPI document and the
+/// authorization matrix test are all checked against this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/clusters"),
+    ("GET", "/api/v1/clusters/{id}"),
+    ("GET", "/api/v1/clusters/{id}/nodes"),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_document))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/clusters", get(clusters))
+        .route("/api/v1/clusters/{id}", get(cluster))
+        .route("/api/v1/clusters/{id}/nodes", get(nodes))
+}
+
+/// A refusal or failure in the API's error shape (the console's: code, message, error id).
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    fn new(e: Error, request_id: &str) -> ApiError {
+        let status = app::api::ssr::status_of(&e);
+        let message = match &e {
+            Error::Internal(inner) => {
+                tracing::error!(error_id = request_id, error = %inner, "internal error");
+                "Something went wrong on the server; it has been logged.".to_string()
+            }
+            Error::Unauthenticated => "send a valid API token: Authorization: Bearer berth_…".to_string(),
+            other => other.to_string(),
+        };
+        let mut body = json!({ "code": e.code(), "message": message, "error_id": request_id });
+        if let Error::Invalid { field, .. } = &e {
+            body["field"] = json!(field);
+        }
+        ApiError { status, body }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"berth\""));
+        }
+        res
+    }
+}
+
+/// The actor an API token stands for, resolved through the domain. No token, or one that is unknown,
+/// revoked or expired: 401 (and the refusal is recorded).
+pub struct ApiActor(pub Actor);
+
+impl FromRequestParts<AppState> for ApiActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let id = request_id(&parts.headers);
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "-".into());
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let Some(secret) = bearer else {
+            return Err(ApiError::new(Error::Unauthenticated, &id));
+        };
+        match state.berth.resolve_token(secret, source.clone(), id.clone()).await {
+            Ok(actor) => Ok(ApiActor(actor)),
+            Err(e) => {
+                if matches!(e, Error::Unauthenticated) {
+                    let anon = Actor::anonymous(source, id.clone());
+                    state.berth.refuse_token(&anon, parts.uri.path()).await;
+                }
+                Err(ApiError::new(e, &id))
+            }
+        }
+    }
+}
+
+fn fail(actor: &Actor) -> impl Fn(Error) -> ApiError + '_ {
+    move |e| ApiError::new(e, &actor.request_id)
+}
+
+#[derive(Serialize)]
+struct Me {
+    id: i64,
+    username: String,
+    role: String,
+    token_role: String,
+    token_cluster: Option<i64>,
+}
+
+async fn me(ApiActor(actor): ApiActor) -> Result<Json<Me>, ApiError> {
+    let user = actor.user().ok_or_else(|| ApiError::new(Error::Unauthenticated, &actor.request_id))?;
+    let scope = user.token.unwrap_or(domain::TokenScope { role: None, cluster: None });
+    Ok(Json(Me {
+        id: user.id,
+        username: user.username.clone(),
+        role: user.role.as_str().into(),
+        token_role: scope.role.map_or("admin", domain::ClusterRole::as_str).into(),
+        token_cluster: scope.cluster,
+    }))
+}
+
+async fn clusters(State(state): State<AppState>, ApiActor(actor): ApiActor) -> Result<Json<Vec<ClusterRow>>, ApiError> {
+    let list = state.berth.clusters(&actor).await.map_err(fail(&actor))?;
+    Ok(Json(list.into_iter().map(map::cluster).collect()))
+}
+
+#[derive(Serialize)]
+struct ClusterWithNodes {
+    cluster: ClusterRow,
+    nodes: Vec<NodeRow>,
+}
+
+async fn cluster(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<ClusterWithNodes>, ApiError> {
+    let summary = state.berth.cluster(&actor, id).await.map_err(fail(&actor))?;
+    let nodes = summary.nodes.iter().cloned().map(map::node).collect();
+    Ok(Json(ClusterWithNodes { cluster: map::cluster(summary), nodes }))
+}
+
+async fn nodes(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<NodeRow>>, ApiError> {
+    let summary = state.berth.cluster(&actor, id).await.map_err(fail(&actor))?;
+    Ok(Json(summary.nodes.into_iter().map(map::node).collect()))
+}
+
+async fn openapi_document() -> Json<Value> {
+    Json(openapi())
+}
+
+/// The OpenAPI 3.1 description of [`ROUTES`].
+pub fn openapi() -> Value {
+    let error = json!({ "$ref": "#/components/responses/Error" });
+    let id_param = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }]);
+    let op = |summary: &str, schema: Value| {
+        json!({
+            "summary": summary,
+            "security": [{ "token": [] }],
+            "responses": {
+                "200": { "description": "OK", "content": { "application/json": { "schema": schema } } },
+                "401": error, "403": error, "404": error, "500": error,
+            }
+        })
+    };
+    let with_id = |mut v: Value| {
+        v["parameters"] = id_param.clone();
+        v
+    };
+    let cluster_ref = json!({ "$ref": "#/components/schemas/Cluster" });
+    let node_ref = json!({ "$ref": "#/components/schemas/Node" });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Berth API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Clusters and nodes for CI systems. Authenticate with a personal API token created \
+                on the Account page: `Authorization: Bearer berth_…`. A token can do at most what its role \
+                scope, its cluster scope and its user's grants all allow.",
+        },
+        "paths": {
+            "/api/v1/openapi.json": { "get": {
+                "summary": "This document",
+                "responses": { "200": { "description": "OpenAPI document", "content": { "application/json": {} } } }
+            } },
+            "/api/v1/me": { "get": op("The token's user and scope", json!({ "$ref": "#/components/schemas/Me" })) },
+            "/api/v1/clusters": { "get": op("Clusters the token may see", json!({ "type": "array", "items": cluster_ref })) },
+            "/api/v1/clusters/{id}": { "get": with_id(op("One cluster with its nodes", json!({
+                "type": "object",
+                "properties": { "cluster": cluster_ref, "nodes": { "type": "array", "items": node_ref } }
+            }))) },
+            "/api/v1/clusters/{id}/nodes": { "get": with_id(op("A cluster's nodes", json!({ "type": "array", "items": node_ref }))) },
+        },
+        "components": {
+            "securitySchemes": { "token": { "type": "http", "scheme": "bearer" } },
+            "responses": {
+                "Error": {
+                    "description": "Refused or failed",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+                }
+            },
+            "schemas": {
+                "Error": { "type": "object", "required": ["code", "message", "error_id"], "properties": {
+                    "code": { "type": "string", "enum": ["unauthenticated", "forbidden", "not_found", "conflict",
+                        "invalid", "throttled", "engine_unreachable", "node_unreachable", "engine_error", "internal"] },
+                    "message": { "type": "string" },
+                    "field": { "type": "string" },
+                    "error_id": { "type": "string" }
+                } },
+                "Me": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "username": { "type": "string" },
+                    "role": { "type": "string", "enum": ["admin", "user"] },
+                    "token_role": { "type": "string", "enum": ["admin", "cluster_admin", "operator", "viewer"] },
+                    "token_cluster": { "type": ["integer", "null"] }
+                } },
+                "Cluster": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "name": { "type": "string" }, "provider": { "type": "string" },
+                    "status": { "type": "string", "enum": ["creating", "ready", "degraded", "unreachable", "deleting", "failed"] },
+                    "message": { "type": "string" }, "zones": { "type": "array", "items": { "type": "string" } },
+                    "nodes": { "type": "integer" }, "ready": { "type": "integer" }, "down": { "type": "integer" },
+                    "managers": { "type": "integer" },
+                    "engine_versions": { "type": "array", "items": { "type": "string" } },
+                    "cpus": { "type": "number" }, "memory_bytes": { "type": "integer" },
+                    "created_at": { "type": "integer", "description": "Unix milliseconds" },
+                    "swarm_id": { "type": "string" }
+                } },
+                "Node": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "name": { "type": "string" },
+                    "role": { "type": "string", "enum": ["manager", "worker"] }, "leader": { "type": "boolean" },
+                    "state": { "type": "string", "enum": ["pending", "ready", "down", "unreachable", "missing", "removing"] },
+                    "availability": { "type": "string", "enum": ["active", "pause", "drain"] },
+                    "zone": { "type": "string" }, "address": { "type": "string" }, "endpoint": { "type": "string" },
+                    "engine_version": { "type": "string" }, "cpus": { "type": "number" },
+                    "memory_bytes": { "type": "integer" },
+                    "labels": { "type": "array", "items": { "type": "array", "items": { "type": "string" } } },
+                    "message": { "type": "string" },
+                    "seen_at": { "type": "integer", "description": "Unix milliseconds" }
+                } }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_describes_every_route_and_nothing_else() {
+        let doc = openapi();
+        let mut described: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+            .collect();
+        described.sort();
+        let mut routes: Vec<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+        routes.sort();
+        assert_eq!(described, routes);
+    }
+}
