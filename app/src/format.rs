@@ -22,6 +22,23 @@ pub fn time_of_day_utc(ms: i64) -> String {
     format!("{:02}:{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// Unix milliseconds → `2026-11-26 14:05 UTC` (the civil calendar from days, as in Howard Hinnant's
+/// `civil_from_days`).
+pub fn date_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+}
+
 /// A short id for display: the first 12 characters, as Docker shows them.
 pub fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
@@ -66,6 +83,13 @@ pub fn ago(then: i64, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(date_utc(1_795_705_500_000), "2026-11-26 15:05 UTC");
+    }
 
     #[test]
     fn byte_sizes() {

@@ -83,15 +83,21 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <pages::not_found::NotFound /> }>
                 <Route path=path!("/signin") view=pages::signin::SignIn />
                 <Route path=path!("/setup") view=pages::setup::Setup />
+                <Route path=path!("/invite") view=pages::invite::Invite />
+                <Route path=path!("/share") view=pages::dashboard::SharedDashboard />
                 <ParentRoute path=path!("") view=components::layout::Console>
                     <Route path=path!("") view=pages::overview::Overview />
                     <Route path=path!("clusters") view=pages::clusters::Clusters />
                     <Route path=path!("clusters/new") view=pages::clusters::NewCluster />
                     <Route path=path!("clusters/:id") view=pages::cluster::ClusterPage />
+                    <Route path=path!("clusters/:id/dashboard") view=pages::dashboard::ClusterDashboard />
                     <Route path=path!("clusters/:id/nodes/:node") view=pages::node::NodeView />
                     <Route path=path!("jobs/:id") view=pages::job::JobPage />
                     <Route path=path!("hosts/prepare") view=pages::prepare_host::PrepareHost />
                     <Route path=path!("settings") view=pages::settings::Settings />
+                    <Route path=path!("users") view=pages::users::Users />
+                    <Route path=path!("users/:id") view=pages::users::UserDetailPage />
+                    <Route path=path!("account") view=pages::account::Account />
                 </ParentRoute>
             </Routes>
         </Router>

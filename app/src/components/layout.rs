@@ -8,11 +8,13 @@ use super::theme::ThemeToggle;
 use super::ui::{go_to, icons, Icon, Logo};
 use crate::api::session::{get_current_user, SignOut};
 
-/// The pages in the side navigation: (path, label, icon).
-const NAV: &[(&str, &str, &str)] = &[
-    ("/", "Overview", icons::HOME),
-    ("/clusters", "Clusters", icons::CLUSTERS),
-    ("/settings", "Settings", icons::SETTINGS),
+/// The pages in the side navigation: (path, label, icon, admins only).
+const NAV: &[(&str, &str, &str, bool)] = &[
+    ("/", "Overview", icons::HOME, false),
+    ("/clusters", "Clusters", icons::CLUSTERS, false),
+    ("/users", "Users", icons::USERS, true),
+    ("/account", "Account", icons::ACCOUNT, false),
+    ("/settings", "Settings", icons::SETTINGS, true),
 ];
 
 #[component]
@@ -87,10 +89,14 @@ pub fn Console() -> impl IntoView {
                     }
                     on:click=move |_| menu_open.set(false)
                 >
+                    <Transition fallback=|| ()>{move || Suspend::new(async move {
+                    let admin = matches!(user.await, Ok(Some(u)) if u.admin);
+                    view! {
                     <ul class="space-y-1">
                         {NAV
                             .iter()
-                            .map(|(href, label, icon)| {
+                            .filter(move |item| admin || !item.3)
+                            .map(|(href, label, icon, _)| {
                                 view! {
                                     <li>
                                         <A
@@ -105,6 +111,8 @@ pub fn Console() -> impl IntoView {
                             })
                             .collect_view()}
                     </ul>
+                    }
+                    })}</Transition>
                 </nav>
                 <main class="min-w-0 flex-1 p-4 sm:p-6 lg:p-8">
                     <Outlet />

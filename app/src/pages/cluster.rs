@@ -116,11 +116,17 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
     let local = c.provider == "local";
     let current_name = c.name.clone();
     let has_pending = d.nodes.iter().any(|n| n.state == "pending");
+    let access = d.access;
     view! {
         <PageHeader title=c.name.clone() subtitle=format!("{} cluster · {} nodes", c.provider, c.nodes)>
             <StatusBadge status=c.status.clone() testid="cluster-status" />
-            <button type="button" class=BUTTON on:click=move |_| renaming.update(|r| *r = !*r) data-testid="rename">"Rename"</button>
-            <button type="button" class=BUTTON on:click=move |_| deleting.set(true) data-testid="delete">"Delete"</button>
+            <A href=format!("/clusters/{id}/dashboard") attr:class=BUTTON attr:data-testid="open-dashboard">"Dashboard"</A>
+            {access.manage.then(|| view! {
+                <button type="button" class=BUTTON on:click=move |_| renaming.update(|r| *r = !*r) data-testid="rename">"Rename"</button>
+            })}
+            {access.delete.then(|| view! {
+                <button type="button" class=BUTTON on:click=move |_| deleting.set(true) data-testid="delete">"Delete"</button>
+            })}
         </PageHeader>
         {move || {
             let current_name = current_name.clone();
@@ -152,8 +158,8 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
             <Summary label="Zones" value=c.zones.join(", ") testid="zones" />
         </div>
         <Card title="Nodes">
-            <NodeTable nodes=d.nodes.clone() cluster=id actions />
-            {(!local).then(|| view! {
+            <NodeTable nodes=d.nodes.clone() cluster=id actions manage=access.manage />
+            {(!local && access.manage).then(|| view! {
                 <ActionForm action=actions.add_host>
                     <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
                         <input type="hidden" name="cluster" value=id />
@@ -164,7 +170,7 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
                     </div>
                 </ActionForm>
             })}
-            {local.then(|| view! {
+            {(local && access.manage).then(|| view! {
                 <ActionForm action=actions.add>
                     <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
                         <input type="hidden" name="cluster" value=id />
@@ -210,7 +216,7 @@ fn Summary(label: &'static str, value: String, testid: &'static str) -> impl Int
 }
 
 #[component]
-fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions) -> impl IntoView {
+fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions, manage: bool) -> impl IntoView {
     let now = nodes.iter().map(|n| n.seen_at).max().unwrap_or(0);
     view! {
         <div class="overflow-x-auto">
@@ -225,11 +231,11 @@ fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions) -> impl IntoVi
                         <th class="py-2 pr-4">"Address"</th>
                         <th class="py-2 pr-4">"Engine"</th>
                         <th class="py-2 pr-4">"Resources"</th>
-                        <th class="py-2">"Actions"</th>
+                        {manage.then(|| view! { <th class="py-2">"Actions"</th> })}
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {nodes.into_iter().map(|n| view! { <NodeLine n cluster actions now /> }).collect_view()}
+                    {nodes.into_iter().map(|n| view! { <NodeLine n cluster actions now manage /> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -237,7 +243,7 @@ fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions) -> impl IntoVi
 }
 
 #[component]
-fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, now: i64) -> impl IntoView {
+fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, now: i64, manage: bool) -> impl IntoView {
     let busy = matches!(n.state.as_str(), "pending" | "removing");
     let node = n.id;
     let confirm_remove = RwSignal::new(false);
@@ -269,6 +275,7 @@ fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, now: i64) -> impl IntoVi
             <td class="py-2 pr-4 tabular-nums text-slate-500">{n.address.clone()}</td>
             <td class="py-2 pr-4 text-slate-500">{n.engine_version.clone()}</td>
             <td class="py-2 pr-4 tabular-nums text-slate-500">{format!("{} CPU · {}", format::cpus(n.cpus), format::bytes(n.memory_bytes))}</td>
+            {manage.then(|| view! {
             <td class="py-2">
                 <div class="flex flex-wrap gap-1">
                     {(n.availability != "drain").then(|| availability_button("drain", "Drain"))}
@@ -295,6 +302,7 @@ fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, now: i64) -> impl IntoVi
                     }}
                 </div>
             </td>
+            })}
         </tr>
     }
 }

@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::cluster::{get_clusters, get_quotas, ClusterRow, CreateCluster, CreateHostsCluster, ProbeHosts};
+use crate::api::session::get_current_user;
 use crate::components::ui::{go_to, ticker, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 use crate::format;
 
@@ -15,14 +16,24 @@ use crate::format;
 pub fn Clusters() -> impl IntoView {
     let tick = ticker(Duration::from_secs(3));
     let clusters = Resource::new(move || tick.get(), |_| get_clusters());
+    // Only admins create clusters; others are told how they get access instead.
+    let user = Resource::new(|| (), |_| get_current_user());
+    let admin = move || matches!(user.get(), Some(Ok(Some(ref u))) if u.admin);
     let rows = move || {
         Suspend::new(async move {
+            let is_admin = matches!(user.await, Ok(Some(u)) if u.admin);
             match clusters.await {
                 Ok(list) if list.is_empty() => view! {
                     <div class="rounded-xl border border-dashed border-slate-300 p-10 text-center dark:border-slate-700" data-testid="no-clusters">
                         <p class="font-medium">"No clusters yet"</p>
-                        <p class="mt-1 text-sm text-slate-500">"A cluster is a Docker swarm. Create one on this machine in one click."</p>
-                        <A href="/clusters/new" attr:class=format!("{PRIMARY} mt-4")>"Create a cluster"</A>
+                        {if is_admin {
+                            view! {
+                                <p class="mt-1 text-sm text-slate-500">"A cluster is a Docker swarm. Create one on this machine in one click."</p>
+                                <A href="/clusters/new" attr:class=format!("{PRIMARY} mt-4")>"Create a cluster"</A>
+                            }.into_any()
+                        } else {
+                            view! { <p class="mt-1 text-sm text-slate-500">"You have no access to a cluster yet; an admin can grant it."</p> }.into_any()
+                        }}
                     </div>
                 }
                 .into_any(),
@@ -40,7 +51,7 @@ pub fn Clusters() -> impl IntoView {
         <Title text="Clusters · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">
             <PageHeader title="Clusters" subtitle="Docker swarms that Berth creates and operates.">
-                <A href="/clusters/new" attr:class=PRIMARY attr:data-testid="new-cluster">"Create cluster"</A>
+                {move || admin().then(|| view! { <A href="/clusters/new" attr:class=PRIMARY attr:data-testid="new-cluster">"Create cluster"</A> })}
             </PageHeader>
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{rows}</Transition>
         </div>

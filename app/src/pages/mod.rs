@@ -1,7 +1,10 @@
 //! One module per page.
 
+pub mod account;
 pub mod cluster;
 pub mod clusters;
+pub mod dashboard;
+pub mod invite;
 pub mod job;
 pub mod node;
 pub mod not_found;
@@ -10,3 +13,4 @@ pub mod prepare_host;
 pub mod settings;
 pub mod setup;
 pub mod signin;
+pub mod users;

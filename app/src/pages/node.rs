@@ -70,6 +70,7 @@ fn NodeDetail(
         }
     };
     let state = n.state.clone();
+    let manage = p.access.manage;
     view! {
         <PageHeader title=n.name.clone() subtitle=format!("{} of cluster {}", n.role, p.cluster_name)>
             <StatusBadge status=state testid="node-state" />
@@ -88,13 +89,23 @@ fn NodeDetail(
                     <Fact label="Address" value=n.address.clone() />
                     <Fact label="Endpoint" value=n.endpoint.clone() />
                 </dl>
+                {manage.then(|| view! {
                 <div class="mt-4 flex flex-wrap gap-2">
                     {(n.availability != "active").then(|| set("active", "Activate"))}
                     {(n.availability != "pause").then(|| set("pause", "Pause"))}
                     {(n.availability != "drain").then(|| set("drain", "Drain"))}
                 </div>
+                })}
             </Card>
             <Card title="Zone and labels">
+                {if !manage {
+                    view! {
+                        <dl>
+                            <Fact label="Zone" value=n.zone.clone() />
+                            {n.labels.iter().map(|(k, v)| view! { <Fact label="Label" value=format!("{k}={v}") /> }).collect_view()}
+                        </dl>
+                    }.into_any()
+                } else { view! {
                 <ActionForm action=labels>
                     <input type="hidden" name="cluster" value=cluster />
                     <input type="hidden" name="node" value=node />
@@ -111,6 +122,7 @@ fn NodeDetail(
                         <button type="submit" class=PRIMARY data-testid="save-labels">"Save"</button>
                     </div>
                 </ActionForm>
+                }.into_any() }}
             </Card>
         </div>
         <Card title="Tasks on this node">

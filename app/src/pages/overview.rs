@@ -23,11 +23,13 @@ pub fn Overview() -> impl IntoView {
         Suspend::new(async move {
             match overview.await {
                 Ok(o) => Either::Left(view! { <EngineFacts o /> }),
+                // The machine Berth runs on is for admins; everyone else starts from their clusters.
+                Err(e) if e.code == "forbidden" => Either::Right(Either::Left(view! { <MyClusters /> })),
                 Err(e) => {
                     if e.code == "unauthenticated" {
                         go_to("/signin");
                     }
-                    Either::Right(view! { <EngineDown e /> })
+                    Either::Right(Either::Right(view! { <EngineDown e /> }))
                 }
             }
         })
@@ -51,6 +53,33 @@ pub fn Overview() -> impl IntoView {
             </div>
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Asking the engine…"</p> }>{content}</Transition>
         </div>
+    }
+}
+
+/// The clusters a user who is not an admin may see, with their state.
+#[component]
+fn MyClusters() -> impl IntoView {
+    let clusters = Resource::new(|| (), |_| crate::api::cluster::get_clusters());
+    view! {
+        <Card title="Your clusters">
+            <Transition fallback=|| ()>{move || Suspend::new(async move {
+                let list = clusters.await.unwrap_or_default();
+                if list.is_empty() {
+                    return view! { <p class="text-sm text-slate-500" data-testid="my-clusters-empty">"You have no access to a cluster yet; an admin can grant it."</p> }.into_any();
+                }
+                view! {
+                    <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="my-clusters">
+                        {list.into_iter().map(|c| view! {
+                            <li class="flex items-center justify-between gap-2 py-2">
+                                <a class="font-medium text-sky-700 hover:underline dark:text-sky-300" href=format!("/clusters/{}", c.id)>{c.name}</a>
+                                <span class="text-slate-500">{format!("{} / {} nodes ready", c.ready, c.nodes)}</span>
+                                <crate::components::ui::StatusBadge status=c.status />
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            })}</Transition>
+        </Card>
     }
 }
 

@@ -1,0 +1,330 @@
+//! Users (admins only): every account with its role and access, creating accounts, and one user's
+//! page with grants, sessions, tokens, password reset, disable and delete.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::account::{err, first_error, SessionList, TokenList, SELECT};
+use crate::api::ram::{
+    get_user, get_users, CreateUser, DeleteUser, Issued, ResetPassword, RevokeGrant, RevokeSession, RevokeToken,
+    SetGrant, SetUserDisabled, SetUserRole, UserPage, UserRow,
+};
+use crate::components::ui::{go_to, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY};
+use crate::format;
+
+const INLINE_PASSWORD: &str = "min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-950";
+
+/// A one-time link to copy, with the console's address in front.
+#[component]
+fn LinkBox(issued: Issued, #[prop(into)] note: String) -> impl IntoView {
+    let origin = window().location().origin().unwrap_or_default();
+    view! {
+        <div class="rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
+            <p class="font-medium">{note}" Valid until "{format::date_utc(issued.expires_at)}"; shown only now."</p>
+            <code class="mt-1 block break-all font-mono" data-testid="issued-link">{format!("{origin}{}", issued.secret)}</code>
+        </div>
+    }
+}
+
+fn access_summary(u: &UserRow) -> String {
+    if u.admin {
+        return "everything".into();
+    }
+    if u.grants.is_empty() {
+        return "nothing yet".into();
+    }
+    u.grants.iter().map(|g| format!("{} on {}", g.role_label, g.cluster_name)).collect::<Vec<_>>().join(", ")
+}
+
+#[component]
+pub fn Users() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let users = Resource::new(move || create.version().get(), |_| get_users());
+    let error = move || err(create.value().get());
+    let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
+    let list = move || {
+        Suspend::new(async move {
+            match users.await {
+                Ok(users) => view! {
+                    <div class="overflow-x-auto">
+                        <table class="min-w-full whitespace-nowrap text-sm" data-testid="users">
+                            <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
+                                <tr>
+                                    <th class="py-2 pr-4">"User"</th>
+                                    <th class="py-2 pr-4">"Role"</th>
+                                    <th class="py-2 pr-4">"Access"</th>
+                                    <th class="py-2">"State"</th>
+                                </tr>
+                            </thead>
+                            <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                                {users.into_iter().map(|u| {
+                                    let state = if u.disabled { "disabled" } else if u.invite_expires_at.is_some() { "invited" } else { "active" };
+                                    let testid = format!("user-{}", u.username);
+                                    let access = access_summary(&u);
+                                    let access_title = access.clone();
+                                    let role = if u.admin { "admin" } else { "user" };
+                                    let UserRow { id, username, display_name, .. } = u;
+                                    view! {
+                                        <tr data-testid=testid>
+                                            <td class="py-2 pr-4">
+                                                <A href=format!("/users/{id}") attr:class="font-medium text-sky-700 hover:underline dark:text-sky-300">{username}</A>
+                                                <span class="ml-2 text-slate-500">{display_name}</span>
+                                            </td>
+                                            <td class="py-2 pr-4">{role}</td>
+                                            <td class="max-w-md truncate py-2 pr-4" title=access_title>{access}</td>
+                                            <td class="py-2"><StatusBadge status=state /></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                .into_any(),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    view! { <ErrorBanner message=e.display() testid="users-error" /> }.into_any()
+                }
+            }
+        })
+    };
+    view! {
+        <Title text="Users · Berth" />
+        <div class="mx-auto max-w-5xl space-y-6">
+            <PageHeader title="Users" subtitle="Accounts and what each may do. Give sub-accounts roles on clusters from their page." />
+            <Card title="Accounts">
+                <Transition fallback=|| ()>{list}</Transition>
+            </Card>
+            <Card title="New user">
+                <ActionForm action=create>
+                    <div class="grid gap-3 sm:grid-cols-2">
+                        <label class="block space-y-1">
+                            <span class="text-sm font-medium">"Username"</span>
+                            <input name="username" class=INPUT autocomplete="off" data-testid="new-username" />
+                            <span class="block text-xs text-red-600">{field_error("username")}</span>
+                        </label>
+                        <label class="block space-y-1">
+                            <span class="text-sm font-medium">"Display name"</span>
+                            <input name="display_name" class=INPUT autocomplete="off" />
+                            <span class="block text-xs text-red-600">{field_error("display_name")}</span>
+                        </label>
+                        <label class="block space-y-1">
+                            <span class="text-sm font-medium">"Role"</span>
+                            <select name="role" class=SELECT data-testid="new-role">
+                                <option value="user">"User: only what their grants allow"</option>
+                                <option value="admin">"Admin: everything"</option>
+                            </select>
+                        </label>
+                        <div></div>
+                        <label class="block space-y-1">
+                            <span class="text-sm font-medium">"Initial password"</span>
+                            <input name="password" type="password" class=INPUT autocomplete="new-password" data-testid="new-password" />
+                            <span class="block text-xs text-slate-500">"Leave empty to get an invite link with which they choose their own."</span>
+                            <span class="block text-xs text-red-600">{field_error("password")}</span>
+                        </label>
+                        <label class="block space-y-1">
+                            <span class="text-sm font-medium">"Repeat the password"</span>
+                            <input name="confirm_password" type="password" class=INPUT autocomplete="new-password" data-testid="new-confirm" />
+                            <span class="block text-xs text-red-600">{field_error("confirm_password")}</span>
+                        </label>
+                    </div>
+                    <div class="mt-3 flex flex-wrap items-center gap-3">
+                        <button type="submit" class=PRIMARY disabled=move || create.pending().get() data-testid="create-user">"Create user"</button>
+                        {move || matches!(create.value().get(), Some(Ok(None))).then(|| view! { <span class="text-sm text-emerald-700 dark:text-emerald-300" data-testid="user-created">"Created; they can sign in now."</span> })}
+                    </div>
+                </ActionForm>
+                <div class="mt-3">
+                    {move || create.value().get().and_then(Result::ok).flatten().map(|i| view! { <LinkBox issued=i note="Send this invite link to the new user." /> })}
+                    {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="create-user-error" /> })}
+                </div>
+            </Card>
+        </div>
+    }
+}
+
+/// The actions of one user's page.
+#[derive(Clone, Copy)]
+struct UserActions {
+    disable: ServerAction<SetUserDisabled>,
+    role: ServerAction<SetUserRole>,
+    delete: ServerAction<DeleteUser>,
+    reset: ServerAction<ResetPassword>,
+    grant: ServerAction<SetGrant>,
+    revoke_grant: ServerAction<RevokeGrant>,
+    revoke_session: ServerAction<RevokeSession>,
+    revoke_token: ServerAction<RevokeToken>,
+}
+
+impl UserActions {
+    fn version(&self) -> usize {
+        self.disable.version().get()
+            + self.role.version().get()
+            + self.reset.version().get()
+            + self.grant.version().get()
+            + self.revoke_grant.version().get()
+            + self.revoke_session.version().get()
+            + self.revoke_token.version().get()
+    }
+}
+
+#[component]
+pub fn UserDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let a = UserActions {
+        disable: ServerAction::new(),
+        role: ServerAction::new(),
+        delete: ServerAction::new(),
+        reset: ServerAction::new(),
+        grant: ServerAction::new(),
+        revoke_grant: ServerAction::new(),
+        revoke_session: ServerAction::new(),
+        revoke_token: ServerAction::new(),
+    };
+    let page = Resource::new(move || (id(), a.version()), |(id, _)| get_user(id));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = a.delete.value().get() {
+            navigate("/users", Default::default());
+        }
+    });
+    let error = move || {
+        first_error([
+            err(a.disable.value().get()),
+            err(a.role.value().get()),
+            err(a.delete.value().get()),
+            err(a.reset.value().get()),
+            err(a.grant.value().get()),
+            err(a.revoke_grant.value().get()),
+            err(a.revoke_session.value().get()),
+            err(a.revoke_token.value().get()),
+        ])
+    };
+    let body = move || {
+        Suspend::new(async move {
+            match page.await {
+                Ok(p) => view! { <UserView p a /> }.into_any(),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    view! { <ErrorBanner message=e.display() testid="user-error" /> }.into_any()
+                }
+            }
+        })
+    };
+    view! {
+        <Title text="User · Berth" />
+        <div class="mx-auto max-w-5xl space-y-6">
+            {move || error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
+            <Transition fallback=|| ()>{body}</Transition>
+        </div>
+    }
+}
+
+#[component]
+fn UserView(p: UserPage, a: UserActions) -> impl IntoView {
+    let u = p.user.clone();
+    let id = u.id;
+    let deleting = RwSignal::new(false);
+    let state = if u.disabled {
+        "disabled"
+    } else if u.invite_expires_at.is_some() {
+        "invited"
+    } else {
+        "active"
+    };
+    view! {
+        <PageHeader title=u.username.clone() subtitle=format!("{} · {}", u.display_name, if u.admin { "admin" } else { "user" })>
+            <StatusBadge status=state testid="user-state" />
+            <ActionForm action=a.disable>
+                <input type="hidden" name="id" value=id />
+                <input type="hidden" name="disabled" value=(!u.disabled).to_string() />
+                <button type="submit" class=BUTTON data-testid="toggle-disabled">{if u.disabled { "Enable" } else { "Disable" }}</button>
+            </ActionForm>
+            <ActionForm action=a.role>
+                <input type="hidden" name="id" value=id />
+                <input type="hidden" name="role" value=if u.admin { "user" } else { "admin" } />
+                <button type="submit" class=BUTTON data-testid="toggle-role">{if u.admin { "Make user" } else { "Make admin" }}</button>
+            </ActionForm>
+            <button type="button" class=BUTTON on:click=move |_| deleting.set(true) data-testid="delete-user">"Delete"</button>
+        </PageHeader>
+        {move || deleting.get().then(|| view! {
+            <div role="alertdialog" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
+                <span class="flex-1">"Delete this account? Its sessions, tokens and grants go; its entries in the operation history stay."</span>
+                <ActionForm action=a.delete>
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class=DANGER data-testid="delete-user-confirm">"Delete account"</button>
+                </ActionForm>
+                <button type="button" class=BUTTON on:click=move |_| deleting.set(false)>"Cancel"</button>
+            </div>
+        })}
+        <div class="grid gap-6 lg:grid-cols-2">
+            <Card title="Access">
+                {if u.admin {
+                    view! { <p class="text-sm" data-testid="grants">"Admins may do everything on every cluster."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="grants">
+                            {u.grants.is_empty().then(|| view! { <li class="py-2 text-slate-500">"No access yet."</li> })}
+                            {u.grants.clone().into_iter().map(|g| view! {
+                                <li class="flex items-center justify-between gap-2 py-2" data-testid=format!("grant-{}", g.cluster_id.map_or("all".to_string(), |c| c.to_string()))>
+                                    <span>{format!("{} on {}", g.role_label, g.cluster_name)}</span>
+                                    <ActionForm action=a.revoke_grant>
+                                        <input type="hidden" name="id" value=g.id />
+                                        <button type="submit" class=BUTTON data-testid="revoke-grant">"Revoke"</button>
+                                    </ActionForm>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <ActionForm action=a.grant>
+                            <input type="hidden" name="user" value=id />
+                            <div class="mt-3 grid gap-2 sm:grid-cols-3 sm:items-end">
+                                <select name="role" class=SELECT data-testid="grant-role">
+                                    <option value="viewer">"Viewer"</option>
+                                    <option value="operator">"Operator"</option>
+                                    <option value="cluster_admin">"Cluster admin"</option>
+                                </select>
+                                <select name="cluster" class=SELECT data-testid="grant-cluster">
+                                    {p.clusters.iter().map(|(cid, name)| view! { <option value=cid.to_string()>{name.clone()}</option> }).collect_view()}
+                                    <option value="all">"Every cluster"</option>
+                                </select>
+                                <button type="submit" class=PRIMARY data-testid="add-grant">"Grant"</button>
+                            </div>
+                        </ActionForm>
+                    }.into_any()
+                }}
+            </Card>
+            <Card title="Password">
+                <dl>
+                    <Fact label="Created" value=format::date_utc(u.created_at) />
+                    <Fact label="Invite link" value=u.invite_expires_at.map_or("none open".to_string(), |t| format!("open until {}", format::date_utc(t))) />
+                </dl>
+                <ActionForm action=a.reset>
+                    <input type="hidden" name="id" value=id />
+                    <div class="mt-3 flex flex-wrap items-end gap-2">
+                        <input name="password" type="password" class=INLINE_PASSWORD placeholder="New password, or empty for a reset link" autocomplete="new-password" data-testid="reset-password" />
+                        <button type="submit" class=BUTTON data-testid="reset">"Reset"</button>
+                    </div>
+                </ActionForm>
+                <div class="mt-3">
+                    {move || match a.reset.value().get() {
+                        Some(Ok(Some(i))) => Some(view! { <LinkBox issued=i note="Send this reset link to the user." /> }.into_any()),
+                        Some(Ok(None)) => Some(view! { <p class="text-sm text-emerald-700 dark:text-emerald-300" data-testid="reset-done">"Password set; their sessions have ended."</p> }.into_any()),
+                        _ => None,
+                    }}
+                </div>
+            </Card>
+        </div>
+        <Card title="Sessions">
+            <SessionList sessions=p.sessions.clone() user=id now=p.now revoke=a.revoke_session />
+        </Card>
+        <Card title="API tokens">
+            <TokenList tokens=p.tokens.clone() now=p.now revoke=a.revoke_token />
+        </Card>
+    }
+}

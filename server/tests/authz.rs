@@ -1,0 +1,428 @@
+//! The authorization matrix (SECURITY.md S1): every registered server function and REST route ×
+//! {anonymous, viewer, operator, cluster admin, admin} × {the cluster the roles are granted on, another
+//! cluster} → the expected outcome, over HTTP against a real server and database. A coverage test fails
+//! when a server function or route has no row, so new ones cannot skip the matrix.
+//!
+//! Arguments are chosen so that an allowed call stops after authorization without changing the
+//! fixture (a missing id, an invalid value, a node whose engine is not there); the one destructive row,
+//! deleting a cluster, runs last.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use domain::cluster::NewCluster;
+use domain::node::NewNode;
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::*;
+
+/// Who may call a row, by role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rule {
+    /// Anyone, signed in or not: every actor gets the same answer.
+    Public,
+    /// Any signed-in user.
+    AnyUser,
+    /// Viewer and up on the cluster.
+    Read,
+    /// Cluster admin and up on the cluster.
+    Manage,
+    /// Admins only.
+    Admin,
+}
+
+/// The actors, weakest first; the admin goes last so that its allowed destructive calls come after
+/// everyone else's refused ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Viewer,
+    Operator,
+    ClusterAdmin,
+    Admin,
+}
+
+impl Rule {
+    /// Whether `who` may, on the cluster the roles are granted on (`granted`) or another.
+    fn allows(self, who: Who, granted: bool) -> bool {
+        match (self, who) {
+            (Rule::Public, _) => true,
+            (_, Who::Anonymous) => false,
+            (_, Who::Admin) => true,
+            (Rule::AnyUser, _) => true,
+            (Rule::Admin, _) => false,
+            (Rule::Read, _) => granted,
+            (Rule::Manage, Who::ClusterAdmin) => granted,
+            (Rule::Manage, _) => false,
+        }
+    }
+}
+
+/// What a row's arguments may refer to.
+struct Ids {
+    cluster: i64,
+    node: i64,
+    job: i64,
+    share: i64,
+    /// The calling user (1 for anonymous).
+    me: i64,
+}
+
+type Args = fn(&Ids) -> Vec<(&'static str, String)>;
+
+/// One server function with arguments and the rule it must follow.
+struct Row {
+    function: &'static str,
+    rule: Rule,
+    args: Args,
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+fn rows() -> Vec<Row> {
+    use Rule::*;
+    let row = |function, rule, args: Args| Row { function, rule, args };
+    vec![
+        row("get_current_user", Public, |_| vec![]),
+        row("get_setup_state", Public, |_| vec![("token", s(""))]),
+        row("create_first_admin", Public, |_| {
+            vec![
+                ("token", s("x")),
+                ("username", s("eve")),
+                ("display_name", s("")),
+                ("password", s("p")),
+                ("confirm_password", s("p")),
+            ]
+        }),
+        row("sign_in", Public, |_| vec![("username", s("nobody")), ("password", s("wrong password"))]),
+        row("get_invite", Public, |_| vec![("token", s("x"))]),
+        row("accept_invite", Public, |_| vec![("token", s("x")), ("password", s("p")), ("confirm_password", s("p"))]),
+        row("get_shared_dashboard", Public, |_| vec![("token", s("x"))]),
+        row("get_engine_overview", Admin, |_| vec![]),
+        row("get_clusters", AnyUser, |_| vec![]),
+        row("get_quotas", AnyUser, |_| vec![]),
+        row("get_account", AnyUser, |_| vec![]),
+        row("change_password", AnyUser, |_| {
+            vec![("current_password", s("not it at all")), ("password", s("x")), ("confirm_password", s("x"))]
+        }),
+        row("revoke_session", AnyUser, |i| vec![("user", s(i.me)), ("session", s("no-such-session"))]),
+        row("revoke_session", Admin, |_| vec![("user", s(1)), ("session", s("no-such-session"))]),
+        row("create_token", AnyUser, |_| {
+            vec![("name", s("t")), ("role", s("viewer")), ("cluster", s("all")), ("days", s("0"))]
+        }),
+        row("revoke_token", Admin, |_| vec![("id", s(999_999))]),
+        row("get_cluster", Read, |i| vec![("id", s(i.cluster))]),
+        row("get_job", Read, |i| vec![("id", s(i.job))]),
+        row("get_node", Read, |i| vec![("cluster", s(i.cluster)), ("node", s(i.node))]),
+        row("rename_cluster", Manage, |i| vec![("id", s(i.cluster)), ("name", s(""))]),
+        row("set_node_availability", Manage, |i| {
+            vec![("cluster", s(i.cluster)), ("node", s(i.node)), ("availability", s("drain"))]
+        }),
+        row("set_node_role", Manage, |i| vec![("cluster", s(i.cluster)), ("node", s(i.node)), ("role", s("manager"))]),
+        row("set_node_labels", Manage, |i| {
+            vec![("cluster", s(i.cluster)), ("node", s(i.node)), ("zone", s("z")), ("labels", s(""))]
+        }),
+        row("add_nodes", Manage, |i| vec![("cluster", s(i.cluster)), ("count", s("0"))]),
+        row("remove_node", Manage, |i| vec![("cluster", s(i.cluster)), ("node", s(999_999))]),
+        row("add_host", Manage, |i| vec![("cluster", s(i.cluster)), ("host", s(""))]),
+        row("get_shares", Manage, |i| vec![("cluster", s(i.cluster))]),
+        row("create_share", Manage, |i| vec![("cluster", s(i.cluster)), ("label", s("x")), ("hours", s("0"))]),
+        row("revoke_share", Manage, |i| vec![("id", s(i.share))]),
+        row("revoke_share", Admin, |_| vec![("id", s(999_999))]),
+        row("create_cluster", Admin, |_| {
+            vec![("name", s("")), ("nodes", s("1")), ("managers", s("1")), ("zones", s(""))]
+        }),
+        row("create_hosts_cluster", Admin, |_| {
+            vec![("name", s("")), ("hosts", s("")), ("managers", s("1")), ("zones", s(""))]
+        }),
+        row("probe_hosts", Admin, |_| vec![("hosts", s("unix:///nonexistent/berth-matrix.sock"))]),
+        row("prepare_host", Admin, |_| vec![("addresses", s("10.9.8.7"))]),
+        row("set_quotas", Admin, |_| vec![("max_clusters", s("5")), ("max_nodes_per_cluster", s("20"))]),
+        row("get_users", Admin, |_| vec![]),
+        row("get_user", Admin, |_| vec![("id", s(1))]),
+        row("create_user", Admin, |_| {
+            vec![
+                ("username", s("")),
+                ("display_name", s("")),
+                ("role", s("user")),
+                ("password", s("")),
+                ("confirm_password", s("")),
+            ]
+        }),
+        row("set_user_disabled", Admin, |_| vec![("id", s(999_999)), ("disabled", s("true"))]),
+        row("set_user_role", Admin, |_| vec![("id", s(999_999)), ("role", s("user"))]),
+        row("delete_user", Admin, |_| vec![("id", s(999_999))]),
+        row("reset_password", Admin, |_| vec![("id", s(999_999)), ("password", s(""))]),
+        row("set_grant", Admin, |i| vec![("user", s(999_999)), ("cluster", s(i.cluster)), ("role", s("viewer"))]),
+        row("revoke_grant", Admin, |_| vec![("id", s(999_999))]),
+        // Ends the caller's session: the harness signs them in again.
+        row("sign_out", AnyUser, |_| vec![]),
+        // Destructive when allowed: last.
+        row("delete_cluster", Admin, |i| vec![("id", s(i.cluster))]),
+    ]
+}
+
+/// REST routes: (method, path with `{id}`, rule).
+const REST_ROWS: &[(&str, &str, Rule)] = &[
+    ("GET", "/api/v1/openapi.json", Rule::Public),
+    ("GET", "/api/v1/me", Rule::AnyUser),
+    ("GET", "/api/v1/clusters", Rule::AnyUser),
+    ("GET", "/api/v1/clusters/{id}", Rule::Read),
+    ("GET", "/api/v1/clusters/{id}/nodes", Rule::Read),
+];
+
+#[test]
+fn every_server_function_and_route_has_a_row() {
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_string())
+        .collect();
+    let covered: BTreeSet<String> = rows().iter().map(|r| r.function.to_string()).collect();
+    let missing: Vec<_> = registered.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&registered).collect();
+    assert!(missing.is_empty(), "server functions without a row in the authorization matrix: {missing:?}");
+    assert!(stale.is_empty(), "rows for server functions that do not exist: {stale:?}");
+
+    let routes: BTreeSet<(&str, &str)> = berth::rest::ROUTES.iter().copied().collect();
+    let rest_covered: BTreeSet<(&str, &str)> = REST_ROWS.iter().map(|(m, p, _)| (*m, *p)).collect();
+    assert_eq!(routes, rest_covered, "every REST route needs exactly one row");
+}
+
+/// One signed-in (or anonymous) actor: a browser with its session and an API token.
+struct Caller {
+    who: Who,
+    browser: Browser,
+    username: &'static str,
+    password: String,
+    id: i64,
+    token: Option<String>,
+}
+
+async fn json(res: reqwest::Response) -> Value {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"))
+}
+
+async fn ok_json(res: reqwest::Response) -> Value {
+    assert!(res.status().is_success(), "{}", res.status());
+    json(res).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix() {
+    let f = fixture(|_| {}).await;
+    create_admin(&f.browser, &f.server.token()).await;
+    let store = f.server.berth.store().clone();
+    let now = domain::clock::now_ms();
+
+    // Two clusters whose single node has no engine behind it: allowed node calls fail fast after
+    // authorization instead of touching anything real.
+    let mut clusters = Vec::new();
+    for name in ["granted", "other"] {
+        let new =
+            NewCluster { name: name.into(), provider: "hosts".into(), status: "ready".into(), zones: vec!["a".into()] };
+        let cluster = store.cluster_insert(&new, now).await.unwrap();
+        let node = NewNode {
+            cluster_id: cluster,
+            name: "n1".into(),
+            endpoint: "unix:///nonexistent/berth-matrix.sock".into(),
+            container: String::new(),
+            role: "manager".into(),
+            zone: "a".into(),
+            state: "ready".into(),
+            tls: "none".into(),
+            address: "10.9.8.7".into(),
+        };
+        let node = store.node_insert(&node, now).await.unwrap();
+        let job = store.job_insert("cluster.create", Some(cluster), name, &[], "ada", now).await.unwrap();
+        store.job_finish(job, "succeeded", "", &[], now).await.unwrap();
+        clusters.push((cluster, node, job));
+    }
+    let (granted, other) = (clusters[0].0, clusters[1].0);
+
+    // Sub-accounts made through the API, each granted its role on the first cluster.
+    let admin = &f.browser;
+    let mut callers = vec![Caller {
+        who: Who::Anonymous,
+        browser: Browser::new(&f.server.url),
+        username: "",
+        password: String::new(),
+        id: 1,
+        token: None,
+    }];
+    for (who, username, role) in [
+        (Who::Viewer, "vic", "viewer"),
+        (Who::Operator, "otto", "operator"),
+        (Who::ClusterAdmin, "carla", "cluster_admin"),
+    ] {
+        let password = format!("{username} sails the harbour at dawn");
+        let res = admin
+            .call(
+                "create_user",
+                &[
+                    ("username", username),
+                    ("display_name", ""),
+                    ("role", "user"),
+                    ("password", &password),
+                    ("confirm_password", &password),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        let users = ok_json(admin.call("get_users", &[]).await).await;
+        let id = users.as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["id"].as_i64().unwrap();
+        let res = admin.call("set_grant", &[("user", &s(id)), ("cluster", &s(granted)), ("role", role)]).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        let browser = Browser::new(&f.server.url);
+        assert_eq!(browser.sign_in(username, &password).await.status(), StatusCode::OK);
+        callers.push(Caller { who, browser, username, password, id, token: None });
+    }
+    callers.push(Caller {
+        who: Who::Admin,
+        browser: Browser::new(&f.server.url),
+        username: "ada",
+        password: PASSWORD.to_string(),
+        id: 1,
+        token: None,
+    });
+    let last = callers.last().unwrap();
+    assert_eq!(last.browser.sign_in("ada", PASSWORD).await.status(), StatusCode::OK);
+
+    // An API token for each signed-in caller, as wide as the caller may make it.
+    for c in callers.iter_mut().filter(|c| c.who != Who::Anonymous) {
+        let role = if c.who == Who::Admin { "admin" } else { "cluster_admin" };
+        let issued = ok_json(
+            c.browser
+                .call("create_token", &[("name", "matrix"), ("role", role), ("cluster", "all"), ("days", "1")])
+                .await,
+        )
+        .await;
+        c.token = Some(issued["secret"].as_str().unwrap().to_string());
+    }
+
+    // A shared link on each cluster, for the revoke row.
+    let mut shares = Vec::new();
+    for cluster in [granted, other] {
+        let issued =
+            ok_json(admin.call("create_share", &[("cluster", &s(cluster)), ("label", "wall"), ("hours", "24")]).await)
+                .await;
+        shares.push(issued["id"].as_i64().unwrap());
+    }
+
+    // Lists are filtered in the domain: the viewer sees the granted cluster only, the admin both.
+    let seen =
+        |v: Value| v.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(seen(ok_json(callers[1].browser.call("get_clusters", &[]).await).await), ["granted"]);
+    assert_eq!(seen(ok_json(callers[4].browser.call("get_clusters", &[]).await).await), ["granted", "other"]);
+
+    let history = |berth: domain::Berth| async move {
+        let actor = admin_actor(&berth).await;
+        berth.recent_operations(&actor, 1000).await.unwrap()
+    };
+    let denied_before = history(f.server.berth.clone()).await.iter().filter(|o| o.outcome == "denied").count();
+
+    let mut unexpected = Vec::new();
+    let (mut cells, mut allows, mut denials, mut denied_mutations) = (0, 0, 0, 0);
+    // REST routes with each caller's API token (none for anonymous), on both clusters, before the
+    // server functions (whose last row deletes the clusters).
+    let client = reqwest::Client::new();
+    for (method, path, rule) in REST_ROWS {
+        assert_eq!(*method, "GET");
+        for (index, (cluster, _, _)) in clusters.iter().enumerate().take(if path.contains("{id}") { 2 } else { 1 }) {
+            let url = format!("{}{}", f.server.url, path.replace("{id}", &cluster.to_string()));
+            for caller in &callers {
+                let mut req = client.get(&url);
+                if let Some(token) = &caller.token {
+                    req = req.bearer_auth(token);
+                }
+                let res = req.send().await.unwrap();
+                let status = res.status();
+                cells += 1;
+                let allowed = status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN;
+                allows += usize::from(allowed);
+                denials += usize::from(!allowed);
+                let expected = rule.allows(caller.who, index == 0);
+                if allowed != expected {
+                    unexpected.push(format!("GET {url} as {:?}: {status}", caller.who));
+                }
+            }
+        }
+    }
+    for row in rows() {
+        for (index, (cluster, node, job)) in clusters.iter().copied().enumerate() {
+            let granted_here = index == 0;
+            // Rows that do not depend on the cluster run once.
+            if index == 1 && !matches!(row.rule, Rule::Read | Rule::Manage) && row.function != "delete_cluster" {
+                continue;
+            }
+            let mut statuses = Vec::new();
+            for caller in &callers {
+                let ids = Ids { cluster, node, job, share: shares[index], me: caller.id };
+                let args = (row.args)(&ids);
+                let form: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let res = caller.browser.call(row.function, &form).await;
+                let status = res.status();
+                let body = res.text().await.unwrap();
+                cells += 1;
+                let allowed = status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN;
+                let expected = row.rule.allows(caller.who, granted_here);
+                if allowed {
+                    allows += 1;
+                } else {
+                    denials += 1;
+                    if !row.function.starts_with("get_") && caller.who != Who::Anonymous && row.rule != Rule::Public {
+                        denied_mutations += 1;
+                    }
+                }
+                if row.rule != Rule::Public && allowed != expected {
+                    unexpected.push(format!(
+                        "{} on {} as {:?}: {status} (expected {}) {body}",
+                        row.function,
+                        if granted_here { "the granted cluster" } else { "another cluster" },
+                        caller.who,
+                        if expected { "allowed" } else { "refused" }
+                    ));
+                }
+                if !allowed && row.rule != Rule::Public {
+                    let want =
+                        if caller.who == Who::Anonymous { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+                    assert_eq!(status, want, "{} as {:?}: {body}", row.function, caller.who);
+                }
+                statuses.push(status);
+                if row.function == "sign_out" && caller.who != Who::Anonymous {
+                    assert_eq!(
+                        caller.browser.sign_in(caller.username, &caller.password).await.status(),
+                        StatusCode::OK
+                    );
+                }
+            }
+            if row.rule == Rule::Public {
+                assert!(
+                    statuses.windows(2).all(|w| w[0] == w[1]),
+                    "{}: a public function answered differently by caller: {statuses:?}",
+                    row.function
+                );
+            }
+        }
+    }
+
+    // The matrix's size, for anyone reading the test output.
+    report(&format!(
+        "authorization matrix: {cells} cells, {allows} allowed, {denials} refused, {} unexpected",
+        unexpected.len()
+    ));
+    assert!(unexpected.is_empty(), "unexpected outcomes:\n{}", unexpected.join("\n"));
+
+    // Every refused mutation by a signed-in user is in the history.
+    let denied_after = history(f.server.berth.clone()).await.iter().filter(|o| o.outcome == "denied").count();
+    assert!(denied_after - denied_before >= denied_mutations, "{denied_after} - {denied_before} < {denied_mutations}");
+    f.server.stop().await;
+}
+
+#[allow(clippy::print_stderr)]
+fn report(line: &str) {
+    eprintln!("{line}");
+}
