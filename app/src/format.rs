@@ -1,19 +1,21 @@
 //! Numbers and times as people read them. Plain arithmetic, so the wasm carries no date library.
 
-/// `1536` → `1.5 KiB`.
+/// `1536` → `1.5 KiB`. Integer arithmetic: formatting floats would add their whole machinery to the
+/// wasm.
 pub fn bytes(n: i64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n.max(0) as f64;
+    let n = n.max(0) as u128;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
+    let mut scale: u128 = 1;
+    while n >= scale * 1024 && unit < UNITS.len() - 1 {
+        scale *= 1024;
         unit += 1;
     }
     if unit == 0 {
-        format!("{} B", n.max(0))
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+        return format!("{n} B");
     }
+    let tenths = (n * 10 + scale / 2) / scale;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// Unix milliseconds → `HH:MM:SS UTC`.
@@ -44,12 +46,13 @@ pub fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// `1.5` CPUs → `1.5`, `2.0` → `2`.
+/// `1.5` CPUs → `1.5`, `2.0` → `2` (in tenths, without float formatting).
 pub fn cpus(n: f64) -> String {
-    if (n - n.round()).abs() < 0.05 {
-        format!("{}", n.round() as i64)
+    let tenths = (n.max(0.0) * 10.0 + 0.5) as u64;
+    if tenths.is_multiple_of(10) {
+        format!("{}", tenths / 10)
     } else {
-        format!("{n:.1}")
+        format!("{}.{}", tenths / 10, tenths % 10)
     }
 }
 
@@ -111,7 +114,7 @@ mod tests {
         assert_eq!(ago(1_000, 1_500), "just now");
         assert_eq!(ago(1_000, 6_000), "5 s ago");
         assert_eq!(ago(1_000, 181_000), "3 min ago");
-        assert_eq!((cpus(2.0), cpus(1.5), cpus(0.25)), ("2".into(), "1.5".into(), "0.2".into()));
+        assert_eq!((cpus(2.0), cpus(1.5), cpus(0.25)), ("2".into(), "1.5".into(), "0.3".into()), "halves round up");
     }
 
     #[test]

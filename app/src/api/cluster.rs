@@ -221,14 +221,14 @@ pub mod map {
     }
 }
 
-#[server(endpoint = "get_clusters")]
+#[server(endpoint = "get_clusters", output = crate::codec::Json)]
 pub async fn get_clusters() -> Result<Vec<ClusterRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     Ok(berth.clusters(&actor).await.map_err(wire)?.into_iter().map(map::cluster).collect())
 }
 
-#[server(endpoint = "get_cluster")]
+#[server(endpoint = "get_cluster", output = crate::codec::Json)]
 pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -239,7 +239,7 @@ pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
 }
 
 /// Creates a local cluster in one click; answers the id of the job that builds it.
-#[server(endpoint = "create_cluster")]
+#[server(endpoint = "create_cluster", output = crate::codec::Json)]
 pub async fn create_cluster(name: String, nodes: String, managers: String, zones: String) -> Result<i64, AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -252,7 +252,7 @@ pub async fn create_cluster(name: String, nodes: String, managers: String, zones
     berth.create_local_cluster(&actor, &input).await.map_err(wire)
 }
 
-#[server(endpoint = "rename_cluster")]
+#[server(endpoint = "rename_cluster", output = crate::codec::Json)]
 pub async fn rename_cluster(id: i64, name: String) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -260,21 +260,21 @@ pub async fn rename_cluster(id: i64, name: String) -> Result<(), AppError> {
 }
 
 /// Deletes a cluster; answers the job id.
-#[server(endpoint = "delete_cluster")]
+#[server(endpoint = "delete_cluster", output = crate::codec::Json)]
 pub async fn delete_cluster(id: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.delete_cluster(&actor, id).await.map_err(wire)
 }
 
-#[server(endpoint = "get_job")]
+#[server(endpoint = "get_job", output = crate::codec::Json)]
 pub async fn get_job(id: i64) -> Result<JobRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.job(&actor, id).await.map(map::job).map_err(wire)
 }
 
-#[server(endpoint = "get_node")]
+#[server(endpoint = "get_node", output = crate::codec::Json)]
 pub async fn get_node(cluster: i64, node: i64) -> Result<NodePage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -303,7 +303,7 @@ pub async fn get_node(cluster: i64, node: i64) -> Result<NodePage, AppError> {
 }
 
 /// `active`, `pause` or `drain`.
-#[server(endpoint = "set_node_availability")]
+#[server(endpoint = "set_node_availability", output = crate::codec::Json)]
 pub async fn set_node_availability(cluster: i64, node: i64, availability: String) -> Result<(), AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -313,7 +313,7 @@ pub async fn set_node_availability(cluster: i64, node: i64, availability: String
 }
 
 /// `manager` (promote) or `worker` (demote).
-#[server(endpoint = "set_node_role")]
+#[server(endpoint = "set_node_role", output = crate::codec::Json)]
 pub async fn set_node_role(cluster: i64, node: i64, role: String) -> Result<(), AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -322,7 +322,7 @@ pub async fn set_node_role(cluster: i64, node: i64, role: String) -> Result<(), 
 }
 
 /// The zone and the other labels, one `key=value` per line.
-#[server(endpoint = "set_node_labels")]
+#[server(endpoint = "set_node_labels", output = crate::codec::Json)]
 pub async fn set_node_labels(cluster: i64, node: i64, zone: String, labels: String) -> Result<(), AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -336,7 +336,7 @@ pub async fn set_node_labels(cluster: i64, node: i64, zone: String, labels: Stri
 }
 
 /// Adds worker nodes to a local cluster; answers the job id.
-#[server(endpoint = "add_nodes")]
+#[server(endpoint = "add_nodes", output = crate::codec::Json)]
 pub async fn add_nodes(cluster: i64, count: String) -> Result<i64, AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -344,14 +344,14 @@ pub async fn add_nodes(cluster: i64, count: String) -> Result<i64, AppError> {
 }
 
 /// Removes a node (draining it first); answers the job id.
-#[server(endpoint = "remove_node")]
+#[server(endpoint = "remove_node", output = crate::codec::Json)]
 pub async fn remove_node(cluster: i64, node: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.remove_node(&actor, cluster, node).await.map_err(wire)
 }
 
-#[server(endpoint = "get_quotas")]
+#[server(endpoint = "get_quotas", output = crate::codec::Json)]
 pub async fn get_quotas() -> Result<QuotasRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -359,7 +359,7 @@ pub async fn get_quotas() -> Result<QuotasRow, AppError> {
     Ok(QuotasRow { max_clusters: q.max_clusters, max_nodes_per_cluster: q.max_nodes_per_cluster })
 }
 
-#[server(endpoint = "set_quotas")]
+#[server(endpoint = "set_quotas", output = crate::codec::Json)]
 pub async fn set_quotas(max_clusters: String, max_nodes_per_cluster: String) -> Result<(), AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -380,7 +380,7 @@ pub struct HostProbeRow {
 }
 
 /// Tests the connection to each host (one per line) the way a cluster would connect.
-#[server(endpoint = "probe_hosts")]
+#[server(endpoint = "probe_hosts", output = crate::codec::Json)]
 pub async fn probe_hosts(hosts: String) -> Result<Vec<HostProbeRow>, AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -417,7 +417,7 @@ pub struct HostSetupRow {
 }
 
 /// Issues a server certificate for a host (addresses and names separated by commas or spaces).
-#[server(endpoint = "prepare_host")]
+#[server(endpoint = "prepare_host", output = crate::codec::Json)]
 pub async fn prepare_host(addresses: String) -> Result<HostSetupRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -428,7 +428,7 @@ pub async fn prepare_host(addresses: String) -> Result<HostSetupRow, AppError> {
 }
 
 /// Creates a cluster from existing hosts (one per line: `tcp://host:2376 [insecure] [advertise=IP]`).
-#[server(endpoint = "create_hosts_cluster")]
+#[server(endpoint = "create_hosts_cluster", output = crate::codec::Json)]
 pub async fn create_hosts_cluster(
     name: String,
     hosts: String,
@@ -447,7 +447,7 @@ pub async fn create_hosts_cluster(
 }
 
 /// Adds one existing host to a hosts cluster; answers the job id.
-#[server(endpoint = "add_host")]
+#[server(endpoint = "add_host", output = crate::codec::Json)]
 pub async fn add_host(cluster: i64, host: String) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;

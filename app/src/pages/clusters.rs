@@ -18,7 +18,6 @@ pub fn Clusters() -> impl IntoView {
     let clusters = Resource::new(move || tick.get(), |_| get_clusters());
     // Only admins create clusters; others are told how they get access instead.
     let user = Resource::new(|| (), |_| get_current_user());
-    let admin = move || matches!(user.get(), Some(Ok(Some(ref u))) if u.admin);
     let rows = move || {
         Suspend::new(async move {
             let is_admin = matches!(user.await, Ok(Some(u)) if u.admin);
@@ -51,7 +50,10 @@ pub fn Clusters() -> impl IntoView {
         <Title text="Clusters · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">
             <PageHeader title="Clusters" subtitle="Docker swarms that Berth creates and operates.">
-                {move || admin().then(|| view! { <A href="/clusters/new" attr:class=PRIMARY attr:data-testid="new-cluster">"Create cluster"</A> })}
+                <Transition fallback=|| ()>{move || Suspend::new(async move {
+                    matches!(user.await, Ok(Some(u)) if u.admin)
+                        .then(|| view! { <A href="/clusters/new" attr:class=PRIMARY attr:data-testid="new-cluster">"Create cluster"</A> })
+                })}</Transition>
             </PageHeader>
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{rows}</Transition>
         </div>

@@ -17,7 +17,17 @@ const REFRESH: Duration = Duration::from_secs(3);
 #[component]
 pub fn Overview() -> impl IntoView {
     let tick = ticker(REFRESH);
-    let overview = Resource::new(move || tick.get(), |_| get_engine_overview());
+    // The machine Berth runs on is for admins: others are not sent to ask (a refusal would make the
+    // whole page a 403) and see their clusters instead.
+    let overview = Resource::new(
+        move || tick.get(),
+        |_| async {
+            match crate::api::session::get_current_user().await {
+                Ok(Some(user)) if !user.admin => Err(AppError::new("forbidden", "the engine overview is for admins")),
+                _ => get_engine_overview().await,
+            }
+        },
+    );
 
     let content = move || {
         Suspend::new(async move {
@@ -130,7 +140,7 @@ fn EngineFacts(o: EngineOverview) -> impl IntoView {
                     <Stat label="stopped" value=o.containers_stopped testid="containers-stopped" tone="text-slate-600 dark:text-slate-300" />
                     <Stat label="in total" value=o.containers_total testid="containers-total" tone="" />
                 </div>
-                <svg class="mt-4 h-2 w-full overflow-hidden rounded-full bg-slate-100 dark:bg-slate-800" viewBox="0 0 100 2" preserveAspectRatio="none" role="img" aria-label="Containers by state">
+                <svg class="mt-4 h-2 w-full overflow-hidden rounded-full bg-slate-100 dark:bg-slate-800" viewBox="0 0 1000 2" preserveAspectRatio="none" role="img" aria-label="Containers by state">
                     {bar.segments.into_iter().map(|(x, w, class)| view! { <rect x=x y="0" width=w height="2" class=class></rect> }).collect_view()}
                 </svg>
                 <dl class="mt-4">
@@ -183,21 +193,26 @@ fn EngineFacts(o: EngineOverview) -> impl IntoView {
 
 /// Proportional segments of a 100-wide stacked bar: (x, width, fill class).
 struct StateBar {
-    segments: Vec<(f64, f64, &'static str)>,
+    /// (x, width, class) in thousandths of the bar (integers: no float formatting in the wasm).
+    segments: Vec<(u32, u32, &'static str)>,
 }
 
 impl StateBar {
     fn new(parts: &[(i64, &'static str)]) -> StateBar {
         let total: i64 = parts.iter().map(|(n, _)| (*n).max(0)).sum();
-        let mut x = 0.0;
+        let mut x = 0;
         let mut segments = Vec::new();
         for (n, class) in parts {
             if total == 0 || *n <= 0 {
                 continue;
             }
-            let w = *n as f64 * 100.0 / total as f64;
+            let w = (*n * 1000 / total) as u32;
             segments.push((x, w, *class));
             x += w;
+        }
+        // Rounding down leaves a sliver; the last segment takes it.
+        if let Some(last) = segments.last_mut() {
+            last.1 = 1000 - last.0;
         }
         StateBar { segments }
     }
@@ -210,7 +225,9 @@ mod tests {
     #[test]
     fn bar_segments_fill_the_width_in_proportion() {
         let bar = StateBar::new(&[(3, "a"), (0, "b"), (1, "c")]);
-        assert_eq!(bar.segments, vec![(0.0, 75.0, "a"), (75.0, 25.0, "c")]);
+        assert_eq!(bar.segments, vec![(0, 750, "a"), (750, 250, "c")]);
+        let thirds = StateBar::new(&[(1, "a"), (1, "b"), (1, "c")]);
+        assert_eq!(thirds.segments, vec![(0, 333, "a"), (333, 333, "b"), (666, 334, "c")]);
         assert!(StateBar::new(&[(0, "a"), (0, "b")]).segments.is_empty());
     }
 }
