@@ -112,6 +112,16 @@ async fn idle_sessions_end() {
 }
 
 #[tokio::test]
+async fn sessions_end_at_their_absolute_limit_however_active() {
+    let Fixture { server, browser, _db, _data } = fixture(|s| s.session_absolute_hours = 0).await;
+    create_admin(&browser, &server.token()).await;
+    assert_eq!(browser.current_user().await, Value::Null, "an absolute limit of 0 ends the session at once");
+    // The ended session is removed, not kept alive by the request that found it expired.
+    assert_eq!(server.berth.store().sessions_count_for_user(1).await.unwrap(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn wrong_passwords_are_refused_then_throttled() {
     let Fixture { server, browser, _db, _data } = fixture(|_| {}).await;
     create_admin(&browser, &server.token()).await;
