@@ -165,3 +165,14 @@ export function removeBerthLeftovers(dataDir) {
   for (const id of containers) docker('rm', '-fv', id);
   for (const id of berthNetworks(installations)) docker('network', 'rm', id);
 }
+
+/** Waits on an operation's page until it succeeded; on failure or timeout, says what the page showed. */
+export async function jobSucceeded(page, timeout = 120_000) {
+  try {
+    await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout });
+  } catch (e) {
+    const shown = await page.locator('body').innerText().catch(() => '(no page)');
+    e.message = `${e.message}\nthe operation page at ${page.url()} showed:\n${shown.slice(0, 2000)}`;
+    throw e;
+  }
+}

@@ -13,7 +13,7 @@ use leptos::nonce::use_nonce;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{lazy_route, path, Lazy, LazyRoute};
+use leptos_router::path;
 
 /// Applies the saved (or the system's) colour scheme before the first paint, so a dark console does
 /// not flash white. Inline, so it carries the page's CSP nonce.
@@ -70,46 +70,6 @@ fn send_page_headers() {
     }
 }
 
-/// A page whose code is split out of the main wasm and loaded when the page is first opened
-/// (`cargo leptos build --split`), so that the console's first download stays small however many
-/// pages it grows (PERFORMANCE.md P4).
-macro_rules! lazy_page {
-    ($($name:ident => $page:path;)*) => {$(
-        #[derive(Clone, Copy)]
-        struct $name;
-
-        #[lazy_route]
-        impl LazyRoute for $name {
-            fn data() -> Self {
-                $name
-            }
-
-            fn view(this: Self) -> AnyView {
-                let _ = this;
-                $page().into_any()
-            }
-        }
-    )*};
-}
-
-lazy_page! {
-    OverviewPage => pages::overview::Overview;
-    ClustersPage => pages::clusters::Clusters;
-    NewClusterPage => pages::clusters::NewCluster;
-    ClusterPage => pages::cluster::ClusterPage;
-    DashboardPage => pages::dashboard::ClusterDashboard;
-    SharedDashboardPage => pages::dashboard::SharedDashboard;
-    NodePage => pages::node::NodeView;
-    JobPage => pages::job::JobPage;
-    PrepareHostPage => pages::prepare_host::PrepareHost;
-    SettingsPage => pages::settings::Settings;
-    UsersPage => pages::users::Users;
-    UserPage => pages::users::UserDetailPage;
-    AccountPage => pages::account::Account;
-    InvitePage => pages::invite::Invite;
-    SetupPage => pages::setup::Setup;
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -123,22 +83,22 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <pages::not_found::NotFound /> }>
                 <Route path=path!("/signin") view=pages::signin::SignIn />
-                <Route path=path!("/setup") view={Lazy::<SetupPage>::new()} />
-                <Route path=path!("/invite") view={Lazy::<InvitePage>::new()} />
-                <Route path=path!("/share") view={Lazy::<SharedDashboardPage>::new()} />
+                <Route path=path!("/setup") view=pages::setup::Setup />
+                <Route path=path!("/invite") view=pages::invite::Invite />
+                <Route path=path!("/share") view=pages::dashboard::SharedDashboard />
                 <ParentRoute path=path!("") view=components::layout::Console>
-                    <Route path=path!("") view={Lazy::<OverviewPage>::new()} />
-                    <Route path=path!("clusters") view={Lazy::<ClustersPage>::new()} />
-                    <Route path=path!("clusters/new") view={Lazy::<NewClusterPage>::new()} />
-                    <Route path=path!("clusters/:id") view={Lazy::<ClusterPage>::new()} />
-                    <Route path=path!("clusters/:id/dashboard") view={Lazy::<DashboardPage>::new()} />
-                    <Route path=path!("clusters/:id/nodes/:node") view={Lazy::<NodePage>::new()} />
-                    <Route path=path!("jobs/:id") view={Lazy::<JobPage>::new()} />
-                    <Route path=path!("hosts/prepare") view={Lazy::<PrepareHostPage>::new()} />
-                    <Route path=path!("settings") view={Lazy::<SettingsPage>::new()} />
-                    <Route path=path!("users") view={Lazy::<UsersPage>::new()} />
-                    <Route path=path!("users/:id") view={Lazy::<UserPage>::new()} />
-                    <Route path=path!("account") view={Lazy::<AccountPage>::new()} />
+                    <Route path=path!("") view=pages::overview::Overview />
+                    <Route path=path!("clusters") view=pages::clusters::Clusters />
+                    <Route path=path!("clusters/new") view=pages::clusters::NewCluster />
+                    <Route path=path!("clusters/:id") view=pages::cluster::ClusterPage />
+                    <Route path=path!("clusters/:id/dashboard") view=pages::dashboard::ClusterDashboard />
+                    <Route path=path!("clusters/:id/nodes/:node") view=pages::node::NodeView />
+                    <Route path=path!("jobs/:id") view=pages::job::JobPage />
+                    <Route path=path!("hosts/prepare") view=pages::prepare_host::PrepareHost />
+                    <Route path=path!("settings") view=pages::settings::Settings />
+                    <Route path=path!("users") view=pages::users::Users />
+                    <Route path=path!("users/:id") view=pages::users::UserDetailPage />
+                    <Route path=path!("account") view=pages::account::Account />
                 </ParentRoute>
             </Routes>
         </Router>

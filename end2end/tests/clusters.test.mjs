@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers, berthContainers,
-  PASSWORD,
+  PASSWORD, jobSucceeded,
 } from '../support.mjs';
 
 let berth;
@@ -44,7 +44,7 @@ after(async () => {
 /** Waits on an operation's page until it succeeded, and follows its link back. */
 async function finishJob(page) {
   await page.waitForURL(/\/jobs\/\d+$/);
-  await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout: 120_000 });
+  await jobSucceeded(page, 120_000);
   assert.equal(await page.getByTestId('job-percent').textContent(), '100 %');
   assert.equal(await page.locator('[data-testid=job-steps] li[data-state=done]').count(),
     await page.locator('[data-testid=job-steps] li').count(), 'every step done');
@@ -228,7 +228,7 @@ test('a cluster on an existing host over mutual TLS', async () => {
   assert.equal(await results.locator('li').first().getAttribute('data-ok'), 'true', await results.textContent());
   await page.getByTestId('create-cluster').click();
   await page.waitForURL(/\/jobs\/\d+$/);
-  await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout: 90_000 });
+  await jobSucceeded(page, 90_000);
   await page.getByTestId('job-next').click();
   await page.waitForURL(/\/clusters\/\d+$/);
   await page.getByTestId('nodes-ready').getByText('1 / 1').waitFor({ timeout: 30_000 });
@@ -237,7 +237,7 @@ test('a cluster on an existing host over mutual TLS', async () => {
   // Deleting the cluster releases the host.
   await page.getByTestId('delete').click();
   await page.getByTestId('delete-confirm').click();
-  await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout: 60_000 });
+  await jobSucceeded(page, 60_000);
   assert.equal(docker('exec', host, 'docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'), 'inactive');
   assertClean(assert);
 });

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import {
-  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers,
+  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, jobSucceeded,
 } from '../support.mjs';
 
 let berth;
@@ -33,7 +33,7 @@ async function createCluster(page, name) {
   await page.getByTestId('cluster-nodes').fill('1');
   await page.getByTestId('create-cluster').click();
   await page.waitForURL(/\/jobs\/\d+$/);
-  await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout: 120_000 });
+  await jobSucceeded(page, 120_000);
   await page.getByTestId('job-next').click();
   await page.waitForURL(/\/clusters\/\d+$/);
   await page.getByTestId('nodes-ready').getByText('1 / 1').waitFor({ timeout: 30_000 });
@@ -189,7 +189,7 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
     await page.getByTestId('delete').click();
     await page.getByTestId('delete-confirm').click();
     await page.waitForURL(/\/jobs\/\d+$/);
-    await page.getByTestId('job-status').getByText('succeeded', { exact: true }).waitFor({ timeout: 120_000 });
+    await jobSucceeded(page, 120_000);
   }
 
   for (const [name, w] of Object.entries({ admin, otto, vic, stranger })) {

@@ -172,40 +172,19 @@ async fn main() -> Result<()> {
     let (signin, _) = load(&anon, &berth.url, "/signin").await?;
     let rss_after_load = berth.rss_kib()?;
 
-    // P4: what a browser downloads, raw and as served (brotli): the main files, plus the split files
-    // of the page (lazy routes; the split manifest lists each page's files).
+    // P4: what a browser downloads, raw and as served (brotli).
     let pkg = root().join("target/site/pkg");
-    let split_js = "__wasm_split.______________________.js";
     let mut raw_total = 0;
     let mut br_total = 0;
     let mut weights = Vec::new();
-    for name in ["berth.wasm", "berth.js", "berth.css", split_js, "__wasm_split_manifest.json"] {
+    for name in ["berth.wasm", "berth.js", "berth.css"] {
         let raw = file_size(&pkg.join(name)).with_context(|| format!("{name} missing in {}", pkg.display()))?;
-        let br = file_size(&pkg.join(format!("{name}.br"))).with_context(|| {
-            format!("{name}.br missing: build with `cargo leptos build --release --precompress --split`")
-        })?;
+        let br = file_size(&pkg.join(format!("{name}.br")))
+            .with_context(|| format!("{name}.br missing: build with `cargo leptos build --release --precompress`"))?;
         raw_total += raw;
         br_total += br;
         weights.push((name, raw, br));
     }
-    let manifest: std::collections::HashMap<String, Vec<String>> =
-        serde_json::from_str(&std::fs::read_to_string(pkg.join("__wasm_split_manifest.json"))?)?;
-    let mut pages = Vec::new();
-    for (name, files) in &manifest {
-        let Some(page) = name
-            .strip_prefix("__")
-            .and_then(|n| n.split("_page_view_").next())
-            .filter(|_| name.contains("_page_view_"))
-        else {
-            continue;
-        };
-        let mut br = 0;
-        for file in files {
-            br += file_size(&pkg.join(format!("{file}.wasm.br"))).with_context(|| format!("{file}.wasm.br missing"))?;
-        }
-        pages.push((page.to_string(), br));
-    }
-    pages.sort_by_key(|(_, br)| std::cmp::Reverse(*br));
 
     println!("{:<44} {:>16} {:>16}", "measure", "Berth", "goal");
     println!("{}", "-".repeat(78));
@@ -247,28 +226,14 @@ async fn main() -> Result<()> {
         format!("{} / {}", ms(percentile(&signin, 0.5)), ms(percentile(&signin, 0.99)))
     );
     for (name, raw, br) in &weights {
-        let name = if name.starts_with("__wasm_split.") { "split loader js" } else { name };
         println!("{:<44} {:>16}", format!("   {name} raw / brotli"), format!("{} / {} KB", raw / 1000, br / 1000));
     }
-    println!("{:<44} {:>16}", "   main files raw / brotli", format!("{} / {} KB", raw_total / 1000, br_total / 1000));
-    let (heaviest, heavy) = pages.first().cloned().unwrap_or_default();
-    let (lightest, light) = pages.last().cloned().unwrap_or_default();
     println!(
         "{:<44} {:>16} {:>16}",
-        format!("P4 heaviest page ({heaviest}), brotli"),
-        format!("{} KB", (br_total + heavy) / 1000),
+        "P4 page weight wasm+js+css (brotli)",
+        format!("{} KB", br_total / 1000),
         "<= 350 KB"
     );
-    println!(
-        "{:<44} {:>16}",
-        format!("   lightest page ({lightest}), brotli"),
-        format!("{} KB", (br_total + light) / 1000)
-    );
-    let median = pages.get(pages.len() / 2).map_or(0, |(_, b)| *b);
-    println!(
-        "{:<44} {:>16}",
-        format!("   median of {} pages, brotli", pages.len()),
-        format!("{} KB", (br_total + median) / 1000)
-    );
+    println!("{:<44} {:>16}", "   raw", format!("{} KB", raw_total / 1000));
     Ok(())
 }

@@ -10,10 +10,13 @@ use crate::components::ui::{go_to, Card, ErrorBanner, PageHeader, INPUT, PRIMARY
 pub fn Settings() -> impl IntoView {
     let save = ServerAction::<SetQuotas>::new();
     let quotas = Resource::new(move || save.version().get(), |_| get_quotas());
+    // Everyone may read the quotas; only admins see the button that changes them.
+    let user = Resource::new(|| (), |_| crate::api::session::get_current_user());
     let error = move || save.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
     let form = move || {
         Suspend::new(async move {
+            let admin = matches!(user.await, Ok(Some(u)) if u.admin);
             match quotas.await {
                 Ok(q) => view! {
                     <ActionForm action=save>
@@ -30,7 +33,11 @@ pub fn Settings() -> impl IntoView {
                             </label>
                         </div>
                         <div class="mt-4 flex items-center gap-3">
-                            <button type="submit" class=PRIMARY data-testid="save-quotas">"Save"</button>
+                            {if admin {
+                                view! { <button type="submit" class=PRIMARY data-testid="save-quotas">"Save"</button> }.into_any()
+                            } else {
+                                view! { <span class="text-sm text-slate-500" data-testid="quotas-read-only">"Only admins change the quotas."</span> }.into_any()
+                            }}
                             {move || matches!(save.value().get(), Some(Ok(()))).then(|| view! { <span class="text-sm text-emerald-700" data-testid="saved">"Saved"</span> })}
                         </div>
                     </ActionForm>

@@ -42,12 +42,11 @@ fn access_summary(u: &UserRow) -> String {
 pub fn Users() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let users = Resource::new(move || create.version().get(), |_| get_users());
-    let error = move || err(create.value().get());
-    let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
     let list = move || {
         Suspend::new(async move {
             match users.await {
                 Ok(users) => view! {
+                    <Card title="Accounts">
                     <div class="overflow-x-auto">
                         <table class="min-w-full whitespace-nowrap text-sm" data-testid="users">
                             <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
@@ -81,6 +80,8 @@ pub fn Users() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
+                    </Card>
+                    <NewUserForm create />
                 }
                 .into_any(),
                 Err(e) => {
@@ -96,9 +97,17 @@ pub fn Users() -> impl IntoView {
         <Title text="Users · Berth" />
         <div class="mx-auto max-w-5xl space-y-6">
             <PageHeader title="Users" subtitle="Accounts and what each may do. Give sub-accounts roles on clusters from their page." />
-            <Card title="Accounts">
-                <Transition fallback=|| ()>{list}</Transition>
-            </Card>
+            <Transition fallback=|| ()>{list}</Transition>
+        </div>
+    }
+}
+
+/// Creating an account (shown with the list, so only to those the list is shown to: admins).
+#[component]
+fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
+    let error = move || err(create.value().get());
+    let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
+    view! {
             <Card title="New user">
                 <ActionForm action=create>
                     <div class="grid gap-3 sm:grid-cols-2">
@@ -142,7 +151,6 @@ pub fn Users() -> impl IntoView {
                     {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="create-user-error" /> })}
                 </div>
             </Card>
-        </div>
     }
 }
 
