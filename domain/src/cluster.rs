@@ -235,9 +235,14 @@ impl Berth {
     /// One cluster and its nodes.
     pub async fn cluster(&self, actor: &Actor, id: i64) -> Result<ClusterSummary> {
         self.authorize_read(actor, Permission::ClusterRead(id), "cluster.read", id.to_string()).await?;
-        let cluster = self.store.cluster(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
+        self.cluster_summary(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))
+    }
+
+    /// A cluster and its nodes, unauthorized: for callers that have decided access themselves.
+    pub(crate) async fn cluster_summary(&self, id: i64) -> Result<Option<ClusterSummary>> {
+        let Some(cluster) = self.store.cluster(id).await? else { return Ok(None) };
         let nodes = self.store.nodes(id).await?;
-        Ok(ClusterSummary { cluster, nodes })
+        Ok(Some(ClusterSummary { cluster, nodes }))
     }
 
     /// Creates a `local` cluster in one click: validates, checks quotas, records the cluster and its

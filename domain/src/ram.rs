@@ -91,19 +91,34 @@ impl Berth {
         crate::authz::authorize(actor, Permission::UserManage)?;
         let names = self.cluster_names().await?;
         let grants = self.store.grants_all().await?;
-        let now = now_ms();
-        let mut out = Vec::new();
-        for row in self.store.users().await? {
-            let Some(user) = User::from_row(row) else { continue };
-            let mine = grants.iter().filter(|g| g.user_id == user.id).filter_map(|g| grant_view(g, &names)).collect();
-            let invite_expires_at = self.store.invite_open(user.id, now).await?;
-            out.push(UserDetail { user, grants: mine, invite_expires_at });
-        }
-        Ok(out)
+        let invites: std::collections::HashMap<i64, i64> =
+            self.store.invites_open(now_ms()).await?.into_iter().collect();
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter_map(User::from_row)
+            .map(|user| UserDetail {
+                grants: grants.iter().filter(|g| g.user_id == user.id).filter_map(|g| grant_view(g, &names)).collect(),
+                invite_expires_at: invites.get(&user.id).copied(),
+                user,
+            })
+            .collect())
     }
 
     pub async fn user_detail(&self, actor: &Actor, id: i64) -> Result<UserDetail> {
         crate::authz::authorize(actor, Permission::UserManage)?;
+        self.detail_of(id).await
+    }
+
+    /// One's own account with one's grants.
+    pub async fn own_account(&self, actor: &Actor) -> Result<UserDetail> {
+        let me = crate::authz::authorize(actor, Permission::OwnAccount)?;
+        self.detail_of(me.id).await
+    }
+
+    async fn detail_of(&self, id: i64) -> Result<UserDetail> {
         let user = self.user_row(id).await?;
         let names = self.cluster_names().await?;
         let grants = self.store.grants_of(id).await?.iter().filter_map(|g| grant_view(g, &names)).collect();
@@ -616,9 +631,7 @@ impl Berth {
         if share.revoked_at.is_some() || share.expires_at <= now_ms() {
             return Err(gone());
         }
-        let cluster = self.store.cluster(share.cluster_id).await?.ok_or_else(gone)?;
-        let nodes = self.store.nodes(cluster.id).await?;
-        Ok(ClusterSummary { cluster, nodes })
+        self.cluster_summary(share.cluster_id).await?.ok_or_else(gone)
     }
 }
 

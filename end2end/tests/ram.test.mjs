@@ -118,6 +118,24 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
   await n1.getByText('drain', { exact: true }).waitFor();
   assert.equal(await otto.page.getByTestId('delete').count(), 0, 'deleting a cluster stays with admins');
 
+  // Otto's account: this session listed, an API token for CI that sees A only, then revoked.
+  await otto.page.goto(`${berth.url}/account`);
+  await hydrated(otto.page);
+  await otto.page.getByTestId('account-grants').getByText('Cluster admin on e2e-a').waitFor();
+  assert.equal(await otto.page.locator('[data-testid=session][data-current=true]').count(), 1);
+  await otto.page.getByTestId('token-name').fill('ci');
+  await otto.page.getByTestId('token-role').selectOption('viewer');
+  await otto.page.getByTestId('create-token').click();
+  const token = await otto.page.getByTestId('new-token').textContent();
+  assert.match(token, /^berth_[0-9a-f]{64}$/);
+  const listed = await fetch(`${berth.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(listed.status, 200);
+  assert.deepEqual((await listed.json()).map((c) => c.name), ['e2e-a']);
+  await otto.page.locator('[data-testid=token-ci][data-state=active]').getByTestId('revoke-token').click();
+  await otto.page.locator('[data-testid=token-ci][data-state=revoked]').waitFor();
+  const revoked = await fetch(`${berth.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(revoked.status, 401);
+
   // Vic is invited by link and made a viewer of A.
   await page.goto(`${berth.url}/users`);
   await hydrated(page);

@@ -163,6 +163,17 @@ fn cluster_role(field: &str, raw: &str) -> Result<domain::ClusterRole, AppError>
         .ok_or_else(|| super::ssr::invalid(field, "must be viewer, operator or cluster_admin"))
 }
 
+/// `admin` → true, `user` → false (`empty_is_user` lets a form leave it out).
+#[cfg(feature = "ssr")]
+fn is_admin_role(raw: &str, empty_is_user: bool) -> Result<bool, AppError> {
+    match raw {
+        "admin" => Ok(true),
+        "user" => Ok(false),
+        "" if empty_is_user => Ok(false),
+        _ => Err(super::ssr::invalid("role", "must be admin or user")),
+    }
+}
+
 /// `all` (or empty) for every cluster, else a cluster id.
 #[cfg(feature = "ssr")]
 fn cluster_choice(raw: &str) -> Result<Option<i64>, AppError> {
@@ -221,11 +232,7 @@ pub async fn create_user(
 ) -> Result<Option<Issued>, AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
-    let admin = match role.as_str() {
-        "admin" => true,
-        "user" | "" => false,
-        _ => return Err(invalid("role", "must be admin or user")),
-    };
+    let admin = is_admin_role(&role, true)?;
     if !password.is_empty() && password != confirm_password {
         return Err(invalid("confirm_password", "does not match the password"));
     }
@@ -245,14 +252,9 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> 
 /// `admin` or `user`.
 #[server(endpoint = "set_user_role", output = crate::codec::Json)]
 pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
-    use super::ssr::{context, invalid, wire};
+    use super::ssr::{context, wire};
     let (berth, actor) = context()?;
-    let admin = match role.as_str() {
-        "admin" => true,
-        "user" => false,
-        _ => return Err(invalid("role", "must be admin or user")),
-    };
-    berth.set_user_role(&actor, id, admin).await.map_err(wire)
+    berth.set_user_role(&actor, id, is_admin_role(&role, false)?).await.map_err(wire)
 }
 
 #[server(endpoint = "delete_user", output = crate::codec::Json)]
@@ -295,24 +297,8 @@ pub async fn revoke_grant(id: i64) -> Result<(), AppError> {
 pub async fn get_account() -> Result<UserPage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
-    let me = actor.user().ok_or_else(|| wire(domain::Error::Unauthenticated))?;
-    domain::authz::authorize(&actor, domain::Permission::OwnAccount).map_err(wire)?;
-    let user = berth.current_user(&actor).await.map_err(wire)?.ok_or_else(|| wire(domain::Error::Unauthenticated))?;
-    let grants = me
-        .grants
-        .iter()
-        .map(|g| domain::ram::GrantView { id: 0, cluster: g.cluster, cluster_name: String::new(), role: g.role })
-        .collect();
-    let detail = domain::ram::UserDetail { user, grants, invite_expires_at: None };
-    let mut page = user_page(&berth, &actor, detail).await?;
-    // Name the clusters of one's own grants from those one can see.
-    for g in &mut page.user.grants {
-        g.cluster_name = match g.cluster_id {
-            None => "every cluster".into(),
-            Some(c) => page.clusters.iter().find(|(id, _)| *id == c).map_or(format!("cluster {c}"), |(_, n)| n.clone()),
-        };
-    }
-    Ok(page)
+    let detail = berth.own_account(&actor).await.map_err(wire)?;
+    user_page(&berth, &actor, detail).await
 }
 
 /// Changes one's own password. Every session of the account ends; this browser gets a new one.

@@ -6,7 +6,16 @@ use leptos_router::components::{Outlet, A};
 
 use super::theme::ThemeToggle;
 use super::ui::{go_to, icons, Icon, Logo};
-use crate::api::session::{get_current_user, SignOut};
+use crate::api::session::{get_current_user, CurrentUser, SignOut};
+use crate::error::AppError;
+
+/// The signed-in user, loaded once by the console and shared with its pages (context).
+pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
+
+/// The console's signed-in user; pages inside the console read it instead of asking again.
+pub fn use_user() -> UserResource {
+    use_context::<UserResource>().unwrap_or_else(|| Resource::new(|| (), |_| get_current_user()))
+}
 
 /// The pages in the side navigation: (path, label, icon, admins only).
 const NAV: &[(&str, &str, &str, bool)] = &[
@@ -19,7 +28,8 @@ const NAV: &[(&str, &str, &str, bool)] = &[
 
 #[component]
 pub fn Console() -> impl IntoView {
-    let user = Resource::new(|| (), |_| get_current_user());
+    let user: UserResource = Resource::new(|| (), |_| get_current_user());
+    provide_context(user);
     let sign_out = ServerAction::<SignOut>::new();
     let menu_open = RwSignal::new(false);
 

@@ -210,3 +210,19 @@ pub fn PageHeader(
 pub fn go_to(path: &str) {
     let _ = window().location().set_href(path);
 }
+
+/// A secret or one-time link shown once after it was issued (API token, invite, shared link).
+#[component]
+pub fn ShownOnce(#[prop(into)] note: String, #[prop(into)] value: String, testid: &'static str) -> impl IntoView {
+    view! {
+        <div class="mb-3 rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
+            <p class="font-medium">{note}</p>
+            <code class="mt-1 block break-all font-mono" data-testid=testid>{value}</code>
+        </div>
+    }
+}
+
+/// A path on this console as a full address, to copy and send (browser only).
+pub fn full_address(path: &str) -> String {
+    format!("{}{path}", window().location().origin().unwrap_or_default())
+}

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::ram::{get_account, ChangePassword, CreateToken, RevokeSession, RevokeToken, SessionRow, TokenRow};
-use crate::components::ui::{go_to, Card, ErrorBanner, Fact, Field, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
+use crate::components::ui::{
+    go_to, Card, ErrorBanner, Fact, Field, PageHeader, ShownOnce, StatusBadge, BUTTON, INPUT, PRIMARY,
+};
 use crate::error::AppError;
 use crate::format;
 
@@ -92,10 +94,7 @@ pub fn Account() -> impl IntoView {
                         <Card title="API tokens">
                             <p class="mb-3 text-sm text-slate-500">"For scripts and CI: send "<code>"Authorization: Bearer <token>"</code>" to "<a class="text-sky-700 underline dark:text-sky-300" href="/api/v1/openapi.json">"the REST API"</a>". A token can do at most what its scope and your own access allow."</p>
                             {move || create_token.value().get().and_then(Result::ok).map(|t| view! {
-                                <div class="mb-3 rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
-                                    <p class="font-medium">"Your new token: copy it now, it is not shown again."</p>
-                                    <code class="mt-1 block break-all font-mono" data-testid="new-token">{t.secret}</code>
-                                </div>
+                                <ShownOnce note="Your new token: copy it now, it is not shown again." value=t.secret testid="new-token" />
                             })}
                             <TokenList tokens=p.tokens.clone() now=p.now revoke=revoke_token />
                             <ActionForm action=create_token>

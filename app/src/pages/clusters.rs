@@ -8,7 +8,6 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::cluster::{get_clusters, get_quotas, ClusterRow, CreateCluster, CreateHostsCluster, ProbeHosts};
-use crate::api::session::get_current_user;
 use crate::components::ui::{go_to, ticker, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 use crate::format;
 
@@ -17,7 +16,7 @@ pub fn Clusters() -> impl IntoView {
     let tick = ticker(Duration::from_secs(3));
     let clusters = Resource::new(move || tick.get(), |_| get_clusters());
     // Only admins create clusters; others are told how they get access instead.
-    let user = Resource::new(|| (), |_| get_current_user());
+    let user = crate::components::layout::use_user();
     let rows = move || {
         Suspend::new(async move {
             let is_admin = matches!(user.await, Ok(Some(u)) if u.admin);

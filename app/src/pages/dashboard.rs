@@ -12,7 +12,9 @@ use super::account::SELECT;
 use crate::api::cluster::get_cluster;
 use crate::api::ram::{get_shared_dashboard, get_shares, CreateShare, RevokeShare};
 use crate::components::dashboard::DashboardView;
-use crate::components::ui::{go_to, ticker, Card, ErrorBanner, Logo, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
+use crate::components::ui::{
+    full_address, go_to, ticker, Card, ErrorBanner, Logo, PageHeader, ShownOnce, StatusBadge, BUTTON, INPUT, PRIMARY,
+};
 use crate::format;
 
 const REFRESH: Duration = Duration::from_secs(5);
@@ -105,14 +107,8 @@ fn Shares(cluster: i64) -> impl IntoView {
         <Card title="Shared links">
             <p class="mb-3 text-sm text-slate-500">"Anyone with a link sees this dashboard, read only, until it expires or you revoke it."</p>
             {move || error().map(|e| view! { <ErrorBanner message=e.display() testid="share-error" /> })}
-            {move || create.value().get().and_then(Result::ok).map(|i| {
-                let origin = window().location().origin().unwrap_or_default();
-                view! {
-                    <div class="mb-3 rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
-                        <p class="font-medium">"The link (shown only now):"</p>
-                        <code class="mt-1 block break-all font-mono" data-testid="share-link">{format!("{origin}{}", i.secret)}</code>
-                    </div>
-                }
+            {move || create.value().get().and_then(Result::ok).map(|i| view! {
+                <ShownOnce note="The link (shown only now):" value=full_address(&i.secret) testid="share-link" />
             })}
             <Transition fallback=|| ()>{list}</Transition>
             <ActionForm action=create>

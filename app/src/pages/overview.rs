@@ -19,10 +19,11 @@ pub fn Overview() -> impl IntoView {
     let tick = ticker(REFRESH);
     // The machine Berth runs on is for admins: others are not sent to ask (a refusal would make the
     // whole page a 403) and see their clusters instead.
+    let user = crate::components::layout::use_user();
     let overview = Resource::new(
         move || tick.get(),
-        |_| async {
-            match crate::api::session::get_current_user().await {
+        move |_| async move {
+            match user.await {
                 Ok(Some(user)) if !user.admin => Err(AppError::new("forbidden", "the engine overview is for admins")),
                 _ => get_engine_overview().await,
             }

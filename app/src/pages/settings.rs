@@ -11,7 +11,7 @@ pub fn Settings() -> impl IntoView {
     let save = ServerAction::<SetQuotas>::new();
     let quotas = Resource::new(move || save.version().get(), |_| get_quotas());
     // Everyone may read the quotas; only admins see the button that changes them.
-    let user = Resource::new(|| (), |_| crate::api::session::get_current_user());
+    let user = crate::components::layout::use_user();
     let error = move || save.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
     let form = move || {

@@ -11,7 +11,9 @@ use crate::api::ram::{
     get_user, get_users, CreateUser, DeleteUser, Issued, ResetPassword, RevokeGrant, RevokeSession, RevokeToken,
     SetGrant, SetUserDisabled, SetUserRole, UserPage, UserRow,
 };
-use crate::components::ui::{go_to, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY};
+use crate::components::ui::{
+    full_address, go_to, Card, ErrorBanner, Fact, PageHeader, ShownOnce, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
+};
 use crate::format;
 
 const INLINE_PASSWORD: &str = "min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-950";
@@ -19,13 +21,8 @@ const INLINE_PASSWORD: &str = "min-w-0 flex-1 rounded-md border border-slate-300
 /// A one-time link to copy, with the console's address in front.
 #[component]
 fn LinkBox(issued: Issued, #[prop(into)] note: String) -> impl IntoView {
-    let origin = window().location().origin().unwrap_or_default();
-    view! {
-        <div class="rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
-            <p class="font-medium">{note}" Valid until "{format::date_utc(issued.expires_at)}"; shown only now."</p>
-            <code class="mt-1 block break-all font-mono" data-testid="issued-link">{format!("{origin}{}", issued.secret)}</code>
-        </div>
-    }
+    let note = format!("{note} Valid until {}; shown only now.", format::date_utc(issued.expires_at));
+    view! { <ShownOnce note value=full_address(&issued.secret) testid="issued-link" /> }
 }
 
 fn access_summary(u: &UserRow) -> String {

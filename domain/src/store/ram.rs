@@ -244,6 +244,14 @@ impl Store {
         Ok(Some(user))
     }
 
+    /// Every open invite: (user, when it expires).
+    pub async fn invites_open(&self, now: i64) -> Result<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as("SELECT user_id, expires_at FROM invites WHERE used_at IS NULL AND expires_at > $1")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// When a user's open invite expires, if they have one.
     pub async fn invite_open(&self, user_id: i64, now: i64) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
