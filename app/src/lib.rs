@@ -93,6 +93,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("clusters/:id") view=pages::cluster::ClusterPage />
                     <Route path=path!("clusters/:id/dashboard") view=pages::dashboard::ClusterDashboard />
                     <Route path=path!("clusters/:id/nodes/:node") view=pages::node::NodeView />
+                    <Route path=path!("apps") view=pages::apps::Apps />
+                    <Route path=path!("apps/new") view=pages::apps::NewApp />
+                    <Route path=path!("apps/:id") view=pages::apps::AppView />
+                    <Route path=path!("templates") view=pages::templates::Templates />
+                    <Route path=path!("templates/new") view=pages::templates::TemplateEdit />
+                    <Route path=path!("templates/:id") view=pages::templates::TemplateEdit />
                     <Route path=path!("jobs/:id") view=pages::job::JobPage />
                     <Route path=path!("hosts/prepare") view=pages::prepare_host::PrepareHost />
                     <Route path=path!("settings") view=pages::settings::Settings />

@@ -170,6 +170,13 @@ pub enum Permission {
     QuotaManage,
     /// Manage accounts, grants and anyone's sessions and tokens: admins.
     UserManage,
+    /// Read the template catalog: anyone signed in.
+    TemplateRead,
+    /// Save and delete catalog templates: admins.
+    TemplateManage,
+    /// Deploy what the workload policy keeps from other users (privileged, host namespaces, devices,
+    /// added capabilities, binds of `/` or the Docker socket) on one cluster: admins.
+    PrivilegedWorkload(i64),
 }
 
 impl Permission {
@@ -186,6 +193,9 @@ impl Permission {
         Permission::ClusterManage(1),
         Permission::QuotaManage,
         Permission::UserManage,
+        Permission::TemplateRead,
+        Permission::TemplateManage,
+        Permission::PrivilegedWorkload(1),
     ];
 
     /// The cluster a per-cluster permission is about.
@@ -194,7 +204,8 @@ impl Permission {
             Permission::ClusterRead(c)
             | Permission::AppOperate(c)
             | Permission::ClusterManage(c)
-            | Permission::ClusterDelete(c) => Some(c),
+            | Permission::ClusterDelete(c)
+            | Permission::PrivilegedWorkload(c) => Some(c),
             _ => None,
         }
     }
@@ -213,12 +224,16 @@ pub fn authorize(actor: &Actor, permission: Permission) -> Result<&UserRef> {
         Permission::ClusterRead(c) => on(c, ClusterRole::Viewer),
         Permission::AppOperate(c) => on(c, ClusterRole::Operator),
         Permission::ClusterManage(c) => on(c, ClusterRole::ClusterAdmin),
-        Permission::ClusterDelete(c) => user.is_admin() && user.level(c) == Level::Admin,
+        Permission::ClusterDelete(c) | Permission::PrivilegedWorkload(c) => {
+            user.is_admin() && user.level(c) == Level::Admin
+        }
+        Permission::TemplateRead => true,
         Permission::EngineRead
         | Permission::OperationRead
         | Permission::ClusterCreate
         | Permission::QuotaManage
-        | Permission::UserManage => user.is_admin(),
+        | Permission::UserManage
+        | Permission::TemplateManage => user.is_admin(),
     };
     if allowed {
         Ok(user)
@@ -239,6 +254,9 @@ fn refusal(user: &UserRef, permission: Permission) -> String {
             format!("You are not permitted to change cluster {c}{via}; that needs the cluster admin role.")
         }
         Permission::OwnAccount => "Account settings cannot be changed with an API token.".into(),
+        Permission::PrivilegedWorkload(_) => {
+            format!("Only admins may deploy this{via}: the workload policy refuses it for other users.")
+        }
         _ => format!("You are not permitted to do this{via}; it needs the admin role."),
     }
 }
@@ -293,6 +311,9 @@ mod tests {
             (P::ClusterManage(1), &[ClusterAdmin]),
             (P::QuotaManage, &[]),
             (P::UserManage, &[]),
+            (P::TemplateRead, &[Viewer, Operator, ClusterAdmin]),
+            (P::TemplateManage, &[]),
+            (P::PrivilegedWorkload(1), &[]),
         ];
         assert_eq!(expected.len(), Permission::ALL.len());
         let mut unexpected = Vec::new();
@@ -308,6 +329,7 @@ mod tests {
                         P::ClusterRead(_) => P::ClusterRead(c + 1),
                         P::AppOperate(_) => P::AppOperate(c + 1),
                         P::ClusterManage(_) => P::ClusterManage(c + 1),
+                        P::PrivilegedWorkload(_) => P::PrivilegedWorkload(c + 1),
                         _ => P::ClusterDelete(c + 1),
                     };
                     if authorize(&a, other).is_ok() {

@@ -69,31 +69,48 @@ impl Job {
     }
 }
 
-/// Clusters with a job in flight in this process: one job per cluster at a time.
+/// What a job holds while it runs: a cluster (creating, growing, deleting it) or one app (deploying,
+/// updating, deleting it). Apps of one cluster deploy side by side; one app runs one job at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Held {
+    Cluster(i64),
+    App(i64),
+}
+
+/// Clusters and apps with a job in flight in this process.
 #[derive(Debug, Default)]
-pub(crate) struct Busy(Mutex<HashSet<i64>>);
+pub(crate) struct Busy(Mutex<HashSet<Held>>);
 
 /// Holds a cluster for one job; releases it when dropped.
 #[derive(Debug)]
 pub(crate) struct Claim {
     busy: Arc<Busy>,
-    cluster: i64,
+    held: Held,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.busy.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.cluster);
+        self.busy.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.held);
     }
 }
 
 impl Berth {
     /// Claims `cluster` for a job, or answers `conflict` while another job runs on it.
     pub(crate) fn claim(&self, cluster: i64) -> Result<Claim> {
+        self.hold(Held::Cluster(cluster), "another operation is running on this cluster; wait for it to finish")
+    }
+
+    /// Claims an app for a job, or answers `conflict` while another job runs on it.
+    pub(crate) fn claim_app(&self, app: i64) -> Result<Claim> {
+        self.hold(Held::App(app), "another operation is running on this app; wait for it to finish")
+    }
+
+    fn hold(&self, held: Held, busy_message: &str) -> Result<Claim> {
         let mut busy = self.busy.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !busy.insert(cluster) {
-            return Err(Error::Conflict("another operation is running on this cluster; wait for it to finish".into()));
+        if !busy.insert(held) {
+            return Err(Error::Conflict(busy_message.into()));
         }
-        Ok(Claim { busy: self.busy.clone(), cluster })
+        Ok(Claim { busy: self.busy.clone(), held })
     }
 }
 
@@ -303,6 +320,7 @@ impl Berth {
             let params = serde_json::json!({ "job": job.id });
             self.finish(Attempt::start(), &system, who, &job.kind, job.target.clone(), params, &interrupted).await;
         }
+        self.recover_apps().await?;
         for cluster in self.store.clusters().await? {
             match cluster.status.as_str() {
                 // Half created or half deleted: finish removing it.

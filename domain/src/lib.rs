@@ -6,6 +6,7 @@
 //! The store (sqlx) and the engine adapter (bollard) live here too; nothing in this crate knows about
 //! HTTP or Leptos.
 
+pub mod app;
 pub mod authz;
 pub mod bootstrap;
 pub mod clock;
@@ -24,6 +25,7 @@ mod reconcile;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
@@ -73,6 +75,8 @@ pub struct Config {
     pub swarm_heartbeat: Duration,
     /// How often each cluster is reconciled.
     pub reconcile_every: Duration,
+    /// How long a deploy waits for its tasks to run before it fails.
+    pub app_deploy_timeout: Duration,
 }
 
 impl Config {
@@ -92,6 +96,7 @@ impl Config {
             node_timeout: Duration::from_secs(4),
             swarm_heartbeat: Duration::from_secs(2),
             reconcile_every: Duration::from_secs(2),
+            app_deploy_timeout: Duration::from_secs(180),
         }
     }
 }

@@ -10,10 +10,10 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::{Actor, Error};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::middleware::request_id;
@@ -27,6 +27,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/clusters"),
     ("GET", "/api/v1/clusters/{id}"),
     ("GET", "/api/v1/clusters/{id}/nodes"),
+    ("POST", "/api/v1/apps"),
+    ("GET", "/api/v1/apps/{id}"),
+    ("POST", "/api/v1/apps/{id}/update"),
+    ("POST", "/api/v1/apps/{id}/redeploy"),
+    ("POST", "/api/v1/apps/{id}/services/{service}/scale"),
+    ("GET", "/api/v1/jobs/{id}"),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +42,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/clusters", get(clusters))
         .route("/api/v1/clusters/{id}", get(cluster))
         .route("/api/v1/clusters/{id}/nodes", get(nodes))
+        .route("/api/v1/apps", post(deploy_app))
+        .route("/api/v1/apps/{id}", get(app_detail))
+        .route("/api/v1/apps/{id}/update", post(update_app))
+        .route("/api/v1/apps/{id}/redeploy", post(redeploy_app))
+        .route("/api/v1/apps/{id}/services/{service}/scale", post(scale_service))
+        .route("/api/v1/jobs/{id}", get(job))
 }
 
 /// A refusal or failure in the API's error shape (the console's: code, message, error id).
@@ -164,6 +176,125 @@ async fn nodes(
     Ok(Json(summary.nodes.into_iter().map(map::node).collect()))
 }
 
+/// A body that is not the JSON a route expects: `invalid`, naming the problem.
+pub struct Body<T>(T);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let id = request_id(req.headers());
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::new(Error::invalid("body", e.body_text()), &id)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DeployBody {
+    cluster: i64,
+    name: String,
+    compose: String,
+    #[serde(default)]
+    variables: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    template: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Started {
+    app: i64,
+    job: i64,
+}
+
+/// Deploys a new app; answers 202 with the app and the job to follow (`GET /api/v1/jobs/{id}`).
+async fn deploy_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Body(body): Body<DeployBody>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let input = domain::app::AppInput {
+        cluster_id: body.cluster,
+        name: body.name,
+        compose: body.compose,
+        vars: body.variables,
+        template_id: body.template,
+    };
+    let (app, job) = state.berth.deploy_app(&actor, &input).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(Started { app, job })))
+}
+
+async fn app_detail(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<app::api::app::AppPage>, ApiError> {
+    let detail = state.berth.app_detail(&actor, id).await.map_err(fail(&actor))?;
+    let access = app::api::cluster::Access::of(&actor, detail.app.cluster_id);
+    let cluster_name = detail.cluster_name.clone();
+    let mut page = app::api::app::map::page(detail, access, Vec::new());
+    page.app.cluster_name = cluster_name;
+    Ok(Json(page))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    compose: String,
+    #[serde(default)]
+    variables: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct JobStarted {
+    job: i64,
+}
+
+/// A new version of an app (variables not given keep their values); 202 with the job.
+async fn update_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    Body(body): Body<UpdateBody>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.update_app(&actor, id, &body.compose, &body.variables).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
+}
+
+/// Redeploys an app (images of `latest_image` services fetched again); 202 with the job.
+async fn redeploy_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.redeploy_app(&actor, id).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
+}
+
+#[derive(Deserialize)]
+struct ScaleBody {
+    replicas: u64,
+}
+
+async fn scale_service(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((id, service)): Path<(i64, String)>,
+    Body(body): Body<ScaleBody>,
+) -> Result<Json<Value>, ApiError> {
+    state.berth.scale_service(&actor, id, &service, body.replicas).await.map_err(fail(&actor))?;
+    Ok(Json(json!({ "service": service, "replicas": body.replicas })))
+}
+
+async fn job(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<app::api::cluster::JobRow>, ApiError> {
+    let job = state.berth.job(&actor, id).await.map_err(fail(&actor))?;
+    Ok(Json(map::job(job)))
+}
+
 async fn openapi_document() -> Json<Value> {
     Json(openapi())
 }
@@ -186,6 +317,20 @@ pub fn openapi() -> Value {
         v["parameters"] = id_param.clone();
         v
     };
+    let with_service = |mut v: Value| {
+        v["parameters"] = json!([
+            { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },
+            { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } }
+        ]);
+        v
+    };
+    let with_body = |mut v: Value, schema: Value| {
+        v["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        v
+    };
+    let started =
+        json!({ "type": "object", "properties": { "app": { "type": "integer" }, "job": { "type": "integer" } } });
+    let job_started = json!({ "type": "object", "properties": { "job": { "type": "integer" } } });
     let cluster_ref = json!({ "$ref": "#/components/schemas/Cluster" });
     let node_ref = json!({ "$ref": "#/components/schemas/Node" });
     json!({
@@ -209,6 +354,28 @@ pub fn openapi() -> Value {
                 "properties": { "cluster": cluster_ref, "nodes": { "type": "array", "items": node_ref } }
             }))) },
             "/api/v1/clusters/{id}/nodes": { "get": with_id(op("A cluster's nodes", json!({ "type": "array", "items": node_ref }))) },
+            "/api/v1/apps": { "post": with_body(op("Deploy a Compose template as a new app (202: follow the job)", started.clone()), json!({
+                "type": "object", "required": ["cluster", "name", "compose"],
+                "properties": {
+                    "cluster": { "type": "integer" }, "name": { "type": "string" },
+                    "compose": { "type": "string", "description": "Compose file (v2/v3) with ${VARIABLES}" },
+                    "variables": { "type": "object", "additionalProperties": { "type": "string" } },
+                    "template": { "type": ["integer", "null"] }
+                }
+            })) },
+            "/api/v1/apps/{id}": { "get": with_id(op("An app: services, tasks, drift, versions", json!({ "type": "object" }))) },
+            "/api/v1/apps/{id}/update": { "post": with_body(with_id(op("Deploy a new version (202)", job_started.clone())), json!({
+                "type": "object", "required": ["compose"],
+                "properties": {
+                    "compose": { "type": "string" },
+                    "variables": { "type": "object", "additionalProperties": { "type": "string" } }
+                }
+            })) },
+            "/api/v1/apps/{id}/redeploy": { "post": with_id(op("Redeploy: replace every task, fetch latest_image images again (202)", job_started)) },
+            "/api/v1/apps/{id}/services/{service}/scale": { "post": with_body(with_service(op("Set a service's replicas", json!({ "type": "object" }))), json!({
+                "type": "object", "required": ["replicas"], "properties": { "replicas": { "type": "integer", "minimum": 0, "maximum": 1000 } }
+            })) },
+            "/api/v1/jobs/{id}": { "get": with_id(op("An operation's progress", json!({ "$ref": "#/components/schemas/Job" }))) },
         },
         "components": {
             "securitySchemes": { "token": { "type": "http", "scheme": "bearer" } },
@@ -242,6 +409,12 @@ pub fn openapi() -> Value {
                     "cpus": { "type": "number" }, "memory_bytes": { "type": "integer" },
                     "created_at": { "type": "integer", "description": "Unix milliseconds" },
                     "swarm_id": { "type": "string" }
+                } },
+                "Job": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "kind": { "type": "string" }, "target": { "type": "string" },
+                    "status": { "type": "string", "enum": ["running", "succeeded", "failed"] },
+                    "progress": { "type": "integer" }, "error": { "type": "string" },
+                    "steps": { "type": "array", "items": { "type": "object" } }
                 } },
                 "Node": { "type": "object", "properties": {
                     "id": { "type": "integer" }, "name": { "type": "string" },

@@ -26,6 +26,8 @@ enum Rule {
     AnyUser,
     /// Viewer and up on the cluster.
     Read,
+    /// Operator and up on the cluster.
+    Operate,
     /// Cluster admin and up on the cluster.
     Manage,
     /// Admins only.
@@ -53,6 +55,8 @@ impl Rule {
             (Rule::AnyUser, _) => true,
             (Rule::Admin, _) => false,
             (Rule::Read, _) => granted,
+            (Rule::Operate, Who::Operator | Who::ClusterAdmin) => granted,
+            (Rule::Operate, _) => false,
             (Rule::Manage, Who::ClusterAdmin) => granted,
             (Rule::Manage, _) => false,
         }
@@ -65,6 +69,8 @@ struct Ids {
     node: i64,
     job: i64,
     share: i64,
+    /// An app on the cluster.
+    app: i64,
     /// The calling user (1 for anonymous).
     me: i64,
 }
@@ -158,6 +164,37 @@ fn rows() -> Vec<Row> {
         row("reset_password", Admin, |_| vec![("id", s(999_999)), ("password", s(""))]),
         row("set_grant", Admin, |i| vec![("user", s(999_999)), ("cluster", s(i.cluster)), ("role", s("viewer"))]),
         row("revoke_grant", Admin, |_| vec![("id", s(999_999))]),
+        row("get_apps", Read, |i| vec![("cluster", s(i.cluster))]),
+        row("get_app", Read, |i| vec![("id", s(i.app))]),
+        row("check_app", Read, |i| vec![("cluster", s(i.cluster)), ("compose", s("services: {}")), ("vars", s(""))]),
+        row("app_diff", Read, |i| vec![("id", s(i.app)), ("from", s(1)), ("to", s(1))]),
+        row("get_stacks", Read, |i| vec![("cluster", s(i.cluster))]),
+        row("deploy_app", Operate, |i| {
+            vec![("cluster", s(i.cluster)), ("name", s("")), ("compose", s("")), ("vars", s(""))]
+        }),
+        row("update_app", Operate, |i| vec![("id", s(i.app)), ("compose", s("")), ("vars", s(""))]),
+        row("redeploy_app", Operate, |i| vec![("id", s(i.app))]),
+        row("rollback_app", Operate, |i| vec![("id", s(i.app)), ("version", s(999))]),
+        row("scale_service", Operate, |i| vec![("id", s(i.app)), ("service", s("nope")), ("replicas", s("1"))]),
+        row("set_service_resources", Operate, |i| {
+            vec![
+                ("id", s(i.app)),
+                ("service", s("nope")),
+                ("limit_cpus", s("0.5")),
+                ("limit_memory", s("")),
+                ("reserve_cpus", s("")),
+                ("reserve_memory", s("")),
+            ]
+        }),
+        row("stop_app", Operate, |i| vec![("id", s(i.app))]),
+        row("start_app", Operate, |i| vec![("id", s(i.app))]),
+        row("delete_app", Operate, |i| vec![("id", s(i.app))]),
+        row("adopt_stack", Operate, |i| vec![("cluster", s(i.cluster)), ("stack", s(""))]),
+        row("get_templates", AnyUser, |_| vec![]),
+        row("get_template", AnyUser, |_| vec![("id", s(999_999))]),
+        row("check_template", AnyUser, |_| vec![("compose", s("services: {}"))]),
+        row("save_template", Admin, |_| vec![("name", s("")), ("description", s("")), ("compose", s(""))]),
+        row("delete_template", Admin, |_| vec![("id", s(999_999))]),
         // Ends the caller's session: the harness signs them in again.
         row("sign_out", AnyUser, |_| vec![]),
         // Destructive when allowed: last.
@@ -172,7 +209,32 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/clusters", Rule::AnyUser),
     ("GET", "/api/v1/clusters/{id}", Rule::Read),
     ("GET", "/api/v1/clusters/{id}/nodes", Rule::Read),
+    ("POST", "/api/v1/apps", Rule::Operate),
+    ("GET", "/api/v1/apps/{id}", Rule::Read),
+    ("POST", "/api/v1/apps/{id}/update", Rule::Operate),
+    ("POST", "/api/v1/apps/{id}/redeploy", Rule::Operate),
+    ("POST", "/api/v1/apps/{id}/services/{service}/scale", Rule::Operate),
+    ("GET", "/api/v1/jobs/{id}", Rule::Read),
 ];
+
+/// The URL and JSON body of a REST row on one cluster (`{id}` is the cluster, its app or its job).
+fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (String, Option<Value>) {
+    let id = if path.starts_with("/api/v1/apps/") {
+        app
+    } else if path.starts_with("/api/v1/jobs/") {
+        job
+    } else {
+        cluster
+    };
+    let url = format!("{base}{}", path.replace("{id}", &id.to_string()).replace("{service}", "nope"));
+    let body = match path {
+        "/api/v1/apps" => Some(serde_json::json!({ "cluster": cluster, "name": "", "compose": "" })),
+        "/api/v1/apps/{id}/update" => Some(serde_json::json!({ "compose": "" })),
+        "/api/v1/apps/{id}/services/{service}/scale" => Some(serde_json::json!({ "replicas": 1 })),
+        _ => None,
+    };
+    (url, body)
+}
 
 #[test]
 fn every_server_function_and_route_has_a_row() {
@@ -242,6 +304,22 @@ async fn authorization_matrix() {
         clusters.push((cluster, node, job));
     }
     let (granted, other) = (clusters[0].0, clusters[1].0);
+
+    // An app on each cluster, deployed by the admin (its job fails: the node has no engine).
+    let mut apps = Vec::new();
+    {
+        let berth = &f.server.berth;
+        let actor = admin_actor(berth).await;
+        for cluster in [granted, other] {
+            let input = domain::app::AppInput {
+                cluster_id: cluster,
+                name: "matrix".into(),
+                compose: "services:\n  web:\n    image: berth-test/busybox:1\n".into(),
+                ..Default::default()
+            };
+            apps.push(berth.deploy_app(&actor, &input).await.unwrap().0);
+        }
+    }
 
     // Sub-accounts made through the API, each granted its role on the first cluster.
     let admin = &f.browser;
@@ -330,11 +408,14 @@ async fn authorization_matrix() {
     // server functions (whose last row deletes the clusters).
     let client = reqwest::Client::new();
     for (method, path, rule) in REST_ROWS {
-        assert_eq!(*method, "GET");
-        for (index, (cluster, _, _)) in clusters.iter().enumerate().take(if path.contains("{id}") { 2 } else { 1 }) {
-            let url = format!("{}{}", f.server.url, path.replace("{id}", &cluster.to_string()));
+        let per_cluster = path.contains("{id}") || *path == "/api/v1/apps";
+        for (index, (cluster, _, job)) in clusters.iter().enumerate().take(if per_cluster { 2 } else { 1 }) {
+            let (url, body) = rest_request(&f.server.url, path, *cluster, apps[index], *job);
             for caller in &callers {
-                let mut req = client.get(&url);
+                let mut req = match *method {
+                    "GET" => client.get(&url),
+                    _ => client.post(&url).json(body.as_ref().unwrap_or(&serde_json::json!({}))),
+                };
                 if let Some(token) = &caller.token {
                     req = req.bearer_auth(token);
                 }
@@ -346,7 +427,7 @@ async fn authorization_matrix() {
                 denials += usize::from(!allowed);
                 let expected = rule.allows(caller.who, index == 0);
                 if allowed != expected {
-                    unexpected.push(format!("GET {url} as {:?}: {status}", caller.who));
+                    unexpected.push(format!("{method} {url} as {:?}: {status}", caller.who));
                 }
             }
         }
@@ -355,12 +436,15 @@ async fn authorization_matrix() {
         for (index, (cluster, node, job)) in clusters.iter().copied().enumerate() {
             let granted_here = index == 0;
             // Rows that do not depend on the cluster run once.
-            if index == 1 && !matches!(row.rule, Rule::Read | Rule::Manage) && row.function != "delete_cluster" {
+            if index == 1
+                && !matches!(row.rule, Rule::Read | Rule::Operate | Rule::Manage)
+                && row.function != "delete_cluster"
+            {
                 continue;
             }
             let mut statuses = Vec::new();
             for caller in &callers {
-                let ids = Ids { cluster, node, job, share: shares[index], me: caller.id };
+                let ids = Ids { cluster, node, job, share: shares[index], app: apps[index], me: caller.id };
                 let args = (row.args)(&ids);
                 let form: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 let res = caller.browser.call(row.function, &form).await;

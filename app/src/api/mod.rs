@@ -3,6 +3,7 @@
 //! Each server function does three things: find the actor the request carries, call the domain, map
 //! the answer to a DTO (or the error to an [`AppError`](crate::error::AppError)). Nothing else.
 
+pub mod app;
 pub mod cluster;
 pub mod engine;
 pub mod ram;

@@ -21,6 +21,8 @@ pub fn use_user() -> UserResource {
 const NAV: &[(&str, &str, &str, bool)] = &[
     ("/", "Overview", icons::HOME, false),
     ("/clusters", "Clusters", icons::CLUSTERS, false),
+    ("/apps", "Apps", icons::APPS, false),
+    ("/templates", "Templates", icons::TEMPLATES, false),
     ("/users", "Users", icons::USERS, true),
     ("/account", "Account", icons::ACCOUNT, false),
     ("/settings", "Settings", icons::SETTINGS, true),

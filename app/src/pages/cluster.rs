@@ -103,7 +103,76 @@ pub fn ClusterPage() -> impl IntoView {
         <Title text="Cluster · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+            <ClusterApps id=Signal::derive(id) />
         </div>
+    }
+}
+
+/// The apps of a cluster, and stacks on it that no app owns (made with `docker stack deploy`),
+/// which operators can adopt.
+#[component]
+fn ClusterApps(id: Signal<i64>) -> impl IntoView {
+    use crate::api::app::{get_apps, get_stacks, AdoptStack};
+    let adopt = ServerAction::<AdoptStack>::new();
+    let tick = ticker(Duration::from_secs(5));
+    let apps = Resource::new(move || (id.get(), tick.get(), adopt.version().get()), |(id, _, _)| get_apps(Some(id)));
+    let stacks = Resource::new(move || (id.get(), adopt.version().get()), |(id, _)| get_stacks(id));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(app)) = adopt.value().get() {
+            navigate(&format!("/apps/{app}"), Default::default());
+        }
+    });
+    view! {
+        <Card title="Apps">
+            <div class="space-y-3 text-sm">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match apps.await {
+                            Ok(list) => view! {
+                                <ul class="space-y-1" data-testid="cluster-apps">
+                                    {list.into_iter().map(|a| view! {
+                                        <li class="flex items-center gap-2">
+                                            <A href=format!("/apps/{}", a.id) attr:class="text-sky-700 hover:underline dark:text-sky-300">{a.name.clone()}</A>
+                                            <StatusBadge status=a.status.clone() />
+                                            <span class="text-xs text-slate-500">{format!("v{}", a.version)}</span>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(e) => view! { <ErrorBanner message=e.display() /> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <A href=move || format!("/apps/new?cluster={}", id.get()) attr:class=BUTTON attr:data-testid="deploy-here">"Deploy an app here"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match stacks.await {
+                            Ok(list) if list.is_empty() => ().into_any(),
+                            Ok(list) => view! {
+                                <div class="space-y-1" data-testid="stacks">
+                                    <p class="font-medium">"Stacks not managed by Berth"</p>
+                                    {list.into_iter().map(|s| {
+                                        let name = s.name.clone();
+                                        view! {
+                                            <div class="flex items-center gap-2" data-testid="stack" data-name=s.name.clone()>
+                                                <span class="font-mono">{s.name.clone()}</span>
+                                                <span class="text-xs text-slate-500">{s.services.join(", ")}</span>
+                                                <button type="button" class=BUTTON data-testid="adopt" on:click=move |_| {
+                                                    adopt.dispatch(AdoptStack { cluster: id.get_untracked(), stack: name.clone() });
+                                                }>"Adopt"</button>
+                                            </div>
+                                        }
+                                    }).collect_view()}
+                                </div>
+                            }.into_any(),
+                            Err(e) => view! { <p class="text-xs text-slate-500">{format!("Stacks: {}", e.display())}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                {move || adopt.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() /> })}
+            </div>
+        </Card>
     }
 }
 

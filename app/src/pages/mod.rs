@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod account;
+pub mod apps;
 pub mod cluster;
 pub mod clusters;
 pub mod dashboard;
@@ -13,4 +14,5 @@ pub mod prepare_host;
 pub mod settings;
 pub mod setup;
 pub mod signin;
+pub mod templates;
 pub mod users;

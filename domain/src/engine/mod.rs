@@ -6,11 +6,13 @@
 //! failure to connect, so Berth recovers by itself when the engine comes back.
 
 mod containers;
+mod services;
 mod swarm;
 mod system;
 mod tls;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
+pub use services::{normalise, without_hash, Labelled, LiveService, ServiceDeploy, ServiceTask, STACK_NAMESPACE};
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
 pub use system::{ContainerCounts, EngineOverview, SwarmSummary};
 

@@ -5,14 +5,17 @@
 //! backend has its own migration set under `migrations/`. Nothing outside this module imports sqlx
 //! query APIs.
 
+mod app;
 mod bootstrap;
 mod cluster;
 mod job;
 mod operation;
 mod ram;
 mod session;
+mod template;
 mod user;
 
+pub use app::NewVersion;
 pub use operation::FailureKey;
 pub use ram::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
 pub use user::{NewUser, UserRow};

@@ -1,0 +1,532 @@
+//! Apps (Compose templates deployed as swarm stacks), the template catalog and stacks to adopt.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::api::cluster::Access;
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppRow {
+    pub id: i64,
+    pub cluster_id: i64,
+    pub cluster_name: String,
+    pub name: String,
+    /// `deploying`, `running`, `stopped`, `failed`, `deleting`.
+    pub status: String,
+    pub message: String,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariableRow {
+    pub name: String,
+    pub default: Option<String>,
+    pub required: bool,
+    pub message: Option<String>,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticRow {
+    /// `error` or `warning`.
+    pub severity: String,
+    pub line: usize,
+    pub service: Option<String>,
+    pub field: String,
+    pub message: String,
+}
+
+/// What checking a template before deploying says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckRow {
+    pub ok: bool,
+    pub diagnostics: Vec<DiagnosticRow>,
+    /// Workload-policy refusals for this caller: `service: field: why`.
+    pub violations: Vec<String>,
+    pub variables: Vec<VariableRow>,
+    pub services: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionRow {
+    pub version: i64,
+    pub action: String,
+    pub note: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppTaskRow {
+    pub id: String,
+    pub slot: Option<i64>,
+    pub node: String,
+    pub state: String,
+    pub desired_state: String,
+    pub message: String,
+    pub error: String,
+    pub restarts: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRow {
+    pub name: String,
+    pub image: String,
+    pub global: bool,
+    pub desired: u64,
+    pub running: u64,
+    pub update_state: String,
+    pub update_message: String,
+    pub ports: Vec<String>,
+    /// Resource limits and reservations as people write them (`0.5`, `128M`), empty when unset.
+    pub limit_cpus: String,
+    pub limit_memory: String,
+    pub reserve_cpus: String,
+    pub reserve_memory: String,
+    pub constraints: Vec<String>,
+    pub spread: Vec<String>,
+    pub tasks: Vec<AppTaskRow>,
+    pub drift: Vec<String>,
+    pub deployed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppPage {
+    pub app: AppRow,
+    pub cluster_name: String,
+    pub compose: String,
+    /// Current variable values; `None` for secret-looking ones (kept unless a new value is given).
+    pub vars: Vec<(String, Option<String>)>,
+    pub versions: Vec<VersionRow>,
+    pub services: Vec<ServiceRow>,
+    pub extra_services: Vec<String>,
+    pub live_error: Option<String>,
+    pub access: Access,
+    pub jobs: Vec<crate::api::cluster::JobRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiffRow {
+    /// `" "`, `"+"` or `"-"`.
+    pub tag: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StackRow {
+    pub name: String,
+    pub services: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub compose: String,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub variables: Vec<VariableRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplatePage {
+    pub template: TemplateRow,
+    pub versions: Vec<VersionRow>,
+    /// Whether the caller may save and delete templates.
+    pub manage: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployed {
+    pub app: i64,
+    pub job: i64,
+}
+
+/// Variables as the console sends them: one `NAME=value` per line.
+pub fn vars_to_text(vars: &[(String, String)]) -> String {
+    vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
+/// Domain values to DTOs, shared with the REST API.
+#[cfg(feature = "ssr")]
+pub mod map {
+    use super::*;
+
+    pub fn app(a: &domain::app::App) -> AppRow {
+        AppRow {
+            id: a.id,
+            cluster_id: a.cluster_id,
+            cluster_name: String::new(),
+            name: a.name.clone(),
+            status: a.status.clone(),
+            message: a.message.clone(),
+            version: a.version,
+            created_by: a.created_by.clone(),
+            updated_at: a.updated_at,
+        }
+    }
+
+    pub fn variable(v: compose::Variable) -> VariableRow {
+        VariableRow { name: v.name, default: v.default, required: v.required, message: v.message, line: v.line }
+    }
+
+    pub fn check(c: domain::app::Check) -> CheckRow {
+        CheckRow {
+            ok: c.ok(),
+            diagnostics: c
+                .diagnostics
+                .into_iter()
+                .map(|d| DiagnosticRow {
+                    severity: match d.severity {
+                        compose::Severity::Error => "error".into(),
+                        compose::Severity::Warning => "warning".into(),
+                    },
+                    line: d.line,
+                    service: d.service,
+                    field: d.field,
+                    message: d.message,
+                })
+                .collect(),
+            violations: c
+                .violations
+                .into_iter()
+                .map(|v| format!("{}: {}: {}", v.service, v.field, v.message))
+                .collect(),
+            variables: c.variables.into_iter().map(variable).collect(),
+            services: c.services,
+        }
+    }
+
+    fn cpus(nano: Option<i64>) -> String {
+        nano.map(|n| {
+            let s = format!("{:.3}", n as f64 / 1e9);
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        })
+        .unwrap_or_default()
+    }
+
+    fn memory(bytes: Option<i64>) -> String {
+        match bytes {
+            None => String::new(),
+            Some(b) if b % (1 << 30) == 0 => format!("{}G", b >> 30),
+            Some(b) if b % (1 << 20) == 0 => format!("{}M", b >> 20),
+            Some(b) if b % (1 << 10) == 0 => format!("{}K", b >> 10),
+            Some(b) => b.to_string(),
+        }
+    }
+
+    pub fn page(d: domain::app::AppDetail, access: Access, jobs: Vec<crate::api::cluster::JobRow>) -> AppPage {
+        AppPage {
+            app: app(&d.app),
+            cluster_name: d.cluster_name,
+            compose: d.compose,
+            vars: d.vars.into_iter().collect(),
+            versions: d.versions.into_iter().map(version).collect(),
+            services: d
+                .services
+                .into_iter()
+                .map(|s| ServiceRow {
+                    name: s.name,
+                    image: s.image,
+                    global: s.global,
+                    desired: s.desired,
+                    running: s.running,
+                    update_state: s.update_state,
+                    update_message: s.update_message,
+                    ports: s.ports,
+                    limit_cpus: cpus(s.resources.limit_nano_cpus),
+                    limit_memory: memory(s.resources.limit_memory_bytes),
+                    reserve_cpus: cpus(s.resources.reserve_nano_cpus),
+                    reserve_memory: memory(s.resources.reserve_memory_bytes),
+                    constraints: s.constraints,
+                    spread: s.spread,
+                    tasks: s
+                        .tasks
+                        .into_iter()
+                        .map(|t| AppTaskRow {
+                            id: t.id,
+                            slot: t.slot,
+                            node: t.node,
+                            state: t.state,
+                            desired_state: t.desired_state,
+                            message: t.message,
+                            error: t.error,
+                            restarts: t.restarts,
+                        })
+                        .collect(),
+                    drift: s.drift,
+                    deployed: s.deployed,
+                })
+                .collect(),
+            extra_services: d.extra_services,
+            live_error: d.live_error,
+            access,
+            jobs,
+        }
+    }
+
+    pub fn version(v: domain::app::VersionInfo) -> VersionRow {
+        VersionRow {
+            version: v.version,
+            action: v.action,
+            note: v.note,
+            created_by: v.created_by,
+            created_at: v.created_at,
+        }
+    }
+
+    pub fn template(t: domain::template::Template) -> TemplateRow {
+        TemplateRow {
+            variables: t.variables().into_iter().map(variable).collect(),
+            id: t.id,
+            name: t.name,
+            description: t.description,
+            compose: t.compose,
+            version: t.version,
+            created_by: t.created_by,
+            updated_at: t.updated_at,
+        }
+    }
+
+    /// `NAME=value` lines → variables; the error names the line.
+    pub fn vars(text: &str) -> Result<std::collections::BTreeMap<String, String>, AppError> {
+        let mut vars = std::collections::BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                return Err(super::super::ssr::invalid("variables", &format!("line {}: expected NAME=value", i + 1)));
+            };
+            vars.insert(k.trim().to_string(), v.to_string());
+        }
+        Ok(vars)
+    }
+}
+
+#[server(endpoint = "get_apps", output = crate::codec::Json)]
+pub async fn get_apps(cluster: Option<i64>) -> Result<Vec<AppRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let names: std::collections::HashMap<i64, String> =
+        berth.clusters(&actor).await.map_err(wire)?.into_iter().map(|c| (c.cluster.id, c.cluster.name)).collect();
+    Ok(berth
+        .apps(&actor, cluster)
+        .await
+        .map_err(wire)?
+        .iter()
+        .map(|a| AppRow { cluster_name: names.get(&a.cluster_id).cloned().unwrap_or_default(), ..map::app(a) })
+        .collect())
+}
+
+#[server(endpoint = "get_app", output = crate::codec::Json)]
+pub async fn get_app(id: i64) -> Result<AppPage, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let detail = berth.app_detail(&actor, id).await.map_err(wire)?;
+    let cluster = detail.app.cluster_id;
+    let name = detail.app.name.clone();
+    let jobs = berth
+        .jobs(&actor, Some(cluster))
+        .await
+        .map_err(wire)?
+        .into_iter()
+        .filter(|j| j.kind.starts_with("app.") && j.target == name)
+        .take(10)
+        .map(crate::api::cluster::map::job)
+        .collect();
+    let cluster_name = detail.cluster_name.clone();
+    let mut page = map::page(detail, Access::of(&actor, cluster), jobs);
+    page.app.cluster_name = cluster_name;
+    Ok(page)
+}
+
+/// Checks a template (with `NAME=value` lines of variables) for a cluster before deploying.
+#[server(endpoint = "check_app", output = crate::codec::Json)]
+pub async fn check_app(cluster: i64, compose: String, vars: String) -> Result<CheckRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let vars = map::vars(&vars)?;
+    Ok(map::check(berth.check_app(&actor, cluster, &compose, &vars).await.map_err(wire)?))
+}
+
+#[server(endpoint = "deploy_app", output = crate::codec::Json)]
+pub async fn deploy_app(
+    cluster: i64,
+    name: String,
+    compose: String,
+    vars: String,
+    template: Option<i64>,
+) -> Result<Deployed, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let input =
+        domain::app::AppInput { cluster_id: cluster, name, compose, vars: map::vars(&vars)?, template_id: template };
+    let (app, job) = berth.deploy_app(&actor, &input).await.map_err(wire)?;
+    Ok(Deployed { app, job })
+}
+
+/// A new version of an app; variables not given keep their values. Answers the job id.
+#[server(endpoint = "update_app", output = crate::codec::Json)]
+pub async fn update_app(id: i64, compose: String, vars: String) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.update_app(&actor, id, &compose, &map::vars(&vars)?).await.map_err(wire)
+}
+
+#[server(endpoint = "redeploy_app", output = crate::codec::Json)]
+pub async fn redeploy_app(id: i64) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.redeploy_app(&actor, id).await.map_err(wire)
+}
+
+#[server(endpoint = "rollback_app", output = crate::codec::Json)]
+pub async fn rollback_app(id: i64, version: i64) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.rollback_app(&actor, id, version).await.map_err(wire)
+}
+
+#[server(endpoint = "scale_service", output = crate::codec::Json)]
+pub async fn scale_service(id: i64, service: String, replicas: String) -> Result<(), AppError> {
+    use super::ssr::{context, number, wire};
+    let (berth, actor) = context()?;
+    let replicas = number("replicas", &replicas)?;
+    berth.scale_service(&actor, id, &service, replicas).await.map_err(wire)
+}
+
+/// Resource limits and reservations of a live service: CPUs as `0.5`, memory as `128M`; empty = none.
+#[server(endpoint = "set_service_resources", output = crate::codec::Json)]
+pub async fn set_service_resources(
+    id: i64,
+    service: String,
+    limit_cpus: String,
+    limit_memory: String,
+    reserve_cpus: String,
+    reserve_memory: String,
+) -> Result<(), AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let resources =
+        domain::app::parse_resources(&limit_cpus, &limit_memory, &reserve_cpus, &reserve_memory).map_err(wire)?;
+    berth.set_service_resources(&actor, id, &service, &resources).await.map_err(wire)
+}
+
+#[server(endpoint = "stop_app", output = crate::codec::Json)]
+pub async fn stop_app(id: i64) -> Result<(), AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.stop_app(&actor, id).await.map_err(wire)
+}
+
+#[server(endpoint = "start_app", output = crate::codec::Json)]
+pub async fn start_app(id: i64) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.start_app(&actor, id).await.map_err(wire)
+}
+
+#[server(endpoint = "delete_app", output = crate::codec::Json)]
+pub async fn delete_app(id: i64, remove_volumes: Option<String>) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.delete_app(&actor, id, remove_volumes.is_some_and(|v| v == "on" || v == "true")).await.map_err(wire)
+}
+
+#[server(endpoint = "app_diff", output = crate::codec::Json)]
+pub async fn app_diff(id: i64, from: i64, to: i64) -> Result<Vec<DiffRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    Ok(berth
+        .app_version_diff(&actor, id, from, to)
+        .await
+        .map_err(wire)?
+        .into_iter()
+        .map(|l| DiffRow { tag: l.tag.to_string(), text: l.text })
+        .collect())
+}
+
+#[server(endpoint = "get_stacks", output = crate::codec::Json)]
+pub async fn get_stacks(cluster: i64) -> Result<Vec<StackRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    Ok(berth
+        .stacks(&actor, cluster)
+        .await
+        .map_err(wire)?
+        .into_iter()
+        .map(|s| StackRow { name: s.name, services: s.services })
+        .collect())
+}
+
+/// Makes a stack deployed outside Berth an app; answers the app id.
+#[server(endpoint = "adopt_stack", output = crate::codec::Json)]
+pub async fn adopt_stack(cluster: i64, stack: String) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.adopt_stack(&actor, cluster, &stack).await.map_err(wire)
+}
+
+/// Checks a template's text for the catalog editor.
+#[server(endpoint = "check_template", output = crate::codec::Json)]
+pub async fn check_template(compose: String) -> Result<CheckRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    Ok(map::check(berth.check_template(&actor, &compose).await.map_err(wire)?))
+}
+
+#[server(endpoint = "get_templates", output = crate::codec::Json)]
+pub async fn get_templates() -> Result<Vec<TemplateRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    Ok(berth.templates(&actor).await.map_err(wire)?.into_iter().map(map::template).collect())
+}
+
+#[server(endpoint = "get_template", output = crate::codec::Json)]
+pub async fn get_template(id: i64) -> Result<TemplatePage, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let template = map::template(berth.template(&actor, id).await.map_err(wire)?);
+    let versions = berth
+        .template_versions(&actor, id)
+        .await
+        .map_err(wire)?
+        .into_iter()
+        .map(|v| VersionRow {
+            version: v.version,
+            action: "save".into(),
+            note: v.description,
+            created_by: v.created_by,
+            created_at: v.created_at,
+        })
+        .collect();
+    let manage = domain::authz::authorize(&actor, domain::Permission::TemplateManage).is_ok();
+    Ok(TemplatePage { template, versions, manage })
+}
+
+/// Saves a new template (`id` empty) or a new version of one; answers its id.
+#[server(endpoint = "save_template", output = crate::codec::Json)]
+pub async fn save_template(
+    id: Option<i64>,
+    name: String,
+    description: String,
+    compose: String,
+) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let input = domain::template::TemplateInput { name, description, compose };
+    berth.save_template(&actor, id, &input).await.map_err(wire)
+}
+
+#[server(endpoint = "delete_template", output = crate::codec::Json)]
+pub async fn delete_template(id: i64) -> Result<(), AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.delete_template(&actor, id).await.map_err(wire)
+}

@@ -1,0 +1,522 @@
+//! Apps: the list, deploying a new one (paste or pick a template, check it, fill in its variables),
+//! and an app's page (operation progress, services and tasks, scale, resources, versions with diffs
+//! and rollback, edit, redeploy, stop/start, delete).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use crate::api::app::{
+    app_diff, get_app, get_apps, get_template, vars_to_text, AppPage, CheckApp, DeleteApp, DeployApp, RedeployApp,
+    RollbackApp, ScaleService, ServiceRow, SetServiceResources, StartApp, StopApp, UpdateApp,
+};
+use crate::api::cluster::{get_clusters, JobRow};
+use crate::components::compose_editor::{filled, ComposeEditor, VariablesForm};
+use crate::components::ui::{
+    go_to, ticker, Card, ErrorBanner, PageHeader, ProgressBar, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
+};
+use crate::error::AppError;
+use crate::format;
+
+const SMALL: &str =
+    "w-20 rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
+const TH: &str = "px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500";
+const TD: &str = "px-3 py-2 align-top";
+
+fn error_view(e: AppError) -> AnyView {
+    if e.code == "unauthenticated" {
+        go_to("/signin");
+    }
+    view! { <ErrorBanner message=e.display() testid="page-error" /> }.into_any()
+}
+
+#[component]
+pub fn Apps() -> impl IntoView {
+    let tick = ticker(Duration::from_secs(5));
+    let apps = Resource::new(move || tick.get(), |_| get_apps(None));
+    let body = move || {
+        Suspend::new(async move {
+            match apps.await {
+                Ok(apps) if apps.is_empty() => view! {
+                    <p class="text-sm text-slate-500" data-testid="no-apps">"No apps yet. Deploy one from a Compose template."</p>
+                }.into_any(),
+                Ok(apps) => view! {
+                    <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+                        <table class="min-w-full text-sm">
+                            <thead><tr><th class=TH>"App"</th><th class=TH>"Cluster"</th><th class=TH>"Status"</th><th class=TH>"Version"</th><th class=TH>"Changed"</th></tr></thead>
+                            <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                                {apps.into_iter().map(|a| { let row_name = a.name.clone(); view! {
+                                    <tr data-testid="app-row" data-name=row_name>
+                                        <td class=TD><A href=format!("/apps/{}", a.id) attr:class="font-medium text-sky-700 hover:underline dark:text-sky-300">{a.name.clone()}</A></td>
+                                        <td class=TD>{a.cluster_name.clone()}</td>
+                                        <td class=TD><StatusBadge status=a.status.clone() /></td>
+                                        <td class=TD>{format!("v{}", a.version)}</td>
+                                        <td class=TD>{format::date_utc(a.updated_at)}</td>
+                                    </tr>
+                                }}).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+                Err(e) => error_view(e),
+            }
+        })
+    };
+    view! {
+        <Title text="Apps · Berth" />
+        <div class="mx-auto max-w-6xl space-y-6">
+            <PageHeader title="Apps" subtitle="Compose templates running as swarm stacks.">
+                <A href="/templates" attr:class=BUTTON>"Templates"</A>
+                <A href="/apps/new" attr:class=PRIMARY attr:data-testid="new-app">"Deploy an app"</A>
+            </PageHeader>
+            <Transition fallback=|| ()>{body}</Transition>
+        </div>
+    }
+}
+
+/// Deploy a new app: a cluster, a name, the template (pasted, or from the catalog with `?template=`)
+/// and its variables.
+#[component]
+pub fn NewApp() -> impl IntoView {
+    let query = use_query_map();
+    let template_id = move || query.read().get("template").and_then(|t| t.parse::<i64>().ok());
+    let preset_cluster = query.read_untracked().get("cluster").unwrap_or_default();
+    let text = RwSignal::new(String::new());
+    let values = RwSignal::new(BTreeMap::<String, String>::new());
+    let cluster = RwSignal::new(preset_cluster);
+    let name = RwSignal::new(String::new());
+    let check = ServerAction::<CheckApp>::new();
+    let deploy = ServerAction::<DeployApp>::new();
+    let clusters = Resource::new(|| (), |_| get_clusters());
+    let template = Resource::new(template_id, |id| async move {
+        match id {
+            Some(id) => get_template(id).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    // A template from the catalog fills the editor once.
+    Effect::new(move |_| {
+        if let Some(Ok(Some(t))) = template.get() {
+            text.set(t.template.compose.clone());
+            if name.get_untracked().is_empty() {
+                name.set(t.template.name.clone());
+            }
+        }
+    });
+    let cluster_id = move || cluster.get().parse::<i64>().ok();
+    let run_check = Callback::new(move |_| {
+        if let Some(c) = cluster_id() {
+            check.dispatch(CheckApp {
+                cluster: c,
+                compose: text.get_untracked(),
+                vars: vars_to_text(&filled(&values.get_untracked())),
+            });
+        }
+    });
+    let result = Signal::derive(move || check.value().get().and_then(Result::ok));
+    let variables = Signal::derive(move || result.get().map(|c| c.variables).unwrap_or_default());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = deploy.value().get() {
+            navigate(&format!("/apps/{}", d.app), Default::default());
+        }
+    });
+    let field_error = move |field: &'static str| {
+        deploy.value().get().and_then(Result::err).filter(|e| e.field.as_deref() == Some(field)).map(|e| e.message)
+    };
+    let submit = move |_| {
+        let Some(c) = cluster_id() else { return };
+        deploy.dispatch(DeployApp {
+            cluster: c,
+            name: name.get_untracked(),
+            compose: text.get_untracked(),
+            vars: vars_to_text(&filled(&values.get_untracked())),
+            template: template_id(),
+        });
+    };
+    view! {
+        <Title text="Deploy an app · Berth" />
+        <div class="mx-auto max-w-5xl space-y-6">
+            <PageHeader title="Deploy an app" subtitle="Paste a Compose file (v2 or v3) or start from a template; Berth checks it before anything runs." />
+            <div class="space-y-5 rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+                <div class="grid gap-5 sm:grid-cols-2">
+                    <label class="block space-y-1">
+                        <span class="text-sm font-medium">"Cluster"</span>
+                        <select class=INPUT data-testid="app-cluster" on:change=move |ev| cluster.set(event_target_value(&ev)) prop:value=move || cluster.get()>
+                            <option value="">"Choose…"</option>
+                            <Suspense fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    clusters.await.unwrap_or_default().into_iter().map(|c| {
+                                        let selected = cluster.get_untracked() == c.id.to_string();
+                                        view! { <option value=c.id.to_string() selected=selected>{c.name}</option> }
+                                    }).collect_view()
+                                })}
+                            </Suspense>
+                        </select>
+                    </label>
+                    <label class="block space-y-1">
+                        <span class="text-sm font-medium">"Name"</span>
+                        <input class=INPUT data-testid="app-name" autocomplete="off" placeholder="shop"
+                            prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                        <span class="block text-xs text-slate-500">"The stack's name on the swarm: a-z, 0-9 and '-'"</span>
+                        <span class="block text-xs text-red-600" data-testid="error-name">{move || field_error("name")}</span>
+                    </label>
+                </div>
+                <ComposeEditor text check=result on_change=run_check />
+                <VariablesForm variables values />
+                {move || check.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() /> })}
+                {move || deploy.value().get().and_then(Result::err).filter(|e| e.field.as_deref() != Some("name")).map(|e| view! { <ErrorBanner message=e.display() testid="deploy-error" /> })}
+                <div class="flex items-center justify-end gap-2">
+                    <button type="button" class=BUTTON data-testid="check" disabled=move || cluster_id().is_none() on:click=move |_| run_check.run(())>"Check"</button>
+                    <button type="button" class=PRIMARY data-testid="deploy" disabled=move || deploy.pending().get() || cluster_id().is_none() on:click=submit>
+                        {move || if deploy.pending().get() { "Starting…" } else { "Deploy" }}
+                    </button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// The actions of an app's page.
+#[derive(Clone, Copy)]
+struct Actions {
+    scale: ServerAction<ScaleService>,
+    resources: ServerAction<SetServiceResources>,
+    redeploy: ServerAction<RedeployApp>,
+    rollback: ServerAction<RollbackApp>,
+    update: ServerAction<UpdateApp>,
+    stop: ServerAction<StopApp>,
+    start: ServerAction<StartApp>,
+    delete: ServerAction<DeleteApp>,
+}
+
+impl Actions {
+    fn version(&self) -> usize {
+        self.scale.version().get()
+            + self.resources.version().get()
+            + self.redeploy.version().get()
+            + self.rollback.version().get()
+            + self.update.version().get()
+            + self.stop.version().get()
+            + self.start.version().get()
+    }
+
+    fn error(&self) -> Option<AppError> {
+        let e = |v: Option<Result<(), AppError>>| v.and_then(Result::err);
+        let j = |v: Option<Result<i64, AppError>>| v.and_then(Result::err);
+        e(self.scale.value().get())
+            .or_else(|| e(self.resources.value().get()))
+            .or_else(|| e(self.stop.value().get()))
+            .or_else(|| j(self.redeploy.value().get()))
+            .or_else(|| j(self.rollback.value().get()))
+            .or_else(|| j(self.update.value().get()))
+            .or_else(|| j(self.start.value().get()))
+            .or_else(|| j(self.delete.value().get()))
+    }
+}
+
+#[component]
+pub fn AppView() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let actions = Actions {
+        scale: ServerAction::new(),
+        resources: ServerAction::new(),
+        redeploy: ServerAction::new(),
+        rollback: ServerAction::new(),
+        update: ServerAction::new(),
+        stop: ServerAction::new(),
+        start: ServerAction::new(),
+        delete: ServerAction::new(),
+    };
+    let tick = ticker(Duration::from_secs(2));
+    let page = Resource::new(move || (id(), tick.get(), actions.version()), |(id, _, _)| get_app(id));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(job)) = actions.delete.value().get() {
+            navigate(&format!("/jobs/{job}"), Default::default());
+        }
+    });
+    let body = move || {
+        Suspend::new(async move {
+            match page.await {
+                Ok(p) => view! { <AppBody p actions /> }.into_any(),
+                Err(e) => error_view(e),
+            }
+        })
+    };
+    view! {
+        <Title text="App · Berth" />
+        <div class="mx-auto max-w-6xl space-y-6">
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+        </div>
+    }
+}
+
+#[component]
+fn AppBody(p: AppPage, actions: Actions) -> impl IntoView {
+    let app = p.app.clone();
+    let id = app.id;
+    let operate = p.access.operate;
+    let editing = RwSignal::new(false);
+    let deleting = RwSignal::new(false);
+    let stopped = app.status == "stopped";
+    let busy = p.jobs.first().is_some_and(|j| j.status == "running");
+    let latest = p.jobs.first().cloned();
+    let current = app.version;
+    view! {
+        <PageHeader title=app.name.clone() subtitle=format!("Version {} on cluster {}", app.version, p.cluster_name)>
+            <StatusBadge status=app.status.clone() testid="app-status" />
+            {operate.then(|| view! {
+                <button type="button" class=BUTTON data-testid="edit" on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
+                <button type="button" class=BUTTON data-testid="redeploy" disabled=busy on:click=move |_| { actions.redeploy.dispatch(RedeployApp { id }); }>"Redeploy"</button>
+                {if stopped {
+                    view! { <button type="button" class=BUTTON data-testid="start" disabled=busy on:click=move |_| { actions.start.dispatch(StartApp { id }); }>"Start"</button> }.into_any()
+                } else {
+                    view! { <button type="button" class=BUTTON data-testid="stop" disabled=busy on:click=move |_| { actions.stop.dispatch(StopApp { id }); }>"Stop"</button> }.into_any()
+                }}
+                <button type="button" class=BUTTON data-testid="delete" on:click=move |_| deleting.set(true)>"Delete"</button>
+            })}
+        </PageHeader>
+        {move || deleting.get().then(|| view! {
+            <ActionForm action=actions.delete>
+                <div role="alertdialog" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
+                    <input type="hidden" name="id" value=id />
+                    <span class="flex-1">"Delete this app? Its services, networks, secrets and configs are removed."</span>
+                    <label class="flex items-center gap-1"><input type="checkbox" name="remove_volumes" data-testid="remove-volumes" />"Also remove its volumes"</label>
+                    <button type="submit" class=DANGER data-testid="delete-confirm">"Delete app"</button>
+                    <button type="button" class=BUTTON on:click=move |_| deleting.set(false)>"Cancel"</button>
+                </div>
+            </ActionForm>
+        })}
+        {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
+        {(!app.message.is_empty()).then(|| view! { <ErrorBanner message=app.message.clone() testid="app-message" /> })}
+        {p.live_error.clone().map(|e| view! { <ErrorBanner message=format!("Live state unavailable: {e}") testid="live-error" /> })}
+        {latest.map(|job| view! { <Operation job /> })}
+        {move || editing.get().then(|| view! { <Edit id compose=p.compose.clone() vars=p.vars.clone() cluster=app.cluster_id update=actions.update done=editing /> })}
+        <Card title="Services">
+            <div class="space-y-4" data-testid="services">
+                {p.services.clone().into_iter().map(|s| view! { <Service s app=id operate actions /> }).collect_view()}
+                {(!p.extra_services.is_empty()).then(|| view! {
+                    <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="extra-services">
+                        "Running in the stack but not in this version: "{p.extra_services.join(", ")}
+                    </p>
+                })}
+            </div>
+        </Card>
+        <Versions id versions=p.versions.clone() current operate rollback=actions.rollback />
+    }
+}
+
+/// The latest operation on the app, live.
+#[component]
+fn Operation(job: JobRow) -> impl IntoView {
+    let failed = job.status == "failed";
+    let percent = job.progress;
+    let title = match job.kind.as_str() {
+        "app.create" => "Deploying",
+        "app.update" => "Updating",
+        "app.rollback" => "Rolling back",
+        "app.redeploy" => "Redeploying",
+        "app.start" => "Starting",
+        "app.delete" => "Deleting",
+        _ => "Operation",
+    };
+    let elapsed = job.finished_at.unwrap_or(job.now) - job.started_at;
+    view! {
+        <div class="space-y-3 rounded-xl border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900" data-testid="operation" data-status=job.status.clone()>
+            <div class="flex items-center justify-between gap-3 text-sm">
+                <span class="font-medium">{format!("{title} · {} · {} by {}", job.status, format::duration(elapsed), job.actor)}</span>
+                <A href=format!("/jobs/{}", job.id) attr:class="text-sky-700 hover:underline dark:text-sky-300">"Details"</A>
+            </div>
+            <ProgressBar percent=Signal::derive(move || percent) failed=Signal::derive(move || failed) />
+            <ol class="space-y-1 text-sm">
+                {job.steps.into_iter().filter(|s| s.state != "pending").map(|s| view! {
+                    <li data-testid="op-step" data-state=s.state.clone()>
+                        <span class="font-medium">{s.name}</span>
+                        {(!s.detail.is_empty()).then(|| view! { <span class="text-slate-500">" — "{s.detail}</span> })}
+                    </li>
+                }).collect_view()}
+            </ol>
+            {(!job.error.is_empty()).then(|| view! { <ErrorBanner message=job.error.clone() testid="op-error" /> })}
+        </div>
+    }
+}
+
+#[component]
+fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions) -> impl IntoView {
+    let name = s.name.clone();
+    let replicas = RwSignal::new(s.desired.to_string());
+    let healthy = s.running == s.desired && s.deployed;
+    let scale_name = name.clone();
+    let res_name = name.clone();
+    view! {
+        <div class="rounded-lg border border-slate-200 p-3 dark:border-slate-800" data-testid="service" data-name=name.clone()>
+            <div class="flex flex-wrap items-center gap-3">
+                <span class="font-semibold">{name.clone()}</span>
+                <span class="font-mono text-xs text-slate-500">{s.image.clone()}</span>
+                <span class=if healthy { "text-sm text-emerald-700 dark:text-emerald-300" } else { "text-sm text-amber-700 dark:text-amber-300" } data-testid="replicas">
+                    {format!("{}/{} running{}", s.running, s.desired, if s.global { " (global)" } else { "" })}
+                </span>
+                {(!s.update_state.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("update {}", s.update_state)}</span> })}
+                {(!s.ports.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("ports {}", s.ports.join(", "))}</span> })}
+                <span class="flex-1"></span>
+                {(operate && !s.global).then(|| view! {
+                    <input type="number" min="0" max="1000" class=SMALL data-testid="scale-input" aria-label="Replicas"
+                        prop:value=move || replicas.get() on:input=move |ev| replicas.set(event_target_value(&ev)) />
+                    <button type="button" class=BUTTON data-testid="scale" on:click=move |_| {
+                        actions.scale.dispatch(ScaleService { id: app, service: scale_name.clone(), replicas: replicas.get_untracked() });
+                    }>"Scale"</button>
+                })}
+            </div>
+            {(!s.drift.is_empty()).then(|| view! {
+                <ul class="mt-2 text-xs text-amber-700 dark:text-amber-300" data-testid="drift">
+                    {s.drift.iter().map(|d| view! { <li>"Drift: "{d.clone()}</li> }).collect_view()}
+                </ul>
+            })}
+            {(!s.constraints.is_empty() || !s.spread.is_empty()).then(|| view! {
+                <p class="mt-1 text-xs text-slate-500">{format!("placement: {}{}", s.constraints.join(", "), if s.spread.is_empty() { String::new() } else { format!(" · spread over {}", s.spread.join(", ")) })}</p>
+            })}
+            <table class="mt-2 min-w-full text-xs">
+                <thead><tr><th class=TH>"Slot"</th><th class=TH>"Node"</th><th class=TH>"State"</th><th class=TH>"Restarts"</th><th class=TH>"Error"</th></tr></thead>
+                <tbody>
+                    {s.tasks.iter().map(|t| view! {
+                        <tr data-testid="task" data-state=t.state.clone()>
+                            <td class=TD>{t.slot.map(|s| s.to_string()).unwrap_or_else(|| "—".into())}</td>
+                            <td class=TD>{t.node.clone()}</td>
+                            <td class=TD>{t.state.clone()}{(t.desired_state != "running").then(|| format!(" → {}", t.desired_state))}</td>
+                            <td class=TD>{t.restarts}</td>
+                            <td class=format!("{TD} text-red-700 dark:text-red-300")>{if t.error.is_empty() { t.message.clone() } else { t.error.clone() }}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {operate.then(|| view! {
+                <details class="mt-2 text-sm">
+                    <summary class="cursor-pointer text-slate-600 dark:text-slate-300">"Resources"</summary>
+                    <ActionForm action=actions.resources>
+                        <input type="hidden" name="id" value=app />
+                        <input type="hidden" name="service" value=res_name.clone() />
+                        <div class="mt-2 flex flex-wrap items-end gap-2">
+                            <label class="text-xs">"CPU limit"<input name="limit_cpus" class=SMALL value=s.limit_cpus.clone() placeholder="0.5" /></label>
+                            <label class="text-xs">"Memory limit"<input name="limit_memory" class=SMALL value=s.limit_memory.clone() placeholder="128M" /></label>
+                            <label class="text-xs">"CPU reserved"<input name="reserve_cpus" class=SMALL value=s.reserve_cpus.clone() /></label>
+                            <label class="text-xs">"Memory reserved"<input name="reserve_memory" class=SMALL value=s.reserve_memory.clone() /></label>
+                            <button type="submit" class=BUTTON>"Apply"</button>
+                        </div>
+                    </ActionForm>
+                </details>
+            })}
+        </div>
+    }
+}
+
+/// Editing the template and variables of an app: a new version, rolled out.
+#[component]
+fn Edit(
+    id: i64,
+    compose: String,
+    vars: Vec<(String, Option<String>)>,
+    cluster: i64,
+    update: ServerAction<UpdateApp>,
+    done: RwSignal<bool>,
+) -> impl IntoView {
+    let text = RwSignal::new(compose);
+    let kept: Vec<String> = vars.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
+    let values = RwSignal::new(vars.into_iter().filter_map(|(k, v)| Some((k, v?))).collect::<BTreeMap<_, _>>());
+    let check = ServerAction::<CheckApp>::new();
+    let run_check = Callback::new(move |_| {
+        check.dispatch(CheckApp {
+            cluster,
+            compose: text.get_untracked(),
+            vars: vars_to_text(&filled(&values.get_untracked())),
+        });
+    });
+    // Check once at the start so the variables show.
+    Effect::new(move |_| run_check.run(()));
+    let result = Signal::derive(move || check.value().get().and_then(Result::ok));
+    let variables = Signal::derive(move || result.get().map(|c| c.variables).unwrap_or_default());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = update.value().get() {
+            done.set(false);
+        }
+    });
+    view! {
+        <Card title="Edit: deploy a new version">
+            <div class="space-y-4">
+                <ComposeEditor text check=result on_change=run_check />
+                <VariablesForm variables values kept />
+                <div class="flex justify-end gap-2">
+                    <button type="button" class=BUTTON on:click=move |_| run_check.run(())>"Check"</button>
+                    <button type="button" class=PRIMARY data-testid="update" disabled=move || update.pending().get() on:click=move |_| {
+                        update.dispatch(UpdateApp { id, compose: text.get_untracked(), vars: vars_to_text(&filled(&values.get_untracked())) });
+                    }>"Deploy new version"</button>
+                </div>
+            </div>
+        </Card>
+    }
+}
+
+#[component]
+fn Versions(
+    id: i64,
+    versions: Vec<crate::api::app::VersionRow>,
+    current: i64,
+    operate: bool,
+    rollback: ServerAction<RollbackApp>,
+) -> impl IntoView {
+    let shown = RwSignal::new(None::<i64>);
+    let diff = Resource::new(
+        move || shown.get(),
+        move |v| async move {
+            match v {
+                Some(v) if v > 1 => app_diff(id, v - 1, v).await.map(Some),
+                _ => Ok(None),
+            }
+        },
+    );
+    view! {
+        <Card title="Versions">
+            <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="versions">
+                {versions.into_iter().map(|v| {
+                    let n = v.version;
+                    view! {
+                        <li class="flex flex-wrap items-center gap-3 py-2" data-testid="version" data-version=n>
+                            <span class="font-semibold">{format!("v{n}")}</span>
+                            <span>{v.action.clone()}{(!v.note.is_empty()).then(|| format!(" {}", v.note))}</span>
+                            <span class="text-slate-500">{format!("{} · {}", v.created_by, format::date_utc(v.created_at))}</span>
+                            {(n == current).then(|| view! { <span class="rounded bg-sky-100 px-1.5 text-xs text-sky-800 dark:bg-sky-900 dark:text-sky-100">"current"</span> })}
+                            <span class="flex-1"></span>
+                            {(n > 1).then(|| view! {
+                                <button type="button" class=BUTTON data-testid="show-diff" on:click=move |_| shown.set(if shown.get_untracked() == Some(n) { None } else { Some(n) })>"Changes"</button>
+                            })}
+                            {(operate && n != current).then(|| view! {
+                                <button type="button" class=BUTTON data-testid="rollback" on:click=move |_| { rollback.dispatch(RollbackApp { id, version: n }); }>"Roll back to this"</button>
+                            })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match diff.await {
+                        Ok(Some(lines)) => view! {
+                            <pre class="mt-3 overflow-x-auto rounded-md bg-slate-50 p-3 text-xs dark:bg-slate-950" data-testid="diff">
+                                {lines.into_iter().map(|l| {
+                                    let class = match l.tag.as_str() { "+" => "text-emerald-700 dark:text-emerald-300", "-" => "text-red-700 dark:text-red-300", _ => "text-slate-500" };
+                                    view! { <div class=class>{format!("{} {}", l.tag, l.text)}</div> }
+                                }).collect_view()}
+                            </pre>
+                        }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <ErrorBanner message=e.display() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Card>
+    }
+}

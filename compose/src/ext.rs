@@ -1,0 +1,207 @@
+//! Berth's extension labels (`berth.*`, and the aliases in [`crate::ALIASES`]): recognising them
+//! among a service's labels and parsing their values into [`Extensions`].
+//!
+//! Unknown `berth.` labels are errors: a typo such as `berth.scael` must not deploy silently
+//! without the behaviour it asked for.
+
+use crate::cx::{Cx, Pair};
+use crate::spec::{Extensions, Probe};
+use crate::values;
+
+/// The canonical name (`berth.…`) of a label key, if it is an extension label.
+pub fn canonical(key: &str) -> Option<String> {
+    let mut name = None;
+    if key.starts_with("berth.") {
+        name = Some(key.to_string());
+    }
+    for (alias, canon) in crate::ALIASES {
+        if alias.ends_with('.') {
+            if let Some(rest) = key.strip_prefix(alias) {
+                name = Some(format!("{canon}{rest}"));
+            }
+        }
+    }
+    let mut name = name?;
+    for (alias, canon) in crate::ALIASES {
+        if !alias.ends_with('.') && name == *alias {
+            name = canon.to_string();
+        }
+    }
+    Some(name)
+}
+
+/// What the labels asked for beyond [`Extensions`] itself: replicas and mode, which the service
+/// code reconciles with `deploy:`.
+#[derive(Default)]
+pub struct Asked {
+    pub scale: Option<(u64, usize, String)>,
+    pub global: Option<(bool, usize, String)>,
+}
+
+const AUTO_SCALING: &[&str] =
+    &["min_instances", "max_instances", "min_cpu", "max_cpu", "min_memory", "max_memory", "step"];
+
+/// Parses extension labels: each comes as its canonical name and the label as written (whose key
+/// the messages quote).
+pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut Extensions) -> Asked {
+    let mut asked = Asked::default();
+    let mut scaling_lines = std::collections::BTreeMap::new();
+    for (canonical, p) in pairs {
+        let written = p.key.as_str();
+        let value = p.value.clone().unwrap_or_default();
+        let v = value.trim();
+        let line = p.line;
+        let f = p.field.as_str();
+        let bad = |cx: &mut Cx<'_>, what: &str| cx.err(line, f, format!("`{written}` {what}, not `{v}`"));
+        let boolean = |cx: &mut Cx<'_>| match v.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                bad(cx, "must be true or false");
+                None
+            }
+        };
+        let name = canonical.strip_prefix("berth.").unwrap_or(canonical);
+        match name {
+            "scale" => match v.parse::<u64>() {
+                Ok(n) if n <= 1000 => asked.scale = Some((n, line, f.to_string())),
+                _ => bad(cx, "must be a whole number from 0 to 1000"),
+            },
+            "global" => {
+                if let Some(b) = boolean(cx) {
+                    asked.global = Some((b, line, f.to_string()));
+                }
+            }
+            "depends" => {
+                let names: Vec<&str> = v.split(',').map(str::trim).collect();
+                if names.iter().any(|n| n.is_empty()) {
+                    bad(cx, "lists service names separated by commas");
+                    continue;
+                }
+                for n in names {
+                    if !ext.depends.iter().any(|d| d == n) {
+                        ext.depends.push(n.to_string());
+                    }
+                    let dep = crate::cx::DependsRef {
+                        service: service.to_string(),
+                        target: n.to_string(),
+                        line,
+                        field: f.to_string(),
+                    };
+                    cx.depends.push(dep);
+                }
+            }
+            "probe.url" => {
+                if probe_url(v) {
+                    probe(ext).url = Some(v.to_string());
+                } else {
+                    bad(cx, "must look like http://container:8080/health or tcp://container:6379");
+                }
+            }
+            "probe.cmd" => {
+                if v.is_empty() {
+                    cx.err(line, f, format!("`{written}` must not be empty"));
+                } else {
+                    probe(ext).cmd = Some(value.clone());
+                }
+            }
+            "probe.initial_delay" | "probe.timeout" => {
+                let ns = match v.parse::<i64>() {
+                    Ok(secs) if (0..=86_400 * 365).contains(&secs) => Some(secs * 1_000_000_000),
+                    Ok(_) => None,
+                    Err(_) => values::duration(v).ok(),
+                };
+                match ns {
+                    Some(ns) if name == "probe.timeout" => probe(ext).timeout_ns = Some(ns),
+                    Some(ns) => probe(ext).initial_delay_ns = Some(ns),
+                    None => bad(cx, "must be seconds (e.g. 10) or a duration (e.g. 10s)"),
+                }
+            }
+            "rolling_updates" => ext.rolling_updates = boolean(cx).or(ext.rolling_updates),
+            "rolling_updates.parallelism" => match v.parse::<u64>() {
+                Ok(n) if n >= 1 => ext.rolling_parallelism = Some(n),
+                _ => bad(cx, "must be a whole number of at least 1"),
+            },
+            "latest_image" => ext.latest_image = boolean(cx).unwrap_or(ext.latest_image),
+            "zone_spread" => ext.zone_spread = boolean(cx).unwrap_or(ext.zone_spread),
+            "routing.session_sticky" => ext.session_sticky = boolean(cx).unwrap_or(ext.session_sticky),
+            _ => {
+                if let Some(key) = name.strip_prefix("auto_scaling.").filter(|k| AUTO_SCALING.contains(k)) {
+                    if v.parse::<f64>().is_ok_and(f64::is_finite) {
+                        ext.auto_scaling.insert(key.to_string(), v.to_string());
+                        scaling_lines.insert(key.to_string(), (line, f.to_string()));
+                    } else {
+                        bad(cx, "must be a number");
+                    }
+                } else if let Some(port) = name.strip_prefix("routing.port_") {
+                    let Some(port) = port_number(cx, port, line, f, written) else { continue };
+                    let domains: Vec<String> = v.split(';').map(|d| d.trim().to_string()).collect();
+                    if let Some(d) = domains.iter().find(|d| !values::routing_domain(d)) {
+                        let message = format!(
+                            "`{d}` in `{written}` is not a domain (write e.g. a.example.com or a.example.com/path; separate several with `;`)"
+                        );
+                        cx.err(line, f, message);
+                    } else {
+                        ext.routing.insert(port, domains);
+                    }
+                } else if let Some(port) = name.strip_prefix("lb.port_") {
+                    if let Some(port) = port_number(cx, port, line, f, written) {
+                        ext.lb.insert(port, value.clone());
+                    }
+                } else {
+                    cx.err(
+                        line,
+                        f,
+                        format!("unknown Berth label `{written}` (see the extension labels in the README)"),
+                    );
+                }
+            }
+        }
+    }
+    for (min, max) in [("min_instances", "max_instances"), ("min_cpu", "max_cpu"), ("min_memory", "max_memory")] {
+        let (Some(lo), Some(hi)) = (ext.auto_scaling.get(min), ext.auto_scaling.get(max)) else { continue };
+        let (Ok(lo_n), Ok(hi_n)) = (lo.parse::<f64>(), hi.parse::<f64>()) else { continue };
+        if lo_n > hi_n {
+            let (line, f) = scaling_lines.get(min).cloned().unwrap_or_default();
+            cx.err(line, &f, format!("auto_scaling.{min} ({lo}) is more than auto_scaling.{max} ({hi})"));
+        }
+    }
+    asked
+}
+
+fn probe(ext: &mut Extensions) -> &mut Probe {
+    ext.probe.get_or_insert(Probe { url: None, cmd: None, initial_delay_ns: None, timeout_ns: None })
+}
+
+fn port_number(cx: &mut Cx<'_>, s: &str, line: usize, field: &str, written: &str) -> Option<u16> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Some(p),
+        _ => {
+            cx.err(line, field, format!("`{written}` must name a port from 1 to 65535 (e.g. port_80)"));
+            None
+        }
+    }
+}
+
+/// `http(s)://host:port[/path]` or `tcp://host:port`.
+fn probe_url(s: &str) -> bool {
+    let (rest, tcp) = if let Some(r) = s.strip_prefix("tcp://") {
+        (r, true)
+    } else if let Some(r) = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://")) {
+        (r, false)
+    } else {
+        return false;
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if tcp && !(path.is_empty() || path == "/") {
+        return false;
+    }
+    let Some((host, port)) = authority.rsplit_once(':') else { return false };
+    !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        && port.parse::<u16>().is_ok_and(|p| p > 0)
+        && path.bytes().all(|b| b.is_ascii_graphic())
+}

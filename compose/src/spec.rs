@@ -1,0 +1,316 @@
+//! The canonical Berth app spec: what a Compose file becomes, what policy checks read, what the
+//! engine adapter translates to swarm objects, and what each app version stores (as JSON).
+//!
+//! Everything is normalised: durations are nanoseconds, memory is bytes, CPUs are nano-CPUs, short
+//! and long syntaxes end up in one form. Maps are `BTreeMap` so a spec serialises the same way every
+//! time (versions are compared and diffed as text).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole app: what one Compose file describes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppSpec {
+    pub services: BTreeMap<String, ServiceSpec>,
+    /// Networks declared at the top level (`external` ones are used, not created).
+    #[serde(default)]
+    pub networks: BTreeMap<String, NetworkSpec>,
+    #[serde(default)]
+    pub volumes: BTreeMap<String, VolumeSpec>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSpec>,
+    #[serde(default)]
+    pub configs: BTreeMap<String, ConfigSpec>,
+}
+
+/// One service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub image: String,
+    /// Replaces the image's CMD (a string is split like a shell would, without expansion).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    /// Networks the service joins (names of top-level networks); empty means the app's `default`.
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// Labels on the service's containers (Compose `labels`), without the `berth.` extensions.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Labels on the swarm service (Compose `deploy.labels`).
+    #[serde(default)]
+    pub service_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub healthcheck: Option<HealthSpec>,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub placement: Placement,
+    #[serde(default)]
+    pub update: UpdateSpec,
+    #[serde(default)]
+    pub restart: RestartSpec,
+    /// Run an init as PID 1 (reaps zombies, forwards signals).
+    #[serde(default)]
+    pub init: bool,
+    #[serde(default)]
+    pub stop_grace_period_ns: Option<i64>,
+    #[serde(default)]
+    pub secrets: Vec<FileRef>,
+    #[serde(default)]
+    pub configs: Vec<FileRef>,
+    /// What the workload policy looks at (kept even where swarm cannot honour it, so that the policy
+    /// sees what was asked for).
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// `pid: host`.
+    #[serde(default)]
+    pub pid_host: bool,
+    /// `network_mode: host`.
+    #[serde(default)]
+    pub network_host: bool,
+    /// Berth's extension labels (`berth.*` and their aliases), parsed.
+    #[serde(default)]
+    pub ext: Extensions,
+    /// The YAML line where the service is defined (1-based), for messages about it.
+    #[serde(default)]
+    pub line: usize,
+}
+
+/// How many tasks a service runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Replicated(u64),
+    /// One task on every eligible node.
+    Global,
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode::Replicated(1)
+    }
+}
+
+/// A published or exposed port. Berth publishes in host mode (no routing mesh without IPVS).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSpec {
+    /// The container port.
+    pub target: u16,
+    /// The port on the node; `None` publishes nothing (the port is reachable inside the app's networks).
+    pub published: Option<u16>,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MountKind {
+    /// A named volume of the app (or an anonymous one when `source` is empty).
+    Volume,
+    /// A path on the node.
+    Bind,
+    Tmpfs,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// Volume name or host path (normalised: no trailing `/`, except `/` itself); empty for tmpfs.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Compose `healthcheck` (and `berth.probe.*`, which becomes one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSpec {
+    /// Docker's form: `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval_ns: Option<i64>,
+    pub timeout_ns: Option<i64>,
+    pub retries: Option<u64>,
+    pub start_period_ns: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub limit_nano_cpus: Option<i64>,
+    pub limit_memory_bytes: Option<i64>,
+    pub reserve_nano_cpus: Option<i64>,
+    pub reserve_memory_bytes: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// Swarm constraints, e.g. `node.role==worker`, `node.labels.berth.zone==a`.
+    pub constraints: Vec<String>,
+    /// Spread descriptors, e.g. `node.labels.berth.zone` (from `preferences` and `berth.zone_spread`).
+    pub spread: Vec<String>,
+    pub max_replicas_per_node: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateSpec {
+    pub parallelism: Option<u64>,
+    pub delay_ns: Option<i64>,
+    /// `stop-first` or `start-first`.
+    pub order: Option<String>,
+    /// `pause`, `continue` or `rollback`.
+    pub failure_action: Option<String>,
+    pub monitor_ns: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartSpec {
+    /// `none`, `on-failure` or `any`.
+    pub condition: Option<String>,
+    pub delay_ns: Option<i64>,
+    pub max_attempts: Option<u64>,
+    pub window_ns: Option<i64>,
+}
+
+/// A secret or config given to a service: which one, and where it appears in the container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    pub source: String,
+    /// Path in the container (secrets default to `/run/secrets/<source>`, configs to `/<source>`).
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    /// Use an existing network of this name instead of creating one.
+    pub external: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub internal: bool,
+    pub attachable: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeSpec {
+    pub external: Option<String>,
+    pub driver: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A secret's value comes from the template (`content`, or `environment` read from the variables);
+/// `file` sources are not available in a web console and are refused with an error naming the key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretSpec {
+    pub external: Option<String>,
+    pub content: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigSpec {
+    pub external: Option<String>,
+    pub content: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Berth's extension labels on a service, parsed (prefix `berth.`; see [`crate::ALIASES`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extensions {
+    /// Services to start (and find healthy) before this one; also checked to exist.
+    pub depends: Vec<String>,
+    /// `berth.probe.*`: a readiness probe (becomes the healthcheck unless one is given).
+    pub probe: Option<Probe>,
+    /// `berth.rolling_updates: true` updates one task at a time (or `parallelism` at a time).
+    pub rolling_updates: Option<bool>,
+    pub rolling_parallelism: Option<u64>,
+    /// Re-pull the image on redeploy and report the digest before and after.
+    pub latest_image: bool,
+    /// Spread tasks over zones (the node label `zone`).
+    pub zone_spread: bool,
+    /// `berth.auto_scaling.*`, kept for the autoscaler.
+    pub auto_scaling: BTreeMap<String, String>,
+    /// `berth.routing.port_<n>` → domains (with optional `/path`), kept for the router.
+    pub routing: BTreeMap<u16, Vec<String>>,
+    pub session_sticky: bool,
+    /// `berth.lb.port_<n>` values, kept for load balancer integration.
+    pub lb: BTreeMap<u16, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// `http://container:PORT/path` or `tcp://container:PORT`.
+    pub url: Option<String>,
+    pub cmd: Option<String>,
+    pub initial_delay_ns: Option<i64>,
+    pub timeout_ns: Option<i64>,
+}
+
+/// One problem found in a template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// The 1-based YAML line (0 when the problem is not at one place, e.g. an empty document).
+    pub line: usize,
+    /// The service concerned, if any.
+    pub service: Option<String>,
+    /// The field's path, e.g. `services.web.deploy.replicas` or `services.web.ports[1]`.
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}: ", self.line)?;
+        }
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A variable a template uses: `${NAME}`, `${NAME:-default}`, `${NAME:?message}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variable {
+    pub name: String,
+    pub default: Option<String>,
+    /// Whether a value is required (`:?` or `?` forms, or no default).
+    pub required: bool,
+    /// The message of `${NAME:?message}`.
+    pub message: Option<String>,
+    /// First line where it is used.
+    pub line: usize,
+}
+
+/// A workload-policy finding: something only admins may deploy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub service: String,
+    /// The Compose field, e.g. `privileged`, `volumes[0]`, `cap_add`.
+    pub field: String,
+    pub message: String,
+}

@@ -1,0 +1,311 @@
+//! Small value grammars used by Compose: Go durations, memory sizes, CPU counts, shell-like
+//! command splitting, image references, DNS labels, domains and host paths.
+//!
+//! Each parser returns a message without the field name; the caller adds field and line.
+
+/// Parses a Go duration (`1m30s`, `500ms`, `1.5s`, `2us`) into nanoseconds.
+pub fn duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("`{s}` is not a duration (write e.g. 10s, 1m30s or 500ms)");
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("`{s}` is negative; durations must be zero or more"));
+    }
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t == "0" {
+        return Ok(0);
+    }
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{s}` has no unit (write e.g. {t}s)"));
+    }
+    let mut total: u128 = 0;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (num, after) = rest.split_at(num_end);
+        let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(decimal_scaled(num, scale).ok_or_else(bad)?);
+        rest = next;
+    }
+    i64::try_from(total).map_err(|_| format!("`{s}` is too long a duration"))
+}
+
+/// `digits[.digits]` times `scale`, exactly (truncating below one unit of `scale`'s base).
+fn decimal_scaled(num: &str, scale: u128) -> Option<u128> {
+    let (int, frac) = match num.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (num, ""),
+    };
+    if (int.is_empty() && frac.is_empty()) || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || int.len() > 20 {
+        return None;
+    }
+    let mut value: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    value = value.checked_mul(scale)?;
+    let mut unit = scale;
+    for d in frac.bytes().take(30) {
+        unit /= 10;
+        value = value.checked_add(u128::from(d - b'0') * unit)?;
+    }
+    Some(value)
+}
+
+/// Parses a memory size (`512m`, `1.5g`, `1073741824`, `64kb`) into bytes; units are binary
+/// multiples and case-insensitive, as in Compose.
+pub fn memory(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: u128 = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("`{s}` is not a memory size (write e.g. 512m or 2g)")),
+    };
+    let bytes =
+        decimal_scaled(num, scale).ok_or_else(|| format!("`{s}` is not a memory size (write e.g. 512m or 2g)"))?;
+    i64::try_from(bytes).map_err(|_| format!("`{s}` is too large a memory size"))
+}
+
+/// Parses a CPU count (`0.5`, `2`) into nano-CPUs, exactly.
+pub fn cpus(s: &str) -> Result<i64, String> {
+    let bad = || format!("`{s}` is not a number of CPUs (write e.g. 0.5 or 2)");
+    let t = s.trim();
+    if t.split_once('.').is_some_and(|(_, frac)| frac.len() > 9) {
+        return Err(format!("`{s}` has more than 9 decimals"));
+    }
+    let n = decimal_scaled(t, 1_000_000_000).ok_or_else(bad)?;
+    i64::try_from(n).map_err(|_| bad())
+}
+
+/// Formats nano-CPUs the way `cpus` reads them.
+pub fn format_cpus(n: i64) -> String {
+    let (int, frac) = (n / 1_000_000_000, n % 1_000_000_000);
+    if frac == 0 {
+        return int.to_string();
+    }
+    format!("{int}.{}", format!("{:09}", frac.abs()).trim_end_matches('0'))
+}
+
+/// Formats nanoseconds as a Go duration in the largest exact unit.
+pub fn format_duration(ns: i64) -> String {
+    for (unit, scale) in
+        [("h", 3_600_000_000_000), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)]
+    {
+        if ns != 0 && ns % scale == 0 {
+            return format!("{}{unit}", ns / scale);
+        }
+    }
+    format!("{ns}ns")
+}
+
+/// Splits a command string like a POSIX shell would, without any expansion: whitespace separates
+/// words, single quotes keep everything, double quotes and backslashes escape.
+pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("a single quote is not closed".to_string()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("a double quote is not closed".to_string()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("a double quote is not closed".to_string()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(c) = chars.next() {
+                    word.push(c);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Checks an image reference: `[registry[:port]/]name[/name...][:tag][@algo:hex]`.
+pub fn image(s: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("`{s}` is not a valid image reference: {why}"));
+    if s.is_empty() {
+        return Err("the image is empty".to_string());
+    }
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(algo, hex)| {
+            !algo.is_empty()
+                && algo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
+                && hex.len() >= 32
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if !ok {
+            return bad("the digest must look like sha256:<64 hex digits>");
+        }
+    }
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(tag) = tag {
+        let ok = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            return bad("a tag is letters, digits, `_`, `.` and `-` (at most 128)");
+        }
+    }
+    if name.len() > 255 {
+        return bad("the name is longer than 255 characters");
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 {
+        let first = parts[0];
+        if first.contains('.') || first.contains(':') || first == "localhost" {
+            let (host, port) = first.split_once(':').unwrap_or((first, ""));
+            let host_ok = !host.is_empty()
+                && host.split('.').all(|l| {
+                    !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-')
+                });
+            if !host_ok || (first.contains(':') && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))) {
+                return bad("the registry must be a host name with an optional :port");
+            }
+            parts.remove(0);
+        }
+    }
+    for p in parts {
+        if !path_component(p) {
+            return bad("names are lowercase letters, digits and separators (`.`, `_`, `__`, `-`)");
+        }
+    }
+    Ok(())
+}
+
+fn path_component(p: &str) -> bool {
+    let b = p.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A separator run: `.`, `_`, `__` or any number of `-`.
+        let start = i;
+        while i < b.len() && !(b[i].is_ascii_lowercase() || b[i].is_ascii_digit()) {
+            i += 1;
+        }
+        let sep = &p[start..i];
+        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-')) {
+            return false;
+        }
+    }
+    true
+}
+
+/// A DNS label as service names must be: lowercase letters, digits and `-`, starting with a
+/// letter, not ending with `-`, at most 63 characters.
+pub fn dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_lowercase()
+        && b[b.len() - 1] != b'-'
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+/// A routing domain: `host.example.com` or `*.example.com`, optionally followed by `/path`.
+pub fn routing_domain(s: &str) -> bool {
+    let (host, path) = match s.find('/') {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && host.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Normalises an absolute host path lexically: collapses `//`, drops `.`, resolves `..` (never above
+/// `/`) and strips a trailing `/`. This is what the policy compares, so that `/var/run/../run/x`
+/// and `/var/run/x/` cannot slip past a check for `/var/run/x`.
+pub fn normalise_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}

@@ -1,0 +1,233 @@
+//! Round trip: hand-built rich specs survive `parse(to_compose(spec))` unchanged (lines aside),
+//! including strings that look like YAML syntax, numbers, booleans or variables.
+
+use std::collections::BTreeMap;
+
+use compose::*;
+
+fn without_lines(mut spec: AppSpec) -> AppSpec {
+    for s in spec.services.values_mut() {
+        s.line = 0;
+    }
+    spec
+}
+
+fn round_trip(spec: &AppSpec) {
+    let text = to_compose(spec);
+    match parse(&text, &BTreeMap::new()) {
+        Ok(p) => assert_eq!(without_lines(p.spec), without_lines(spec.clone()), "\n{text}"),
+        Err(e) => panic!("{text}\n{e:#?}"),
+    }
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+const TRICKY: &[&str] = &[
+    "true",
+    "no",
+    "null",
+    "~",
+    "123",
+    "0x1F",
+    "1e3",
+    "",
+    " lead",
+    "trail ",
+    "a: b",
+    "- x",
+    "# not a comment",
+    "{a}",
+    "[b]",
+    "*alias",
+    "&anchor",
+    "!tag",
+    "%",
+    "@",
+    "`",
+    "|",
+    ">",
+    "'single'",
+    "\"double\"",
+    "back\\slash",
+    "multi\nline\n",
+    "tab\there",
+    "$HOME",
+    "${VAR:-x}",
+    "$$",
+    "costs $5",
+    "ünïcødé ✓",
+    "\u{7f}\u{1}",
+    "\u{2028}",
+];
+
+fn rich() -> AppSpec {
+    let mut web = ServiceSpec {
+        image: "registry.example.com:5000/team/web:1.2.3".into(),
+        command: Some(TRICKY.iter().map(|s| s.to_string()).collect()),
+        entrypoint: Some(vec![]),
+        environment: TRICKY.iter().enumerate().map(|(i, s)| (format!("V{i}"), s.to_string())).collect(),
+        working_dir: Some("/srv/app dir".into()),
+        user: Some("1000:1000".into()),
+        hostname: Some("web-1".into()),
+        ports: vec![
+            PortSpec { target: 80, published: Some(8080), protocol: "tcp".into() },
+            PortSpec { target: 53, published: Some(53), protocol: "udp".into() },
+            PortSpec { target: 9000, published: None, protocol: "tcp".into() },
+        ],
+        mounts: vec![
+            MountSpec { kind: MountKind::Volume, source: "data".into(), target: "/data".into(), read_only: false },
+            MountSpec { kind: MountKind::Bind, source: "/srv/conf".into(), target: "/etc/app".into(), read_only: true },
+            MountSpec { kind: MountKind::Tmpfs, source: String::new(), target: "/tmp".into(), read_only: false },
+            MountSpec { kind: MountKind::Volume, source: String::new(), target: "/cache".into(), read_only: true },
+            MountSpec { kind: MountKind::Bind, source: "/".into(), target: "/host".into(), read_only: true },
+        ],
+        networks: vec!["front".into(), "default".into()],
+        labels: TRICKY.iter().enumerate().map(|(i, s)| (format!("com.example.l{i}: {s}"), s.to_string())).collect(),
+        service_labels: map(&[("traefik.http.routers.web.rule", "Host(`a.example.com`)"), ("x", "")]),
+        healthcheck: Some(HealthSpec {
+            test: vec!["CMD".into(), "curl".into(), "-f".into(), "http://localhost/$x".into()],
+            interval_ns: Some(90_000_000_000),
+            timeout_ns: Some(1_500_000_000),
+            retries: Some(3),
+            start_period_ns: Some(1),
+        }),
+        mode: Mode::Replicated(3),
+        resources: Resources {
+            limit_nano_cpus: Some(1_500_000_001),
+            limit_memory_bytes: Some(536_870_913),
+            reserve_nano_cpus: Some(1),
+            reserve_memory_bytes: Some(0),
+        },
+        placement: Placement {
+            constraints: vec!["node.role==worker".into(), "node.labels.disk != hdd".into()],
+            spread: vec!["node.labels.rack".into(), "node.labels.berth.zone".into()],
+            max_replicas_per_node: Some(2),
+        },
+        update: UpdateSpec {
+            parallelism: Some(2),
+            delay_ns: Some(10_000_000_000),
+            order: Some("start-first".into()),
+            failure_action: Some("rollback".into()),
+            monitor_ns: Some(1_000),
+        },
+        restart: RestartSpec {
+            condition: Some("on-failure".into()),
+            delay_ns: Some(5_000_000),
+            max_attempts: Some(0),
+            window_ns: Some(3_600_000_000_000),
+        },
+        init: true,
+        stop_grace_period_ns: Some(0),
+        secrets: vec![
+            FileRef { source: "db".into(), target: "/run/secrets/db".into() },
+            FileRef { source: "db".into(), target: "/etc/pass word".into() },
+        ],
+        configs: vec![FileRef { source: "conf".into(), target: "/conf".into() }],
+        privileged: true,
+        cap_add: vec!["NET_ADMIN".into()],
+        cap_drop: vec!["ALL".into()],
+        devices: vec!["/dev/fuse:/dev/fuse:rwm".into()],
+        pid_host: true,
+        network_host: true,
+        ext: Extensions {
+            depends: vec!["db".into()],
+            probe: Some(Probe {
+                url: Some("http://container:8080/health?x=$y".into()),
+                cmd: Some("pg_isready -U \"$USER\"".into()),
+                initial_delay_ns: Some(10_000_000_000),
+                timeout_ns: Some(1_500_000),
+            }),
+            rolling_updates: Some(true),
+            rolling_parallelism: Some(2),
+            latest_image: true,
+            zone_spread: true,
+            auto_scaling: map(&[("min_instances", "1"), ("max_instances", "10"), ("min_cpu", "10.5"), ("step", "2")]),
+            routing: [(80, vec!["a.example.com".to_string(), "*.b.example.com/api/v1".to_string()])]
+                .into_iter()
+                .collect(),
+            session_sticky: true,
+            lb: [(443, "https:443;cert=$$x".to_string())].into_iter().collect(),
+        },
+        line: 0,
+    };
+    web.environment.insert("EMPTY".into(), String::new());
+    let db = ServiceSpec {
+        image: "postgres@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+        mode: Mode::Global,
+        ext: Extensions { rolling_updates: Some(false), ..Extensions::default() },
+        healthcheck: Some(HealthSpec {
+            test: vec!["NONE".into()],
+            interval_ns: None,
+            timeout_ns: None,
+            retries: None,
+            start_period_ns: None,
+        }),
+        ..ServiceSpec::default()
+    };
+    let bare = ServiceSpec {
+        image: "busybox".into(),
+        command: Some(vec!["sh".into(), "-c".into(), "echo $$HOME; exit 0".into()]),
+        healthcheck: Some(HealthSpec {
+            test: vec![],
+            interval_ns: Some(1_000_000_000),
+            timeout_ns: None,
+            retries: None,
+            start_period_ns: None,
+        }),
+        mode: Mode::Replicated(0),
+        ..ServiceSpec::default()
+    };
+    let mut spec = AppSpec::default();
+    spec.services.insert("web".into(), web);
+    spec.services.insert("db".into(), db);
+    spec.services.insert("bare-1".into(), bare);
+    spec.networks.insert(
+        "front".into(),
+        NetworkSpec { external: None, labels: map(&[("a", "b: c")]), internal: true, attachable: true },
+    );
+    spec.networks
+        .insert("proxy".into(), NetworkSpec { external: Some("traefik_public".into()), ..NetworkSpec::default() });
+    spec.volumes.insert(
+        "data".into(),
+        VolumeSpec { external: None, driver: Some("local".into()), labels: map(&[("k", "$v")]) },
+    );
+    spec.volumes.insert("old".into(), VolumeSpec { external: Some("old".into()), ..VolumeSpec::default() });
+    spec.secrets.insert(
+        "db".into(),
+        SecretSpec { external: None, content: Some("multi\nline $ secret\n".into()), labels: map(&[("l", "1")]) },
+    );
+    spec.secrets.insert("ext".into(), SecretSpec { external: Some("shared".into()), ..SecretSpec::default() });
+    spec.configs
+        .insert("conf".into(), ConfigSpec { external: None, content: Some(String::new()), labels: BTreeMap::new() });
+    spec
+}
+
+#[test]
+fn rich_spec_round_trips() {
+    round_trip(&rich());
+}
+
+#[test]
+fn minimal_specs_round_trip() {
+    let mut spec = AppSpec::default();
+    spec.services.insert("a".into(), ServiceSpec { image: "a".into(), ..ServiceSpec::default() });
+    round_trip(&spec);
+    for s in TRICKY {
+        let mut spec = spec.clone();
+        if let Some(a) = spec.services.get_mut("a") {
+            a.user = Some(s.to_string());
+            a.hostname = Some(format!("{s}{s}"));
+        }
+        round_trip(&spec);
+    }
+}
+
+#[test]
+fn policy_sees_the_same_after_a_round_trip() {
+    let spec = rich();
+    let back = parse(&to_compose(&spec), &BTreeMap::new()).unwrap().spec;
+    assert_eq!(policy_violations(&spec), policy_violations(&back));
+    assert!(policy_violations(&spec).iter().any(|v| v.field == "volumes[4]"));
+}

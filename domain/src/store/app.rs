@@ -1,0 +1,157 @@
+//! Apps and their versions.
+
+use super::Store;
+use crate::app::{App, AppVersion};
+use crate::error::Result;
+
+const COLUMNS: &str =
+    "id, cluster_id, name, status, message, version, template_id, overrides, created_by, created_at, updated_at";
+const VERSION_COLUMNS: &str = "app_id, version, compose, vars, action, note, created_by, created_at";
+
+/// A version about to be written.
+pub struct NewVersion<'a> {
+    pub compose: &'a str,
+    /// Sealed variable values.
+    pub vars: &'a str,
+    pub action: &'a str,
+    pub note: &'a str,
+    pub by: &'a str,
+}
+
+impl Store {
+    /// Inserts an app with its first version; `None` when the cluster has an app of that name.
+    pub async fn app_insert(
+        &self,
+        cluster_id: i64,
+        name: &str,
+        status: &str,
+        template_id: Option<i64>,
+        first: &NewVersion<'_>,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE cluster_id = $1 AND name = $2")
+            .bind(cluster_id)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        if taken > 0 {
+            return Ok(None);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO apps (cluster_id, name, status, version, template_id, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(cluster_id)
+        .bind(name)
+        .bind(status)
+        .bind(template_id)
+        .bind(first.by)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_version(&mut tx, id, 1, first, now).await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Adds the next version and makes it current; clears the overrides (the new version is the truth).
+    pub async fn app_add_version(&self, app_id: i64, v: &NewVersion<'_>, status: &str, now: i64) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let version: i64 = sqlx::query_scalar(
+            "UPDATE apps SET version = version + 1, status = $2, message = '', overrides = '{}', updated_at = $3 \
+             WHERE id = $1 RETURNING version",
+        )
+        .bind(app_id)
+        .bind(status)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_version(&mut tx, app_id, version, v, now).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    pub async fn apps(&self, cluster_id: Option<i64>) -> Result<Vec<App>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM apps WHERE ($1 = 0 OR cluster_id = $1) ORDER BY cluster_id, name"
+        ))
+        .bind(cluster_id.unwrap_or(0))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn app(&self, id: i64) -> Result<Option<App>> {
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM apps WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn app_set_status(&self, id: i64, status: &str, message: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE apps SET status = $2, message = $3, updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(message)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn app_set_overrides(&self, id: i64, overrides: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE apps SET overrides = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(overrides)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn app_delete(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn app_versions(&self, app_id: i64) -> Result<Vec<AppVersion>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {VERSION_COLUMNS} FROM app_versions WHERE app_id = $1 ORDER BY version DESC"
+        ))
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn app_version(&self, app_id: i64, version: i64) -> Result<Option<AppVersion>> {
+        Ok(sqlx::query_as(&format!("SELECT {VERSION_COLUMNS} FROM app_versions WHERE app_id = $1 AND version = $2"))
+            .bind(app_id)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    app_id: i64,
+    version: i64,
+    v: &NewVersion<'_>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO app_versions (app_id, version, compose, vars, action, note, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(app_id)
+    .bind(version)
+    .bind(v.compose)
+    .bind(v.vars)
+    .bind(v.action)
+    .bind(v.note)
+    .bind(v.by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
