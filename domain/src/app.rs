@@ -668,7 +668,9 @@ impl Berth {
                     why.join("; ")
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            // Often the tasks run within a second or two: look often at first, then less.
+            let pause = if started.elapsed() < Duration::from_secs(3) { 50 } else { 300 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
 

@@ -163,3 +163,63 @@ fn both_backends_have_the_same_migrations() {
     };
     assert_eq!(names("sqlite"), names("postgres"));
 }
+
+store_test!(templates, templates_keep_every_version);
+
+async fn templates_keep_every_version(store: Store) {
+    let id = store.template_save(None, "web", "first", "services: {}", "ada", 10).await.unwrap();
+    assert!(store.template_name_taken("web", None).await.unwrap());
+    assert!(!store.template_name_taken("web", Some(id)).await.unwrap());
+    let again = store.template_save(Some(id), "web", "second", "services:\n  a: {}", "bob", 20).await.unwrap();
+    assert_eq!(again, id);
+    let t = store.template(id).await.unwrap().unwrap();
+    assert_eq!((t.version, t.description.as_str(), t.updated_at, t.created_at), (2, "second", 20, 10));
+    let versions = store.template_versions(id).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| (v.version, v.created_by.as_str())).collect::<Vec<_>>(),
+        [(2, "bob"), (1, "ada")]
+    );
+    assert_eq!(versions[1].compose, "services: {}");
+    assert!(store.template_delete(id).await.unwrap());
+    assert!(store.template_versions(id).await.unwrap().is_empty(), "versions go with their template");
+    assert!(!store.template_delete(id).await.unwrap());
+}
+
+store_test!(apps, apps_versions_and_overrides);
+
+async fn apps_versions_and_overrides(store: Store) {
+    use domain::cluster::NewCluster;
+    use domain::store::NewVersion;
+    let new = NewCluster { name: "c".into(), provider: "local".into(), status: "ready".into(), zones: vec![] };
+    let cluster = store.cluster_insert(&new, 1).await.unwrap();
+    let v = |compose: &'static str, action: &'static str| NewVersion {
+        compose,
+        vars: "sealed",
+        action,
+        note: "",
+        by: "ada",
+    };
+    let app = store.app_insert(cluster, "shop", "deploying", None, &v("one", "create"), 5).await.unwrap().unwrap();
+    // One app of a name per cluster.
+    assert_eq!(store.app_insert(cluster, "shop", "deploying", None, &v("x", "create"), 6).await.unwrap(), None);
+    store.app_set_overrides(app, r#"{"replicas":{"web":3}}"#, 7).await.unwrap();
+    assert_eq!(store.app(app).await.unwrap().unwrap().overrides().replicas["web"], 3);
+    // A new version is current and clears the overrides.
+    assert_eq!(store.app_add_version(app, &v("two", "update"), "deploying", 8).await.unwrap(), 2);
+    let row = store.app(app).await.unwrap().unwrap();
+    assert_eq!((row.version, row.status.as_str()), (2, "deploying"));
+    assert!(row.overrides().replicas.is_empty());
+    let versions = store.app_versions(app).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| (v.version, v.action.as_str())).collect::<Vec<_>>(),
+        [(2, "update"), (1, "create")]
+    );
+    assert_eq!(store.app_version(app, 1).await.unwrap().unwrap().compose, "one");
+    store.app_set_status(app, "running", "", 9).await.unwrap();
+    assert_eq!(store.apps(Some(cluster)).await.unwrap().len(), 1);
+    assert_eq!(store.apps(Some(cluster + 1)).await.unwrap().len(), 0);
+    // Deleting the cluster takes its apps and their versions.
+    store.cluster_delete(cluster).await.unwrap();
+    assert!(store.app(app).await.unwrap().is_none());
+    assert!(store.app_versions(app).await.unwrap().is_empty());
+}

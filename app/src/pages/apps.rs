@@ -118,7 +118,11 @@ pub fn NewApp() -> impl IntoView {
         }
     });
     let result = Signal::derive(move || check.value().get().and_then(Result::ok));
-    let variables = Signal::derive(move || result.get().map(|c| c.variables).unwrap_or_default());
+    // The variables of the latest check, or before any check those the catalog template declares.
+    let variables = Signal::derive(move || match result.get() {
+        Some(c) => c.variables,
+        None => template.get().and_then(Result::ok).flatten().map(|t| t.template.variables).unwrap_or_default(),
+    });
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(d)) = deploy.value().get() {
@@ -219,6 +223,30 @@ impl Actions {
     }
 }
 
+/// What the person is doing on an app's page. It lives outside the part that refreshes every two
+/// seconds, and while any of it is open the refresh pauses, so nothing typed is lost.
+#[derive(Clone, Copy)]
+struct Ui {
+    /// The edit panel, with what it started from.
+    editing: RwSignal<Option<(String, Vec<(String, Option<String>)>, i64)>>,
+    deleting: RwSignal<bool>,
+    /// Replica counts typed but not yet applied, by service.
+    scale: RwSignal<BTreeMap<String, String>>,
+    /// The service whose resources form is open.
+    resources: RwSignal<Option<String>>,
+    /// A scale field has the focus.
+    typing: RwSignal<bool>,
+}
+
+impl Ui {
+    fn paused(&self) -> bool {
+        self.editing.with(Option::is_some)
+            || self.deleting.get()
+            || self.resources.with(Option::is_some)
+            || self.typing.get()
+    }
+}
+
 #[component]
 pub fn AppView() -> impl IntoView {
     let params = use_params_map();
@@ -233,74 +261,122 @@ pub fn AppView() -> impl IntoView {
         start: ServerAction::new(),
         delete: ServerAction::new(),
     };
+    let ui = Ui {
+        editing: RwSignal::new(None),
+        deleting: RwSignal::new(false),
+        scale: RwSignal::new(BTreeMap::new()),
+        resources: RwSignal::new(None),
+        typing: RwSignal::new(false),
+    };
     let tick = ticker(Duration::from_secs(2));
-    let page = Resource::new(move || (id(), tick.get(), actions.version()), |(id, _, _)| get_app(id));
+    // The tick, held still while the person is in the middle of something.
+    let refresh = Memo::new(move |prev: Option<&u64>| match prev {
+        Some(p) if ui.paused() => *p,
+        _ => tick.get(),
+    });
+    let page = Resource::new(move || (id(), refresh.get(), actions.version()), |(id, _, _)| get_app(id));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(job)) = actions.delete.value().get() {
             navigate(&format!("/jobs/{job}"), Default::default());
         }
     });
-    let body = move || {
+    // A new version that started closes the editor; one that was refused leaves it open.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = actions.update.value().get() {
+            ui.editing.set(None);
+        }
+    });
+    Effect::new(move |_| {
+        if actions.scale.value().get().is_some() {
+            ui.scale.set(BTreeMap::new());
+        }
+        if actions.resources.value().get().is_some_and(|r| r.is_ok()) {
+            ui.resources.set(None);
+        }
+    });
+    let header = move || {
         Suspend::new(async move {
             match page.await {
-                Ok(p) => view! { <AppBody p actions /> }.into_any(),
+                Ok(p) => view! { <Header p actions ui /> }.into_any(),
                 Err(e) => error_view(e),
             }
         })
     };
+    let body = move || {
+        Suspend::new(async move {
+            match page.await {
+                Ok(p) => view! { <AppBody p actions ui /> }.into_any(),
+                Err(_) => ().into_any(),
+            }
+        })
+    };
+    let app_id = Signal::derive(id);
     view! {
         <Title text="App · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{header}</Transition>
+            {move || ui.deleting.get().then(|| view! {
+                <ActionForm action=actions.delete>
+                    <div role="alertdialog" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
+                        <input type="hidden" name="id" value=app_id.get_untracked() />
+                        <span class="flex-1">"Delete this app? Its services, networks, secrets and configs are removed."</span>
+                        <label class="flex items-center gap-1"><input type="checkbox" name="remove_volumes" data-testid="remove-volumes" />"Also remove its volumes"</label>
+                        <button type="submit" class=DANGER data-testid="delete-confirm">"Delete app"</button>
+                        <button type="button" class=BUTTON on:click=move |_| ui.deleting.set(false)>"Cancel"</button>
+                    </div>
+                </ActionForm>
+            })}
+            {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
+            {move || ui.editing.get().map(|(compose, vars, cluster)| view! {
+                <Edit id=app_id.get_untracked() compose vars cluster update=actions.update ui />
+            })}
+            <Transition fallback=|| ()>{body}</Transition>
         </div>
     }
 }
 
 #[component]
-fn AppBody(p: AppPage, actions: Actions) -> impl IntoView {
+fn Header(p: AppPage, actions: Actions, ui: Ui) -> impl IntoView {
     let app = p.app.clone();
     let id = app.id;
     let operate = p.access.operate;
-    let editing = RwSignal::new(false);
-    let deleting = RwSignal::new(false);
     let stopped = app.status == "stopped";
     let busy = p.jobs.first().is_some_and(|j| j.status == "running");
-    let latest = p.jobs.first().cloned();
-    let current = app.version;
+    let seed = (p.compose.clone(), p.vars.clone(), app.cluster_id);
     view! {
         <PageHeader title=app.name.clone() subtitle=format!("Version {} on cluster {}", app.version, p.cluster_name)>
             <StatusBadge status=app.status.clone() testid="app-status" />
             {operate.then(|| view! {
-                <button type="button" class=BUTTON data-testid="edit" on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
+                <button type="button" class=BUTTON data-testid="edit" on:click=move |_| {
+                    ui.editing.set(if ui.editing.with_untracked(Option::is_some) { None } else { Some(seed.clone()) });
+                }>"Edit"</button>
                 <button type="button" class=BUTTON data-testid="redeploy" disabled=busy on:click=move |_| { actions.redeploy.dispatch(RedeployApp { id }); }>"Redeploy"</button>
                 {if stopped {
                     view! { <button type="button" class=BUTTON data-testid="start" disabled=busy on:click=move |_| { actions.start.dispatch(StartApp { id }); }>"Start"</button> }.into_any()
                 } else {
                     view! { <button type="button" class=BUTTON data-testid="stop" disabled=busy on:click=move |_| { actions.stop.dispatch(StopApp { id }); }>"Stop"</button> }.into_any()
                 }}
-                <button type="button" class=BUTTON data-testid="delete" on:click=move |_| deleting.set(true)>"Delete"</button>
+                <button type="button" class=BUTTON data-testid="delete" on:click=move |_| ui.deleting.set(true)>"Delete"</button>
             })}
         </PageHeader>
-        {move || deleting.get().then(|| view! {
-            <ActionForm action=actions.delete>
-                <div role="alertdialog" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
-                    <input type="hidden" name="id" value=id />
-                    <span class="flex-1">"Delete this app? Its services, networks, secrets and configs are removed."</span>
-                    <label class="flex items-center gap-1"><input type="checkbox" name="remove_volumes" data-testid="remove-volumes" />"Also remove its volumes"</label>
-                    <button type="submit" class=DANGER data-testid="delete-confirm">"Delete app"</button>
-                    <button type="button" class=BUTTON on:click=move |_| deleting.set(false)>"Cancel"</button>
-                </div>
-            </ActionForm>
-        })}
-        {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
+    }
+}
+
+#[component]
+fn AppBody(p: AppPage, actions: Actions, ui: Ui) -> impl IntoView {
+    let app = p.app.clone();
+    let id = app.id;
+    let operate = p.access.operate;
+    let latest = p.jobs.first().cloned();
+    let current = app.version;
+    view! {
         {(!app.message.is_empty()).then(|| view! { <ErrorBanner message=app.message.clone() testid="app-message" /> })}
         {p.live_error.clone().map(|e| view! { <ErrorBanner message=format!("Live state unavailable: {e}") testid="live-error" /> })}
         {latest.map(|job| view! { <Operation job /> })}
-        {move || editing.get().then(|| view! { <Edit id compose=p.compose.clone() vars=p.vars.clone() cluster=app.cluster_id update=actions.update done=editing /> })}
         <Card title="Services">
             <div class="space-y-4" data-testid="services">
-                {p.services.clone().into_iter().map(|s| view! { <Service s app=id operate actions /> }).collect_view()}
+                {p.services.clone().into_iter().map(|s| view! { <Service s app=id operate actions ui /> }).collect_view()}
                 {(!p.extra_services.is_empty()).then(|| view! {
                     <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="extra-services">
                         "Running in the stack but not in this version: "{p.extra_services.join(", ")}
@@ -348,12 +424,12 @@ fn Operation(job: JobRow) -> impl IntoView {
 }
 
 #[component]
-fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions) -> impl IntoView {
+fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> impl IntoView {
     let name = s.name.clone();
-    let replicas = RwSignal::new(s.desired.to_string());
+    let desired = s.desired.to_string();
     let healthy = s.running == s.desired && s.deployed;
-    let scale_name = name.clone();
-    let res_name = name.clone();
+    let (scale_name, input_name, res_name, open_name) = (name.clone(), name.clone(), name.clone(), name.clone());
+    let open = move || ui.resources.with(|o| o.as_deref() == Some(open_name.as_str()));
     view! {
         <div class="rounded-lg border border-slate-200 p-3 dark:border-slate-800" data-testid="service" data-name=name.clone()>
             <div class="flex flex-wrap items-center gap-3">
@@ -365,12 +441,33 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions) -> impl Int
                 {(!s.update_state.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("update {}", s.update_state)}</span> })}
                 {(!s.ports.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("ports {}", s.ports.join(", "))}</span> })}
                 <span class="flex-1"></span>
-                {(operate && !s.global).then(|| view! {
-                    <input type="number" min="0" max="1000" class=SMALL data-testid="scale-input" aria-label="Replicas"
-                        prop:value=move || replicas.get() on:input=move |ev| replicas.set(event_target_value(&ev)) />
-                    <button type="button" class=BUTTON data-testid="scale" on:click=move |_| {
-                        actions.scale.dispatch(ScaleService { id: app, service: scale_name.clone(), replicas: replicas.get_untracked() });
-                    }>"Scale"</button>
+                {(operate && !s.global).then(|| {
+                    let typed = input_name.clone();
+                    let current = desired.clone();
+                    view! {
+                        <input type="number" min="0" max="1000" class=SMALL data-testid="scale-input" aria-label="Replicas"
+                            prop:value=move || ui.scale.with(|m| m.get(&typed).cloned()).unwrap_or_else(|| desired.clone())
+                            on:focus=move |_| ui.typing.set(true)
+                            on:blur=move |_| ui.typing.set(false)
+                            on:input=move |ev| {
+                                let value = event_target_value(&ev);
+                                let key = input_name.clone();
+                                ui.scale.update(|m| { m.insert(key, value); });
+                            } />
+                        <button type="button" class=BUTTON data-testid="scale" on:click=move |_| {
+                            let replicas = ui.scale.with_untracked(|m| m.get(&scale_name).cloned()).unwrap_or_else(|| current.clone());
+                            actions.scale.dispatch(ScaleService { id: app, service: scale_name.clone(), replicas });
+                        }>"Scale"</button>
+                    }
+                })}
+                {operate.then(|| {
+                    let toggle = res_name.clone();
+                    view! {
+                        <button type="button" class=BUTTON data-testid="resources" on:click=move |_| {
+                            let name = toggle.clone();
+                            ui.resources.update(|o| *o = if o.as_deref() == Some(name.as_str()) { None } else { Some(name) });
+                        }>"Resources"</button>
+                    }
                 })}
             </div>
             {(!s.drift.is_empty()).then(|| view! {
@@ -380,6 +477,19 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions) -> impl Int
             })}
             {(!s.constraints.is_empty() || !s.spread.is_empty()).then(|| view! {
                 <p class="mt-1 text-xs text-slate-500">{format!("placement: {}{}", s.constraints.join(", "), if s.spread.is_empty() { String::new() } else { format!(" · spread over {}", s.spread.join(", ")) })}</p>
+            })}
+            {open().then(|| view! {
+                <ActionForm action=actions.resources>
+                    <input type="hidden" name="id" value=app />
+                    <input type="hidden" name="service" value=res_name.clone() />
+                    <div class="mt-2 flex flex-wrap items-end gap-2 text-sm" data-testid="resources-form">
+                        <label class="text-xs">"CPU limit"<input name="limit_cpus" class=SMALL value=s.limit_cpus.clone() placeholder="0.5" /></label>
+                        <label class="text-xs">"Memory limit"<input name="limit_memory" class=SMALL value=s.limit_memory.clone() placeholder="128M" /></label>
+                        <label class="text-xs">"CPU reserved"<input name="reserve_cpus" class=SMALL value=s.reserve_cpus.clone() /></label>
+                        <label class="text-xs">"Memory reserved"<input name="reserve_memory" class=SMALL value=s.reserve_memory.clone() /></label>
+                        <button type="submit" class=BUTTON>"Apply"</button>
+                    </div>
+                </ActionForm>
             })}
             <table class="mt-2 min-w-full text-xs">
                 <thead><tr><th class=TH>"Slot"</th><th class=TH>"Node"</th><th class=TH>"State"</th><th class=TH>"Restarts"</th><th class=TH>"Error"</th></tr></thead>
@@ -395,22 +505,6 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions) -> impl Int
                     }).collect_view()}
                 </tbody>
             </table>
-            {operate.then(|| view! {
-                <details class="mt-2 text-sm">
-                    <summary class="cursor-pointer text-slate-600 dark:text-slate-300">"Resources"</summary>
-                    <ActionForm action=actions.resources>
-                        <input type="hidden" name="id" value=app />
-                        <input type="hidden" name="service" value=res_name.clone() />
-                        <div class="mt-2 flex flex-wrap items-end gap-2">
-                            <label class="text-xs">"CPU limit"<input name="limit_cpus" class=SMALL value=s.limit_cpus.clone() placeholder="0.5" /></label>
-                            <label class="text-xs">"Memory limit"<input name="limit_memory" class=SMALL value=s.limit_memory.clone() placeholder="128M" /></label>
-                            <label class="text-xs">"CPU reserved"<input name="reserve_cpus" class=SMALL value=s.reserve_cpus.clone() /></label>
-                            <label class="text-xs">"Memory reserved"<input name="reserve_memory" class=SMALL value=s.reserve_memory.clone() /></label>
-                            <button type="submit" class=BUTTON>"Apply"</button>
-                        </div>
-                    </ActionForm>
-                </details>
-            })}
         </div>
     }
 }
@@ -423,7 +517,7 @@ fn Edit(
     vars: Vec<(String, Option<String>)>,
     cluster: i64,
     update: ServerAction<UpdateApp>,
-    done: RwSignal<bool>,
+    ui: Ui,
 ) -> impl IntoView {
     let text = RwSignal::new(compose);
     let kept: Vec<String> = vars.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
@@ -440,17 +534,13 @@ fn Edit(
     Effect::new(move |_| run_check.run(()));
     let result = Signal::derive(move || check.value().get().and_then(Result::ok));
     let variables = Signal::derive(move || result.get().map(|c| c.variables).unwrap_or_default());
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = update.value().get() {
-            done.set(false);
-        }
-    });
     view! {
         <Card title="Edit: deploy a new version">
             <div class="space-y-4">
                 <ComposeEditor text check=result on_change=run_check />
                 <VariablesForm variables values kept />
                 <div class="flex justify-end gap-2">
+                    <button type="button" class=BUTTON on:click=move |_| ui.editing.set(None)>"Cancel"</button>
                     <button type="button" class=BUTTON on:click=move |_| run_check.run(())>"Check"</button>
                     <button type="button" class=PRIMARY data-testid="update" disabled=move || update.pending().get() on:click=move |_| {
                         update.dispatch(UpdateApp { id, compose: text.get_untracked(), vars: vars_to_text(&filled(&values.get_untracked())) });

@@ -19,6 +19,12 @@ pub fn job_title(kind: &str, target: &str) -> String {
         "cluster.delete" => format!("Deleting cluster {target}"),
         "node.add" => format!("Adding nodes to {target}"),
         "node.remove" => format!("Removing node {target}"),
+        "app.create" => format!("Deploying app {target}"),
+        "app.update" => format!("Updating app {target}"),
+        "app.rollback" => format!("Rolling back app {target}"),
+        "app.redeploy" => format!("Redeploying app {target}"),
+        "app.start" => format!("Starting app {target}"),
+        "app.delete" => format!("Deleting app {target}"),
         other => format!("{other} {target}"),
     }
 }

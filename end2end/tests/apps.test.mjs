@@ -1,0 +1,172 @@
+// Apps in Chromium: on a one-node cluster, paste a Compose template with an error and see it flagged
+// at its line, fix it with a variable, fill the variables, deploy and watch the progress, scale,
+// deploy a new version, roll back, read the versions and their changes, save a template to the
+// catalog and see its variables, delete the app and the cluster.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import {
+  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
+} from '../support.mjs';
+
+let berth;
+let browser;
+
+before(async () => {
+  ensureTestImage();
+  berth = await startBerth();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await berth?.stop({ keepData: true });
+  removeBerthLeftovers(berth.dataDir);
+  rmSync(berth.dataDir, { recursive: true, force: true });
+});
+
+const BROKEN = `services:
+  web:
+    image: berth-test/busybox:1
+    init: true
+    command: ["sh", "-c", "echo \${GREETING:-hi} && exec sleep 100000"]
+    deploy:
+      replicas: many
+`;
+
+/** Waits until the app page's latest operation has ended well. */
+async function operationSucceeded(page, timeout = 120_000) {
+  const op = page.getByTestId('operation');
+  try {
+    await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout });
+  } catch (e) {
+    e.message = `${e.message}\nthe app page showed:\n${(await page.locator('body').innerText()).slice(0, 2000)}`;
+    throw e;
+  }
+  return op;
+}
+
+test('apps: flagged template, variables, deploy with progress, scale, new version, rollback, history, catalog', async () => {
+  const { page, assertClean } = await watchedPage(browser);
+  await createAdmin(page, berth);
+
+  // A one-node cluster to deploy to.
+  await page.goto(`${berth.url}/clusters/new`);
+  await hydrated(page);
+  await page.getByTestId('cluster-name').fill('apps-e2e');
+  await page.getByTestId('cluster-nodes').fill('1');
+  await page.getByTestId('create-cluster').click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await jobSucceeded(page);
+  await page.getByTestId('job-next').click();
+  await page.waitForURL(/\/clusters\/\d+$/);
+  const clusterUrl = page.url();
+
+  // From the cluster page to the deploy form.
+  await hydrated(page);
+  await page.getByTestId('deploy-here').click();
+  await page.waitForURL(/\/apps\/new\?cluster=\d+$/);
+  await hydrated(page);
+  await page.getByTestId('app-cluster').selectOption({ label: 'apps-e2e' });
+  await page.getByTestId('app-name').fill('hello');
+
+  // The error is flagged at its line, in the list and in the gutter.
+  await page.getByTestId('compose').fill(BROKEN);
+  await page.getByTestId('check').click();
+  const problem = page.locator('[data-testid=diagnostic][data-severity=error]');
+  await problem.first().waitFor();
+  assert.equal(await problem.first().getAttribute('data-line'), '7');
+  assert.match(await problem.first().innerText(), /Line 7 · services\.web\.deploy\.replicas/);
+  await page.locator('[data-testid=gutter] [data-line="7"][data-marked=true]').waitFor();
+
+  // Fixed with a required variable: the form asks for both variables.
+  await page.getByTestId('compose').fill(BROKEN.replace('replicas: many', 'replicas: ${REPLICAS:?how many copies}'));
+  await page.getByTestId('check').click();
+  await page.getByTestId('var-REPLICAS').waitFor();
+  await page.getByTestId('var-GREETING').waitFor();
+  await page.getByTestId('var-REPLICAS').fill('1');
+  await page.getByTestId('var-GREETING').fill('hello');
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-ok').waitFor();
+
+  // Deploy: the app page shows the operation's progress, then the running service.
+  await page.getByTestId('deploy').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  const appUrl = page.url();
+  await hydrated(page);
+  await page.getByTestId('operation').waitFor();
+  await operationSucceeded(page);
+  assert.ok(await page.locator('[data-testid=op-step]').count() >= 5, 'the steps are listed');
+  await page.getByTestId('app-status').getByText('running').waitFor();
+  const web = page.locator('[data-testid=service][data-name=web]');
+  await web.getByTestId('replicas').getByText('1/1 running').waitFor({ timeout: 60_000 });
+
+  // Scale to 2.
+  await web.getByTestId('scale-input').fill('2');
+  await web.getByTestId('scale').click();
+  await web.getByTestId('replicas').getByText('2/2 running').waitFor({ timeout: 60_000 });
+  assert.equal(await web.locator('[data-testid=task][data-state=running]').count(), 2);
+
+  // A new version: another greeting.
+  await page.getByTestId('edit').click();
+  await page.getByTestId('var-GREETING').waitFor();
+  await page.getByTestId('var-GREETING').fill('goodbye');
+  await page.getByTestId('update').click();
+  await page.locator('[data-testid=version][data-version="2"]').waitFor({ timeout: 30_000 });
+  await operationSucceeded(page);
+
+  // Roll back to version 1: version 3 says so, and its changes show the greeting going back.
+  await page.locator('[data-testid=version][data-version="1"]').getByTestId('rollback').click();
+  const v3 = page.locator('[data-testid=version][data-version="3"]');
+  await v3.waitFor({ timeout: 30_000 });
+  await v3.getByText('rollback to version 1').waitFor();
+  await operationSucceeded(page);
+  await v3.getByTestId('show-diff').click();
+  const diff = page.getByTestId('diff');
+  await diff.getByText('- #   GREETING = goodbye').waitFor();
+  await diff.getByText('+ #   GREETING = hello').waitFor();
+  assert.equal(await page.locator('[data-testid=version]').count(), 3);
+
+  // The apps list has it.
+  await page.goto(`${berth.url}/apps`);
+  await hydrated(page);
+  await page.locator('[data-testid=app-row][data-name=hello]').waitFor();
+
+  // A catalog template: its variables are read from the text; deploying from it fills the form.
+  await page.goto(`${berth.url}/templates/new`);
+  await hydrated(page);
+  await page.getByTestId('template-name').fill('sleeper');
+  await page.getByTestId('template-description').fill('Sleeps, politely');
+  await page.getByTestId('compose').fill(BROKEN.replace('replicas: many', 'replicas: ${REPLICAS:-1}'));
+  await page.getByTestId('save-template').click();
+  await page.waitForURL(/\/templates\/\d+$/);
+  await hydrated(page);
+  await page.getByTestId('template-version').first().waitFor();
+  await page.goto(`${berth.url}/templates`);
+  await hydrated(page);
+  const card = page.locator('[data-testid=template][data-name=sleeper]');
+  await card.getByText('Variables: GREETING, REPLICAS').waitFor();
+  await card.getByTestId('deploy-template').click();
+  await page.waitForURL(/\/apps\/new\?template=\d+$/);
+  await hydrated(page);
+  await page.getByTestId('var-REPLICAS').waitFor();
+  assert.match(await page.getByTestId('compose').inputValue(), /REPLICAS:-1/);
+  assert.equal(await page.getByTestId('app-name').inputValue(), 'sleeper');
+
+  // Delete the app (its operation page follows), then the cluster.
+  await page.goto(appUrl);
+  await hydrated(page);
+  await page.getByTestId('delete').click();
+  await page.getByTestId('remove-volumes').check();
+  await page.getByTestId('delete-confirm').click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await jobSucceeded(page);
+  await page.goto(clusterUrl);
+  await hydrated(page);
+  await page.getByTestId('delete').click();
+  await page.getByTestId('delete-confirm').click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await jobSucceeded(page);
+  assertClean(assert);
+});

@@ -1,0 +1,203 @@
+//! Apps over HTTP on both databases, without an engine behind the cluster: the console's template
+//! check (problems at their lines), the REST API for CI (deploy, read, scale, follow the job) with
+//! API tokens, the workload policy on the REST path, bad bodies, and the operation history.
+//! Deploying for real is `domain/tests/apps.rs` and the browser journey.
+
+mod support;
+
+use domain::cluster::NewCluster;
+use domain::node::NewNode;
+use domain::testing::TestDb;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::*;
+
+async fn body(res: reqwest::Response, want: StatusCode) -> Value {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, want, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+async fn rest_apps(db: TestDb) {
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(settings(&db, data.path())).await;
+    let admin = Browser::new(&server.url);
+    create_admin(&admin, &server.token()).await;
+    let store = server.berth.store().clone();
+    let now = domain::clock::now_ms();
+    let new =
+        NewCluster { name: "ci".into(), provider: "hosts".into(), status: "ready".into(), zones: vec!["a".into()] };
+    let cluster = store.cluster_insert(&new, now).await.unwrap();
+    let node = NewNode {
+        cluster_id: cluster,
+        name: "n1".into(),
+        endpoint: "unix:///nonexistent/berth-apps.sock".into(),
+        container: String::new(),
+        role: "manager".into(),
+        zone: "a".into(),
+        state: "ready".into(),
+        tls: "none".into(),
+        address: "10.9.8.7".into(),
+    };
+    store.node_insert(&node, now).await.unwrap();
+
+    // An operator on the cluster with an operator token, and a viewer token.
+    let password = "otto sails the harbour at dawn";
+    body(
+        admin
+            .call(
+                "create_user",
+                &[
+                    ("username", "otto"),
+                    ("display_name", ""),
+                    ("role", "user"),
+                    ("password", password),
+                    ("confirm_password", password),
+                ],
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let users = body(admin.call("get_users", &[]).await, StatusCode::OK).await;
+    let otto = users.as_array().unwrap().iter().find(|u| u["username"] == "otto").unwrap()["id"].as_i64().unwrap();
+    body(
+        admin
+            .call("set_grant", &[("user", &otto.to_string()), ("cluster", &cluster.to_string()), ("role", "operator")])
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let browser = Browser::new(&server.url);
+    assert_eq!(browser.sign_in("otto", password).await.status(), StatusCode::OK);
+    let token = |role: &'static str| {
+        let browser = &browser;
+        async move {
+            let issued = body(
+                browser
+                    .call("create_token", &[("name", role), ("role", role), ("cluster", "all"), ("days", "1")])
+                    .await,
+                StatusCode::OK,
+            )
+            .await;
+            issued["secret"].as_str().unwrap().to_string()
+        }
+    };
+    let operator = token("operator").await;
+    let viewer = token("viewer").await;
+
+    // The console's check names the line, field and service of each problem.
+    let check = body(
+        browser
+            .call(
+                "check_app",
+                &[
+                    ("cluster", &cluster.to_string()),
+                    ("compose", "services:\n  web:\n    image: x\n    deploy:\n      replicas: lots\n"),
+                    ("vars", ""),
+                ],
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(check["ok"], false);
+    let problem = &check["diagnostics"][0];
+    assert_eq!((problem["line"].as_i64(), problem["field"].as_str()), (Some(5), Some("services.web.deploy.replicas")));
+    assert_eq!(problem["service"], "web");
+
+    let client = reqwest::Client::new();
+    let post = |path: String, token: &str, json: Value| {
+        client.post(format!("{}{path}", server.url)).bearer_auth(token).json(&json).send()
+    };
+    let get = |path: String, token: &str| client.get(format!("{}{path}", server.url)).bearer_auth(token).send();
+
+    // A bad template: 400 naming the compose field and the line; nothing created.
+    let bad = json!({ "cluster": cluster, "name": "shop", "compose": "services:\n  web:\n    image: x\n    ports: [\"99999:80\"]\n" });
+    let refused =
+        body(post("/api/v1/apps".into(), &operator, bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!((refused["code"].as_str(), refused["field"].as_str()), (Some("invalid"), Some("compose")));
+    assert!(refused["message"].as_str().unwrap().starts_with("compose: line 4:"), "{refused}");
+    // Not JSON of the right shape: 400 on `body`.
+    let res = client
+        .post(format!("{}/api/v1/apps", server.url))
+        .bearer_auth(&operator)
+        .body("{")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "body");
+
+    // The workload policy holds on the REST path: an operator may not deploy a Docker socket bind.
+    let socket = json!({ "cluster": cluster, "name": "tool", "compose":
+        "services:\n  tool:\n    image: x\n    volumes:\n      - type: bind\n        source: /var/run/docker.sock\n        target: /s\n" });
+    let refused = body(post("/api/v1/apps".into(), &operator, socket).await.unwrap(), StatusCode::FORBIDDEN).await;
+    assert!(refused["message"].as_str().unwrap().contains("/var/run/docker.sock"), "{refused}");
+    // A viewer may not deploy at all.
+    let fine = json!({ "cluster": cluster, "name": "shop", "compose": "services:\n  web:\n    image: x:${TAG}\n", "variables": { "TAG": "2" } });
+    body(post("/api/v1/apps".into(), &viewer, fine.clone()).await.unwrap(), StatusCode::FORBIDDEN).await;
+
+    // A good one: 202 with the app and the job; the job is followed over REST to its end (it fails
+    // here: the cluster's node has no engine) and the app says why.
+    let started = body(post("/api/v1/apps".into(), &operator, fine).await.unwrap(), StatusCode::ACCEPTED).await;
+    let (app, job) = (started["app"].as_i64().unwrap(), started["job"].as_i64().unwrap());
+    let mut ended = Value::Null;
+    for _ in 0..100 {
+        ended = body(get(format!("/api/v1/jobs/{job}"), &viewer).await.unwrap(), StatusCode::OK).await;
+        if ended["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(ended["status"], "failed", "{ended}");
+    assert!(ended["error"].as_str().unwrap().contains("no manager"), "{ended}");
+    let page = body(get(format!("/api/v1/apps/{app}"), &viewer).await.unwrap(), StatusCode::OK).await;
+    assert_eq!((page["app"]["name"].as_str(), page["app"]["status"].as_str()), (Some("shop"), Some("failed")));
+    assert_eq!(page["versions"][0]["created_by"], "otto");
+    assert!(page["compose"].as_str().unwrap().contains("x:${TAG}"));
+    assert_eq!(page["access"]["operate"], false, "a viewer token operates nothing");
+    // The same name again is refused on the field.
+    let again = json!({ "cluster": cluster, "name": "shop", "compose": "services:\n  web:\n    image: x\n" });
+    let refused =
+        body(post("/api/v1/apps".into(), &operator, again).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(refused["field"], "name");
+
+    // Scale names the service; an update with a new version; a viewer may do neither.
+    let refused = body(
+        post(format!("/api/v1/apps/{app}/services/nope/scale"), &operator, json!({ "replicas": 2 })).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(refused["field"], "service");
+    body(
+        post(format!("/api/v1/apps/{app}/services/web/scale"), &viewer, json!({ "replicas": 2 })).await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let update = json!({ "compose": "services:\n  web:\n    image: x:${TAG}\n    environment: [A=1]\n" });
+    let started =
+        body(post(format!("/api/v1/apps/{app}/update"), &operator, update).await.unwrap(), StatusCode::ACCEPTED).await;
+    assert!(started["job"].as_i64().is_some());
+    for _ in 0..100 {
+        let page = body(get(format!("/api/v1/apps/{app}"), &operator).await.unwrap(), StatusCode::OK).await;
+        if page["app"]["status"] != "deploying" {
+            assert_eq!(page["app"]["version"], 2, "{page}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    body(post(format!("/api/v1/apps/{app}/redeploy"), &viewer, json!({})).await.unwrap(), StatusCode::FORBIDDEN).await;
+
+    // The history has the deploys, the policy refusal and the viewer's refusals; no variable values.
+    let berth = server.berth.clone();
+    let ops = berth.recent_operations(&admin_actor(&berth).await, 200).await.unwrap();
+    let count = |action: &str, outcome: &str| ops.iter().filter(|o| o.action == action && o.outcome == outcome).count();
+    assert_eq!(count("app.create", "denied"), 2, "policy and viewer refusals");
+    assert!(count("app.create", "failure") >= 2, "bad template and taken name");
+    assert!(ops.iter().filter(|o| o.action.starts_with("app.")).all(|o| !o.params.to_string().contains("\"2\"")));
+    server.stop().await;
+}
+
+both_backends!(rest, rest_apps);
