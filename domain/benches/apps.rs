@@ -83,8 +83,16 @@ async fn direct(manager: &Engine, name: &str, replicas: usize) -> Duration {
     }
 }
 
-async fn direct_cleanup(manager: &Engine, name: &str) {
+/// Removes the directly made service and waits, like Berth's delete does, until its containers are
+/// gone from every node and its network is removed, so that neither side starts on a busy cluster.
+async fn direct_cleanup(manager: &Engine, nodes: &[Engine], name: &str) {
     manager.service_remove(&format!("{name}_work")).await.unwrap();
+    let filter = [format!("com.docker.stack.namespace={name}")];
+    for node in nodes {
+        while !node.containers_labelled(&filter).await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     for _ in 0..200 {
         if manager.network_remove(&format!("{name}_default")).await.is_ok() {
             return;
@@ -113,6 +121,11 @@ async fn main() {
     let manager_node = cluster.nodes.iter().find(|n| n.is_manager()).unwrap();
     let manager = Engine::new(Endpoint::parse(&manager_node.endpoint).unwrap(), Duration::from_secs(30));
     let id = cluster.cluster.id;
+    let nodes: Vec<Engine> = cluster
+        .nodes
+        .iter()
+        .map(|n| Engine::new(Endpoint::parse(&n.endpoint).unwrap(), Duration::from_secs(30)))
+        .collect();
 
     // Warm-up (not counted): the first deploy copies the image onto the nodes.
     let (_, app) = through_berth(&berth, id, "warmup", 3).await;
@@ -131,7 +144,7 @@ async fn main() {
             wait_job(&berth, job).await;
             let name = format!("d{n}x{run}");
             theirs.push(direct(&manager, &name, n).await);
-            direct_cleanup(&manager, &name).await;
+            direct_cleanup(&manager, &nodes, &name).await;
         }
         let (b, d) = (median(ours), median(theirs));
         let overhead = b.as_secs_f64() - d.as_secs_f64();

@@ -297,6 +297,34 @@ async fn apps_deploy_update_scale_roll_back_redeploy_adopt_and_delete() {
     // The operator may scale what the policy allows.
     berth.scale_service(&otto, app, "web", 1).await.unwrap();
 
+    // Zone spreading: two replicas with `berth.zone_spread` land in both zones (n1, n3 are a; n2 is b).
+    let compose = format!(
+        "services:\n  spread:\n    image: {WEB}\n    init: true\n    command: [sleep, '100000']\n    labels:\n      \
+         berth.zone_spread: 'true'\n    deploy:\n      replicas: 2\n"
+    );
+    let input = AppInput { cluster_id: id, name: "spread".into(), compose, vars: BTreeMap::new(), template_id: None };
+    let (spread, job) = berth.deploy_app(&otto, &input).await.unwrap();
+    succeeded(&berth, job).await;
+    let detail = berth.app_detail(&admin(), spread).await.unwrap();
+    assert_eq!(detail.services[0].spread, ["node.labels.berth.zone"]);
+    let mut zones: Vec<String> = detail.services[0]
+        .tasks
+        .iter()
+        .map(|t| cluster.nodes.iter().find(|n| n.name == t.node).unwrap().zone.clone())
+        .collect();
+    zones.sort();
+    assert_eq!(zones, ["a", "b"], "{:?}", detail.services[0].tasks);
+    // Stop keeps the app but runs nothing; start brings the replicas back.
+    berth.stop_app(&otto, spread).await.unwrap();
+    eventually(Duration::from_secs(30), "no spread tasks", async || {
+        let d = berth.app_detail(&admin(), spread).await.unwrap();
+        d.app.status == "stopped" && d.services[0].running == 0
+    })
+    .await;
+    let job = berth.start_app(&otto, spread).await.unwrap();
+    succeeded(&berth, job).await;
+    assert_eq!(berth.app_detail(&admin(), spread).await.unwrap().services[0].running, 2);
+
     // A stack deployed with the Docker CLI shows up and is adopted without drift or restarts.
     let file = data.path().join("ext.yml");
     std::fs::write(

@@ -136,7 +136,10 @@ async fn rest_apps(db: TestDb) {
     let refused = body(post("/api/v1/apps".into(), &operator, socket).await.unwrap(), StatusCode::FORBIDDEN).await;
     assert!(refused["message"].as_str().unwrap().contains("/var/run/docker.sock"), "{refused}");
     // A viewer may not deploy at all.
-    let fine = json!({ "cluster": cluster, "name": "shop", "compose": "services:\n  web:\n    image: x:${TAG}\n", "variables": { "TAG": "2" } });
+    const PLANTED: &str = "planted-secret-3f9a7c1e5b";
+    let fine = json!({ "cluster": cluster, "name": "shop",
+        "compose": "services:\n  web:\n    image: x:${TAG}\n    environment:\n      PASSWORD: ${DB_PASSWORD}\n",
+        "variables": { "TAG": "2", "DB_PASSWORD": PLANTED } });
     body(post("/api/v1/apps".into(), &viewer, fine.clone()).await.unwrap(), StatusCode::FORBIDDEN).await;
 
     // A good one: 202 with the app and the job; the job is followed over REST to its end (it fails
@@ -198,6 +201,14 @@ async fn rest_apps(db: TestDb) {
     assert!(count("app.create", "failure") >= 2, "bad template and taken name");
     assert!(ops.iter().filter(|o| o.action.starts_with("app.")).all(|o| !o.params.to_string().contains("\"2\"")));
     server.stop().await;
+
+    // Variable values are sealed at rest (SECURITY.md S9): the planted one is in no database file.
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        for file in [path.to_string(), format!("{path}-wal")] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(!bytes.windows(PLANTED.len()).any(|w| w == PLANTED.as_bytes()), "{file} holds a variable value");
+        }
+    }
 }
 
 both_backends!(rest, rest_apps);
