@@ -549,11 +549,16 @@ impl Berth {
         }
         let mut report = Vec::new();
         for (image, refresh) in images {
+            // Every node at once: usually they all have it and nothing else is needed.
+            let befores = futures::future::join_all(engines.iter().map(|(_, e)| e.image_id(&image))).await;
+            let befores = befores.into_iter().collect::<Result<Vec<_>, _>>()?;
+            if !refresh && befores.iter().all(Option::is_some) {
+                continue;
+            }
             let source = self.engine.image_id(&image).await.ok().flatten();
             let mut missing = Vec::new();
             let mut changes = Vec::new();
-            for (node, engine) in &engines {
-                let before = engine.image_id(&image).await?;
+            for ((node, engine), before) in engines.iter().zip(befores) {
                 if before.is_some() && !refresh {
                     continue;
                 }
@@ -669,7 +674,7 @@ impl Berth {
                 )));
             }
             // Often the tasks run within a second or two: look often at first, then less.
-            let pause = if started.elapsed() < Duration::from_secs(3) { 50 } else { 300 };
+            let pause = if started.elapsed() < Duration::from_secs(3) { 25 } else { 250 };
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
@@ -677,8 +682,12 @@ impl Berth {
     /// Removes the stack's secrets and configs that no service uses any more (older contents).
     async fn remove_unused_files(&self, manager: &Engine, plan: &Plan) -> Result<()> {
         let used: BTreeSet<&str> = plan.files.iter().map(|(_, n, _)| n.as_str()).collect();
-        for config in [false, true] {
-            for f in manager.swarm_files_with(config, &plan.namespace_filter()).await? {
+        let filter = plan.namespace_filter();
+        let (secrets, configs) =
+            futures::future::join(manager.swarm_files_with(false, &filter), manager.swarm_files_with(true, &filter))
+                .await;
+        for (config, files) in [(false, secrets?), (true, configs?)] {
+            for f in files {
                 if !used.contains(f.name.as_str()) && f.labels.contains_key(APP_LABEL) {
                     // Still referenced by a task shutting down: leave it for the next converge.
                     let _ = manager.swarm_file_remove(config, &f.id).await;

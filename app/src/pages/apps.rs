@@ -223,12 +223,16 @@ impl Actions {
     }
 }
 
+/// What the edit panel starts from: the template, the variables (secret ones without a value), the
+/// cluster.
+type EditSeed = (String, Vec<(String, Option<String>)>, i64);
+
 /// What the person is doing on an app's page. It lives outside the part that refreshes every two
 /// seconds, and while any of it is open the refresh pauses, so nothing typed is lost.
 #[derive(Clone, Copy)]
 struct Ui {
     /// The edit panel, with what it started from.
-    editing: RwSignal<Option<(String, Vec<(String, Option<String>)>, i64)>>,
+    editing: RwSignal<Option<EditSeed>>,
     deleting: RwSignal<bool>,
     /// Replica counts typed but not yet applied, by service.
     scale: RwSignal<BTreeMap<String, String>>,

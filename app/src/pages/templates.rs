@@ -13,6 +13,7 @@ use crate::format;
 
 #[component]
 pub fn Templates() -> impl IntoView {
+    let user = crate::components::layout::use_user();
     let templates = Resource::new(|| (), |_| get_templates());
     let body = move || {
         Suspend::new(async move {
@@ -46,7 +47,12 @@ pub fn Templates() -> impl IntoView {
         <Title text="Templates · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">
             <PageHeader title="Templates" subtitle="Compose templates with variables, ready to deploy to any cluster.">
-                <A href="/templates/new" attr:class=BUTTON attr:data-testid="new-template">"New template"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let admin = user.await.ok().flatten().is_some_and(|u| u.admin);
+                        admin.then(|| view! { <A href="/templates/new" attr:class=BUTTON attr:data-testid="new-template">"New template"</A> })
+                    })}
+                </Transition>
             </PageHeader>
             <Transition fallback=|| ()>{body}</Transition>
         </div>
