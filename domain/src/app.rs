@@ -344,6 +344,11 @@ const DEPLOY_STEPS: &[&str] = &[
 const DELETE_STEPS: &[&str] =
     &["Remove services", "Wait for containers to stop", "Remove networks, secrets and configs", "Remove volumes"];
 
+/// The history entry of an operation on an app: operators and up on its cluster may.
+fn app_op(action: &'static str, app: &App, target: String, params: serde_json::Value) -> Op {
+    Op { action, permission: Permission::AppOperate(app.cluster_id), target, params }
+}
+
 impl Berth {
     async fn app_row(&self, id: i64) -> Result<App> {
         self.store.app(id).await?.ok_or_else(|| Error::NotFound(format!("app {id}")))
@@ -707,12 +712,12 @@ impl Berth {
         vars: &BTreeMap<String, String>,
     ) -> Result<i64> {
         let app = self.app_row(app_id).await?;
-        let op = Op {
-            action: "app.update",
-            permission: Permission::AppOperate(app.cluster_id),
-            target: app.name.clone(),
-            params: json!({ "app": app_id, "variables": vars.keys().collect::<Vec<_>>() }),
-        };
+        let op = app_op(
+            "app.update",
+            &app,
+            app.name.clone(),
+            json!({ "app": app_id, "variables": vars.keys().collect::<Vec<_>>() }),
+        );
         self.new_version_job(actor, op, app, "update", String::new(), compose_text.to_string(), vars.clone(), true)
             .await
     }
@@ -720,12 +725,7 @@ impl Berth {
     /// Deploys an earlier version again, as a new version.
     pub async fn rollback_app(&self, actor: &Actor, app_id: i64, to_version: i64) -> Result<i64> {
         let app = self.app_row(app_id).await?;
-        let op = Op {
-            action: "app.rollback",
-            permission: Permission::AppOperate(app.cluster_id),
-            target: app.name.clone(),
-            params: json!({ "app": app_id, "to_version": to_version }),
-        };
+        let op = app_op("app.rollback", &app, app.name.clone(), json!({ "app": app_id, "to_version": to_version }));
         // Reading the old version needs the permission too: authorize before looking.
         if authorize(actor, op.permission).is_ok() {
             if let Some(old) = self.store.app_version(app_id, to_version).await? {
@@ -800,12 +800,7 @@ impl Berth {
 
     async fn rerun(&self, actor: &Actor, app_id: i64, kind: &'static str, how: How, start: bool) -> Result<i64> {
         let app = self.app_row(app_id).await?;
-        let op = Op {
-            action: kind,
-            permission: Permission::AppOperate(app.cluster_id),
-            target: app.name.clone(),
-            params: json!({ "app": app_id }),
-        };
+        let op = app_op(kind, &app, app.name.clone(), json!({ "app": app_id }));
         self.launch(
             actor,
             JobSpec { op, kind, steps: DEPLOY_STEPS },
@@ -848,12 +843,12 @@ impl Berth {
     /// Sets the replicas of one service (kept until the next version).
     pub async fn scale_service(&self, actor: &Actor, app_id: i64, service: &str, replicas: u64) -> Result<()> {
         let app = self.app_row(app_id).await?;
-        let op = Op {
-            action: "app.scale",
-            permission: Permission::AppOperate(app.cluster_id),
-            target: format!("{}/{service}", app.name),
-            params: json!({ "app": app_id, "service": service, "replicas": replicas }),
-        };
+        let op = app_op(
+            "app.scale",
+            &app,
+            format!("{}/{service}", app.name),
+            json!({ "app": app_id, "service": service, "replicas": replicas }),
+        );
         self.mutate(actor, op, |_| async move {
             if replicas > 1000 {
                 return Err(Error::invalid("replicas", "at most 1000"));
@@ -881,15 +876,8 @@ impl Berth {
         resources: &compose::Resources,
     ) -> Result<()> {
         let app = self.app_row(app_id).await?;
-        let op = Op {
-            action: "app.resources",
-            permission: Permission::AppOperate(app.cluster_id),
-            target: format!("{}/{service}", app.name),
-            params: json!({ "app": app_id, "service": service, "limit_nano_cpus": resources.limit_nano_cpus,
-                            "limit_memory_bytes": resources.limit_memory_bytes,
-                            "reserve_nano_cpus": resources.reserve_nano_cpus,
-                            "reserve_memory_bytes": resources.reserve_memory_bytes }),
-        };
+        let params = json!({ "app": app_id, "service": service, "resources": resources });
+        let op = app_op("app.resources", &app, format!("{}/{service}", app.name), params);
         self.mutate(actor, op, |_| async move {
             validate_resources(resources)?;
             let (_, manager) = self.live_change(actor, &app, service).await?;
@@ -905,12 +893,7 @@ impl Berth {
     /// removed; [`Berth::start_app`] brings it back.
     pub async fn stop_app(&self, actor: &Actor, app_id: i64) -> Result<()> {
         let app = self.app_row(app_id).await?;
-        let op = Op {
-            action: "app.stop",
-            permission: Permission::AppOperate(app.cluster_id),
-            target: app.name.clone(),
-            params: json!({ "app": app_id }),
-        };
+        let op = app_op("app.stop", &app, app.name.clone(), json!({ "app": app_id }));
         self.mutate(actor, op, |_| async move {
             let _claim = self.claim_app(app.id)?;
             let (_, manager) = self.reachable_manager(app.cluster_id).await?;
@@ -944,12 +927,8 @@ impl Berth {
     /// volumes on every node (else they stay for a later app of the same name).
     pub async fn delete_app(&self, actor: &Actor, app_id: i64, remove_volumes: bool) -> Result<i64> {
         let app = self.app_row(app_id).await?;
-        let op = Op {
-            action: "app.delete",
-            permission: Permission::AppOperate(app.cluster_id),
-            target: app.name.clone(),
-            params: json!({ "app": app_id, "remove_volumes": remove_volumes }),
-        };
+        let op =
+            app_op("app.delete", &app, app.name.clone(), json!({ "app": app_id, "remove_volumes": remove_volumes }));
         self.launch(
             actor,
             JobSpec { op, kind: "app.delete", steps: DELETE_STEPS },

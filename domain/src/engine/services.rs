@@ -101,6 +101,18 @@ pub struct Ids {
     pub configs: HashMap<String, String>,
 }
 
+/// A secret or config as found: its id, and its spec's name and labels.
+type NameAndLabels = (Option<String>, Option<HashMap<String, String>>);
+
+fn labelled(id: Option<String>, spec: Option<NameAndLabels>) -> Labelled {
+    let (name, labels) = spec.unwrap_or_default();
+    Labelled {
+        id: id.unwrap_or_default(),
+        name: name.unwrap_or_default(),
+        labels: labels.unwrap_or_default().into_iter().collect(),
+    }
+}
+
 fn label_filter(labels: &[String]) -> Option<HashMap<String, Vec<String>>> {
     (!labels.is_empty()).then(|| HashMap::from([("label".to_string(), labels.to_vec())]))
 }
@@ -754,32 +766,12 @@ impl Engine {
             let list = self
                 .read("config list", || docker.list_configs(Some(ListConfigsOptions { filters: filters.clone() })))
                 .await?;
-            Ok(list
-                .into_iter()
-                .map(|c| {
-                    let spec = c.spec.unwrap_or_default();
-                    Labelled {
-                        id: c.id.unwrap_or_default(),
-                        name: spec.name.unwrap_or_default(),
-                        labels: spec.labels.unwrap_or_default().into_iter().collect(),
-                    }
-                })
-                .collect())
+            Ok(list.into_iter().map(|c| labelled(c.id, c.spec.map(|s| (s.name, s.labels)))).collect())
         } else {
             let list = self
                 .read("secret list", || docker.list_secrets(Some(ListSecretsOptions { filters: filters.clone() })))
                 .await?;
-            Ok(list
-                .into_iter()
-                .map(|c| {
-                    let spec = c.spec.unwrap_or_default();
-                    Labelled {
-                        id: c.id.unwrap_or_default(),
-                        name: spec.name.unwrap_or_default(),
-                        labels: spec.labels.unwrap_or_default().into_iter().collect(),
-                    }
-                })
-                .collect())
+            Ok(list.into_iter().map(|c| labelled(c.id, c.spec.map(|s| (s.name, s.labels)))).collect())
         }
     }
 
