@@ -72,7 +72,8 @@ async fn direct(manager: &Engine, name: &str, replicas: usize) -> Duration {
         secrets: Vec::new(),
         configs: Vec::new(),
     };
-    manager.service_create(&d).await.unwrap();
+    let ids = manager.ids().await.unwrap();
+    manager.service_create(&d, &ids).await.unwrap();
     let filter = [format!("com.docker.stack.namespace={name}")];
     loop {
         let live = manager.services_labelled(&filter).await.unwrap();

@@ -322,6 +322,12 @@ impl Plan {
     fn namespace_filter(&self) -> Vec<String> {
         vec![format!("{STACK_NAMESPACE}={}", self.stack)]
     }
+
+    /// The stack's services as they run, by full name.
+    async fn live(&self, manager: &Engine) -> Result<HashMap<String, LiveService>> {
+        let services = manager.services_labelled(&self.namespace_filter()).await?;
+        Ok(services.into_iter().map(|s| (s.name.clone(), s)).collect())
+    }
 }
 
 /// How a converge treats what is already running.
@@ -509,19 +515,15 @@ impl Berth {
         }
 
         ctx.step(3).await;
-        let live: HashMap<String, LiveService> = manager
-            .services_labelled(&plan.namespace_filter())
-            .await?
-            .into_iter()
-            .map(|s| (s.name.clone(), s))
-            .collect();
+        let live = plan.live(&manager).await?;
+        let ids = manager.ids().await?;
         for (i, d) in plan.deploys.iter().enumerate() {
             ctx.detail(format!("{} ({} of {})", d.alias, i + 1, plan.deploys.len())).await;
             let force = how.force || (how.pull && d.spec.ext.latest_image);
             if live.contains_key(&d.name) {
-                manager.service_update(d, force).await?;
+                manager.service_update(d, &ids, force).await?;
             } else {
-                manager.service_create(d).await?;
+                manager.service_create(d, &ids).await?;
             }
         }
 
@@ -630,12 +632,7 @@ impl Berth {
         let started = Instant::now();
         let limit = self.config.app_deploy_timeout;
         loop {
-            let live: HashMap<String, LiveService> = manager
-                .services_labelled(&plan.namespace_filter())
-                .await?
-                .into_iter()
-                .map(|s| (s.name.clone(), s))
-                .collect();
+            let live = plan.live(manager).await?;
             let mut waiting = Vec::new();
             let mut summary = Vec::new();
             for d in &plan.deploys {
@@ -812,7 +809,7 @@ impl Berth {
                 if start {
                     let mut o = app.overrides();
                     o.stopped = false;
-                    self.store.app_set_overrides(app.id, &serde_json::to_string(&o)?, now_ms()).await?;
+                    self.store.app_set_overrides(app.id, &o, now_ms()).await?;
                 }
                 self.store.app_set_status(app.id, "deploying", "", now_ms()).await?;
                 Ok(Prepared {
@@ -862,7 +859,7 @@ impl Berth {
             if !o.stopped {
                 manager.service_scale(&format!("{}_{service}", app.name), replicas).await?;
             }
-            self.store.app_set_overrides(app.id, &serde_json::to_string(&o)?, now_ms()).await
+            self.store.app_set_overrides(app.id, &o, now_ms()).await
         })
         .await
     }
@@ -884,7 +881,7 @@ impl Berth {
             manager.service_set_resources(&format!("{}_{service}", app.name), resources).await?;
             let mut o = app.overrides();
             o.resources.insert(service.to_string(), resources.clone());
-            self.store.app_set_overrides(app.id, &serde_json::to_string(&o)?, now_ms()).await
+            self.store.app_set_overrides(app.id, &o, now_ms()).await
         })
         .await
     }
@@ -917,7 +914,7 @@ impl Berth {
             }
             let mut o = app.overrides();
             o.stopped = true;
-            self.store.app_set_overrides(app.id, &serde_json::to_string(&o)?, now_ms()).await?;
+            self.store.app_set_overrides(app.id, &o, now_ms()).await?;
             self.store.app_set_status(app.id, "stopped", "", now_ms()).await
         })
         .await
@@ -1085,12 +1082,7 @@ impl Berth {
         let installation = self.installation().await?;
         let plan = Plan::new(&installation, app, app.version, parsed.spec, &app.overrides());
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
-        let live: HashMap<String, LiveService> = manager
-            .services_labelled(&plan.namespace_filter())
-            .await?
-            .into_iter()
-            .map(|s| (s.name.clone(), s))
-            .collect();
+        let live = plan.live(&manager).await?;
         let node_names: HashMap<String, String> = self
             .store
             .nodes(app.cluster_id)

@@ -202,7 +202,8 @@ async fn apps_versions_and_overrides(store: Store) {
     let app = store.app_insert(cluster, "shop", "deploying", None, &v("one", "create"), 5).await.unwrap().unwrap();
     // One app of a name per cluster.
     assert_eq!(store.app_insert(cluster, "shop", "deploying", None, &v("x", "create"), 6).await.unwrap(), None);
-    store.app_set_overrides(app, r#"{"replicas":{"web":3}}"#, 7).await.unwrap();
+    let overrides = domain::app::Overrides { replicas: [("web".to_string(), 3)].into(), ..Default::default() };
+    store.app_set_overrides(app, &overrides, 7).await.unwrap();
     assert_eq!(store.app(app).await.unwrap().unwrap().overrides().replicas["web"], 3);
     // A new version is current and clears the overrides.
     assert_eq!(store.app_add_version(app, &v("two", "update"), "deploying", 8).await.unwrap(), 2);

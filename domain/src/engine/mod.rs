@@ -12,7 +12,7 @@ mod system;
 mod tls;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
-pub use services::{normalise, without_hash, Labelled, LiveService, ServiceDeploy, ServiceTask, STACK_NAMESPACE};
+pub use services::{normalise, without_hash, Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, STACK_NAMESPACE};
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
 pub use system::{ContainerCounts, EngineOverview, SwarmSummary};
 

@@ -529,7 +529,7 @@ impl Engine {
     }
 
     /// Ids of every network, secret and config by name.
-    async fn ids(&self) -> Result<Ids, EngineError> {
+    pub async fn ids(&self) -> Result<Ids, EngineError> {
         let by_name = |list: Vec<Labelled>| list.into_iter().map(|l| (l.name, l.id)).collect();
         Ok(Ids {
             networks: self.network_names().await?.into_iter().map(|(id, name)| (name, id)).collect(),
@@ -557,19 +557,18 @@ impl Engine {
         }
     }
 
-    /// Creates a service.
-    pub async fn service_create(&self, d: &ServiceDeploy) -> Result<String, EngineError> {
+    /// Creates a service; `ids` are the swarm's network, secret and config ids ([`Engine::ids`],
+    /// read once for all services of a deploy).
+    pub async fn service_create(&self, d: &ServiceDeploy, ids: &Ids) -> Result<String, EngineError> {
         let docker = self.client()?;
-        let ids = self.ids().await?;
-        let created = self.call("service create", docker.create_service(service_spec(d, &ids), None)).await?;
+        let created = self.call("service create", docker.create_service(service_spec(d, ids), None)).await?;
         Ok(created.id.unwrap_or_default())
     }
 
     /// Updates a service to `d` (a rolling update as its update config says); `force` restarts every
     /// task even when nothing changed (a redeploy). Retries when the service changed in between.
-    pub async fn service_update(&self, d: &ServiceDeploy, force: bool) -> Result<(), EngineError> {
+    pub async fn service_update(&self, d: &ServiceDeploy, ids: &Ids, force: bool) -> Result<(), EngineError> {
         let docker = self.client()?;
-        let ids = self.ids().await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -578,7 +577,7 @@ impl Engine {
             let version = current.version.and_then(|v| v.index).unwrap_or(0);
             let previous_force =
                 current.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.force_update).unwrap_or(0);
-            let mut spec = service_spec(d, &ids);
+            let mut spec = service_spec(d, ids);
             if let Some(task) = spec.task_template.as_mut() {
                 task.force_update = Some(if force { previous_force + 1 } else { previous_force });
             }

@@ -1,7 +1,7 @@
 //! Apps and their versions.
 
 use super::Store;
-use crate::app::{App, AppVersion};
+use crate::app::{App, AppVersion, Overrides};
 use crate::error::Result;
 
 const COLUMNS: &str =
@@ -99,10 +99,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn app_set_overrides(&self, id: i64, overrides: &str, now: i64) -> Result<()> {
+    pub async fn app_set_overrides(&self, id: i64, overrides: &Overrides, now: i64) -> Result<()> {
         sqlx::query("UPDATE apps SET overrides = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
-            .bind(overrides)
+            .bind(serde_json::to_string(overrides)?)
             .bind(now)
             .execute(&self.pool)
             .await?;
