@@ -901,18 +901,23 @@ fn long_mount(cx: &mut Cx<'_>, n: &Node, entries: &[Entry], field: &str, declare
     Some(m)
 }
 
+/// The names of a list of names (`networks: [a, b]`, `depends_on: [db]`), each with its line and field.
+fn listed_names(cx: &mut Cx<'_>, items: &[Node], field: &str) -> Vec<(String, usize, String)> {
+    let mut names = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        if let Some(name) = cx.text(item, &f) {
+            names.push((name, item.line, f));
+        }
+    }
+    names
+}
+
 fn service_networks(cx: &mut Cx<'_>, n: &Node, field: &str, declared: &Declared) -> Vec<String> {
     let mut out = Vec::new();
     let mut names = Vec::new();
     match &n.kind {
-        Kind::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let f = format!("{field}[{i}]");
-                if let Some(name) = cx.text(item, &f) {
-                    names.push((name, item.line, f));
-                }
-            }
-        }
+        Kind::Seq(items) => names.extend(listed_names(cx, items, field)),
         _ => {
             for e in cx.map(n, field).unwrap_or_default() {
                 let f = join(field, &e.key);
@@ -1014,14 +1019,7 @@ fn file_refs(cx: &mut Cx<'_>, n: &Node, field: &str, declared: &BTreeSet<String>
 fn depends_on(cx: &mut Cx<'_>, service: &str, n: &Node, field: &str, depends: &mut Vec<String>) {
     let mut names = Vec::new();
     match &n.kind {
-        Kind::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let f = format!("{field}[{i}]");
-                if let Some(name) = cx.text(item, &f) {
-                    names.push((name, item.line, f));
-                }
-            }
-        }
+        Kind::Seq(items) => names.extend(listed_names(cx, items, field)),
         _ => {
             for e in cx.map(n, field).unwrap_or_default() {
                 let f = join(field, &e.key);

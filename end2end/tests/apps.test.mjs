@@ -5,9 +5,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
+  docker,
 } from '../support.mjs';
 
 let berth;
@@ -36,10 +38,10 @@ const BROKEN = `services:
 `;
 
 /** Waits until the app page's latest operation has ended well. */
-async function operationSucceeded(page, timeout = 120_000) {
+async function operationSucceeded(page, title = '', timeout = 120_000) {
   const op = page.getByTestId('operation');
   try {
-    await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout });
+    await page.locator('[data-testid=operation][data-status=succeeded]').filter({ hasText: title }).waitFor({ timeout });
   } catch (e) {
     e.message = `${e.message}\nthe app page showed:\n${(await page.locator('body').innerText()).slice(0, 2000)}`;
     throw e;
@@ -127,6 +129,54 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   await diff.getByText('- #   GREETING = goodbye').waitFor();
   await diff.getByText('+ #   GREETING = hello').waitFor();
   assert.equal(await page.locator('[data-testid=version]').count(), 3);
+
+  // Live resources: a memory limit, kept when the form is opened again.
+  await web.getByTestId('resources').click();
+  await web.locator('input[name=limit_memory]').fill('64M');
+  await web.getByRole('button', { name: 'Apply' }).click();
+  await web.getByTestId('resources-form').waitFor({ state: 'detached' });
+  await web.getByTestId('resources').click();
+  await web.getByTestId('resources-form').waitFor();
+  assert.equal(await web.locator('input[name=limit_memory]').inputValue(), '64M');
+  await web.getByTestId('resources').click();
+
+  // Redeploy replaces the task; stop runs nothing; start brings it back.
+  await page.getByTestId('redeploy').click();
+  await operationSucceeded(page, 'Redeploying');
+  await page.getByTestId('stop').click();
+  await page.getByTestId('app-status').getByText('stopped').waitFor();
+  await web.getByTestId('replicas').getByText('0/0 running').waitFor({ timeout: 60_000 });
+  await page.getByTestId('start').click();
+  await operationSucceeded(page, 'Starting');
+  await web.getByTestId('replicas').getByText('1/1 running').waitFor({ timeout: 60_000 });
+
+  // A stack made with the Docker CLI on the cluster's manager is listed there and adopted.
+  const clusterId = clusterUrl.split('/').pop();
+  const manager = `unix://${join(berth.dataDir, 'clusters', clusterId, 'n1', 'docker.sock')}`;
+  const file = join(berth.dataDir, 'ext.yml');
+  writeFileSync(file, `version: '3.8'
+services:
+  probe:
+    image: berth-test/busybox:1
+    init: true
+    command: [sleep, '100000']
+    deploy:
+      endpoint_mode: dnsrr
+`);
+  docker('-H', manager, 'stack', 'deploy', '--resolve-image', 'never', '-c', file, 'ext');
+  await page.goto(clusterUrl);
+  await hydrated(page);
+  const stack = page.locator('[data-testid=stack][data-name=ext]');
+  await stack.waitFor();
+  await stack.getByTestId('adopt').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  await hydrated(page);
+  await page.locator('[data-testid=version][data-version="1"]').getByText('adopt').waitFor();
+  const probe = page.locator('[data-testid=service][data-name=probe]');
+  await probe.getByTestId('replicas').getByText('1/1 running').waitFor({ timeout: 60_000 });
+  assert.equal(await probe.getByTestId('drift').count(), 0, 'an adopted stack does not drift');
+  await page.goto(appUrl);
+  await hydrated(page);
 
   // The apps list has it.
   await page.goto(`${berth.url}/apps`);

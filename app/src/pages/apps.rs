@@ -240,6 +240,8 @@ struct Ui {
     resources: RwSignal<Option<String>>,
     /// A scale field has the focus.
     typing: RwSignal<bool>,
+    /// The version whose changes are shown (kept across refreshes; it does not pause them).
+    diff: RwSignal<Option<i64>>,
 }
 
 impl Ui {
@@ -271,6 +273,7 @@ pub fn AppView() -> impl IntoView {
         scale: RwSignal::new(BTreeMap::new()),
         resources: RwSignal::new(None),
         typing: RwSignal::new(false),
+        diff: RwSignal::new(None),
     };
     let tick = ticker(Duration::from_secs(2));
     // The tick, held still while the person is in the middle of something.
@@ -388,7 +391,7 @@ fn AppBody(p: AppPage, actions: Actions, ui: Ui) -> impl IntoView {
                 })}
             </div>
         </Card>
-        <Versions id versions=p.versions.clone() current operate rollback=actions.rollback />
+        <Versions id versions=p.versions.clone() current operate rollback=actions.rollback shown=ui.diff />
     }
 }
 
@@ -482,19 +485,26 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
             {(!s.constraints.is_empty() || !s.spread.is_empty()).then(|| view! {
                 <p class="mt-1 text-xs text-slate-500">{format!("placement: {}{}", s.constraints.join(", "), if s.spread.is_empty() { String::new() } else { format!(" · spread over {}", s.spread.join(", ")) })}</p>
             })}
-            {open().then(|| view! {
-                <ActionForm action=actions.resources>
-                    <input type="hidden" name="id" value=app />
-                    <input type="hidden" name="service" value=res_name.clone() />
-                    <div class="mt-2 flex flex-wrap items-end gap-2 text-sm" data-testid="resources-form">
-                        <label class="text-xs">"CPU limit"<input name="limit_cpus" class=SMALL value=s.limit_cpus.clone() placeholder="0.5" /></label>
-                        <label class="text-xs">"Memory limit"<input name="limit_memory" class=SMALL value=s.limit_memory.clone() placeholder="128M" /></label>
-                        <label class="text-xs">"CPU reserved"<input name="reserve_cpus" class=SMALL value=s.reserve_cpus.clone() /></label>
-                        <label class="text-xs">"Memory reserved"<input name="reserve_memory" class=SMALL value=s.reserve_memory.clone() /></label>
-                        <button type="submit" class=BUTTON>"Apply"</button>
-                    </div>
-                </ActionForm>
-            })}
+            {
+                let limits = [s.limit_cpus.clone(), s.limit_memory.clone(), s.reserve_cpus.clone(), s.reserve_memory.clone()];
+                move || open().then(|| {
+                    let [limit_cpus, limit_memory, reserve_cpus, reserve_memory] = limits.clone();
+                    let service = res_name.clone();
+                    view! {
+                        <ActionForm action=actions.resources>
+                            <input type="hidden" name="id" value=app />
+                            <input type="hidden" name="service" value=service />
+                            <div class="mt-2 flex flex-wrap items-end gap-2 text-sm" data-testid="resources-form">
+                                <label class="text-xs">"CPU limit"<input name="limit_cpus" class=SMALL value=limit_cpus placeholder="0.5" /></label>
+                                <label class="text-xs">"Memory limit"<input name="limit_memory" class=SMALL value=limit_memory placeholder="128M" /></label>
+                                <label class="text-xs">"CPU reserved"<input name="reserve_cpus" class=SMALL value=reserve_cpus /></label>
+                                <label class="text-xs">"Memory reserved"<input name="reserve_memory" class=SMALL value=reserve_memory /></label>
+                                <button type="submit" class=BUTTON>"Apply"</button>
+                            </div>
+                        </ActionForm>
+                    }
+                })
+            }
             <table class="mt-2 min-w-full text-xs">
                 <thead><tr><th class=TH>"Slot"</th><th class=TH>"Node"</th><th class=TH>"State"</th><th class=TH>"Restarts"</th><th class=TH>"Error"</th></tr></thead>
                 <tbody>
@@ -562,8 +572,8 @@ fn Versions(
     current: i64,
     operate: bool,
     rollback: ServerAction<RollbackApp>,
+    shown: RwSignal<Option<i64>>,
 ) -> impl IntoView {
-    let shown = RwSignal::new(None::<i64>);
     let diff = Resource::new(
         move || shown.get(),
         move |v| async move {
