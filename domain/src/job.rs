@@ -233,8 +233,8 @@ impl Berth {
         W: FnOnce(Berth, JobCtx, T) -> WFut + Send + 'static,
         WFut: Future<Output = Result<()>> + Send + 'static,
     {
-        let attempt = Attempt::start();
         let Op { action, permission, target, params } = spec.op;
+        let attempt = Attempt::start().on(permission.cluster());
         let prepared = match authorize(actor, permission) {
             Ok(user) => prepare(user.clone()).await,
             Err(e) => Err(e),
@@ -247,6 +247,7 @@ impl Berth {
                 return failed;
             }
         };
+        let attempt = attempt.on(prepared.cluster_id);
         let steps: Vec<Step> = prepared.steps.unwrap_or(spec.steps).iter().map(|s| Step::pending(s)).collect();
         let who = Who::of(actor);
         let id = match self
@@ -318,7 +319,16 @@ impl Berth {
             let interrupted: Result<()> = Err(Error::Conflict(INTERRUPTED.into()));
             let who = Who { id: None, name: job.actor_name.clone() };
             let params = serde_json::json!({ "job": job.id });
-            self.finish(Attempt::start(), &system, who, &job.kind, job.target.clone(), params, &interrupted).await;
+            self.finish(
+                Attempt::start().on(job.cluster_id),
+                &system,
+                who,
+                &job.kind,
+                job.target.clone(),
+                params,
+                &interrupted,
+            )
+            .await;
         }
         self.recover_apps().await?;
         for cluster in self.store.clusters().await? {

@@ -6,16 +6,21 @@
 //! The store (sqlx) and the engine adapter (bollard) live here too; nothing in this crate knows about
 //! HTTP or Leptos.
 
+pub mod alerts;
 pub mod app;
 pub mod authz;
 pub mod bootstrap;
 pub mod clock;
 pub mod cluster;
+mod collector;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod hosts;
 pub mod job;
 mod local;
+pub mod logs;
+pub mod metrics;
 pub mod node;
 pub mod operation;
 pub mod password;
@@ -30,6 +35,7 @@ pub mod template;
 pub mod testing;
 pub mod throttle;
 pub mod user;
+mod webhook;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -77,6 +83,20 @@ pub struct Config {
     pub reconcile_every: Duration,
     /// How long a deploy waits for its tasks to run before it fails.
     pub app_deploy_timeout: Duration,
+    /// How often each cluster's metrics, logs and events are collected (and alerts evaluated).
+    pub collect_every: Duration,
+    /// How often samples are rolled up and retention applied.
+    pub maintain_every: Duration,
+    /// How long raw samples are kept; charts over longer ranges read the one-minute rollups.
+    pub metrics_raw_retention: Duration,
+    /// How long the one-minute rollups are kept.
+    pub metrics_retention: Duration,
+    /// How long collected log lines are kept…
+    pub logs_retention: Duration,
+    /// …and how much log text at most (the oldest lines go first).
+    pub logs_max_bytes: u64,
+    /// How long timeline events are kept.
+    pub events_retention: Duration,
 }
 
 impl Config {
@@ -97,6 +117,13 @@ impl Config {
             swarm_heartbeat: Duration::from_secs(2),
             reconcile_every: Duration::from_secs(2),
             app_deploy_timeout: Duration::from_secs(180),
+            collect_every: Duration::from_secs(10),
+            maintain_every: Duration::from_secs(30),
+            metrics_raw_retention: Duration::from_secs(6 * 3600),
+            metrics_retention: Duration::from_secs(30 * 24 * 3600),
+            logs_retention: Duration::from_secs(7 * 24 * 3600),
+            logs_max_bytes: 1 << 30,
+            events_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -121,6 +148,7 @@ pub struct Inner {
     installation: tokio::sync::OnceCell<String>,
     pki: tokio::sync::OnceCell<Arc<pki::Pki>>,
     sealer: std::sync::OnceLock<Arc<secret::Sealer>>,
+    observatory: collector::Observatory,
 }
 
 impl std::ops::Deref for Berth {
@@ -147,6 +175,7 @@ impl Berth {
                 installation: tokio::sync::OnceCell::new(),
                 pki: tokio::sync::OnceCell::new(),
                 sealer: std::sync::OnceLock::new(),
+                observatory: Default::default(),
             }),
         }
     }

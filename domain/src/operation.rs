@@ -57,6 +57,8 @@ pub struct NewOperation {
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub source: String,
+    /// How the attempt arrived: `console`, `api` (a token), `system` (Berth itself) or `anonymous`.
+    pub channel: String,
     pub action: String,
     pub target: String,
     /// Parameters with secrets already removed (see [`redact`]).
@@ -65,6 +67,82 @@ pub struct NewOperation {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub request_id: String,
+    /// The cluster the operation is about, which decides who may read the row.
+    pub cluster_id: Option<i64>,
+}
+
+impl NewOperation {
+    /// The fields the chain hashes, with the parameters as they will be stored.
+    pub(crate) fn fields(&self, params: &str) -> String {
+        canonical(&Fields {
+            started_at: self.started_at,
+            duration_ms: self.duration_ms,
+            actor_id: self.actor_id,
+            actor_name: &self.actor_name,
+            source: &self.source,
+            channel: &self.channel,
+            action: &self.action,
+            target: &self.target,
+            params,
+            outcome: self.outcome.as_str(),
+            error_code: self.error_code.as_deref(),
+            error_message: self.error_message.as_deref(),
+            request_id: &self.request_id,
+            cluster_id: self.cluster_id,
+        })
+    }
+}
+
+/// The hash before the first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One row's fields in the order the chain hashes them.
+struct Fields<'a> {
+    started_at: i64,
+    duration_ms: i64,
+    actor_id: Option<i64>,
+    actor_name: &'a str,
+    source: &'a str,
+    channel: &'a str,
+    action: &'a str,
+    target: &'a str,
+    params: &'a str,
+    outcome: &'a str,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    request_id: &'a str,
+    cluster_id: Option<i64>,
+}
+
+/// A JSON array of the fields: unambiguous (strings are quoted and escaped) and stable.
+fn canonical(f: &Fields) -> String {
+    serde_json::json!([
+        f.started_at,
+        f.duration_ms,
+        f.actor_id,
+        f.actor_name,
+        f.source,
+        f.channel,
+        f.action,
+        f.target,
+        f.params,
+        f.outcome,
+        f.error_code,
+        f.error_message,
+        f.request_id,
+        f.cluster_id
+    ])
+    .to_string()
+}
+
+/// A row's link: SHA-256 over the previous row's hash and this row's fields, hex.
+pub(crate) fn chain_hash(prev: &str, fields: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(prev.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(fields.as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 /// A row of the history as stored.
@@ -76,6 +154,7 @@ pub struct Operation {
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub source: String,
+    pub channel: String,
     pub action: String,
     pub target: String,
     pub params: String,
@@ -83,6 +162,31 @@ pub struct Operation {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub request_id: String,
+    pub cluster_id: Option<i64>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+impl Operation {
+    /// The fields the chain hashes, as stored.
+    pub(crate) fn fields(&self) -> String {
+        canonical(&Fields {
+            started_at: self.started_at,
+            duration_ms: self.duration_ms,
+            actor_id: self.actor_id,
+            actor_name: &self.actor_name,
+            source: &self.source,
+            channel: &self.channel,
+            action: &self.action,
+            target: &self.target,
+            params: &self.params,
+            outcome: &self.outcome,
+            error_code: self.error_code.as_deref(),
+            error_message: self.error_message.as_deref(),
+            request_id: &self.request_id,
+            cluster_id: self.cluster_id,
+        })
+    }
 }
 
 /// What a mutation is, for authorization and the history.
@@ -123,15 +227,33 @@ pub fn redact(mut params: Value) -> Value {
 pub(crate) struct Attempt {
     started_at: i64,
     clock: Instant,
+    /// The cluster the attempt is about, for who may read its row.
+    cluster: Option<i64>,
 }
 
 impl Attempt {
     pub(crate) fn start() -> Attempt {
-        Attempt { started_at: now_ms(), clock: Instant::now() }
+        Attempt { started_at: now_ms(), clock: Instant::now(), cluster: None }
+    }
+
+    /// The attempt is about `cluster`.
+    pub(crate) fn on(mut self, cluster: Option<i64>) -> Attempt {
+        self.cluster = self.cluster.or(cluster);
+        self
     }
 
     pub(crate) fn started_at(&self) -> i64 {
         self.started_at
+    }
+}
+
+/// How an attempt arrived, for the history's channel column.
+fn channel(actor: &Actor) -> &'static str {
+    match actor.user() {
+        Some(user) if user.token.is_some() => "api",
+        Some(_) => "console",
+        None if actor.request_id == "recovery" || actor.source == "local" => "system",
+        None => "anonymous",
     }
 }
 
@@ -159,7 +281,7 @@ impl Berth {
         F: FnOnce(UserRef) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let attempt = Attempt::start();
+        let attempt = Attempt::start().on(op.permission.cluster());
         let result = match authorize(actor, op.permission) {
             Ok(user) => work(user.clone()).await,
             Err(e) => Err(e),
@@ -187,6 +309,7 @@ impl Berth {
             actor_id: who.id,
             actor_name: who.name,
             source: actor.source.clone(),
+            channel: channel(actor).into(),
             action: action.to_string(),
             target,
             params: redact(params),
@@ -194,6 +317,7 @@ impl Berth {
             error_code: result.as_ref().err().map(|e| e.code().to_string()),
             error_message: result.as_ref().err().map(|e| e.to_string()),
             request_id: actor.request_id.clone(),
+            cluster_id: attempt.cluster,
         };
         if let Err(e) = self.store.operation_insert(&op).await {
             tracing::error!(action = %op.action, target = %op.target, error = %e, "could not record operation");
@@ -209,7 +333,7 @@ impl Berth {
         action: &str,
         target: String,
     ) -> Result<()> {
-        let attempt = Attempt::start();
+        let attempt = Attempt::start().on(permission.cluster());
         match authorize(actor, permission) {
             Ok(_) => Ok(()),
             Err(e @ Error::Forbidden(_)) => {

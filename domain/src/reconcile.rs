@@ -33,6 +33,7 @@ impl Berth {
         if let Some(old) = self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).insert(cluster_id, handle) {
             old.abort();
         }
+        self.start_observer(cluster_id);
     }
 
     /// Stops every background loop (on shutdown): reconcile passes end where they are, which is
@@ -41,12 +42,14 @@ impl Berth {
         for (_, handle) in self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain() {
             handle.abort();
         }
+        self.stop_observers();
     }
 
     pub(crate) fn stop_reconciler(&self, cluster_id: i64) {
         if let Some(handle) = self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).remove(&cluster_id) {
             handle.abort();
         }
+        self.stop_observer(cluster_id);
     }
 
     /// One pass right now, after an operation changed something (errors are logged).
@@ -90,6 +93,10 @@ impl Berth {
             let reachable = answers[&node.id];
             let member = swarm.as_ref().and_then(|s| s.iter().find(|m| m.id == node.swarm_node_id));
             let observation = observe(node, member, swarm.is_some(), reachable, local, now);
+            if observation.state != node.state {
+                let event = node_changed(node, &observation, now);
+                self.store.event_insert(&[event]).await?;
+            }
             self.store.node_observe(node.id, &observation).await?;
         }
 
@@ -97,6 +104,22 @@ impl Berth {
         let (status, message) = cluster_status(&nodes, swarm.is_some());
         self.store.cluster_set_status(cluster_id, status, &message, now).await?;
         Ok(())
+    }
+}
+
+/// The timeline's entry for a node whose state Berth saw change.
+fn node_changed(node: &Node, o: &NodeObservation, now: i64) -> crate::alerts::NewEvent {
+    let detail = if o.message.is_empty() { String::new() } else { format!(": {}", o.message) };
+    crate::alerts::NewEvent {
+        cluster_id: node.cluster_id,
+        ts: now,
+        kind: "node".into(),
+        action: o.state.clone(),
+        app: String::new(),
+        service: String::new(),
+        subject: node.name.clone(),
+        severity: if o.state == "ready" { "info" } else { "warning" },
+        message: format!("node {} is {} (was {}){detail}", node.name, o.state, node.state),
     }
 }
 

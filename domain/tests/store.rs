@@ -22,6 +22,7 @@ fn op(action: &str, outcome: Outcome, target: &str, source: &str, at: i64) -> Ne
         actor_id: None,
         actor_name: "anonymous".into(),
         source: source.into(),
+        channel: "console".into(),
         action: action.into(),
         target: target.into(),
         params: json!({"k": 1}),
@@ -29,6 +30,7 @@ fn op(action: &str, outcome: Outcome, target: &str, source: &str, at: i64) -> Ne
         error_code: (outcome != Outcome::Success).then(|| "invalid".into()),
         error_message: None,
         request_id: "req-1".into(),
+        cluster_id: None,
     }
 }
 

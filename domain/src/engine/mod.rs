@@ -6,12 +6,14 @@
 //! failure to connect, so Berth recovers by itself when the engine comes back.
 
 mod containers;
+mod observe;
 mod services;
 mod swarm;
 mod system;
 mod tls;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
+pub use observe::{Counters, EngineEvent, RawLine, MAX_LINE, SERVICE_LABEL, STACK_LABEL};
 pub use services::{normalise, without_hash, Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, STACK_NAMESPACE};
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
 pub use system::{ContainerCounts, EngineOverview, SwarmSummary};

@@ -96,6 +96,12 @@ impl Store {
     /// Deletes a cluster and (by cascade) its nodes.
     pub async fn cluster_delete(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM nodes WHERE cluster_id = $1").bind(id).execute(&self.pool).await?;
+        // What was observed of it goes with it (the operation history stays).
+        self.metric_forget_cluster(id).await?;
+        self.log_forget_cluster(id).await?;
+        for table in ["events", "alert_events"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE cluster_id = $1")).bind(id).execute(&self.pool).await?;
+        }
         sqlx::query("DELETE FROM clusters WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }

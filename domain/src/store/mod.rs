@@ -9,6 +9,9 @@ mod app;
 mod bootstrap;
 mod cluster;
 mod job;
+mod logs;
+mod metrics;
+mod observe;
 mod operation;
 mod ram;
 mod session;
@@ -16,7 +19,7 @@ mod template;
 mod user;
 
 pub use app::NewVersion;
-pub use operation::FailureKey;
+pub use operation::{FailureKey, OperationFilter};
 pub use ram::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
 pub use user::{NewUser, UserRow};
 
@@ -57,6 +60,9 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Serialises appends to the operation history's hash chain within this process (PostgreSQL
+    /// replicas also lock the table; see `operation_insert`).
+    chain: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -100,7 +106,9 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.map_err(Internal::from)?;
-        Ok(Store { pool, backend })
+        let store = Store { pool, backend, chain: Default::default() };
+        store.operations_chain_unhashed().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
@@ -110,6 +118,12 @@ impl Store {
     /// Closes every connection; used on shutdown so SQLite checkpoints its WAL.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Runs raw SQL, for tests that play an attacker with direct access to the database.
+    #[cfg(feature = "testing")]
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
     }
 
     /// A cheap round trip, for readiness checks.

@@ -1,8 +1,10 @@
-//! Operations table: the append-only history of mutation attempts.
+//! Operations table: the append-only, hash-chained history of mutation attempts.
 
-use super::Store;
+use sqlx::Row;
+
+use super::{Backend, Store};
 use crate::error::Result;
-use crate::operation::{NewOperation, Operation};
+use crate::operation::{chain_hash, NewOperation, Operation, GENESIS};
 
 /// Which column a failure count is keyed on: the attempted account, or the client address.
 #[derive(Clone, Copy, Debug)]
@@ -11,27 +13,121 @@ pub enum FailureKey {
     Source,
 }
 
+/// What the history page asks for. Empty strings and `None` mean "any".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OperationFilter {
+    /// Words that must all appear in the action, target, parameters, actor or error (any case).
+    pub q: String,
+    pub actor: String,
+    /// An action or an action prefix ending in `.` (`app.` for every app operation).
+    pub action: String,
+    pub outcome: String,
+    pub cluster: Option<i64>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Rows older than this id (the next page).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+const COLUMNS: &str = "id, started_at, duration_ms, actor_id, actor_name, source, channel, action, target, params, \
+                       outcome, error_code, error_message, request_id, cluster_id, prev_hash, hash";
+
 impl Store {
+    /// Appends one row to the chain: its hash covers its fields and the hash of the row before it.
     pub async fn operation_insert(&self, op: &NewOperation) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO operations (started_at, duration_ms, actor_id, actor_name, source, action, target, \
-             params, outcome, error_code, error_message, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        let _appending = self.chain.lock().await;
+        let mut conn = self.pool.acquire().await?;
+        // SQLite: take the write lock first (a deferred transaction that reads and then writes fails
+        // when another connection wrote in between). PostgreSQL: other replicas append too, so the
+        // table is locked for one append at a time, each after the last committed row.
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        sqlx::query(begin).execute(&mut *conn).await?;
+        let appended = async {
+            if self.backend == Backend::Postgres {
+                sqlx::query("LOCK TABLE operations IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
+            }
+            let prev: Option<String> =
+                sqlx::query_scalar("SELECT hash FROM operations WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let prev = prev.unwrap_or_else(|| GENESIS.to_string());
+            let params = op.params.to_string();
+            let hash = chain_hash(&prev, &op.fields(&params));
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO operations (started_at, duration_ms, actor_id, actor_name, source, channel, action, \
+                 target, params, outcome, error_code, error_message, request_id, cluster_id, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+            )
+            .bind(op.started_at)
+            .bind(op.duration_ms)
+            .bind(op.actor_id)
+            .bind(&op.actor_name)
+            .bind(&op.source)
+            .bind(&op.channel)
+            .bind(&op.action)
+            .bind(&op.target)
+            .bind(&params)
+            .bind(op.outcome.as_str())
+            .bind(op.error_code.as_deref())
+            .bind(op.error_message.as_deref())
+            .bind(&op.request_id)
+            .bind(op.cluster_id)
+            .bind(&prev)
+            .bind(&hash)
+            .fetch_one(&mut *conn)
+            .await
+        }
+        .await;
+        let end = if appended.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        Ok(appended?)
+    }
+
+    /// Chains rows written before the history was chained (at start, before anything is appended).
+    pub(super) async fn operations_chain_unhashed(&self) -> Result<()> {
+        let _appending = self.chain.lock().await;
+        let rows = self.operations_page("WHERE hash IS NULL", None, i64::MAX).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut prev: String = sqlx::query_scalar(
+            "SELECT hash FROM operations WHERE hash IS NOT NULL AND id < $1 ORDER BY id DESC LIMIT 1",
         )
-        .bind(op.started_at)
-        .bind(op.duration_ms)
-        .bind(op.actor_id)
-        .bind(&op.actor_name)
-        .bind(&op.source)
-        .bind(&op.action)
-        .bind(&op.target)
-        .bind(op.params.to_string())
-        .bind(op.outcome.as_str())
-        .bind(op.error_code.as_deref())
-        .bind(op.error_message.as_deref())
-        .bind(&op.request_id)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(rows[0].id)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_string());
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            let hash = chain_hash(&prev, &row.fields());
+            sqlx::query("UPDATE operations SET prev_hash = $1, hash = $2 WHERE id = $3 AND hash IS NULL")
+                .bind(&prev)
+                .bind(&hash)
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+            prev = hash;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rows in id order after `after` (`None`: from the start), at most `limit`: for verification.
+    pub async fn operations_after(&self, after: i64, limit: i64) -> Result<Vec<Operation>> {
+        self.operations_page("WHERE id > $1", Some(after), limit).await
+    }
+
+    async fn operations_page(&self, filter: &str, after: Option<i64>, limit: i64) -> Result<Vec<Operation>> {
+        let sql = format!("SELECT {COLUMNS} FROM operations {filter} ORDER BY id LIMIT {limit}");
+        let mut query = sqlx::query_as(&sql);
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
     /// Start times (newest first, at most `limit`) of `action` attempts that ended in `outcome` since
@@ -65,12 +161,90 @@ impl Store {
 
     /// The newest operations first.
     pub async fn operations_recent(&self, limit: i64) -> Result<Vec<Operation>> {
-        Ok(sqlx::query_as(
-            "SELECT id, started_at, duration_ms, actor_id, actor_name, source, action, target, params, outcome, \
-             error_code, error_message, request_id FROM operations ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        self.operations(&OperationFilter { limit, ..Default::default() }, None).await
+    }
+
+    /// The newest operations matching `filter`, first. `scope` narrows to rows about these clusters
+    /// or done by this user (`None`: every row).
+    pub async fn operations(&self, f: &OperationFilter, scope: Option<(&[i64], i64)>) -> Result<Vec<Operation>> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        // Placeholders are numbered texts first, then integers.
+        let text = |clause: &str, value: String, texts: &mut Vec<String>| {
+            texts.push(value);
+            clause.replace('?', &format!("${}", texts.len()))
+        };
+        for word in f.q.split_whitespace().take(8) {
+            let pattern = format!("%{}%", word.to_lowercase().replace(['%', '_'], ""));
+            let n = texts.len() + 1;
+            texts.push(pattern);
+            clauses.push(format!(
+                "(LOWER(action) LIKE ${n} OR LOWER(target) LIKE ${n} OR LOWER(params) LIKE ${n} \
+                 OR LOWER(actor_name) LIKE ${n} OR LOWER(COALESCE(error_message, '')) LIKE ${n})"
+            ));
+        }
+        if !f.actor.is_empty() {
+            clauses.push(text("actor_name = ?", f.actor.clone(), &mut texts));
+        }
+        if let Some(prefix) = f.action.strip_suffix('.') {
+            clauses.push(text("action LIKE ?", format!("{}.%", prefix.replace(['%', '_'], "")), &mut texts));
+        } else if !f.action.is_empty() {
+            clauses.push(text("action = ?", f.action.clone(), &mut texts));
+        }
+        if !f.outcome.is_empty() {
+            clauses.push(text("outcome = ?", f.outcome.clone(), &mut texts));
+        }
+        let mut int = |clause: &str, value: i64| {
+            ints.push(value);
+            clause.to_string() + &format!("${}", texts.len() + ints.len())
+        };
+        if let Some(c) = f.cluster {
+            clauses.push(int("cluster_id = ", c));
+        }
+        if let Some(t) = f.since {
+            clauses.push(int("started_at >= ", t));
+        }
+        if let Some(t) = f.until {
+            clauses.push(int("started_at < ", t));
+        }
+        if let Some(id) = f.before {
+            clauses.push(int("id < ", id));
+        }
+        if let Some((clusters, user)) = scope {
+            let me = int("actor_id = ", user);
+            // Cluster ids are integers from the store, safe to inline.
+            let list: Vec<String> = clusters.iter().map(i64::to_string).collect();
+            clauses.push(if list.is_empty() {
+                format!("({me})")
+            } else {
+                format!("(cluster_id IN ({}) OR {me})", list.join(", "))
+            });
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let sql =
+            format!("SELECT {COLUMNS} FROM operations {filter} ORDER BY id DESC LIMIT {}", f.limit.clamp(1, 100_000));
+        let mut query = sqlx::query_as(&sql);
+        for t in &texts {
+            query = query.bind(t.clone());
+        }
+        for i in &ints {
+            query = query.bind(*i);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    /// Distinct actor names and actions, for the history page's filter menus.
+    pub async fn operation_facets(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let actors = sqlx::query("SELECT DISTINCT actor_name FROM operations ORDER BY actor_name LIMIT 500")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
+        let actions = sqlx::query_scalar("SELECT DISTINCT action FROM operations ORDER BY action LIMIT 500")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((actors, actions))
     }
 }

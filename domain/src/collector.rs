@@ -1,0 +1,648 @@
+//! The observability collector: a loop per cluster that, every `collect_every`, reads each node's
+//! task containers, their counters and the engine's events; follows every container's log stream;
+//! writes samples and lines through batching writers; and evaluates the cluster's alert rules. A
+//! maintenance loop rolls samples up per minute and applies retention.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::alerts::{AlertRule, NewEvent, METRIC, NODE_DOWN, REPLICAS};
+use crate::clock::now_ms;
+use crate::engine::{Counters, Engine, EngineEvent, LiveService, NodeContainer, SERVICE_LABEL, STACK_LABEL};
+use crate::error::Result;
+use crate::logs::NewLogLine;
+use crate::metrics::{aggregate, rates, Labelled, Sample};
+use crate::node::Node;
+use crate::store::Store;
+use crate::Berth;
+
+/// Samples and lines wait in these before their writer takes them; a full queue makes the
+/// collector (and the engines' log streams) wait: backpressure instead of unbounded memory.
+const SAMPLE_QUEUE: usize = 100_000;
+const LINE_QUEUE: usize = 20_000;
+/// Rows a writer puts in one transaction at most.
+const BATCH: usize = 5_000;
+
+/// The latest collection of a cluster, for `/metrics` and alert rules.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Snapshot {
+    pub containers: Vec<Labelled>,
+    /// Sums per service, node and cluster.
+    pub totals: Vec<Sample>,
+    /// Node id (as in samples' keys) → node name.
+    pub node_names: HashMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Observatory {
+    pub(crate) latest: Mutex<HashMap<i64, Snapshot>>,
+    samples: OnceLock<mpsc::Sender<Sample>>,
+    lines: OnceLock<mpsc::Sender<NewLogLine>>,
+    /// Each cluster's containers' last counters.
+    prev: Mutex<HashMap<i64, HashMap<String, Counters>>>,
+    /// Containers whose log is being read, and by which cluster's collector.
+    followers: Mutex<HashMap<String, (i64, JoinHandle<()>)>>,
+    /// Containers stopped and read to the end, per node.
+    finished: Mutex<HashMap<i64, HashSet<String>>>,
+    /// The newest line read of each container (ns).
+    last_line: Mutex<HashMap<String, i64>>,
+    /// The newest event seen per node (ms).
+    event_seen: Mutex<HashMap<i64, i64>>,
+    loops: Mutex<HashMap<i64, JoinHandle<()>>>,
+    maintenance: Mutex<Option<JoinHandle<()>>>,
+    /// Since when each alert rule's condition has held.
+    breached_since: Mutex<HashMap<i64, i64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts a writer task that takes items off a queue and writes them in batches.
+fn writer<T, F, Fut>(capacity: usize, write: F) -> mpsc::Sender<T>
+where
+    T: Send + 'static,
+    F: Fn(Vec<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let (tx, mut rx) = mpsc::channel::<T>(capacity);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            if rx.recv_many(&mut batch, BATCH).await == 0 {
+                return;
+            }
+            // Let a burst gather before writing it.
+            if batch.len() < BATCH {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if let Err(e) = write(std::mem::take(&mut batch)).await {
+                tracing::warn!(error = %e, "could not write a batch of observations");
+            }
+        }
+    });
+    tx
+}
+
+impl Berth {
+    fn sample_writer(&self) -> mpsc::Sender<Sample> {
+        self.observatory
+            .samples
+            .get_or_init(|| {
+                let store = self.store.clone();
+                writer(SAMPLE_QUEUE, move |batch| {
+                    let store: Store = store.clone();
+                    async move { store.metric_insert(&batch).await }
+                })
+            })
+            .clone()
+    }
+
+    fn line_writer(&self) -> mpsc::Sender<NewLogLine> {
+        self.observatory
+            .lines
+            .get_or_init(|| {
+                let store = self.store.clone();
+                writer(LINE_QUEUE, move |batch| {
+                    let store: Store = store.clone();
+                    async move { store.log_insert(&batch).await }
+                })
+            })
+            .clone()
+    }
+
+    /// Queues samples for the batching writer (waits while the queue is full).
+    pub async fn ingest(&self, samples: Vec<Sample>) {
+        let tx = self.sample_writer();
+        for s in samples {
+            if tx.send(s).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Starts (or restarts) the collector of a cluster, and the maintenance loop once.
+    pub(crate) fn start_observer(&self, cluster_id: i64) {
+        let berth = self.clone();
+        let every = self.config.collect_every;
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = berth.collect(cluster_id).await {
+                    tracing::debug!(cluster = cluster_id, error = %e, "collection failed");
+                }
+            }
+        });
+        if let Some(old) = lock(&self.observatory.loops).insert(cluster_id, handle) {
+            old.abort();
+        }
+        let mut maintenance = lock(&self.observatory.maintenance);
+        if maintenance.is_none() {
+            let berth = self.clone();
+            *maintenance = Some(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(berth.config.maintain_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = berth.maintain(now_ms()).await {
+                        tracing::warn!(error = %e, "metric rollup or retention failed");
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Stops a cluster's collector and its log followers.
+    pub(crate) fn stop_observer(&self, cluster_id: i64) {
+        if let Some(handle) = lock(&self.observatory.loops).remove(&cluster_id) {
+            handle.abort();
+        }
+        lock(&self.observatory.followers).retain(|_, (cluster, handle)| {
+            if *cluster == cluster_id {
+                handle.abort();
+            }
+            *cluster != cluster_id
+        });
+        lock(&self.observatory.latest).remove(&cluster_id);
+    }
+
+    pub(crate) fn stop_observers(&self) {
+        let clusters: Vec<i64> = lock(&self.observatory.loops).keys().copied().collect();
+        for c in clusters {
+            self.stop_observer(c);
+        }
+        if let Some(handle) = lock(&self.observatory.maintenance).take() {
+            handle.abort();
+        }
+    }
+
+    /// Rolls up whole minutes of samples and deletes what retention no longer keeps.
+    pub async fn maintain(&self, now: i64) -> Result<()> {
+        // Samples of a minute may still arrive a little after it ends.
+        let until = (now - 15_000) / 60_000 * 60_000;
+        if let Some(from) = self.store.metric_rollup_start().await? {
+            // A long pause (or the first start) rolls up in slices of an hour.
+            let mut from = from.max(until - 8 * 24 * 3_600_000);
+            while from < until {
+                let to = (from + 3_600_000).min(until);
+                self.store.metric_rollup(from, to).await?;
+                from = to;
+            }
+        }
+        let ms = |d: Duration| d.as_millis() as i64;
+        self.store
+            .metric_expire(now - ms(self.config.metrics_raw_retention), now - ms(self.config.metrics_retention))
+            .await?;
+        self.store
+            .log_expire((now - ms(self.config.logs_retention)) * 1_000_000, self.config.logs_max_bytes as i64)
+            .await?;
+        self.store.event_expire(now - ms(self.config.events_retention)).await?;
+        Ok(())
+    }
+
+    /// One collection over a cluster.
+    pub async fn collect(&self, cluster_id: i64) -> Result<()> {
+        let Some(cluster) = self.store.cluster(cluster_id).await? else { return Ok(()) };
+        if matches!(cluster.status.as_str(), "creating" | "deleting" | "failed") {
+            return Ok(());
+        }
+        let nodes: Vec<Node> = self
+            .store
+            .nodes(cluster_id)
+            .await?
+            .into_iter()
+            .filter(|n| matches!(n.state.as_str(), "ready" | "unknown"))
+            .collect();
+        // One manager reports the swarm's own events (services, nodes); every node its containers'.
+        let swarm_reporter =
+            nodes.iter().filter(|n| n.is_manager()).min_by_key(|n| (n.leader == 0, n.id)).map(|n| n.id);
+        let now = now_ms();
+        let reads = futures::future::join_all(
+            nodes.iter().map(|n| self.collect_node(cluster_id, n, Some(n.id) == swarm_reporter, now)),
+        )
+        .await;
+
+        let mut containers: Vec<Labelled> = Vec::new();
+        let mut events: Vec<NewEvent> = Vec::new();
+        let mut counters: HashMap<String, Counters> = HashMap::new();
+        for read in reads.into_iter().flatten() {
+            containers.extend(read.samples);
+            events.extend(read.events);
+            counters.extend(read.counters);
+        }
+        lock(&self.observatory.prev).insert(cluster_id, counters);
+
+        let node_ids: BTreeMap<String, i64> = nodes.iter().map(|n| (n.name.clone(), n.id)).collect();
+        let samples = aggregate(cluster_id, now, &containers, &node_ids);
+        let snapshot = Snapshot {
+            containers,
+            totals: samples.iter().filter(|s| s.scope != "container").cloned().collect(),
+            node_names: nodes.iter().map(|n| (n.id.to_string(), n.name.clone())).collect(),
+        };
+        self.ingest(samples).await;
+        self.store.event_insert(&events).await?;
+        self.evaluate_alerts(cluster_id, &snapshot, now).await?;
+        lock(&self.observatory.latest).insert(cluster_id, snapshot);
+        Ok(())
+    }
+
+    async fn collect_node(&self, cluster_id: i64, node: &Node, swarm_events: bool, now: i64) -> Option<NodeRead> {
+        let engine = self.node_engine(node).await.ok()?;
+        let listed = engine.task_containers().await.ok()?;
+        let prev = lock(&self.observatory.prev).get(&cluster_id).cloned().unwrap_or_default();
+
+        // Counters of the running containers, all at once.
+        let running: Vec<&NodeContainer> = listed.iter().filter(|c| c.running).collect();
+        let reads = futures::future::join_all(running.iter().map(|c| engine.container_counters(&c.id))).await;
+        let mut read = NodeRead::default();
+        for (c, counters) in running.iter().zip(reads) {
+            let Ok(counters) = counters else { continue };
+            if let Some(mut sample) = prev.get(&c.id).and_then(|p| rates(p, &counters)) {
+                sample.cluster_id = cluster_id;
+                sample.scope = "container".into();
+                sample.key = c.id.clone();
+                read.samples.push(Labelled {
+                    sample,
+                    node: node.name.clone(),
+                    app: c.labels.get(STACK_LABEL).cloned().unwrap_or_default(),
+                    service: c.labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
+                    task: c.name.clone(),
+                });
+            }
+            read.counters.insert(c.id.clone(), counters);
+        }
+
+        // Logs: follow every container not followed yet and not read to its end.
+        {
+            let mut finished = lock(&self.observatory.finished);
+            let done = finished.entry(node.id).or_default();
+            done.retain(|id| listed.iter().any(|c| &c.id == id && !c.running));
+        }
+        for c in &listed {
+            self.follow(cluster_id, node.id, engine.clone(), c);
+        }
+
+        // Events since the newest seen.
+        let seen = lock(&self.observatory.event_seen).get(&node.id).copied();
+        let since = seen.unwrap_or(now - self.config.collect_every.as_millis() as i64);
+        if let Ok(list) = engine.events_between(since / 1000, now / 1000 + 1).await {
+            let mut newest = since;
+            for e in list.into_iter().filter(|e| e.ts > since) {
+                newest = newest.max(e.ts);
+                if e.kind == "container" || swarm_events {
+                    read.events.extend(timeline_event(cluster_id, &node.name, &e));
+                }
+            }
+            lock(&self.observatory.event_seen).insert(node.id, newest);
+        }
+        Some(read)
+    }
+
+    /// Reads a container's log into the store: following it while it runs, to its end once stopped.
+    fn follow(&self, cluster_id: i64, node_id: i64, engine: Arc<Engine>, c: &NodeContainer) {
+        let mut followers = lock(&self.observatory.followers);
+        if followers.contains_key(&c.id) {
+            return;
+        }
+        if !c.running && lock(&self.observatory.finished).get(&node_id).is_some_and(|d| d.contains(&c.id)) {
+            return;
+        }
+        let berth = self.clone();
+        let c = c.clone();
+        let id = c.id.clone();
+        let handle = tokio::spawn(async move {
+            let known = lock(&berth.observatory.last_line).get(&c.id).copied();
+            let mut last = match known {
+                Some(t) => t,
+                None => berth.store.log_last_ts(&c.id).await.ok().flatten().unwrap_or(0),
+            };
+            let tx = berth.line_writer();
+            let app = c.labels.get(STACK_LABEL).cloned().unwrap_or_default();
+            let service = c.labels.get(SERVICE_LABEL).cloned().unwrap_or_default();
+            let mut complete = false;
+            if let Ok(stream) = engine.log_lines(&c.id, last / 1_000_000_000, c.running) {
+                let mut stream = std::pin::pin!(stream);
+                complete = true;
+                while let Some(item) = stream.next().await {
+                    let Ok(raw) = item else {
+                        complete = false;
+                        break;
+                    };
+                    // The engine resumes at whole seconds: skip what was stored already.
+                    if raw.ts <= last {
+                        continue;
+                    }
+                    last = raw.ts;
+                    let line = NewLogLine {
+                        cluster_id,
+                        node_id,
+                        app: app.clone(),
+                        service: service.clone(),
+                        container_id: c.id.clone(),
+                        task: c.name.clone(),
+                        ts: raw.ts,
+                        stream: raw.stream,
+                        line: raw.text,
+                    };
+                    if tx.send(line).await.is_err() {
+                        break;
+                    }
+                    lock(&berth.observatory.last_line).insert(c.id.clone(), last);
+                }
+            }
+            lock(&berth.observatory.last_line).insert(c.id.clone(), last);
+            if complete && !c.running {
+                lock(&berth.observatory.finished).entry(node_id).or_default().insert(c.id.clone());
+            }
+            lock(&berth.observatory.followers).remove(&c.id);
+        });
+        followers.insert(id, (cluster_id, handle));
+    }
+
+    /// Fires and resolves a cluster's alert rules against its latest collection.
+    async fn evaluate_alerts(&self, cluster_id: i64, snapshot: &Snapshot, now: i64) -> Result<()> {
+        let rules: Vec<AlertRule> =
+            self.store.alert_rules(cluster_id).await?.into_iter().filter(|r| r.enabled != 0).collect();
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let services =
+            if rules.iter().any(|r| r.kind == REPLICAS) { self.live_services(cluster_id).await } else { None };
+        let nodes = self.store.nodes(cluster_id).await?;
+        for rule in &rules {
+            let Some((breached, value, message)) = condition(rule, snapshot, services.as_deref(), &nodes) else {
+                continue;
+            };
+            let since = {
+                let mut pending = lock(&self.observatory.breached_since);
+                if breached {
+                    Some(*pending.entry(rule.id).or_insert(now))
+                } else {
+                    pending.remove(&rule.id);
+                    None
+                }
+            };
+            let open = self.store.alert_open(rule.id).await?;
+            match (since, open) {
+                (Some(since), None) if now - since >= rule.for_secs * 1000 => {
+                    let id = self.store.alert_fire(rule, now, value, &message).await?;
+                    self.store.event_insert(&[alert_event(rule, now, "firing", &message)]).await?;
+                    self.notify(rule.clone(), id, "firing", value, message, now, None);
+                }
+                (None, Some(open)) => {
+                    self.store.alert_resolve(open.id, now).await?;
+                    let message = format!("resolved: {message}");
+                    self.store.event_insert(&[alert_event(rule, now, "resolved", &message)]).await?;
+                    self.notify(rule.clone(), open.id, "resolved", value, message, open.fired_at, Some(now));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The services of a cluster with running and desired counts, from a manager that answers.
+    async fn live_services(&self, cluster_id: i64) -> Option<Vec<LiveService>> {
+        let nodes = self.store.nodes(cluster_id).await.ok()?;
+        for n in nodes.iter().filter(|n| n.is_manager() && n.state == "ready") {
+            if let Ok(engine) = self.node_engine(n).await {
+                if let Ok(list) = engine.services_labelled(&[]).await {
+                    return Some(list);
+                }
+            }
+        }
+        None
+    }
+
+    /// Sends a firing or resolution to the rule's webhook in the background and records the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        rule: AlertRule,
+        alert: i64,
+        status: &'static str,
+        value: f64,
+        message: String,
+        fired_at: i64,
+        resolved_at: Option<i64>,
+    ) {
+        if rule.webhook.is_empty() {
+            return;
+        }
+        let berth = self.clone();
+        tokio::spawn(async move {
+            let cluster = berth.store.cluster(rule.cluster_id).await.ok().flatten().map(|c| c.name).unwrap_or_default();
+            let body = serde_json::json!({
+                "status": status,
+                "alert": alert,
+                "rule": { "id": rule.id, "name": rule.name, "kind": rule.kind, "scope": rule.scope,
+                          "subject": rule.subject, "metric": rule.metric, "threshold": rule.threshold,
+                          "for_secs": rule.for_secs },
+                "cluster": { "id": rule.cluster_id, "name": cluster },
+                "value": value,
+                "message": message,
+                "fired_at": fired_at,
+                "resolved_at": resolved_at,
+            });
+            let delivery = match crate::webhook::post_json(&rule.webhook, &body).await {
+                Ok(status) => format!("{status}"),
+                Err(e) => e,
+            };
+            let _ = berth.store.alert_delivered(alert, &format!("{status}: {delivery}")).await;
+        });
+    }
+}
+
+#[derive(Default)]
+struct NodeRead {
+    samples: Vec<Labelled>,
+    counters: HashMap<String, Counters>,
+    events: Vec<NewEvent>,
+}
+
+/// Whether a rule's condition holds now, the value it saw and a sentence about it; `None` when there
+/// is nothing to judge by (no sample of its subject yet, no manager answering).
+fn condition(
+    rule: &AlertRule,
+    snapshot: &Snapshot,
+    services: Option<&[LiveService]>,
+    nodes: &[Node],
+) -> Option<(bool, f64, String)> {
+    match rule.kind.as_str() {
+        METRIC => {
+            let key = if rule.scope == "cluster" { "" } else { rule.subject.as_str() };
+            let node_key = nodes.iter().find(|n| n.name == key).map(|n| n.id.to_string());
+            let sample = snapshot
+                .totals
+                .iter()
+                .find(|s| s.scope == rule.scope && (s.key == key || node_key.as_deref() == Some(s.key.as_str())))?;
+            let (value, unit) = match rule.metric.as_str() {
+                "cpu" => (sample.cpu, "% CPU"),
+                _ if sample.mem_limit > 0.0 => (sample.mem / sample.mem_limit * 100.0, "% of its memory limit"),
+                _ => (sample.mem / 1_048_576.0, " MiB of memory"),
+            };
+            let what = if rule.scope == "cluster" {
+                "the cluster".to_string()
+            } else {
+                format!("{} {}", rule.scope, rule.subject)
+            };
+            Some((
+                value > rule.threshold,
+                value,
+                format!("{what} uses {value:.1}{unit} (threshold {})", rule.threshold),
+            ))
+        }
+        REPLICAS => {
+            let s = services?.iter().find(|s| s.name == rule.subject)?;
+            Some((
+                s.running < s.desired,
+                s.running as f64,
+                format!("service {} runs {} of {} replicas", s.name, s.running, s.desired),
+            ))
+        }
+        NODE_DOWN => {
+            let watched: Vec<&Node> = nodes
+                .iter()
+                .filter(|n| rule.subject.is_empty() || n.name == rule.subject || n.id.to_string() == rule.subject)
+                .collect();
+            let down: Vec<&str> = watched
+                .iter()
+                .filter(|n| matches!(n.state.as_str(), "down" | "unreachable" | "missing"))
+                .map(|n| n.name.as_str())
+                .collect();
+            let message =
+                if down.is_empty() { "every node is ready".to_string() } else { format!("down: {}", down.join(", ")) };
+            Some((!down.is_empty(), down.len() as f64, message))
+        }
+        _ => None,
+    }
+}
+
+fn alert_event(rule: &AlertRule, at: i64, action: &str, message: &str) -> NewEvent {
+    NewEvent {
+        cluster_id: rule.cluster_id,
+        ts: at,
+        kind: "alert".into(),
+        action: action.into(),
+        app: String::new(),
+        service: if rule.kind == REPLICAS || rule.scope == "service" { rule.subject.clone() } else { String::new() },
+        subject: rule.name.clone(),
+        severity: if action == "firing" { "error" } else { "info" },
+        message: message.into(),
+    }
+}
+
+/// The timeline's entry for an engine event, for the events people look for.
+fn timeline_event(cluster_id: i64, node: &str, e: &EngineEvent) -> Option<NewEvent> {
+    let attr = |k: &str| e.attributes.get(k).cloned().unwrap_or_default();
+    let (severity, message) = match (e.kind.as_str(), e.action.as_str()) {
+        ("container", "die") => {
+            let code = attr("exitCode");
+            if code == "0" {
+                ("info", format!("{} stopped on {node}", attr("name")))
+            } else {
+                ("error", format!("{} failed on {node}: exit code {code}", attr("name")))
+            }
+        }
+        ("container", "oom") => ("error", format!("{} ran out of memory on {node}", attr("name"))),
+        ("container", "start") => ("info", format!("{} started on {node}", attr("name"))),
+        ("container", a) if a.starts_with("health_status: unhealthy") => {
+            ("warning", format!("{} is unhealthy on {node}", attr("name")))
+        }
+        ("service", "create" | "update" | "remove") => ("info", format!("service {} {}d", attr("name"), e.action)),
+        ("node", "update") if !attr("state.new").is_empty() => {
+            let state = attr("state.new");
+            (if state == "down" { "warning" } else { "info" }, format!("node {} is {state}", attr("name")))
+        }
+        _ => return None,
+    };
+    let subject = attr("name");
+    Some(NewEvent {
+        cluster_id,
+        ts: e.ts,
+        kind: e.kind.clone(),
+        action: e.action.split(':').next().unwrap_or_default().to_string(),
+        app: attr(STACK_LABEL),
+        service: if e.kind == "service" { subject.clone() } else { attr(SERVICE_LABEL) },
+        subject,
+        severity,
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, action: &str, attrs: &[(&str, &str)]) -> EngineEvent {
+        EngineEvent {
+            ts: 5,
+            kind: kind.into(),
+            action: action.into(),
+            actor_id: "x".into(),
+            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn engine_events_become_timeline_entries() {
+        let failed = timeline_event(
+            1,
+            "n1",
+            &event(
+                "container",
+                "die",
+                &[("name", "shop_web.1.ab"), ("exitCode", "3"), (SERVICE_LABEL, "shop_web"), (STACK_LABEL, "shop")],
+            ),
+        )
+        .unwrap();
+        assert_eq!((failed.severity, failed.service.as_str(), failed.app.as_str()), ("error", "shop_web", "shop"));
+        assert!(failed.message.contains("exit code 3"), "{}", failed.message);
+        assert_eq!(timeline_event(1, "n1", &event("container", "die", &[("exitCode", "0")])).unwrap().severity, "info");
+        assert!(timeline_event(1, "n1", &event("container", "exec_create", &[])).is_none());
+        let down = timeline_event(1, "n1", &event("node", "update", &[("name", "n2"), ("state.new", "down")])).unwrap();
+        assert_eq!((down.severity, down.message.as_str()), ("warning", "node n2 is down"));
+        let updated = timeline_event(1, "n1", &event("service", "update", &[("name", "shop_web")])).unwrap();
+        assert_eq!(updated.message, "service shop_web updated");
+        assert_eq!(updated.service, "shop_web");
+    }
+
+    #[test]
+    fn metric_rules_compare_the_latest_sums() {
+        let rule = AlertRule {
+            id: 1,
+            cluster_id: 1,
+            name: "hot".into(),
+            kind: METRIC.into(),
+            scope: "service".into(),
+            subject: "shop_web".into(),
+            metric: "cpu".into(),
+            threshold: 50.0,
+            for_secs: 0,
+            webhook: String::new(),
+            enabled: 1,
+            created_by: "ann".into(),
+            created_at: 0,
+        };
+        let snapshot = |cpu: f64| Snapshot {
+            totals: vec![Sample { scope: "service".into(), key: "shop_web".into(), cpu, ..Sample::default() }],
+            ..Snapshot::default()
+        };
+        assert_eq!(condition(&rule, &snapshot(80.0), None, &[]).map(|c| c.0), Some(true));
+        assert_eq!(condition(&rule, &snapshot(20.0), None, &[]).map(|c| c.0), Some(false));
+        assert_eq!(condition(&rule, &Snapshot::default(), None, &[]), None);
+    }
+}

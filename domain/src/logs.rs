@@ -1,0 +1,94 @@
+//! Collected logs: every task container's output, kept in the store after the container is gone,
+//! searched by words and filtered by cluster, app, service, container, node and time; tailed live.
+
+use serde::{Deserialize, Serialize};
+
+use crate::authz::{Actor, Permission};
+use crate::error::{Error, Result};
+use crate::Berth;
+
+/// A line on its way to the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewLogLine {
+    pub cluster_id: i64,
+    pub node_id: i64,
+    pub app: String,
+    pub service: String,
+    pub container_id: String,
+    pub task: String,
+    /// Nanoseconds since the epoch.
+    pub ts: i64,
+    pub stream: &'static str,
+    pub line: String,
+}
+
+/// A stored line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct LogLine {
+    pub id: i64,
+    pub cluster_id: i64,
+    pub node_id: i64,
+    pub app: String,
+    pub service: String,
+    pub container_id: String,
+    pub task: String,
+    pub ts: i64,
+    pub stream: String,
+    pub line: String,
+}
+
+/// Which lines. Empty strings and `None` mean "any".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogFilter {
+    pub cluster_id: i64,
+    pub app: String,
+    pub service: String,
+    pub container: String,
+    pub node: Option<i64>,
+    /// Words that must all occur in the line.
+    pub q: String,
+    pub since_ns: Option<i64>,
+    pub until_ns: Option<i64>,
+    /// A live tail: the lines stored after this id.
+    pub after: Option<i64>,
+    /// The page of a search before this id.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl Berth {
+    /// Lines of one cluster matching `filter`, in time order.
+    pub async fn logs(&self, actor: &Actor, filter: &LogFilter) -> Result<Vec<LogLine>> {
+        let cluster = filter.cluster_id;
+        self.authorize_read(actor, Permission::ClusterRead(cluster), "logs.read", format!("cluster {cluster}")).await?;
+        if filter.q.len() > 200 {
+            return Err(Error::invalid("q", "is longer than 200 characters"));
+        }
+        if let (Some(a), Some(b)) = (filter.since_ns, filter.until_ns) {
+            if a > b {
+                return Err(Error::invalid("since", "is after until"));
+            }
+        }
+        let filter =
+            LogFilter { limit: if filter.limit <= 0 { 500 } else { filter.limit.min(10_000) }, ..filter.clone() };
+        self.store.log_lines(&filter).await
+    }
+
+    /// The lines as a text file: `time task stream text`, one per line.
+    pub async fn logs_text(&self, actor: &Actor, filter: &LogFilter) -> Result<String> {
+        let lines = self.logs(actor, &LogFilter { limit: 10_000, ..filter.clone() }).await?;
+        let mut out = String::with_capacity(lines.iter().map(|l| l.line.len() + 64).sum());
+        for l in lines {
+            out.push_str(&format!("{} {} {} {}\n", rfc3339_ns(l.ts), l.task, l.stream, l.line));
+        }
+        Ok(out)
+    }
+}
+
+/// Nanoseconds as RFC 3339 with nanoseconds, UTC.
+pub fn rfc3339_ns(ns: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,194 @@
+//! Collected log lines and their full-text search (SQLite FTS5, PostgreSQL `tsvector`).
+
+use super::{Backend, Store};
+use crate::error::Result;
+use crate::logs::{LogFilter, LogLine, NewLogLine};
+
+const ROWS_PER_INSERT: usize = 500;
+
+impl Store {
+    /// Writes a batch of lines in one transaction.
+    pub async fn log_insert(&self, lines: &[NewLogLine]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in lines.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO log_lines (cluster_id, node_id, app, service, container_id, task, ts, stream, line) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 9;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${},${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9
+                ));
+            }
+            let mut query = sqlx::query(&sql);
+            for l in chunk {
+                query = query
+                    .bind(l.cluster_id)
+                    .bind(l.node_id)
+                    .bind(&l.app)
+                    .bind(&l.service)
+                    .bind(&l.container_id)
+                    .bind(&l.task)
+                    .bind(l.ts)
+                    .bind(l.stream)
+                    .bind(&l.line);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest line's time of a container (to resume collecting after a restart).
+    pub async fn log_last_ts(&self, container_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(ts) FROM log_lines WHERE container_id = $1")
+            .bind(container_id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Lines matching `f`: with `after` the oldest lines after that id (a live tail), else the newest
+    /// `limit` before `before` (a search, newest page first). Returned in time order either way.
+    pub async fn log_lines(&self, f: &LogFilter) -> Result<Vec<LogLine>> {
+        let mut clauses = vec!["cluster_id = $1".to_string()];
+        let mut texts: Vec<String> = Vec::new();
+        let mut ints: Vec<i64> = vec![f.cluster_id];
+        let n = |ints: &Vec<i64>, texts: &Vec<String>| ints.len() + texts.len();
+        // Binds: integers and texts are interleaved in the order clauses are added.
+        let mut order: Vec<bool> = vec![true];
+        let text = |clause: &str, v: String, texts: &mut Vec<String>, ints: &Vec<i64>, order: &mut Vec<bool>| {
+            texts.push(v);
+            order.push(false);
+            clause.replace('?', &format!("${}", n(ints, texts)))
+        };
+        if !f.app.is_empty() {
+            clauses.push(text("app = ?", f.app.clone(), &mut texts, &ints, &mut order));
+        }
+        if !f.service.is_empty() {
+            clauses.push(text("service = ?", f.service.clone(), &mut texts, &ints, &mut order));
+        }
+        if !f.container.is_empty() {
+            clauses.push(text("container_id = ?", f.container.clone(), &mut texts, &ints, &mut order));
+        }
+        let words = search_words(&f.q);
+        if !words.is_empty() {
+            let clause = match self.backend {
+                Backend::Sqlite => "id IN (SELECT rowid FROM log_search WHERE log_search MATCH ?)",
+                Backend::Postgres => "to_tsvector('simple', line) @@ to_tsquery('simple', ?)",
+            };
+            let query = match self.backend {
+                Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" "),
+                Backend::Postgres => words.join(" & "),
+            };
+            clauses.push(text(clause, query, &mut texts, &ints, &mut order));
+        }
+        let int = |clause: &str, v: i64, texts: &Vec<String>, ints: &mut Vec<i64>, order: &mut Vec<bool>| {
+            ints.push(v);
+            order.push(true);
+            format!("{clause}${}", n(ints, texts))
+        };
+        if let Some(node) = f.node {
+            clauses.push(int("node_id = ", node, &texts, &mut ints, &mut order));
+        }
+        if let Some(t) = f.since_ns {
+            clauses.push(int("ts >= ", t, &texts, &mut ints, &mut order));
+        }
+        if let Some(t) = f.until_ns {
+            clauses.push(int("ts < ", t, &texts, &mut ints, &mut order));
+        }
+        let tail = f.after.is_some();
+        if let Some(id) = f.after {
+            clauses.push(int("id > ", id, &texts, &mut ints, &mut order));
+        }
+        if let Some(id) = f.before {
+            clauses.push(int("id < ", id, &texts, &mut ints, &mut order));
+        }
+        let order_by = if tail { "id ASC" } else { "ts DESC, id DESC" };
+        let sql = format!(
+            "SELECT id, cluster_id, node_id, app, service, container_id, task, ts, stream, line FROM log_lines \
+             WHERE {} ORDER BY {order_by} LIMIT {}",
+            clauses.join(" AND "),
+            f.limit.clamp(1, 10_000)
+        );
+        let mut query = sqlx::query_as::<_, LogLine>(&sql);
+        let (mut ti, mut ii) = (texts.iter(), ints.iter());
+        for is_int in order {
+            query = if is_int {
+                query.bind(*ii.next().unwrap_or(&0))
+            } else {
+                query.bind(ti.next().cloned().unwrap_or_default())
+            };
+        }
+        let mut lines = query.fetch_all(&self.pool).await?;
+        lines.sort_by_key(|l| (l.ts, l.id));
+        Ok(lines)
+    }
+
+    /// Deletes lines older than `before_ns`, then the oldest lines while the text kept is larger than
+    /// `max_bytes`. Returns how many went.
+    pub async fn log_expire(&self, before_ns: i64, max_bytes: i64) -> Result<u64> {
+        let mut gone = sqlx::query("DELETE FROM log_lines WHERE ts < $1")
+            .bind(before_ns)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let total: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(SUM(LENGTH(line)) AS BIGINT) FROM log_lines").fetch_one(&self.pool).await?;
+        let mut excess = total.unwrap_or(0) - max_bytes;
+        while excess > 0 {
+            // The oldest lines first, a slice at a time.
+            let rows: Vec<(i64, i64)> =
+                sqlx::query_as("SELECT id, CAST(LENGTH(line) AS BIGINT) FROM log_lines ORDER BY id LIMIT 5000")
+                    .fetch_all(&self.pool)
+                    .await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut last = rows[0].0;
+            for (id, len) in rows {
+                last = id;
+                excess -= len.max(1);
+                if excess <= 0 {
+                    break;
+                }
+            }
+            gone += sqlx::query("DELETE FROM log_lines WHERE id <= $1")
+                .bind(last)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(gone)
+    }
+
+    pub async fn log_forget_cluster(&self, cluster: i64) -> Result<()> {
+        sqlx::query("DELETE FROM log_lines WHERE cluster_id = $1").bind(cluster).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// The words of a search, letters and digits only, so that no query syntax reaches the index.
+pub(crate) fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(16).map(str::to_lowercase).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_words_drop_query_syntax() {
+        assert_eq!(super::search_words("Error: \"timeout\" OR x*"), ["error", "timeout", "or", "x"]);
+        assert!(super::search_words(" \"* ").is_empty());
+    }
+}

@@ -1,0 +1,153 @@
+//! Events of the clusters' timelines, alert rules and the alerts they fired.
+
+use super::Store;
+use crate::alerts::{AlertEvent, AlertRule, Event, NewAlertRule, NewEvent};
+use crate::error::Result;
+
+impl Store {
+    pub async fn event_insert(&self, events: &[NewEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for e in events {
+            sqlx::query(
+                "INSERT INTO events (cluster_id, ts, kind, action, app, service, subject, severity, message) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(e.cluster_id)
+            .bind(e.ts)
+            .bind(&e.kind)
+            .bind(&e.action)
+            .bind(&e.app)
+            .bind(&e.service)
+            .bind(&e.subject)
+            .bind(e.severity)
+            .bind(&e.message)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest events of a cluster (of one app when `app` is not empty), newest first.
+    pub async fn events(&self, cluster: i64, app: &str, limit: i64) -> Result<Vec<Event>> {
+        let filter = if app.is_empty() { "" } else { "AND app = $2" };
+        let sql = format!(
+            "SELECT id, cluster_id, ts, kind, action, app, service, subject, severity, message FROM events \
+             WHERE cluster_id = $1 {filter} ORDER BY ts DESC, id DESC LIMIT {}",
+            limit.clamp(1, 1000)
+        );
+        let mut query = sqlx::query_as(&sql).bind(cluster);
+        if !app.is_empty() {
+            query = query.bind(app);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    pub async fn event_expire(&self, before: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM events WHERE ts < $1").bind(before).execute(&self.pool).await?.rows_affected())
+    }
+
+    pub async fn alert_rule_insert(&self, r: &NewAlertRule, created_by: &str, now: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO alert_rules (cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, \
+             enabled, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) RETURNING id",
+        )
+        .bind(r.cluster_id)
+        .bind(&r.name)
+        .bind(&r.kind)
+        .bind(&r.scope)
+        .bind(&r.subject)
+        .bind(&r.metric)
+        .bind(r.threshold)
+        .bind(r.for_secs)
+        .bind(&r.webhook)
+        .bind(created_by)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn alert_rules(&self, cluster: i64) -> Result<Vec<AlertRule>> {
+        Ok(sqlx::query_as(
+            "SELECT id, cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, enabled, \
+             created_by, created_at FROM alert_rules WHERE cluster_id = $1 ORDER BY name",
+        )
+        .bind(cluster)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn alert_rule(&self, id: i64) -> Result<Option<AlertRule>> {
+        Ok(sqlx::query_as(
+            "SELECT id, cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, enabled, \
+             created_by, created_at FROM alert_rules WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn alert_rule_delete(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM alert_rules WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn alert_fire(&self, rule: &AlertRule, at: i64, value: f64, message: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO alert_events (rule_id, rule_name, cluster_id, fired_at, value, message, delivery) \
+             VALUES ($1, $2, $3, $4, $5, $6, '') RETURNING id",
+        )
+        .bind(rule.id)
+        .bind(&rule.name)
+        .bind(rule.cluster_id)
+        .bind(at)
+        .bind(value)
+        .bind(message)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn alert_resolve(&self, id: i64, at: i64) -> Result<()> {
+        sqlx::query("UPDATE alert_events SET resolved_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn alert_delivered(&self, id: i64, delivery: &str) -> Result<()> {
+        sqlx::query("UPDATE alert_events SET delivery = $1 WHERE id = $2")
+            .bind(delivery)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The unresolved firing of a rule, if any.
+    pub async fn alert_open(&self, rule: i64) -> Result<Option<AlertEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT id, rule_id, rule_name, cluster_id, fired_at, resolved_at, value, message, delivery \
+             FROM alert_events WHERE rule_id = $1 AND resolved_at IS NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(rule)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A cluster's alerts, newest first.
+    pub async fn alert_events(&self, cluster: i64, limit: i64) -> Result<Vec<AlertEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT id, rule_id, rule_name, cluster_id, fired_at, resolved_at, value, message, delivery \
+             FROM alert_events WHERE cluster_id = $1 ORDER BY fired_at DESC, id DESC LIMIT $2",
+        )
+        .bind(cluster)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,278 @@
+//! Store contract of the observability tables, on SQLite and PostgreSQL: the hash-chained history and
+//! its verification, metric samples and rollups, log search and retention, events and alerts.
+
+use domain::alerts::{NewAlertRule, NewEvent};
+use domain::logs::{LogFilter, NewLogLine};
+use domain::metrics::Sample;
+use domain::operation::{NewOperation, Outcome};
+use domain::store::{OperationFilter, Store};
+use domain::store_test;
+use serde_json::json;
+
+fn op(action: &str, cluster: Option<i64>, actor: (i64, &str), at: i64) -> NewOperation {
+    NewOperation {
+        started_at: at,
+        duration_ms: 3,
+        actor_id: Some(actor.0),
+        actor_name: actor.1.into(),
+        source: "10.0.0.1".into(),
+        channel: "console".into(),
+        action: action.into(),
+        target: format!("target-{at}"),
+        params: json!({"replicas": at}),
+        outcome: Outcome::Success,
+        error_code: None,
+        error_message: None,
+        request_id: format!("req-{at}"),
+        cluster_id: cluster,
+    }
+}
+
+fn is_sqlite(store: &Store) -> bool {
+    store.backend() == domain::store::Backend::Sqlite
+}
+
+async fn history_is_chained_filtered_and_tamper_evident(store: Store) {
+    let empty = store.verify_chain().await.unwrap();
+    assert!(empty.intact() && empty.rows == 0);
+    let mut ids = Vec::new();
+    for (i, (action, cluster, actor)) in [
+        ("app.deploy", Some(1), (1, "ann")),
+        ("app.scale", Some(2), (2, "bob")),
+        ("cluster.rename", Some(1), (2, "bob")),
+        ("user.create", None, (1, "ann")),
+        ("app.delete", Some(2), (1, "ann")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ids.push(store.operation_insert(&op(action, cluster, actor, 1000 + i as i64)).await.unwrap());
+    }
+    let report = store.verify_chain().await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.rows, report.head_id), (5, ids[4]));
+
+    // Filters: action prefix, actor, cluster, words, time, paging; and grant scope.
+    let list = |f: OperationFilter| {
+        let store = store.clone();
+        async move { store.operations(&OperationFilter { limit: 100, ..f }, None).await.unwrap() }
+    };
+    let actions = |rows: Vec<domain::operation::Operation>| rows.into_iter().map(|r| r.action).collect::<Vec<_>>();
+    assert_eq!(
+        actions(list(OperationFilter { action: "app.".into(), ..Default::default() }).await),
+        ["app.delete", "app.scale", "app.deploy"]
+    );
+    assert_eq!(
+        actions(list(OperationFilter { actor: "bob".into(), ..Default::default() }).await),
+        ["cluster.rename", "app.scale"]
+    );
+    assert_eq!(
+        actions(list(OperationFilter { cluster: Some(1), ..Default::default() }).await),
+        ["cluster.rename", "app.deploy"]
+    );
+    assert_eq!(
+        actions(list(OperationFilter { q: "RENAME target".into(), ..Default::default() }).await),
+        ["cluster.rename"]
+    );
+    assert_eq!(
+        actions(list(OperationFilter { since: Some(1003), ..Default::default() }).await),
+        ["app.delete", "user.create"]
+    );
+    assert_eq!(
+        actions(list(OperationFilter { before: Some(ids[2]), ..Default::default() }).await),
+        ["app.scale", "app.deploy"]
+    );
+    let scoped =
+        store.operations(&OperationFilter { limit: 100, ..Default::default() }, Some((&[1], 2))).await.unwrap();
+    assert_eq!(actions(scoped), ["cluster.rename", "app.scale", "app.deploy"]);
+    let nothing =
+        store.operations(&OperationFilter { limit: 100, ..Default::default() }, Some((&[], 9))).await.unwrap();
+    assert!(nothing.is_empty());
+
+    // The database refuses changes to chained rows…
+    assert!(store.execute_for_tests("UPDATE operations SET target = 'x'").await.is_err());
+    assert!(store.execute_for_tests("DELETE FROM operations").await.is_err());
+    // …and when an attacker removes that guard, verification finds what they did.
+    let unguard = if is_sqlite(&store) {
+        "DROP TRIGGER operations_no_update; DROP TRIGGER operations_no_delete"
+    } else {
+        "DROP TRIGGER operations_append_only ON operations"
+    };
+    for sql in unguard.split("; ") {
+        store.execute_for_tests(sql).await.unwrap();
+    }
+    store
+        .execute_for_tests(&format!("UPDATE operations SET params = '{{\"replicas\":0}}' WHERE id = {}", ids[1]))
+        .await
+        .unwrap();
+    let report = store.verify_chain().await.unwrap();
+    let broken = report.broken.expect("a changed row is found");
+    assert_eq!(broken.id, ids[1]);
+    assert!(broken.reason.contains("changed"), "{}", broken.reason);
+
+    store.execute_for_tests(&format!("DELETE FROM operations WHERE id = {}", ids[1])).await.unwrap();
+    let report = store.verify_chain().await.unwrap();
+    let broken = report.broken.expect("a removed row is found");
+    assert_eq!(broken.id, ids[2]);
+    assert!(broken.reason.contains("removed"), "{}", broken.reason);
+}
+store_test!(history_chain, history_is_chained_filtered_and_tamper_evident);
+
+fn sample(scope: &str, key: &str, ts: i64, cpu: f64) -> Sample {
+    Sample {
+        cluster_id: 1,
+        scope: scope.into(),
+        key: key.into(),
+        ts,
+        cpu,
+        mem: 100.0,
+        mem_limit: 1000.0,
+        ..Sample::default()
+    }
+}
+
+async fn metrics_roll_up_and_expire(store: Store) {
+    // Three minutes of a series every 10 s: cpu 10, 20, 30 per minute; plus another series.
+    let mut samples = Vec::new();
+    for minute in 0..3 {
+        for s in 0..6 {
+            let ts = 600_000 + minute * 60_000 + s * 10_000;
+            samples.push(sample("service", "web", ts, 10.0 * (minute + 1) as f64));
+            samples.push(sample("service", "db", ts, 99.0));
+        }
+    }
+    store.metric_insert(&samples).await.unwrap();
+    let raw = store.metric_raw_series(1, "service", "web", 600_000, 780_000, 60_000).await.unwrap();
+    assert_eq!(
+        raw.iter().map(|p| (p.ts, p.cpu)).collect::<Vec<_>>(),
+        [(600_000, 10.0), (660_000, 20.0), (720_000, 30.0)]
+    );
+
+    assert_eq!(store.metric_rollup_start().await.unwrap(), Some(600_000));
+    assert_eq!(store.metric_rollup(600_000, 720_000).await.unwrap(), 4);
+    // Rolling up the same minutes again changes nothing.
+    assert_eq!(store.metric_rollup(600_000, 720_000).await.unwrap(), 0);
+    assert_eq!(store.metric_rollup_start().await.unwrap(), Some(720_000));
+    let rolled = store.metric_rollup_series(1, "service", "web", 0, 10_000_000, 120_000).await.unwrap();
+    assert_eq!(rolled.len(), 1);
+    assert_eq!((rolled[0].ts, rolled[0].cpu, rolled[0].cpu_max, rolled[0].mem), (600_000, 15.0, 20.0, 100.0));
+
+    assert_eq!(store.metric_expire(660_000, 0).await.unwrap(), 12);
+    assert_eq!(store.metric_raw_series(1, "service", "web", 0, 10_000_000, 60_000).await.unwrap().len(), 2);
+    store.metric_expire(0, 10_000_000).await.unwrap();
+    assert!(store.metric_rollup_series(1, "service", "web", 0, 10_000_000, 60_000).await.unwrap().is_empty());
+}
+store_test!(metrics, metrics_roll_up_and_expire);
+
+fn line(container: &str, service: &str, ts: i64, text: &str) -> NewLogLine {
+    NewLogLine {
+        cluster_id: 1,
+        node_id: 3,
+        app: "shop".into(),
+        service: service.into(),
+        container_id: container.into(),
+        task: format!("{service}.1"),
+        ts,
+        stream: "stdout",
+        line: text.into(),
+    }
+}
+
+async fn logs_are_searched_tailed_and_expired(store: Store) {
+    store
+        .log_insert(&[
+            line("c1", "shop_web", 30, "GET /cart 200 in 3ms"),
+            line("c2", "shop_web", 10, "connection timeout to db"),
+            line("c1", "shop_web", 20, "GET /pay 500 Timeout"),
+            line("c3", "shop_db", 15, "checkpoint complete"),
+        ])
+        .await
+        .unwrap();
+    let texts = |lines: Vec<domain::logs::LogLine>| lines.into_iter().map(|l| l.line).collect::<Vec<_>>();
+    let f = |q: &str| LogFilter { cluster_id: 1, q: q.into(), limit: 100, ..Default::default() };
+    // Time order across containers; words in any case.
+    assert_eq!(
+        texts(store.log_lines(&LogFilter { service: "shop_web".into(), ..f("") }).await.unwrap()),
+        ["connection timeout to db", "GET /pay 500 Timeout", "GET /cart 200 in 3ms"]
+    );
+    assert_eq!(
+        texts(store.log_lines(&f("timeout")).await.unwrap()),
+        ["connection timeout to db", "GET /pay 500 Timeout"]
+    );
+    assert_eq!(texts(store.log_lines(&f("get TIMEOUT")).await.unwrap()), ["GET /pay 500 Timeout"]);
+    assert_eq!(texts(store.log_lines(&f("\" * -")).await.unwrap()).len(), 4);
+    assert!(store.log_lines(&f("nothinglikethis")).await.unwrap().is_empty());
+    assert_eq!(
+        texts(store.log_lines(&LogFilter { container: "c3".into(), ..f("") }).await.unwrap()),
+        ["checkpoint complete"]
+    );
+    assert_eq!(store.log_lines(&LogFilter { cluster_id: 2, ..f("") }).await.unwrap().len(), 0);
+    // A tail returns what came after an id.
+    let all = store.log_lines(&f("")).await.unwrap();
+    let max = all.iter().map(|l| l.id).max().unwrap();
+    store.log_insert(&[line("c1", "shop_web", 40, "later")]).await.unwrap();
+    assert_eq!(texts(store.log_lines(&LogFilter { after: Some(max), ..f("") }).await.unwrap()), ["later"]);
+    assert_eq!(store.log_last_ts("c1").await.unwrap(), Some(40));
+
+    // Retention by age, then by size (the oldest lines go first), and the index follows.
+    assert_eq!(store.log_expire(15, i64::MAX).await.unwrap(), 1);
+    assert!(store.log_lines(&f("connection")).await.unwrap().is_empty());
+    store.log_expire(0, 10).await.unwrap();
+    assert_eq!(texts(store.log_lines(&f("")).await.unwrap()), ["later"]);
+    assert!(store.log_lines(&f("timeout")).await.unwrap().is_empty());
+}
+store_test!(logs, logs_are_searched_tailed_and_expired);
+
+async fn events_and_alerts_are_kept(store: Store) {
+    let new = domain::cluster::NewCluster {
+        name: "c1".into(),
+        provider: "local".into(),
+        status: "ready".into(),
+        zones: vec![],
+    };
+    let cluster = store.cluster_insert(&new, 1).await.unwrap();
+    let event = |ts: i64, app: &str| NewEvent {
+        cluster_id: cluster,
+        ts,
+        kind: "container".into(),
+        action: "die".into(),
+        app: app.into(),
+        service: format!("{app}_web"),
+        subject: "x".into(),
+        severity: "error",
+        message: format!("at {ts}"),
+    };
+    store.event_insert(&[event(1, "shop"), event(2, "blog"), event(3, "shop")]).await.unwrap();
+    let messages = |e: Vec<domain::alerts::Event>| e.into_iter().map(|e| e.message).collect::<Vec<_>>();
+    assert_eq!(messages(store.events(cluster, "", 10).await.unwrap()), ["at 3", "at 2", "at 1"]);
+    assert_eq!(messages(store.events(cluster, "shop", 10).await.unwrap()), ["at 3", "at 1"]);
+    assert_eq!(store.event_expire(2).await.unwrap(), 1);
+
+    let rule = NewAlertRule {
+        cluster_id: cluster,
+        name: "hot".into(),
+        kind: "metric".into(),
+        scope: "cluster".into(),
+        metric: "cpu".into(),
+        threshold: 80.0,
+        for_secs: 60,
+        ..Default::default()
+    };
+    let id = store.alert_rule_insert(&rule, "ann", 5).await.unwrap();
+    let rule = store.alert_rule(id).await.unwrap().unwrap();
+    assert_eq!((rule.name.as_str(), rule.threshold, rule.enabled), ("hot", 80.0, 1));
+    let fired = store.alert_fire(&rule, 100, 91.5, "too hot").await.unwrap();
+    assert_eq!(store.alert_open(id).await.unwrap().map(|a| a.id), Some(fired));
+    store.alert_resolve(fired, 200).await.unwrap();
+    store.alert_delivered(fired, "resolved: 200").await.unwrap();
+    assert_eq!(store.alert_open(id).await.unwrap(), None);
+    let history = store.alert_events(cluster, 10).await.unwrap();
+    assert_eq!(
+        (history[0].fired_at, history[0].resolved_at, history[0].delivery.as_str()),
+        (100, Some(200), "resolved: 200")
+    );
+    // The history outlives the rule.
+    store.alert_rule_delete(id).await.unwrap();
+    assert_eq!(store.alert_events(cluster, 10).await.unwrap().len(), 1);
+}
+store_test!(alerts, events_and_alerts_are_kept);
