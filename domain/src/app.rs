@@ -165,6 +165,8 @@ pub struct TaskView {
     /// Earlier tasks of the same slot (or node, for global services) that ended: restarts.
     pub restarts: u32,
     pub updated_at: i64,
+    /// The task's container (empty before it has one), for its logs and charts.
+    pub container_id: String,
 }
 
 /// A stack on a cluster that no Berth app owns (made with `docker stack deploy`).
@@ -1381,6 +1383,7 @@ fn task_views(tasks: Vec<engine::ServiceTask>, node_names: &HashMap<String, Stri
             continue;
         }
         views.push(TaskView {
+            container_id: t.container_id.clone(),
             node: node_names.get(&t.node_id).cloned().unwrap_or_else(|| short(&t.node_id).to_string()),
             id: t.id,
             slot: t.slot,

@@ -33,6 +33,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/apps/{id}/redeploy"),
     ("POST", "/api/v1/apps/{id}/services/{service}/scale"),
     ("GET", "/api/v1/jobs/{id}"),
+    ("GET", "/api/v1/operations"),
+    ("GET", "/api/v1/operations/verify"),
+    ("GET", "/api/v1/clusters/{id}/logs"),
+    ("GET", "/api/v1/clusters/{id}/metrics"),
+    ("GET", "/api/v1/clusters/{id}/events"),
+    ("GET", "/api/v1/clusters/{id}/alerts"),
+    ("POST", "/api/v1/clusters/{id}/alerts"),
+    ("DELETE", "/api/v1/clusters/{id}/alerts/{rule}"),
+    ("GET", "/metrics"),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -48,6 +57,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/apps/{id}/redeploy", post(redeploy_app))
         .route("/api/v1/apps/{id}/services/{service}/scale", post(scale_service))
         .route("/api/v1/jobs/{id}", get(job))
+        .route("/api/v1/operations", get(operations))
+        .route("/api/v1/operations/verify", get(verify_operations))
+        .route("/api/v1/clusters/{id}/logs", get(logs))
+        .route("/api/v1/clusters/{id}/metrics", get(metrics))
+        .route("/api/v1/clusters/{id}/events", get(events))
+        .route("/api/v1/clusters/{id}/alerts", get(alerts).post(create_alert))
+        .route("/api/v1/clusters/{id}/alerts/{rule}", axum::routing::delete(delete_alert))
+        .route("/metrics", get(prometheus))
 }
 
 /// A refusal or failure in the API's error shape (the console's: code, message, error id).
@@ -295,6 +312,234 @@ async fn job(
     Ok(Json(map::job(job)))
 }
 
+/// Query parameters of the history: the page's filters, plus `format=csv`.
+#[derive(Deserialize, Default)]
+struct OperationsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    outcome: String,
+    cluster: Option<i64>,
+    since: Option<i64>,
+    until: Option<i64>,
+    before: Option<i64>,
+    limit: Option<i64>,
+    #[serde(default)]
+    format: String,
+}
+
+async fn operations(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    axum::extract::Query(q): axum::extract::Query<OperationsQuery>,
+) -> Result<Response, ApiError> {
+    let csv = match q.format.as_str() {
+        "" | "json" => false,
+        "csv" => true,
+        _ => return Err(ApiError::new(Error::invalid("format", "must be json or csv"), &actor.request_id)),
+    };
+    let filter = domain::store::OperationFilter {
+        q: q.q,
+        actor: q.actor,
+        action: q.action,
+        outcome: q.outcome,
+        cluster: q.cluster,
+        since: q.since,
+        until: q.until,
+        before: q.before,
+        limit: q.limit.unwrap_or(if csv { 100_000 } else { 100 }),
+    };
+    if csv {
+        let text = state.berth.operations_csv(&actor, &filter).await.map_err(fail(&actor))?;
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response());
+    }
+    let rows = state.berth.operations(&actor, &filter).await.map_err(fail(&actor))?;
+    Ok(Json(rows.into_iter().map(app::api::observe::map::operation).collect::<Vec<_>>()).into_response())
+}
+
+async fn verify_operations(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<domain::history::ChainReport>, ApiError> {
+    Ok(Json(state.berth.verify_history(&actor).await.map_err(fail(&actor))?))
+}
+
+#[derive(Deserialize, Default)]
+struct LogsQuery {
+    #[serde(default)]
+    app: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    container: String,
+    node: Option<i64>,
+    #[serde(default)]
+    q: String,
+    /// Unix milliseconds.
+    since: Option<i64>,
+    until: Option<i64>,
+    after: Option<i64>,
+    before: Option<i64>,
+    limit: Option<i64>,
+    #[serde(default)]
+    format: String,
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<LogsQuery>,
+) -> Result<Response, ApiError> {
+    let filter = domain::logs::LogFilter {
+        cluster_id: id,
+        app: q.app,
+        service: q.service,
+        container: q.container,
+        node: q.node,
+        q: q.q,
+        since_ns: q.since.map(|t| t.saturating_mul(1_000_000)),
+        until_ns: q.until.map(|t| t.saturating_mul(1_000_000)),
+        after: q.after,
+        before: q.before,
+        limit: q.limit.unwrap_or(500),
+    };
+    match q.format.as_str() {
+        "" | "json" => {
+            let lines = state.berth.logs(&actor, &filter).await.map_err(fail(&actor))?;
+            Ok(Json(lines.into_iter().map(app::api::observe::map::log).collect::<Vec<_>>()).into_response())
+        }
+        "text" => {
+            let text = state.berth.logs_text(&actor, &filter).await.map_err(fail(&actor))?;
+            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+        }
+        _ => Err(ApiError::new(Error::invalid("format", "must be json or text"), &actor.request_id)),
+    }
+}
+
+#[derive(Deserialize)]
+struct MetricsQuery {
+    scope: String,
+    #[serde(default)]
+    key: String,
+    /// Milliseconds back from now.
+    range: Option<i64>,
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<MetricsQuery>,
+) -> Result<Json<app::api::observe::SeriesRow>, ApiError> {
+    let series = state
+        .berth
+        .metric_series(&actor, id, &q.scope, &q.key, q.range.unwrap_or(3_600_000))
+        .await
+        .map_err(fail(&actor))?;
+    Ok(Json(app::api::observe::map::series(series)))
+}
+
+#[derive(Deserialize, Default)]
+struct EventsQuery {
+    #[serde(default)]
+    app: String,
+    limit: Option<i64>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<EventsQuery>,
+) -> Result<Json<Vec<app::api::observe::EventRow>>, ApiError> {
+    let events = state.berth.events(&actor, id, &q.app, q.limit.unwrap_or(100)).await.map_err(fail(&actor))?;
+    Ok(Json(events.into_iter().map(app::api::observe::map::event).collect()))
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let rules: Vec<_> = state
+        .berth
+        .alert_rules(&actor, id)
+        .await
+        .map_err(fail(&actor))?
+        .into_iter()
+        .map(app::api::observe::map::rule)
+        .collect();
+    let history: Vec<_> = state
+        .berth
+        .alert_history(&actor, id)
+        .await
+        .map_err(fail(&actor))?
+        .into_iter()
+        .map(app::api::observe::map::alert)
+        .collect();
+    Ok(Json(json!({ "rules": rules, "history": history })))
+}
+
+#[derive(Deserialize)]
+struct AlertBody {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    metric: String,
+    #[serde(default)]
+    threshold: f64,
+    #[serde(default)]
+    for_secs: i64,
+    #[serde(default)]
+    webhook: String,
+}
+
+async fn create_alert(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    Body(b): Body<AlertBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let rule = domain::alerts::NewAlertRule {
+        cluster_id: id,
+        name: b.name,
+        kind: b.kind,
+        scope: b.scope,
+        subject: b.subject,
+        metric: b.metric,
+        threshold: b.threshold,
+        for_secs: b.for_secs,
+        webhook: b.webhook,
+    };
+    let rule = state.berth.alert_rule_create(&actor, rule).await.map_err(fail(&actor))?;
+    Ok((StatusCode::CREATED, Json(json!({ "rule": rule }))))
+}
+
+async fn delete_alert(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((id, rule)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    state.berth.alert_rule_delete(&actor, id, rule).await.map_err(fail(&actor))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The latest samples in the Prometheus text format, for scrapers with an API token
+/// (`authorization: { credentials: berth_… }` in a Prometheus scrape config).
+async fn prometheus(State(state): State<AppState>, ApiActor(actor): ApiActor) -> Result<Response, ApiError> {
+    let text = state.berth.prometheus(&actor).await.map_err(fail(&actor))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+}
+
 async fn openapi_document() -> Json<Value> {
     Json(openapi())
 }
@@ -322,6 +567,22 @@ pub fn openapi() -> Value {
             { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },
             { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } }
         ]);
+        v
+    };
+    let query = |names: &[&str]| -> Vec<Value> {
+        names
+            .iter()
+            .map(|n| json!({ "name": n, "in": "query", "required": false, "schema": { "type": "string" } }))
+            .collect()
+    };
+    let with_query = |mut v: Value, names: &[&str]| {
+        v["parameters"] = Value::Array(query(names));
+        v
+    };
+    let with_id_query = |mut v: Value, names: &[&str]| {
+        let mut params = id_param.as_array().cloned().unwrap_or_default();
+        params.extend(query(names));
+        v["parameters"] = Value::Array(params);
         v
     };
     let with_body = |mut v: Value, schema: Value| {
@@ -376,6 +637,42 @@ pub fn openapi() -> Value {
                 "type": "object", "required": ["replicas"], "properties": { "replicas": { "type": "integer", "minimum": 0, "maximum": 1000 } }
             })) },
             "/api/v1/jobs/{id}": { "get": with_id(op("An operation's progress", json!({ "$ref": "#/components/schemas/Job" }))) },
+            "/api/v1/operations": { "get": with_query(op("The operation history the token may see, newest first (format=csv for CSV)", json!({ "type": "array", "items": { "type": "object" } })),
+                &["q", "actor", "action", "outcome", "cluster", "since", "until", "before", "limit", "format"]) },
+            "/api/v1/operations/verify": { "get": op("Verify the history's hash chain (admins)", json!({ "type": "object", "properties": {
+                "rows": { "type": "integer" }, "head_id": { "type": "integer" }, "head_hash": { "type": "string" },
+                "broken": { "type": ["object", "null"] } } })) },
+            "/api/v1/clusters/{id}/logs": { "get": with_id_query(op("Collected log lines in time order (format=text for a file)", json!({ "type": "array", "items": { "type": "object" } })),
+                &["app", "service", "container", "node", "q", "since", "until", "after", "before", "limit", "format"]) },
+            "/api/v1/clusters/{id}/metrics": { "get": with_id_query(op("A metric series: scope container|service|node|cluster, key, range in ms", json!({ "type": "object" })),
+                &["scope", "key", "range"]) },
+            "/api/v1/clusters/{id}/events": { "get": with_id_query(op("The cluster's timeline, newest first", json!({ "type": "array", "items": { "type": "object" } })), &["app", "limit"]) },
+            "/api/v1/clusters/{id}/alerts": {
+                "get": with_id(op("Alert rules and alert history", json!({ "type": "object" }))),
+                "post": with_body(with_id(op("Add an alert rule (cluster admins)", json!({ "type": "object", "properties": { "rule": { "type": "integer" } } }))), json!({
+                    "type": "object", "required": ["name", "kind"],
+                    "properties": {
+                        "name": { "type": "string" }, "kind": { "type": "string", "enum": ["metric", "replicas", "node_down"] },
+                        "scope": { "type": "string", "enum": ["service", "node", "cluster"] }, "subject": { "type": "string" },
+                        "metric": { "type": "string", "enum": ["cpu", "mem"] }, "threshold": { "type": "number" },
+                        "for_secs": { "type": "integer" }, "webhook": { "type": "string" }
+                    }
+                }))
+            },
+            "/api/v1/clusters/{id}/alerts/{rule}": { "delete": {
+                "summary": "Delete an alert rule (cluster admins)",
+                "security": [{ "token": [] }],
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },
+                    { "name": "rule", "in": "path", "required": true, "schema": { "type": "integer" } }
+                ],
+                "responses": { "204": { "description": "Deleted" }, "401": error, "403": error, "404": error }
+            } },
+            "/metrics": { "get": {
+                "summary": "Latest samples in the Prometheus text format",
+                "security": [{ "token": [] }],
+                "responses": { "200": { "description": "Prometheus text", "content": { "text/plain": {} } }, "401": error }
+            } },
         },
         "components": {
             "securitySchemes": { "token": { "type": "http", "scheme": "bearer" } },

@@ -43,6 +43,18 @@ pub struct Settings {
     pub node_image: String,
     /// Log filter, in `RUST_LOG` syntax.
     pub log: String,
+    /// Metrics, logs and events are collected from every node this often.
+    pub collect_every_secs: u64,
+    /// Raw metric samples are kept this long; longer charts read one-minute rollups…
+    pub metrics_raw_hours: u64,
+    /// …which are kept this long.
+    pub metrics_retention_days: u64,
+    /// Collected log lines are kept this long…
+    pub logs_retention_days: u64,
+    /// …and at most this much log text (the oldest lines go first).
+    pub logs_max_mb: u64,
+    /// Timeline events are kept this long.
+    pub events_retention_days: u64,
     /// Set by `cargo leptos watch` (from `LEPTOS_WATCH` / `LEPTOS_RELOAD_PORT`): the live-reload port.
     #[serde(skip)]
     pub dev_reload_port: Option<u16>,
@@ -65,6 +77,12 @@ impl Default for Settings {
             signin_window_minutes: 15,
             node_image: domain::DEFAULT_NODE_IMAGE.into(),
             log: "info".into(),
+            collect_every_secs: 10,
+            metrics_raw_hours: 6,
+            metrics_retention_days: 30,
+            logs_retention_days: 7,
+            logs_max_mb: 1024,
+            events_retention_days: 30,
             dev_reload_port: None,
         }
     }
@@ -86,6 +104,12 @@ const KEYS: &[&str] = &[
     "signin_window_minutes",
     "node_image",
     "log",
+    "collect_every_secs",
+    "metrics_raw_hours",
+    "metrics_retention_days",
+    "logs_retention_days",
+    "logs_max_mb",
+    "events_retention_days",
 ];
 
 /// A setting that could not be read, naming where it came from.
@@ -161,6 +185,13 @@ impl Settings {
         config.address_limit = Limit { max_failures: self.signin_failures_per_address, window };
         config.data_dir = std::path::absolute(&self.data_dir).map_err(|e| domain::Error::invalid("data_dir", e))?;
         config.node_image = self.node_image.clone();
+        const DAY: u64 = 24 * 3600;
+        config.collect_every = Duration::from_secs(self.collect_every_secs.max(1));
+        config.metrics_raw_retention = Duration::from_secs(self.metrics_raw_hours.max(1) * 3600);
+        config.metrics_retention = Duration::from_secs(self.metrics_retention_days.max(1) * DAY);
+        config.logs_retention = Duration::from_secs(self.logs_retention_days.max(1) * DAY);
+        config.logs_max_bytes = self.logs_max_mb.max(1) * 1024 * 1024;
+        config.events_retention = Duration::from_secs(self.events_retention_days.max(1) * DAY);
         Ok(config)
     }
 }

@@ -195,6 +195,45 @@ fn rows() -> Vec<Row> {
         row("check_template", AnyUser, |_| vec![("compose", s("services: {}"))]),
         row("save_template", Admin, |_| vec![("name", s("")), ("description", s("")), ("compose", s(""))]),
         row("delete_template", Admin, |_| vec![("id", s(999_999))]),
+        row("get_history", AnyUser, |_| {
+            vec![("q", s("")), ("actor", s("")), ("action", s("")), ("outcome", s("")), ("hours", s("0"))]
+        }),
+        row("history_csv", AnyUser, |_| {
+            vec![("q", s("")), ("actor", s("")), ("action", s("")), ("outcome", s("")), ("hours", s("0"))]
+        }),
+        row("verify_history", Admin, |_| vec![]),
+        row("get_logs", Read, |i| {
+            vec![
+                ("cluster", s(i.cluster)),
+                ("app", s("")),
+                ("service", s("")),
+                ("container", s("")),
+                ("q", s("")),
+                ("limit", s("10")),
+            ]
+        }),
+        row("logs_text", Read, |i| {
+            vec![("cluster", s(i.cluster)), ("app", s("")), ("service", s("")), ("container", s("")), ("q", s(""))]
+        }),
+        row("get_series", Read, |i| {
+            vec![("cluster", s(i.cluster)), ("scope", s("cluster")), ("key", s("")), ("range", s("3600000"))]
+        }),
+        row("get_events", Read, |i| vec![("cluster", s(i.cluster)), ("app", s(""))]),
+        row("get_alerts", Read, |i| vec![("cluster", s(i.cluster))]),
+        row("create_alert_rule", Manage, |i| {
+            vec![
+                ("cluster", s(i.cluster)),
+                ("name", s("")),
+                ("kind", s("metric")),
+                ("scope", s("cluster")),
+                ("subject", s("")),
+                ("metric", s("cpu")),
+                ("threshold", s("80")),
+                ("for_secs", s("0")),
+                ("webhook", s("")),
+            ]
+        }),
+        row("delete_alert_rule", Manage, |i| vec![("cluster", s(i.cluster)), ("id", s(999_999))]),
         // Ends the caller's session: the harness signs them in again.
         row("sign_out", AnyUser, |_| vec![]),
         // Destructive when allowed: last.
@@ -215,6 +254,15 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("POST", "/api/v1/apps/{id}/redeploy", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/services/{service}/scale", Rule::Operate),
     ("GET", "/api/v1/jobs/{id}", Rule::Read),
+    ("GET", "/api/v1/operations", Rule::AnyUser),
+    ("GET", "/api/v1/operations/verify", Rule::Admin),
+    ("GET", "/api/v1/clusters/{id}/logs", Rule::Read),
+    ("GET", "/api/v1/clusters/{id}/metrics", Rule::Read),
+    ("GET", "/api/v1/clusters/{id}/events", Rule::Read),
+    ("GET", "/api/v1/clusters/{id}/alerts", Rule::Read),
+    ("POST", "/api/v1/clusters/{id}/alerts", Rule::Manage),
+    ("DELETE", "/api/v1/clusters/{id}/alerts/{rule}", Rule::Manage),
+    ("GET", "/metrics", Rule::AnyUser),
 ];
 
 /// The URL and JSON body of a REST row on one cluster (`{id}` is the cluster, its app or its job).
@@ -226,11 +274,18 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
     } else {
         cluster
     };
-    let url = format!("{base}{}", path.replace("{id}", &id.to_string()).replace("{service}", "nope"));
+    let mut url = format!(
+        "{base}{}",
+        path.replace("{id}", &id.to_string()).replace("{service}", "nope").replace("{rule}", "999999")
+    );
+    if path.ends_with("/metrics") && path.contains("{id}") {
+        url.push_str("?scope=cluster");
+    }
     let body = match path {
         "/api/v1/apps" => Some(serde_json::json!({ "cluster": cluster, "name": "", "compose": "" })),
         "/api/v1/apps/{id}/update" => Some(serde_json::json!({ "compose": "" })),
         "/api/v1/apps/{id}/services/{service}/scale" => Some(serde_json::json!({ "replicas": 1 })),
+        "/api/v1/clusters/{id}/alerts" => Some(serde_json::json!({ "name": "", "kind": "metric" })),
         _ => None,
     };
     (url, body)
@@ -414,6 +469,7 @@ async fn authorization_matrix() {
             for caller in &callers {
                 let mut req = match *method {
                     "GET" => client.get(&url),
+                    "DELETE" => client.delete(&url),
                     _ => client.post(&url).json(body.as_ref().unwrap_or(&serde_json::json!({}))),
                 };
                 if let Some(token) = &caller.token {

@@ -69,6 +69,7 @@ pub struct AppTaskRow {
     pub message: String,
     pub error: String,
     pub restarts: u32,
+    pub container_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -257,6 +258,7 @@ pub mod map {
                             message: t.message,
                             error: t.error,
                             restarts: t.restarts,
+                            container_id: t.container_id,
                         })
                         .collect(),
                     drift: s.drift,

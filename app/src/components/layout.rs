@@ -23,6 +23,7 @@ const NAV: &[(&str, &str, &str, bool)] = &[
     ("/clusters", "Clusters", icons::CLUSTERS, false),
     ("/apps", "Apps", icons::APPS, false),
     ("/templates", "Templates", icons::TEMPLATES, false),
+    ("/history", "History", icons::HISTORY, false),
     ("/users", "Users", icons::USERS, true),
     ("/account", "Account", icons::ACCOUNT, false),
     ("/settings", "Settings", icons::SETTINGS, true),

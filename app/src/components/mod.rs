@@ -3,5 +3,6 @@
 pub mod compose_editor;
 pub mod dashboard;
 pub mod layout;
+pub mod observe;
 pub mod theme;
 pub mod ui;

@@ -24,6 +24,7 @@ pub mod icons {
     pub const ACCOUNT: &str = "M20 21v-2a4 4 0 0 0-4-4H8a4 4 0 0 0-4 4v2M12 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z";
     pub const APPS: &str = "M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z";
     pub const TEMPLATES: &str = "M7 3h7l5 5v13H7zM14 3v5h5M10 13h6M10 17h6";
+    pub const HISTORY: &str = "M12 8v4l3 2M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5";
     pub const MENU: &str = "M4 6h16M4 12h16M4 18h16";
     pub const SIGN_OUT: &str = "M15 17l5-5-5-5M20 12H9M12 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h7";
     pub const ALERT: &str =

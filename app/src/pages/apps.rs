@@ -16,6 +16,7 @@ use crate::api::app::{
 };
 use crate::api::cluster::{get_clusters, JobRow};
 use crate::components::compose_editor::{filled, ComposeEditor, VariablesForm};
+use crate::components::observe::{EventsTimeline, LogViewer, MetricsPanel};
 use crate::components::ui::{
     go_to, ticker, Card, ErrorBanner, PageHeader, ProgressBar, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
 };
@@ -339,7 +340,109 @@ pub fn AppView() -> impl IntoView {
                 <Edit id=app_id.get_untracked() compose vars cluster update=actions.update ui />
             })}
             <Transition fallback=|| ()>{body}</Transition>
+            <AppObserve id=app_id />
         </div>
+    }
+}
+
+/// What the observability panels need to know of an app: its cluster, name, and services with
+/// their tasks' containers.
+#[derive(Clone, Debug, PartialEq)]
+struct Observed {
+    cluster: i64,
+    app: String,
+    /// (full swarm service name, [(container id, label)]).
+    services: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// Charts, live logs and the events of the app's services. It sits outside the part of the page
+/// that refreshes, so the chosen service, range, paused logs and search survive the refreshes.
+#[component]
+fn AppObserve(id: Signal<i64>) -> impl IntoView {
+    let tick = ticker(Duration::from_secs(15));
+    let base = Resource::new(move || (id.get(), tick.get()), |(id, _)| get_app(id));
+    let observed = RwSignal::new(None::<Observed>);
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = base.get() {
+            let app = p.app.name.clone();
+            let services = p
+                .services
+                .iter()
+                .map(|s| {
+                    let containers = s
+                        .tasks
+                        .iter()
+                        .filter(|t| !t.container_id.is_empty())
+                        .map(|t| {
+                            let slot = t.slot.map(|n| format!(".{n}")).unwrap_or_default();
+                            (t.container_id.clone(), format!("{}{slot} on {} ({})", s.name, t.node, t.state))
+                        })
+                        .collect();
+                    (format!("{app}_{}", s.name), containers)
+                })
+                .collect();
+            let next = Observed { cluster: p.app.cluster_id, app, services };
+            if observed.with_untracked(|o| o.as_ref() != Some(&next)) {
+                observed.set(Some(next));
+            }
+        }
+    });
+    let service = RwSignal::new(String::new());
+    let container = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        observed.with(|o| {
+            if let Some(o) = o {
+                if !o.services.iter().any(|(name, _)| *name == service.get_untracked()) {
+                    service.set(o.services.first().map(|s| s.0.clone()).unwrap_or_default());
+                    container.set(String::new());
+                }
+            }
+        })
+    });
+    let subject = Memo::new(move |_| observed.with(|o| o.as_ref().map(|o| (o.cluster, o.app.clone()))));
+    let scope = Signal::derive(move || if container.get().is_empty() { "service" } else { "container" });
+    let key = Signal::derive(move || if container.get().is_empty() { service.get() } else { container.get() });
+    let containers = move || {
+        observed.with(|o| {
+            o.as_ref()
+                .and_then(|o| o.services.iter().find(|s| s.0 == service.get()).map(|s| s.1.clone()))
+                .unwrap_or_default()
+        })
+    };
+    move || {
+        subject.get().map(|(cluster, app)| {
+            let events_app = app.clone();
+            view! {
+                <Card title="Monitoring">
+                    <div class="space-y-4" data-testid="monitoring">
+                        <div class="flex flex-wrap items-end gap-3">
+                            <label class="text-sm">"Service"
+                                <select class=INPUT data-testid="observe-service" on:change=move |ev| { service.set(event_target_value(&ev)); container.set(String::new()); }>
+                                    {move || observed.with(|o| o.as_ref().map(|o| o.services.iter().map(|(name, _)| {
+                                        let (value, current) = (name.clone(), name.clone());
+                                        view! { <option value=value selected=move || service.get() == current>{name.clone()}</option> }
+                                    }).collect_view()))}
+                                </select>
+                            </label>
+                            <label class="text-sm">"Replica"
+                                <select class=INPUT data-testid="observe-container" on:change=move |ev| container.set(event_target_value(&ev))>
+                                    <option value="" selected=move || container.get().is_empty()>"All replicas"</option>
+                                    {move || containers().into_iter().map(|(id, label)| {
+                                        let current = id.clone();
+                                        view! { <option value=id selected=move || container.get() == current>{label}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                        </div>
+                        <MetricsPanel cluster scope key />
+                        <LogViewer cluster app=app.clone() service=service container />
+                    </div>
+                </Card>
+                <Card title="Events">
+                    <EventsTimeline cluster app=events_app />
+                </Card>
+            }
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use crate::api::cluster::{
     get_cluster, AddHost, AddNodes, ClusterDetail, DeleteCluster, NodeRow, RemoveNode, RenameCluster,
     SetNodeAvailability, SetNodeRole,
 };
+use crate::components::observe::{EventsTimeline, MetricsPanel};
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, DANGER, PRIMARY};
 
 /// Inputs that sit in a line of text rather than fill a form.
@@ -104,6 +105,18 @@ pub fn ClusterPage() -> impl IntoView {
         <div class="mx-auto max-w-6xl space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
             <ClusterApps id=Signal::derive(id) />
+            // Outside the refreshing part: the charts keep their range and the timeline its place.
+            {move || {
+                let cluster = id();
+                view! {
+                    <Card title="Usage">
+                        <MetricsPanel cluster scope="cluster" key=Signal::derive(String::new) />
+                    </Card>
+                    <Card title="Events">
+                        <EventsTimeline cluster app="" />
+                    </Card>
+                }
+            }}
         </div>
     }
 }
@@ -190,6 +203,7 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
         <PageHeader title=c.name.clone() subtitle=format!("{} cluster · {} nodes", c.provider, c.nodes)>
             <StatusBadge status=c.status.clone() testid="cluster-status" />
             <A href=format!("/clusters/{id}/dashboard") attr:class=BUTTON attr:data-testid="open-dashboard">"Dashboard"</A>
+            <A href=format!("/clusters/{id}/alerts") attr:class=BUTTON attr:data-testid="open-alerts">"Alerts"</A>
             {access.manage.then(|| view! {
                 <button type="button" class=BUTTON on:click=move |_| renaming.update(|r| *r = !*r) data-testid="rename">"Rename"</button>
             })}

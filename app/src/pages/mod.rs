@@ -1,10 +1,12 @@
 //! One module per page.
 
 pub mod account;
+pub mod alerts;
 pub mod apps;
 pub mod cluster;
 pub mod clusters;
 pub mod dashboard;
+pub mod history;
 pub mod invite;
 pub mod job;
 pub mod node;

@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::cluster::{get_node, NodePage, SetNodeAvailability, SetNodeLabels};
+use crate::components::observe::MetricsPanel;
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 use crate::format;
 
@@ -46,6 +47,14 @@ pub fn NodeView() -> impl IntoView {
         <div class="mx-auto max-w-5xl space-y-6">
             {move || error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+            {move || {
+                let (cluster, node) = ids();
+                view! {
+                    <Card title="Usage by the node's containers">
+                        <MetricsPanel cluster scope="node" key=Signal::derive(move || node.to_string()) />
+                    </Card>
+                }
+            }}
         </div>
     }
 }

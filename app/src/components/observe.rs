@@ -1,0 +1,493 @@
+//! Observability building blocks shared by the app, node, cluster and history pages: line charts of
+//! a metric series with a time-range choice and live updates, the log viewer (live tail, pause,
+//! search, download; the buffer is bounded so fast logs cannot freeze the page), the events
+//! timeline, and saving text as a file.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use super::ui::{ticker, BUTTON, INPUT, PRIMARY};
+use crate::api::observe::{get_events, get_logs, get_series, logs_text, EventRow, LogRow, SeriesRow};
+use crate::format;
+
+/// Lines the viewer keeps; older ones drop off the top.
+const MAX_LINES: usize = 2000;
+
+/// The ranges offered: (label, milliseconds).
+pub const RANGES: &[(&str, i64)] = &[
+    ("15 min", 15 * 60_000),
+    ("1 h", 3_600_000),
+    ("6 h", 6 * 3_600_000),
+    ("24 h", 24 * 3_600_000),
+    ("7 d", 7 * 24 * 3_600_000),
+];
+
+/// One line of a chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub label: &'static str,
+    /// Tailwind stroke and text classes.
+    pub tone: &'static str,
+    pub points: Vec<(i64, f64)>,
+}
+
+const W: f64 = 600.0;
+const H: f64 = 140.0;
+const LEFT: f64 = 4.0;
+const TOP: f64 = 8.0;
+
+/// A line chart in SVG: gaps where data is missing, the top value and the range's ends on the axes,
+/// and each line's latest value in the legend.
+#[component]
+pub fn LineChart(
+    title: &'static str,
+    testid: &'static str,
+    #[prop(into)] lines: Signal<Vec<Line>>,
+    #[prop(into)] from: Signal<i64>,
+    #[prop(into)] to: Signal<i64>,
+    #[prop(into)] step: Signal<i64>,
+    unit: fn(f64) -> String,
+) -> impl IntoView {
+    let top = move || {
+        let max = lines.with(|ls| ls.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0_f64, f64::max));
+        nice_ceiling(max)
+    };
+    let paths = move || {
+        let (from, to, step, top) = (from.get(), to.get(), step.get().max(1), top());
+        lines
+            .get()
+            .into_iter()
+            .map(|l| {
+                let d = path(&l.points, from, to, step, top);
+                view! { <path d=d class=format!("fill-none stroke-2 {}", l.tone) vector-effect="non-scaling-stroke"></path> }
+            })
+            .collect_view()
+    };
+    let legend = move || {
+        lines
+            .get()
+            .into_iter()
+            .map(|l| {
+                let latest = l.points.last().map(|p| unit(p.1)).unwrap_or_else(|| "–".into());
+                view! {
+                    <span class=format!("inline-flex items-center gap-1 {}", l.tone.replace("stroke-", "text-"))>
+                        <span class="font-semibold">"●"</span>
+                        <span class="text-slate-600 dark:text-slate-300">{l.label}</span>
+                        <span class="tabular-nums text-slate-900 dark:text-slate-100">{latest}</span>
+                    </span>
+                }
+            })
+            .collect_view()
+    };
+    let count = move || lines.with(|ls| ls.iter().map(|l| l.points.len()).sum::<usize>());
+    view! {
+        <figure class="rounded-lg border border-slate-200 p-3 dark:border-slate-800" data-testid=testid data-points=count>
+            <figcaption class="mb-1 flex flex-wrap items-center justify-between gap-2 text-xs">
+                <span class="font-semibold uppercase tracking-wide text-slate-500">{title}</span>
+                <span class="flex flex-wrap gap-3">{legend}</span>
+            </figcaption>
+            <svg viewBox=format!("0 0 {W} {H}") class="h-32 w-full" preserveAspectRatio="none" role="img" aria-label=title>
+                <line x1="0" x2=W y1=TOP y2=TOP class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
+                <line x1="0" x2=W y1=(TOP + H) / 2.0 y2=(TOP + H) / 2.0 class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
+                <line x1="0" x2=W y1=H - 1.0 y2=H - 1.0 class="stroke-slate-300 dark:stroke-slate-700" vector-effect="non-scaling-stroke"></line>
+                {paths}
+            </svg>
+            <div class="flex justify-between text-[11px] tabular-nums text-slate-500">
+                <span>{move || format::hour_minute_utc(from.get())}</span>
+                <span>{move || format!("max {}", unit(top()))}</span>
+                <span>{move || format!("{} UTC", format::hour_minute_utc(to.get()))}</span>
+            </div>
+            {move || (count() == 0).then(|| view! { <p class="text-xs text-slate-500" data-testid=format!("{testid}-empty")>"No samples in this range yet."</p> })}
+        </figure>
+    }
+}
+
+/// A round number at or above `v` (1, 2, 5 × 10ⁿ), at least 1.
+fn nice_ceiling(v: f64) -> f64 {
+    if v <= 1.0 {
+        return 1.0;
+    }
+    let mut base = 1.0;
+    while base * 10.0 < v {
+        base *= 10.0;
+    }
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if base * m >= v {
+            return base * m;
+        }
+    }
+    base * 10.0
+}
+
+/// The SVG path of points; a gap longer than three steps starts a new segment.
+fn path(points: &[(i64, f64)], from: i64, to: i64, step: i64, top: f64) -> String {
+    let span = (to - from).max(1) as f64;
+    let mut d = String::new();
+    let mut last: Option<i64> = None;
+    for &(t, v) in points {
+        let x = LEFT + (t - from) as f64 / span * (W - LEFT);
+        let y = H - 1.0 - (v / top).clamp(0.0, 1.0) * (H - 1.0 - TOP);
+        let join = last.is_some_and(|l| t - l <= step * 3);
+        d.push_str(&format!("{}{} {} ", if join { "L" } else { "M" }, x as i64, y as i64));
+        last = Some(t);
+    }
+    d
+}
+
+/// The charts of one series (cpu, memory, network, disk) with a range choice, refreshed every 10 s.
+#[component]
+pub fn MetricsPanel(
+    cluster: i64,
+    #[prop(into)] scope: Signal<&'static str>,
+    #[prop(into)] key: Signal<String>,
+) -> impl IntoView {
+    let range = RwSignal::new(3_600_000_i64);
+    let tick = ticker(Duration::from_secs(10));
+    let data = Resource::new(
+        move || (scope.get(), key.get(), range.get(), tick.get()),
+        move |(scope, key, range, _)| get_series(cluster, scope.to_string(), key, range),
+    );
+    // The last answer stays on screen while the next loads.
+    let series = RwSignal::new(SeriesRow::default());
+    let error = RwSignal::new(None::<String>);
+    Effect::new(move |_| match data.get() {
+        Some(Ok(s)) => {
+            series.set(s);
+            error.set(None);
+        }
+        Some(Err(e)) => error.set(Some(e.display())),
+        None => {}
+    });
+    let pick = |f: fn(&crate::api::observe::PointRow) -> f64| {
+        move || series.with(|s| s.points.iter().map(|p| (p.ts, f(p))).collect::<Vec<_>>())
+    };
+    let cpu = Signal::derive({
+        let cpu = pick(|p| p.cpu);
+        move || vec![Line { label: "CPU", tone: "stroke-sky-500", points: cpu() }]
+    });
+    let mem = Signal::derive({
+        let (mem, limit) = (pick(|p| p.mem), pick(|p| p.mem_limit));
+        move || {
+            let limit: Vec<(i64, f64)> = limit().into_iter().filter(|p| p.1 > 0.0).collect();
+            let mut lines = vec![Line { label: "used", tone: "stroke-violet-500", points: mem() }];
+            // A limit far above use would flatten the chart; show it when it is within sight.
+            let used = lines[0].points.iter().map(|p| p.1).fold(0.0, f64::max);
+            if limit.last().is_some_and(|l| l.1 < used * 4.0) {
+                lines.push(Line { label: "limit", tone: "stroke-slate-400", points: limit });
+            }
+            lines
+        }
+    });
+    let net = Signal::derive({
+        let (rx, tx) = (pick(|p| p.net_rx), pick(|p| p.net_tx));
+        move || {
+            vec![
+                Line { label: "in", tone: "stroke-emerald-500", points: rx() },
+                Line { label: "out", tone: "stroke-amber-500", points: tx() },
+            ]
+        }
+    });
+    let disk = Signal::derive({
+        let (r, w) = (pick(|p| p.blk_read), pick(|p| p.blk_write));
+        move || {
+            vec![
+                Line { label: "read", tone: "stroke-teal-500", points: r() },
+                Line { label: "write", tone: "stroke-rose-500", points: w() },
+            ]
+        }
+    });
+    let from = Signal::derive(move || series.with(|s| s.from));
+    let to = Signal::derive(move || series.with(|s| s.to));
+    let step = Signal::derive(move || series.with(|s| s.step));
+    view! {
+        <div class="space-y-3" data-testid=move || format!("metrics-{}", scope.get())>
+            <div class="flex flex-wrap items-center gap-1" role="group" aria-label="Time range">
+                {RANGES.iter().map(|(label, ms)| {
+                    let ms = *ms;
+                    view! {
+                        <button
+                            type="button"
+                            class=move || if range.get() == ms { PRIMARY } else { BUTTON }
+                            aria-pressed=move || (range.get() == ms).to_string()
+                            data-testid=format!("range-{}", label.replace(' ', ""))
+                            on:click=move |_| range.set(ms)
+                        >{*label}</button>
+                    }
+                }).collect_view()}
+                <span class="ml-2 text-xs text-slate-500">"Live: refreshed every 10 s"</span>
+            </div>
+            {move || error.get().map(|e| view! { <p class="text-sm text-red-600 dark:text-red-400">{e}</p> })}
+            <div class="grid gap-3 md:grid-cols-2">
+                <LineChart title="CPU (% of one core)" testid="chart-cpu" lines=cpu from to step unit=format::percent />
+                <LineChart title="Memory" testid="chart-memory" lines=mem from to step unit=|v| format::bytes(v as i64) />
+                <LineChart title="Network" testid="chart-network" lines=net from to step unit=format::rate />
+                <LineChart title="Disk I/O" testid="chart-disk" lines=disk from to step unit=format::rate />
+            </div>
+        </div>
+    }
+}
+
+/// Saves `text` as a file named `name` in the browser.
+pub fn save_file(name: &str, mime: &str, text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let parts = js_sys::Array::of1(&leptos::wasm_bindgen::JsValue::from_str(text));
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type(mime);
+        let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
+        let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+        let document = leptos::prelude::document();
+        if let Ok(a) = document.create_element("a") {
+            if let Ok(a) = a.dyn_into::<web_sys::HtmlAnchorElement>() {
+                a.set_href(&url);
+                a.set_download(name);
+                a.click();
+            }
+        }
+        let _ = web_sys::Url::revoke_object_url(&url);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (name, mime, text);
+}
+
+/// Live logs of an app's service (all its replicas merged in time order) or of one container: new
+/// lines arrive every second unless paused; a filter narrows what is shown; a search asks the store
+/// (also for lines of containers that are gone); the shown lines can be downloaded.
+#[component]
+pub fn LogViewer(
+    cluster: i64,
+    #[prop(into)] app: String,
+    #[prop(into)] service: Signal<String>,
+    #[prop(into)] container: Signal<String>,
+) -> impl IntoView {
+    let lines = RwSignal::new(VecDeque::<LogRow>::new());
+    let last = RwSignal::new(None::<i64>);
+    let paused = RwSignal::new(false);
+    let missed = RwSignal::new(0usize);
+    let filter = RwSignal::new(String::new());
+    let search = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let loading = RwSignal::new(false);
+    let app_name = StoredValue::new(app);
+
+    // A new subject (or search) starts again from its newest lines.
+    let load = move || {
+        let (service, container, q) = (service.get_untracked(), container.get_untracked(), search.get_untracked());
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            match get_logs(cluster, app_name.get_value(), service, container, q.clone(), None, 300).await {
+                Ok(rows) => {
+                    last.set(rows.iter().map(|r| r.id).max());
+                    lines.set(rows.into_iter().collect());
+                    missed.set(0);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.display())),
+            }
+            loading.set(false);
+        });
+    };
+    Effect::new(move |_| {
+        service.track();
+        container.track();
+        search.track();
+        load();
+    });
+    // The tail: what arrived since the newest line, bounded per poll and in the buffer.
+    let tick = ticker(Duration::from_secs(1));
+    let polling = RwSignal::new(false);
+    Effect::new(move |_| {
+        tick.track();
+        if polling.get_untracked() || loading.get_untracked() || !search.get_untracked().is_empty() {
+            return;
+        }
+        let Some(after) = last.get_untracked() else {
+            // Nothing yet: ask again for the newest lines.
+            if tick.get_untracked().is_multiple_of(2) {
+                load();
+            }
+            return;
+        };
+        polling.set(true);
+        let (service, container) = (service.get_untracked(), container.get_untracked());
+        leptos::task::spawn_local(async move {
+            if let Ok(mut rows) =
+                get_logs(cluster, app_name.get_value(), service, container, String::new(), Some(after), 500).await
+            {
+                if let Some(max) = rows.iter().map(|r| r.id).max() {
+                    last.set(Some(max));
+                }
+                rows.sort_by_key(|r| (r.ts, r.id));
+                if paused.get_untracked() {
+                    missed.update(|m| *m += rows.len());
+                } else if !rows.is_empty() {
+                    lines.update(|buf| {
+                        buf.extend(rows);
+                        while buf.len() > MAX_LINES {
+                            buf.pop_front();
+                        }
+                    });
+                }
+            }
+            polling.set(false);
+        });
+    });
+    let resume = move || {
+        paused.set(false);
+        if missed.get_untracked() > 0 {
+            load();
+        }
+    };
+    let shown = move || {
+        let needle = filter.get().to_lowercase();
+        lines.with(|buf| {
+            buf.iter()
+                .filter(|l| needle.is_empty() || l.line.to_lowercase().contains(&needle))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let download = move |_| {
+        let (service, container, q) = (service.get_untracked(), container.get_untracked(), search.get_untracked());
+        leptos::task::spawn_local(async move {
+            match logs_text(cluster, app_name.get_value(), service.clone(), container, q).await {
+                Ok(text) => save_file(
+                    &format!("{}.log", if service.is_empty() { "logs" } else { &service }),
+                    "text/plain",
+                    &text,
+                ),
+                Err(e) => error.set(Some(e.display())),
+            }
+        });
+    };
+    let search_input = RwSignal::new(String::new());
+    view! {
+        <div class="space-y-2" data-testid="log-viewer">
+            <div class="flex flex-wrap items-center gap-2">
+                {move || if paused.get() {
+                    view! { <button type="button" class=PRIMARY data-testid="log-resume" on:click=move |_| resume()>
+                        {move || format!("Resume ({} new)", missed.get())}
+                    </button> }.into_any()
+                } else {
+                    view! { <button type="button" class=BUTTON data-testid="log-pause" on:click=move |_| paused.set(true)>"Pause"</button> }.into_any()
+                }}
+                <input
+                    type="search" class=format!("{INPUT} max-w-xs") placeholder="Filter shown lines"
+                    aria-label="Filter shown lines" data-testid="log-filter"
+                    prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))
+                />
+                <form class="flex items-center gap-2" on:submit=move |ev| { ev.prevent_default(); search.set(search_input.get_untracked().trim().to_string()); }>
+                    <input
+                        type="search" class=format!("{INPUT} max-w-xs") placeholder="Search stored logs (words)"
+                        aria-label="Search stored logs" data-testid="log-search"
+                        prop:value=move || search_input.get() on:input=move |ev| search_input.set(event_target_value(&ev))
+                    />
+                    <button type="submit" class=BUTTON data-testid="log-search-go">"Search"</button>
+                    {move || (!search.get().is_empty()).then(|| view! {
+                        <button type="button" class=BUTTON data-testid="log-search-clear" on:click=move |_| { search_input.set(String::new()); search.set(String::new()); }>"Back to live"</button>
+                    })}
+                </form>
+                <button type="button" class=BUTTON data-testid="log-download" on:click=download>"Download"</button>
+                <span class="text-xs text-slate-500" data-testid="log-count">
+                    {move || {
+                        let n = lines.with(VecDeque::len);
+                        if !search.get().is_empty() { format!("{n} matching lines (search)") }
+                        else if paused.get() { format!("{n} lines · paused") }
+                        else { format!("{n} lines · live") }
+                    }}
+                </span>
+            </div>
+            {move || error.get().map(|e| view! { <p class="text-sm text-red-600 dark:text-red-400">{e}</p> })}
+            <div class="max-h-96 overflow-auto rounded-lg bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-100" data-testid="log-lines">
+                {move || {
+                    let rows = shown();
+                    if rows.is_empty() {
+                        return view! { <p class="text-slate-400">{if loading.get() { "Loading…" } else { "No log lines yet." }}</p> }.into_any();
+                    }
+                    rows.into_iter().map(|l| view! {
+                        <div class="flex gap-3 whitespace-pre-wrap break-all" data-testid="log-line">
+                            <span class="shrink-0 text-slate-500">{format::time_of_day_utc(l.ts / 1_000_000).trim_end_matches(" UTC").to_string()}</span>
+                            <span class="shrink-0 text-sky-300" title=l.container_id.clone()>{short_task(&l.task)}</span>
+                            <span class=if l.stream == "stderr" { "text-amber-200" } else { "" }>{l.line}</span>
+                        </div>
+                    }).collect_view().into_any()
+                }}
+            </div>
+        </div>
+    }
+}
+
+/// `shop_web.2.x7k…` → `web.2`.
+fn short_task(task: &str) -> String {
+    let mut parts = task.rsplitn(2, '.');
+    let _id = parts.next();
+    let rest = parts.next().unwrap_or(task);
+    rest.split_once('_').map_or(rest, |(_, s)| s).to_string()
+}
+
+/// The newest events of a cluster (of one app when `app` is not empty), refreshed every 5 s.
+#[component]
+pub fn EventsTimeline(cluster: i64, #[prop(into)] app: String) -> impl IntoView {
+    let tick = ticker(Duration::from_secs(5));
+    let app = StoredValue::new(app);
+    let events = Resource::new(move || tick.get(), move |_| get_events(cluster, app.get_value()));
+    let rows = RwSignal::new(Vec::<EventRow>::new());
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = events.get() {
+            rows.set(list);
+        }
+    });
+    view! {
+        <ol class="max-h-80 space-y-1 overflow-auto text-sm" data-testid="events">
+            {move || {
+                let list = rows.get();
+                if list.is_empty() {
+                    return view! { <li class="text-slate-500">"No events yet."</li> }.into_any();
+                }
+                list.into_iter().map(|e| {
+                    let tone = match e.severity.as_str() {
+                        "error" => "bg-red-500",
+                        "warning" => "bg-amber-500",
+                        _ => "bg-sky-500",
+                    };
+                    view! {
+                        <li class="flex items-start gap-2" data-testid="event" data-kind=e.kind.clone() data-action=e.action.clone()>
+                            <span class=format!("mt-1.5 h-2 w-2 shrink-0 rounded-full {tone}")></span>
+                            <span class="shrink-0 tabular-nums text-slate-500">{format::date_utc(e.ts).trim_end_matches(" UTC").to_string()}</span>
+                            <span>{e.message}</span>
+                        </li>
+                    }
+                }).collect_view().into_any()
+            }}
+        </ol>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceilings_are_round() {
+        assert_eq!(nice_ceiling(0.3), 1.0);
+        assert_eq!(nice_ceiling(37.0), 50.0);
+        assert_eq!(nice_ceiling(101.0), 200.0);
+        assert_eq!(nice_ceiling(5e8), 5e8);
+    }
+
+    #[test]
+    fn gaps_start_new_segments() {
+        let d = path(&[(0, 0.0), (10, 1.0), (100, 1.0)], 0, 100, 10, 1.0);
+        assert_eq!(d.matches('M').count(), 2, "{d}");
+        assert!(d.starts_with("M4 139 L"), "{d}");
+    }
+
+    #[test]
+    fn tasks_are_shortened() {
+        assert_eq!(short_task("shop_web.2.x7k3"), "web.2");
+        assert_eq!(short_task("plain"), "plain");
+    }
+}

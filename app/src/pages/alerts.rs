@@ -1,0 +1,158 @@
+//! A cluster's alerts: the rules (metric thresholds, services below their desired replicas, nodes
+//! down) with their webhooks, the alerts they fired with firing and resolved times and what the
+//! webhook answered, and the cluster's events timeline.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::observe::{get_alerts, AlertsPage, CreateAlertRule, DeleteAlertRule};
+use crate::components::observe::EventsTimeline;
+use crate::components::ui::{
+    go_to, ticker, Card, ErrorBanner, PageHeader, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
+};
+use crate::format;
+
+#[component]
+pub fn AlertsView() -> impl IntoView {
+    let params = use_params_map();
+    let cluster = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
+    let create = ServerAction::<CreateAlertRule>::new();
+    let delete = ServerAction::<DeleteAlertRule>::new();
+    let tick = ticker(Duration::from_secs(5));
+    let page = Resource::new(
+        move || (cluster(), tick.get(), create.version().get(), delete.version().get()),
+        |(c, _, _, _)| get_alerts(c),
+    );
+    let kind = RwSignal::new("metric".to_string());
+    let body = move || {
+        Suspend::new(async move {
+            match page.await {
+                Ok(p) => view! { <Lists p cluster=cluster() delete /> }.into_any(),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    view! { <ErrorBanner message=e.display() testid="page-error" /> }.into_any()
+                }
+            }
+        })
+    };
+    let can_manage = move || page.get().and_then(Result::ok).is_some_and(|p| p.can_manage);
+    view! {
+        <Title text="Alerts · Berth" />
+        <div class="mx-auto max-w-6xl space-y-6">
+            <PageHeader title="Alerts" subtitle="Rules checked after every collection; firings and resolutions go to the rule's webhook.">
+                <A href=move || format!("/clusters/{}", cluster()) attr:class=BUTTON>"Back to the cluster"</A>
+            </PageHeader>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+            {move || can_manage().then(|| view! {
+                <Card title="New rule">
+                    <ActionForm action=create attr:class="grid gap-3 sm:grid-cols-2 lg:grid-cols-4" attr:data-testid="alert-form">
+                        <input type="hidden" name="cluster" value=cluster() />
+                        <label class="text-sm">"Name"<input class=INPUT name="name" required data-testid="alert-name" /></label>
+                        <label class="text-sm">"When"
+                            <select class=INPUT name="kind" data-testid="alert-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                                <option value="metric">"a metric is above a threshold"</option>
+                                <option value="replicas">"a service runs fewer replicas than desired"</option>
+                                <option value="node_down">"a node is down"</option>
+                            </select>
+                        </label>
+                        {move || (kind.get() == "metric").then(|| view! {
+                            <label class="text-sm">"Of"
+                                <select class=INPUT name="scope" data-testid="alert-scope">
+                                    <option value="service">"a service"</option>
+                                    <option value="node">"a node"</option>
+                                    <option value="cluster">"the whole cluster"</option>
+                                </select>
+                            </label>
+                            <label class="text-sm">"Metric"
+                                <select class=INPUT name="metric" data-testid="alert-metric">
+                                    <option value="cpu">"CPU, % of one core"</option>
+                                    <option value="mem">"memory, % of limit (MiB without one)"</option>
+                                </select>
+                            </label>
+                            <label class="text-sm">"Above"<input class=INPUT name="threshold" inputmode="decimal" value="80" data-testid="alert-threshold" /></label>
+                        })}
+                        {move || (kind.get() != "metric").then(|| view! {
+                            <input type="hidden" name="scope" value="" /><input type="hidden" name="metric" value="" /><input type="hidden" name="threshold" value="" />
+                        })}
+                        <label class="text-sm">{move || if kind.get() == "node_down" { "Node (empty: any)" } else { "Service or node name (e.g. shop_web)" }}
+                            <input class=INPUT name="subject" data-testid="alert-subject" />
+                        </label>
+                        <label class="text-sm">"For at least (seconds)"<input class=INPUT name="for_secs" inputmode="numeric" value="60" data-testid="alert-for" /></label>
+                        <label class="text-sm sm:col-span-2">"Webhook (http:// or https://, optional)"<input class=INPUT name="webhook" type="url" data-testid="alert-webhook" /></label>
+                        <div class="flex items-end"><button type="submit" class=PRIMARY data-testid="alert-create">"Add rule"</button></div>
+                    </ActionForm>
+                    {move || create.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() testid="alert-error" /> })}
+                </Card>
+            })}
+            <Card title="Events">
+                {move || view! { <EventsTimeline cluster=cluster() app="" /> }}
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+fn Lists(p: AlertsPage, cluster: i64, delete: ServerAction<DeleteAlertRule>) -> impl IntoView {
+    let manage = p.can_manage;
+    view! {
+        <Card title="Rules">
+            {if p.rules.is_empty() {
+                view! { <p class="text-sm text-slate-500" data-testid="no-rules">"No rules yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="rules">
+                        {p.rules.into_iter().map(|r| {
+                            let id = r.id;
+                            let what = match r.kind.as_str() {
+                                "metric" => format!("{} of {} {} above {} for {} s", r.metric, r.scope, r.subject, format::tenths(r.threshold), r.for_secs),
+                                "replicas" => format!("service {} below its desired replicas for {} s", r.subject, r.for_secs),
+                                _ => format!("node {} down for {} s", if r.subject.is_empty() { "(any)" } else { &r.subject }, r.for_secs),
+                            };
+                            view! {
+                                <li class="flex flex-wrap items-center gap-3 py-2" data-testid="rule" data-name=r.name.clone()>
+                                    <span class="font-medium">{r.name.clone()}</span>
+                                    <span class="flex-1 text-slate-600 dark:text-slate-300">{what}</span>
+                                    <span class="truncate text-xs text-slate-500">{if r.webhook.is_empty() { "no webhook".to_string() } else { r.webhook.clone() }}</span>
+                                    {manage.then(|| view! {
+                                        <button type="button" class=DANGER data-testid="rule-delete" on:click=move |_| { delete.dispatch(DeleteAlertRule { cluster, id }); }>"Delete"</button>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </Card>
+        <Card title="Alert history">
+            {if p.history.is_empty() {
+                view! { <p class="text-sm text-slate-500" data-testid="no-alerts">"Nothing has fired."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="min-w-full text-left text-sm" data-testid="alert-history">
+                        <thead class="text-xs uppercase tracking-wide text-slate-500">
+                            <tr><th class="py-1">"Rule"</th><th>"State"</th><th>"Fired"</th><th>"Resolved"</th><th>"What"</th><th>"Webhook"</th></tr>
+                        </thead>
+                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                            {p.history.into_iter().map(|a| view! {
+                                <tr data-testid="alert" data-state=if a.resolved_at.is_some() { "resolved" } else { "firing" }>
+                                    <td class="py-1 font-medium">{a.rule_name.clone()}</td>
+                                    <td><StatusBadge status=if a.resolved_at.is_some() { "resolved" } else { "failed" } /></td>
+                                    <td class="tabular-nums">{format::date_utc(a.fired_at)}</td>
+                                    <td class="tabular-nums">{a.resolved_at.map(format::date_utc).unwrap_or_else(|| "firing".into())}</td>
+                                    <td>{a.message.clone()}</td>
+                                    <td class="text-xs text-slate-500">{a.delivery.clone()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </Card>
+    }
+}

@@ -1,0 +1,162 @@
+// Observability in Chromium: on a one-node cluster, deploy a two-replica service that logs, open
+// it, watch live log lines arrive, pause and resume, filter, search the stored lines, download them;
+// see the CPU chart fill with samples; add an alert rule; find the deploy in the operation history,
+// export it as CSV and verify the chain.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import {
+  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
+} from '../support.mjs';
+
+let berth;
+let browser;
+
+before(async () => {
+  ensureTestImage();
+  berth = await startBerth({ BERTH_COLLECT_EVERY_SECS: '1' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await berth?.stop({ keepData: true });
+  removeBerthLeftovers(berth.dataDir);
+  rmSync(berth.dataDir, { recursive: true, force: true });
+});
+
+const TICKER = `services:
+  ticker:
+    image: berth-test/busybox:1
+    init: true
+    command: ["sh", "-c", "i=0; while true; do i=$$((i+1)); echo \\"tick $$i from $$(hostname)\\"; sleep 0.3; done"]
+    deploy:
+      replicas: 2
+`;
+
+test('observability: live logs, search, charts, alerts, operation history', async () => {
+  const { page, assertClean } = await watchedPage(browser);
+  await createAdmin(page, berth);
+
+  await page.goto(`${berth.url}/clusters/new`);
+  await hydrated(page);
+  await page.getByTestId('cluster-name').fill('observe-e2e');
+  await page.getByTestId('cluster-nodes').fill('1');
+  await page.getByTestId('create-cluster').click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await jobSucceeded(page);
+  await page.getByTestId('job-next').click();
+  await page.waitForURL(/\/clusters\/\d+$/);
+  const clusterUrl = page.url();
+
+  await hydrated(page);
+  await page.getByTestId('deploy-here').click();
+  await page.waitForURL(/\/apps\/new\?cluster=\d+$/);
+  await hydrated(page);
+  await page.getByTestId('app-cluster').selectOption({ label: 'observe-e2e' });
+  await page.getByTestId('app-name').fill('tick');
+  await page.getByTestId('compose').fill(TICKER);
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-ok').waitFor();
+  await page.getByTestId('deploy').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  await hydrated(page);
+  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+
+  // Live lines arrive from both replicas, merged.
+  const viewer = page.getByTestId('log-viewer');
+  await viewer.waitFor({ timeout: 30_000 });
+  const lines = viewer.getByTestId('log-line');
+  await lines.filter({ hasText: 'tick' }).first().waitFor({ timeout: 60_000 });
+  const before = await lines.count();
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('[data-testid=log-line]').length > n + 3,
+    before, { timeout: 30_000 },
+  );
+  const text = await viewer.getByTestId('log-lines').innerText();
+  const hosts = new Set([...text.matchAll(/tick \d+ from (\S+)/g)].map((m) => m[1]));
+  assert.equal(hosts.size, 2, `lines from both replicas: ${[...hosts]}`);
+
+  // Paused: nothing new is shown, the count of waiting lines grows; resumed: live again.
+  await viewer.getByTestId('log-pause').click();
+  const paused = await lines.count();
+  await viewer.getByTestId('log-resume').getByText(/Resume \([1-9]\d* new\)/).waitFor({ timeout: 15_000 });
+  assert.equal(await lines.count(), paused, 'a paused viewer shows no new lines');
+  await viewer.getByTestId('log-resume').click();
+  await viewer.getByTestId('log-pause').waitFor();
+
+  // The filter narrows what is shown.
+  await viewer.getByTestId('log-filter').fill('tick 2 ');
+  for (const line of await lines.allInnerTexts()) {
+    assert.match(line, /tick 2 /);
+  }
+  await viewer.getByTestId('log-filter').fill('');
+
+  // A search asks the store: every line found has both words.
+  await viewer.getByTestId('log-search').fill('tick 3');
+  await viewer.getByTestId('log-search-go').click();
+  await viewer.getByTestId('log-count').getByText(/matching lines \(search\)/).waitFor();
+  await lines.first().waitFor();
+  const found = await lines.allInnerTexts();
+  assert.ok(found.length >= 2, `the first "tick 3" of each replica: ${found}`);
+  for (const line of found) {
+    assert.match(line, /tick 3 from/);
+  }
+  const download = page.waitForEvent('download');
+  await viewer.getByTestId('log-download').click();
+  const file = await download;
+  const saved = readFileSync(await file.path(), 'utf8');
+  assert.match(saved, /tick 3 from/);
+  await viewer.getByTestId('log-search-clear').click();
+
+  // The CPU chart has samples.
+  const cpu = page.getByTestId('chart-cpu');
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-testid=chart-cpu]')?.getAttribute('data-points') ?? 0) > 0,
+    null, { timeout: 60_000 },
+  );
+  assert.ok(await cpu.locator('path').count() >= 1);
+  await page.getByTestId('range-24h').click();
+  await page.getByTestId('range-24h').and(page.locator('[aria-pressed=true]')).waitFor();
+
+  // The events of the app: its containers started.
+  await page.getByTestId('events').getByText(/started on/).first().waitFor({ timeout: 30_000 });
+
+  // An alert rule on the cluster.
+  await page.goto(`${clusterUrl}/alerts`);
+  await hydrated(page);
+  await page.getByTestId('alert-name').fill('node gone');
+  await page.getByTestId('alert-kind').selectOption('node_down');
+  await page.getByTestId('alert-for').fill('30');
+  await page.getByTestId('alert-create').click();
+  await page.locator('[data-testid=rule][data-name="node gone"]').waitFor();
+
+  // The deploy is in the operation history; CSV and verification.
+  await page.goto(`${berth.url}/history`);
+  await hydrated(page);
+  await page.getByTestId('history-search').fill('tick');
+  await page.getByTestId('history-search-go').click();
+  await page.locator('[data-testid=operation-row][data-action="app.create"][data-outcome=success]').waitFor();
+  await page.getByTestId('filter-action').selectOption('alert.create');
+  await page.getByTestId('history-search').fill('');
+  await page.getByTestId('history-search-go').click();
+  await page.locator('[data-testid=operation-row][data-action="alert.create"]').waitFor();
+  assert.equal(await page.locator('[data-testid=operation-row][data-action="app.create"]').count(), 0);
+  const csv = page.waitForEvent('download');
+  await page.getByTestId('export-csv').click();
+  const csvText = readFileSync(await (await csv).path(), 'utf8');
+  assert.match(csvText.split('\n')[0], /^id,time,duration_ms,actor/);
+  assert.match(csvText, /alert\.create/);
+  await page.getByTestId('verify').click();
+  await page.locator('[data-testid=verify-result][data-intact=true]').waitFor();
+
+  // Clean up: the cluster goes.
+  await page.goto(clusterUrl);
+  await hydrated(page);
+  await page.getByTestId('delete').click();
+  await page.getByTestId('delete-confirm').click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await jobSucceeded(page);
+  assertClean(assert);
+});
