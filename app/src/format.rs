@@ -83,6 +83,29 @@ pub fn ago(then: i64, now: i64) -> String {
     }
 }
 
+/// A value in tenths without float formatting: `12.34` → `12.3`.
+pub fn tenths(v: f64) -> String {
+    let t = (v.abs() * 10.0 + 0.5) as u64;
+    let sign = if v < 0.0 && t > 0 { "-" } else { "" };
+    format!("{sign}{}.{}", t / 10, t % 10)
+}
+
+/// CPU use, percent of one core: `37.5 %`.
+pub fn percent(v: f64) -> String {
+    format!("{} %", tenths(v))
+}
+
+/// A rate in bytes per second: `1.5 KiB/s`.
+pub fn rate(v: f64) -> String {
+    format!("{}/s", bytes(v as i64))
+}
+
+/// Unix milliseconds → `HH:MM` (UTC), for chart axes.
+pub fn hour_minute_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,27 +147,14 @@ mod tests {
         assert_eq!(short_id("abcdefghijklmnop"), "abcdefghijkl");
         assert_eq!(short_id("abc"), "abc");
     }
-}
 
-/// A value in tenths without float formatting: `12.34` → `12.3`.
-pub fn tenths(v: f64) -> String {
-    let t = (v.abs() * 10.0 + 0.5) as u64;
-    let sign = if v < 0.0 && t > 0 { "-" } else { "" };
-    format!("{sign}{}.{}", t / 10, t % 10)
-}
-
-/// CPU use, percent of one core: `37.5 %`.
-pub fn percent(v: f64) -> String {
-    format!("{} %", tenths(v))
-}
-
-/// A rate in bytes per second: `1.5 KiB/s`.
-pub fn rate(v: f64) -> String {
-    format!("{}/s", bytes(v as i64))
-}
-
-/// Unix milliseconds → `HH:MM` (UTC), for chart axes.
-pub fn hour_minute_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+    #[test]
+    fn chart_values_read_well() {
+        assert_eq!(tenths(12.34), "12.3");
+        assert_eq!(tenths(-0.04), "0.0");
+        assert_eq!(tenths(-2.25), "-2.3");
+        assert_eq!(percent(99.96), "100.0 %");
+        assert_eq!(rate(1536.0), "1.5 KiB/s");
+        assert_eq!(hour_minute_utc(1_764_140_645_123), "07:04");
+    }
 }

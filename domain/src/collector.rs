@@ -36,6 +36,11 @@ pub(crate) struct Snapshot {
     pub totals: Vec<Sample>,
     /// Node id (as in samples' keys) → node name.
     pub node_names: HashMap<String, String>,
+    /// The (scope, key) of every service, node and cluster with a running task container, with or
+    /// without a sample yet.
+    pub active: HashSet<(String, String)>,
+    /// Whether every node collected from answered: then what is not active runs nothing.
+    pub complete: bool,
 }
 
 #[derive(Debug, Default)]
@@ -235,13 +240,21 @@ impl Berth {
         )
         .await;
 
+        let complete = !reads.is_empty() && reads.iter().all(Option::is_some);
         let mut containers: Vec<Labelled> = Vec::new();
         let mut events: Vec<NewEvent> = Vec::new();
         let mut counters: HashMap<String, Counters> = HashMap::new();
-        for read in reads.into_iter().flatten() {
+        let mut active: HashSet<(String, String)> = HashSet::new();
+        for (node, read) in nodes.iter().zip(reads) {
+            let Some(read) = read else { continue };
             containers.extend(read.samples);
             events.extend(read.events);
             counters.extend(read.counters);
+            for service in read.running {
+                active.insert(("service".into(), service));
+                active.insert(("node".into(), node.id.to_string()));
+                active.insert(("cluster".into(), String::new()));
+            }
         }
         lock(&self.observatory.prev).insert(cluster_id, counters);
 
@@ -251,6 +264,8 @@ impl Berth {
             containers,
             totals: samples.iter().filter(|s| s.scope != "container").cloned().collect(),
             node_names: nodes.iter().map(|n| (n.id.to_string(), n.name.clone())).collect(),
+            active,
+            complete,
         };
         self.ingest(samples).await;
         self.store.event_insert(&events).await?;
@@ -267,7 +282,10 @@ impl Berth {
         // Counters of the running containers, all at once.
         let running: Vec<&NodeContainer> = listed.iter().filter(|c| c.running).collect();
         let reads = futures::future::join_all(running.iter().map(|c| engine.container_counters(&c.id))).await;
-        let mut read = NodeRead::default();
+        let mut read = NodeRead {
+            running: running.iter().map(|c| c.labels.get(SERVICE_LABEL).cloned().unwrap_or_default()).collect(),
+            ..NodeRead::default()
+        };
         for (c, counters) in running.iter().zip(reads) {
             let Ok(counters) = counters else { continue };
             if let Some(mut sample) = prev.get(&c.id).and_then(|p| rates(p, &counters)) {
@@ -471,10 +489,13 @@ struct NodeRead {
     samples: Vec<Labelled>,
     counters: HashMap<String, Counters>,
     events: Vec<NewEvent>,
+    /// The services of the running task containers.
+    running: Vec<String>,
 }
 
 /// Whether a rule's condition holds now, the value it saw and a sentence about it; `None` when there
-/// is nothing to judge by (no sample of its subject yet, no manager answering).
+/// is nothing to judge by (no sample of its subject yet, a node not answering, no manager answering).
+/// A metric rule's subject that runs no container (a service scaled to 0) uses nothing.
 fn condition(
     rule: &AlertRule,
     snapshot: &Snapshot,
@@ -485,10 +506,18 @@ fn condition(
         METRIC => {
             let key = if rule.scope == "cluster" { "" } else { rule.subject.as_str() };
             let node_key = nodes.iter().find(|n| n.name == key).map(|n| n.id.to_string());
-            let sample = snapshot
+            let found = snapshot
                 .totals
                 .iter()
-                .find(|s| s.scope == rule.scope && (s.key == key || node_key.as_deref() == Some(s.key.as_str())))?;
+                .find(|s| s.scope == rule.scope && (s.key == key || node_key.as_deref() == Some(s.key.as_str())));
+            let subject = (rule.scope.clone(), node_key.unwrap_or_else(|| key.to_string()));
+            let idle = Sample::default();
+            let sample = match found {
+                Some(sample) => sample,
+                // Every node answered and none runs a container of the subject: it uses nothing.
+                None if snapshot.complete && !snapshot.active.contains(&subject) => &idle,
+                None => return None,
+            };
             let (value, unit) = match rule.metric.as_str() {
                 "cpu" => (sample.cpu, "% CPU"),
                 _ if sample.mem_limit > 0.0 => (sample.mem / sample.mem_limit * 100.0, "% of its memory limit"),
@@ -644,5 +673,11 @@ mod tests {
         assert_eq!(condition(&rule, &snapshot(80.0), None, &[]).map(|c| c.0), Some(true));
         assert_eq!(condition(&rule, &snapshot(20.0), None, &[]).map(|c| c.0), Some(false));
         assert_eq!(condition(&rule, &Snapshot::default(), None, &[]), None);
+        // Every node answered and the service runs no container (scaled to 0): it uses nothing.
+        let gone = Snapshot { complete: true, ..Snapshot::default() };
+        assert_eq!(condition(&rule, &gone, None, &[]).map(|c| (c.0, c.1)), Some((false, 0.0)));
+        // It runs a container that has no sample yet: nothing to judge by.
+        let starting = Snapshot { active: HashSet::from([("service".into(), "shop_web".into())]), ..gone };
+        assert_eq!(condition(&rule, &starting, None, &[]), None);
     }
 }

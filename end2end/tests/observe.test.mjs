@@ -123,6 +123,28 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   // The events of the app: its containers started.
   await page.getByTestId('events').getByText(/started on/).first().waitFor({ timeout: 30_000 });
 
+  // The cluster's log search finds the app's lines too.
+  await page.goto(`${clusterUrl}/logs`);
+  await hydrated(page);
+  await page.getByTestId('logs-q').fill('tick 4');
+  await page.getByTestId('logs-service').fill('tick_ticker');
+  await page.getByTestId('logs-go').click();
+  // The newest lines show first; the search's answer replaces them.
+  try {
+    await page.waitForFunction(() => {
+      const lines = [...document.querySelectorAll('[data-testid=logs-line]')];
+      return lines.length > 0 && lines.every((l) => /tick 4 from/.test(l.innerText));
+    }, null, { timeout: 15_000 });
+  } catch (e) {
+    e.message = `${e.message}\nthe logs page showed:\n${(await page.locator('main').innerText()).slice(0, 1500)}`;
+    throw e;
+  }
+  const searched = await page.getByTestId('logs-line').allInnerTexts();
+  assert.ok(searched.length >= 2, `${searched}`);
+  for (const line of searched) {
+    assert.match(line, /tick 4 from/);
+  }
+
   // An alert rule on the cluster.
   await page.goto(`${clusterUrl}/alerts`);
   await hydrated(page);

@@ -215,6 +215,9 @@ fn rows() -> Vec<Row> {
         row("logs_text", Read, |i| {
             vec![("cluster", s(i.cluster)), ("app", s("")), ("service", s("")), ("container", s("")), ("q", s(""))]
         }),
+        row("search_logs", Read, |i| {
+            vec![("cluster", s(i.cluster)), ("app", s("")), ("service", s("")), ("q", s("x")), ("hours", s("1"))]
+        }),
         row("get_series", Read, |i| {
             vec![("cluster", s(i.cluster)), ("scope", s("cluster")), ("key", s("")), ("range", s("3600000"))]
         }),

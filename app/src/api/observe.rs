@@ -327,6 +327,31 @@ pub async fn get_logs(
     Ok(berth.logs(&actor, &filter).await.map_err(wire)?.into_iter().map(map::log).collect())
 }
 
+/// A search of a cluster's stored logs (also of containers and apps that are gone): the newest 500
+/// matching lines before `before`, in time order.
+#[server(endpoint = "search_logs", output = crate::codec::Json)]
+pub async fn search_logs(
+    cluster: i64,
+    app: String,
+    service: String,
+    node: Option<i64>,
+    q: String,
+    hours: i64,
+    before: Option<i64>,
+) -> Result<Vec<LogRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let since_ns = (hours > 0).then(|| (domain::clock::now_ms() - hours * 3_600_000) * 1_000_000);
+    let filter = domain::logs::LogFilter {
+        node,
+        since_ns,
+        before,
+        limit: 500,
+        ..map::log_filter(cluster, app.trim().to_string(), service.trim().to_string(), String::new(), q)
+    };
+    Ok(berth.logs(&actor, &filter).await.map_err(wire)?.into_iter().map(map::log).collect())
+}
+
 /// Matching lines as a text file (at most 10,000), for the viewer's download.
 #[server(endpoint = "logs_text", output = crate::codec::Json)]
 pub async fn logs_text(

@@ -41,7 +41,10 @@ pub fn AlertsView() -> impl IntoView {
             }
         })
     };
-    let can_manage = move || page.get().and_then(Result::ok).is_some_and(|p| p.can_manage);
+    // Whether to show the form: asked once, in the browser only (so the server's page and the
+    // hydrated one agree, and the form is not rebuilt by the refreshes).
+    let access = LocalResource::new(move || get_alerts(cluster()));
+    let can_manage = move || access.get().and_then(Result::ok).is_some_and(|p| p.can_manage);
     view! {
         <Title text="Alerts · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">

@@ -203,6 +203,7 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
         <PageHeader title=c.name.clone() subtitle=format!("{} cluster · {} nodes", c.provider, c.nodes)>
             <StatusBadge status=c.status.clone() testid="cluster-status" />
             <A href=format!("/clusters/{id}/dashboard") attr:class=BUTTON attr:data-testid="open-dashboard">"Dashboard"</A>
+            <A href=format!("/clusters/{id}/logs") attr:class=BUTTON attr:data-testid="open-logs">"Logs"</A>
             <A href=format!("/clusters/{id}/alerts") attr:class=BUTTON attr:data-testid="open-alerts">"Alerts"</A>
             {access.manage.then(|| view! {
                 <button type="button" class=BUTTON on:click=move |_| renaming.update(|r| *r = !*r) data-testid="rename">"Rename"</button>

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod history;
 pub mod invite;
 pub mod job;
+pub mod logs;
 pub mod node;
 pub mod not_found;
 pub mod overview;

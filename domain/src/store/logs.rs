@@ -11,27 +11,10 @@ impl Store {
     pub async fn log_insert(&self, lines: &[NewLogLine]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for chunk in lines.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from(
-                "INSERT INTO log_lines (cluster_id, node_id, app, service, container_id, task, ts, stream, line) VALUES ",
+            let sql = format!(
+                "INSERT INTO log_lines (cluster_id, node_id, app, service, container_id, task, ts, stream, line) VALUES {}",
+                self.values(chunk.len(), 9)
             );
-            for i in 0..chunk.len() {
-                let b = i * 9;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9
-                ));
-            }
             let mut query = sqlx::query(&sql);
             for l in chunk {
                 query = query

