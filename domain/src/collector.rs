@@ -307,7 +307,13 @@ impl Berth {
         {
             let mut finished = lock(&self.observatory.finished);
             let done = finished.entry(node.id).or_default();
+            // Containers removed from the node are forgotten (their lines stay in the store).
+            let removed: Vec<String> = done.iter().filter(|id| !listed.iter().any(|c| &c.id == *id)).cloned().collect();
             done.retain(|id| listed.iter().any(|c| &c.id == id && !c.running));
+            let mut last = lock(&self.observatory.last_line);
+            for id in removed {
+                last.remove(&id);
+            }
         }
         for c in &listed {
             self.follow(cluster_id, node.id, engine.clone(), c);

@@ -33,6 +33,8 @@ pub struct Line {
     pub points: Vec<(i64, f64)>,
 }
 
+// The drawing's size. The markup spells these as text: formatting an `f64` would pull the float
+// formatting machinery into the wasm.
 const W: f64 = 600.0;
 const H: f64 = 140.0;
 const LEFT: f64 = 4.0;
@@ -88,10 +90,10 @@ pub fn LineChart(
                 <span class="font-semibold uppercase tracking-wide text-slate-500">{title}</span>
                 <span class="flex flex-wrap gap-3">{legend}</span>
             </figcaption>
-            <svg viewBox=format!("0 0 {W} {H}") class="h-32 w-full" preserveAspectRatio="none" role="img" aria-label=title>
-                <line x1="0" x2=W y1=TOP y2=TOP class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
-                <line x1="0" x2=W y1=(TOP + H) / 2.0 y2=(TOP + H) / 2.0 class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
-                <line x1="0" x2=W y1=H - 1.0 y2=H - 1.0 class="stroke-slate-300 dark:stroke-slate-700" vector-effect="non-scaling-stroke"></line>
+            <svg viewBox="0 0 600 140" class="h-32 w-full" preserveAspectRatio="none" role="img" aria-label=title>
+                <line x1="0" x2="600" y1="8" y2="8" class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
+                <line x1="0" x2="600" y1="74" y2="74" class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
+                <line x1="0" x2="600" y1="139" y2="139" class="stroke-slate-300 dark:stroke-slate-700" vector-effect="non-scaling-stroke"></line>
                 {paths}
             </svg>
             <div class="flex justify-between text-[11px] tabular-nums text-slate-500">
