@@ -224,13 +224,8 @@ impl Berth {
         if matches!(cluster.status.as_str(), "creating" | "deleting" | "failed") {
             return Ok(());
         }
-        let nodes: Vec<Node> = self
-            .store
-            .nodes(cluster_id)
-            .await?
-            .into_iter()
-            .filter(|n| matches!(n.state.as_str(), "ready" | "unknown"))
-            .collect();
+        let all = self.store.nodes(cluster_id).await?;
+        let nodes: Vec<&Node> = all.iter().filter(|n| matches!(n.state.as_str(), "ready" | "unknown")).collect();
         // One manager reports the swarm's own events (services, nodes); every node its containers'.
         let swarm_reporter =
             nodes.iter().filter(|n| n.is_manager()).min_by_key(|n| (n.leader == 0, n.id)).map(|n| n.id);
@@ -269,7 +264,7 @@ impl Berth {
         };
         self.ingest(samples).await;
         self.store.event_insert(&events).await?;
-        self.evaluate_alerts(cluster_id, &snapshot, now).await?;
+        self.evaluate_alerts(cluster_id, &snapshot, &all, now).await?;
         lock(&self.observatory.latest).insert(cluster_id, snapshot);
         Ok(())
     }
@@ -397,7 +392,7 @@ impl Berth {
     }
 
     /// Fires and resolves a cluster's alert rules against its latest collection.
-    async fn evaluate_alerts(&self, cluster_id: i64, snapshot: &Snapshot, now: i64) -> Result<()> {
+    async fn evaluate_alerts(&self, cluster_id: i64, snapshot: &Snapshot, nodes: &[Node], now: i64) -> Result<()> {
         let rules: Vec<AlertRule> =
             self.store.alert_rules(cluster_id).await?.into_iter().filter(|r| r.enabled != 0).collect();
         if rules.is_empty() {
@@ -405,9 +400,8 @@ impl Berth {
         }
         let services =
             if rules.iter().any(|r| r.kind == REPLICAS) { self.live_services(cluster_id).await } else { None };
-        let nodes = self.store.nodes(cluster_id).await?;
         for rule in &rules {
-            let Some((breached, value, message)) = condition(rule, snapshot, services.as_deref(), &nodes) else {
+            let Some((breached, value, message)) = condition(rule, snapshot, services.as_deref(), nodes) else {
                 continue;
             };
             let since = {

@@ -163,10 +163,7 @@ fn csv_field(f: &str) -> String {
 }
 
 fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
+    crate::logs::rfc3339_ns(ms.saturating_mul(1_000_000))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Collected log lines and their full-text search (SQLite FTS5, PostgreSQL `tsvector`).
 
-use super::{Backend, Store};
+use super::{Args, Backend, Store};
 use crate::error::Result;
 use crate::logs::{LogFilter, LogLine, NewLogLine};
 
@@ -45,75 +45,40 @@ impl Store {
     /// Lines matching `f`: with `after` the oldest lines after that id (a live tail), else the newest
     /// `limit` before `before` (a search, newest page first). Returned in time order either way.
     pub async fn log_lines(&self, f: &LogFilter) -> Result<Vec<LogLine>> {
-        let mut clauses = vec!["cluster_id = $1".to_string()];
-        let mut texts: Vec<String> = Vec::new();
-        let mut ints: Vec<i64> = vec![f.cluster_id];
-        let n = |ints: &Vec<i64>, texts: &Vec<String>| ints.len() + texts.len();
-        // Binds: integers and texts are interleaved in the order clauses are added.
-        let mut order: Vec<bool> = vec![true];
-        let text = |clause: &str, v: String, texts: &mut Vec<String>, ints: &Vec<i64>, order: &mut Vec<bool>| {
-            texts.push(v);
-            order.push(false);
-            clause.replace('?', &format!("${}", n(ints, texts)))
-        };
-        if !f.app.is_empty() {
-            clauses.push(text("app = ?", f.app.clone(), &mut texts, &ints, &mut order));
-        }
-        if !f.service.is_empty() {
-            clauses.push(text("service = ?", f.service.clone(), &mut texts, &ints, &mut order));
-        }
-        if !f.container.is_empty() {
-            clauses.push(text("container_id = ?", f.container.clone(), &mut texts, &ints, &mut order));
+        let mut args = Args::default();
+        let mut clauses = vec![format!("cluster_id = {}", args.int(f.cluster_id))];
+        for (column, value) in [("app", &f.app), ("service", &f.service), ("container_id", &f.container)] {
+            if !value.is_empty() {
+                clauses.push(format!("{column} = {}", args.text(value)));
+            }
         }
         let words = search_words(&f.q);
         if !words.is_empty() {
-            let clause = match self.backend {
-                Backend::Sqlite => "id IN (SELECT rowid FROM log_search WHERE log_search MATCH ?)",
-                Backend::Postgres => "to_tsvector('simple', line) @@ to_tsquery('simple', ?)",
-            };
-            let query = match self.backend {
-                Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" "),
-                Backend::Postgres => words.join(" & "),
-            };
-            clauses.push(text(clause, query, &mut texts, &ints, &mut order));
+            clauses.push(match self.backend {
+                Backend::Sqlite => {
+                    let query = words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" ");
+                    format!("id IN (SELECT rowid FROM log_search WHERE log_search MATCH {})", args.text(query))
+                }
+                Backend::Postgres => {
+                    format!("to_tsvector('simple', line) @@ to_tsquery('simple', {})", args.text(words.join(" & ")))
+                }
+            });
         }
-        let int = |clause: &str, v: i64, texts: &Vec<String>, ints: &mut Vec<i64>, order: &mut Vec<bool>| {
-            ints.push(v);
-            order.push(true);
-            format!("{clause}${}", n(ints, texts))
-        };
-        if let Some(node) = f.node {
-            clauses.push(int("node_id = ", node, &texts, &mut ints, &mut order));
+        for (clause, value) in
+            [("node_id =", f.node), ("ts >=", f.since_ns), ("ts <", f.until_ns), ("id >", f.after), ("id <", f.before)]
+        {
+            if let Some(v) = value {
+                clauses.push(format!("{clause} {}", args.int(v)));
+            }
         }
-        if let Some(t) = f.since_ns {
-            clauses.push(int("ts >= ", t, &texts, &mut ints, &mut order));
-        }
-        if let Some(t) = f.until_ns {
-            clauses.push(int("ts < ", t, &texts, &mut ints, &mut order));
-        }
-        let tail = f.after.is_some();
-        if let Some(id) = f.after {
-            clauses.push(int("id > ", id, &texts, &mut ints, &mut order));
-        }
-        if let Some(id) = f.before {
-            clauses.push(int("id < ", id, &texts, &mut ints, &mut order));
-        }
-        let order_by = if tail { "id ASC" } else { "ts DESC, id DESC" };
+        let order_by = if f.after.is_some() { "id ASC" } else { "ts DESC, id DESC" };
         let sql = format!(
             "SELECT id, cluster_id, node_id, app, service, container_id, task, ts, stream, line FROM log_lines \
              WHERE {} ORDER BY {order_by} LIMIT {}",
             clauses.join(" AND "),
             f.limit.clamp(1, 10_000)
         );
-        let mut query = sqlx::query_as::<_, LogLine>(&sql);
-        let (mut ti, mut ii) = (texts.iter(), ints.iter());
-        for is_int in order {
-            query = if is_int {
-                query.bind(*ii.next().unwrap_or(&0))
-            } else {
-                query.bind(ti.next().cloned().unwrap_or_default())
-            };
-        }
+        let query = args.bind(sqlx::query_as::<_, LogLine>(&sql));
         let mut lines = query.fetch_all(&self.pool).await?;
         lines.sort_by_key(|l| (l.ts, l.id));
         Ok(lines)

@@ -7,6 +7,13 @@ use crate::metrics::{Point, Sample};
 /// Rows per INSERT statement (11 parameters each, well under both backends' limits).
 const ROWS_PER_INSERT: usize = 500;
 
+/// Where a series is read from.
+#[derive(Clone, Copy)]
+enum Source {
+    Raw,
+    Rollups,
+}
+
 impl Store {
     /// Writes a batch of samples in one transaction, in the order of the series index (each index
     /// page is then visited once per batch rather than once per row: about a quarter faster on SQLite).
@@ -94,21 +101,7 @@ impl Store {
         to: i64,
         step: i64,
     ) -> Result<Vec<Point>> {
-        let step = step.max(1);
-        Ok(sqlx::query_as(&format!(
-            "SELECT (ts / {step}) * {step} AS ts, AVG(cpu) AS cpu, MAX(cpu) AS cpu_max, AVG(mem) AS mem, \
-             MAX(mem_limit) AS mem_limit, AVG(net_rx) AS net_rx, AVG(net_tx) AS net_tx, AVG(blk_read) AS blk_read, \
-             AVG(blk_write) AS blk_write FROM metric_samples \
-             WHERE cluster_id = $1 AND scope = $2 AND key = $3 AND ts >= $4 AND ts < $5 \
-             GROUP BY (ts / {step}) * {step} ORDER BY 1"
-        ))
-        .bind(cluster)
-        .bind(scope)
-        .bind(key)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?)
+        self.metric_series(Source::Raw, (cluster, scope, key), from, to, step.max(1)).await
     }
 
     /// One series from the rollups, averaged over steps of `step` ms (a multiple of a minute).
@@ -121,13 +114,28 @@ impl Store {
         to: i64,
         step: i64,
     ) -> Result<Vec<Point>> {
-        let step = step.max(60_000);
+        self.metric_series(Source::Rollups, (cluster, scope, key), from, to, step.max(60_000)).await
+    }
+
+    async fn metric_series(
+        &self,
+        source: Source,
+        (cluster, scope, key): (i64, &str, &str),
+        from: i64,
+        to: i64,
+        step: i64,
+    ) -> Result<Vec<Point>> {
+        // A rollup's highest cpu is its own column; a raw sample's is its cpu.
+        let (table, time, cpu_max) = match source {
+            Source::Raw => ("metric_samples", "ts", "cpu"),
+            Source::Rollups => ("metric_rollups", "bucket", "cpu_max"),
+        };
         Ok(sqlx::query_as(&format!(
-            "SELECT (bucket / {step}) * {step} AS ts, AVG(cpu) AS cpu, MAX(cpu_max) AS cpu_max, AVG(mem) AS mem, \
+            "SELECT ({time} / {step}) * {step} AS ts, AVG(cpu) AS cpu, MAX({cpu_max}) AS cpu_max, AVG(mem) AS mem, \
              MAX(mem_limit) AS mem_limit, AVG(net_rx) AS net_rx, AVG(net_tx) AS net_tx, AVG(blk_read) AS blk_read, \
-             AVG(blk_write) AS blk_write FROM metric_rollups \
-             WHERE cluster_id = $1 AND scope = $2 AND key = $3 AND bucket >= $4 AND bucket < $5 \
-             GROUP BY (bucket / {step}) * {step} ORDER BY 1"
+             AVG(blk_write) AS blk_write FROM {table} \
+             WHERE cluster_id = $1 AND scope = $2 AND key = $3 AND {time} >= $4 AND {time} < $5 \
+             GROUP BY ({time} / {step}) * {step} ORDER BY 1"
         ))
         .bind(cluster)
         .bind(scope)

@@ -55,6 +55,41 @@ impl Backend {
     }
 }
 
+/// The parameters of a query whose WHERE clause is built from optional filters: each `int` or
+/// `text` call keeps the value and returns its placeholder (`$n`, in order), and `bind` binds them.
+#[derive(Default)]
+pub(crate) struct Args(Vec<Arg>);
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl Args {
+    pub(crate) fn int(&mut self, v: i64) -> String {
+        self.0.push(Arg::Int(v));
+        format!("${}", self.0.len())
+    }
+
+    pub(crate) fn text(&mut self, v: impl Into<String>) -> String {
+        self.0.push(Arg::Text(v.into()));
+        format!("${}", self.0.len())
+    }
+
+    pub(crate) fn bind<'q, O>(
+        self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+        for arg in self.0 {
+            query = match arg {
+                Arg::Int(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }
+}
+
 /// A connection pool with Berth's schema applied.
 #[derive(Clone, Debug)]
 pub struct Store {

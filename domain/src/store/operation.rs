@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Backend, Store};
+use super::{Args, Backend, Store};
 use crate::error::Result;
 use crate::operation::{chain_hash, NewOperation, Operation, GENESIS};
 
@@ -167,52 +167,35 @@ impl Store {
     /// The newest operations matching `filter`, first. `scope` narrows to rows about these clusters
     /// or done by this user (`None`: every row).
     pub async fn operations(&self, f: &OperationFilter, scope: Option<(&[i64], i64)>) -> Result<Vec<Operation>> {
+        let mut args = Args::default();
         let mut clauses: Vec<String> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
-        let mut ints: Vec<i64> = Vec::new();
-        // Placeholders are numbered texts first, then integers.
-        let text = |clause: &str, value: String, texts: &mut Vec<String>| {
-            texts.push(value);
-            clause.replace('?', &format!("${}", texts.len()))
-        };
         for word in f.q.split_whitespace().take(8) {
-            let pattern = format!("%{}%", word.to_lowercase().replace(['%', '_'], ""));
-            let n = texts.len() + 1;
-            texts.push(pattern);
+            let n = args.text(format!("%{}%", word.to_lowercase().replace(['%', '_'], "")));
             clauses.push(format!(
-                "(LOWER(action) LIKE ${n} OR LOWER(target) LIKE ${n} OR LOWER(params) LIKE ${n} \
-                 OR LOWER(actor_name) LIKE ${n} OR LOWER(COALESCE(error_message, '')) LIKE ${n})"
+                "(LOWER(action) LIKE {n} OR LOWER(target) LIKE {n} OR LOWER(params) LIKE {n} \
+                 OR LOWER(actor_name) LIKE {n} OR LOWER(COALESCE(error_message, '')) LIKE {n})"
             ));
         }
         if !f.actor.is_empty() {
-            clauses.push(text("actor_name = ?", f.actor.clone(), &mut texts));
+            clauses.push(format!("actor_name = {}", args.text(&f.actor)));
         }
         if let Some(prefix) = f.action.strip_suffix('.') {
-            clauses.push(text("action LIKE ?", format!("{}.%", prefix.replace(['%', '_'], "")), &mut texts));
+            clauses.push(format!("action LIKE {}", args.text(format!("{}.%", prefix.replace(['%', '_'], "")))));
         } else if !f.action.is_empty() {
-            clauses.push(text("action = ?", f.action.clone(), &mut texts));
+            clauses.push(format!("action = {}", args.text(&f.action)));
         }
         if !f.outcome.is_empty() {
-            clauses.push(text("outcome = ?", f.outcome.clone(), &mut texts));
+            clauses.push(format!("outcome = {}", args.text(&f.outcome)));
         }
-        let mut int = |clause: &str, value: i64| {
-            ints.push(value);
-            clause.to_string() + &format!("${}", texts.len() + ints.len())
-        };
-        if let Some(c) = f.cluster {
-            clauses.push(int("cluster_id = ", c));
-        }
-        if let Some(t) = f.since {
-            clauses.push(int("started_at >= ", t));
-        }
-        if let Some(t) = f.until {
-            clauses.push(int("started_at < ", t));
-        }
-        if let Some(id) = f.before {
-            clauses.push(int("id < ", id));
+        for (clause, value) in
+            [("cluster_id =", f.cluster), ("started_at >=", f.since), ("started_at <", f.until), ("id <", f.before)]
+        {
+            if let Some(v) = value {
+                clauses.push(format!("{clause} {}", args.int(v)));
+            }
         }
         if let Some((clusters, user)) = scope {
-            let me = int("actor_id = ", user);
+            let me = format!("actor_id = {}", args.int(user));
             // Cluster ids are integers from the store, safe to inline.
             let list: Vec<String> = clusters.iter().map(i64::to_string).collect();
             clauses.push(if list.is_empty() {
@@ -224,13 +207,7 @@ impl Store {
         let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let sql =
             format!("SELECT {COLUMNS} FROM operations {filter} ORDER BY id DESC LIMIT {}", f.limit.clamp(1, 100_000));
-        let mut query = sqlx::query_as(&sql);
-        for t in &texts {
-            query = query.bind(t.clone());
-        }
-        for i in &ints {
-            query = query.bind(*i);
-        }
+        let query = args.bind(sqlx::query_as(&sql));
         Ok(query.fetch_all(&self.pool).await?)
     }
 
