@@ -226,3 +226,41 @@ async fn apps_versions_and_overrides(store: Store) {
     assert!(store.app(app).await.unwrap().is_none());
     assert!(store.app_versions(app).await.unwrap().is_empty());
 }
+
+store_test!(concurrent_writers, transactions_that_read_then_write_survive_concurrent_writers);
+
+/// Transactions that read before they write (an app's name check, then its insert) keep succeeding
+/// while other connections write: on SQLite a deferred transaction would fail with "database is
+/// locked" (`SQLITE_BUSY_SNAPSHOT`, no waiting) whenever another write committed in between.
+async fn transactions_that_read_then_write_survive_concurrent_writers(store: Store) {
+    use domain::cluster::NewCluster;
+    use domain::store::NewVersion;
+    let new = NewCluster { name: "busy".into(), provider: "local".into(), status: "ready".into(), zones: vec![] };
+    let cluster = store.cluster_insert(&new, 1).await.unwrap();
+    let writers = (0..2).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..150 {
+                store.operation_insert(&op("noise.write", Outcome::Success, &format!("{w}/{i}"), "ip", i)).await?;
+                store.cluster_set_status(cluster, "ready", "", i).await?;
+            }
+            Ok::<_, domain::error::Error>(())
+        })
+    });
+    let writers: Vec<_> = writers.collect();
+    let deployers = (0..4).map(|d| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..25 {
+                let v = NewVersion { compose: "c", vars: "v", action: "create", note: "", by: "ada" };
+                let name = format!("app-{d}-{i}");
+                store.app_insert(cluster, &name, "deploying", None, &v, i).await?.expect("name is free");
+            }
+            Ok::<_, domain::error::Error>(())
+        })
+    });
+    for task in deployers.collect::<Vec<_>>().into_iter().chain(writers) {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.apps(Some(cluster)).await.unwrap().len(), 100);
+}

@@ -29,7 +29,7 @@ impl Store {
         first: &NewVersion<'_>,
         now: i64,
     ) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE cluster_id = $1 AND name = $2")
             .bind(cluster_id)
             .bind(name)
@@ -57,7 +57,7 @@ impl Store {
 
     /// Adds the next version and makes it current; clears the overrides (the new version is the truth).
     pub async fn app_add_version(&self, app_id: i64, v: &NewVersion<'_>, status: &str, now: i64) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let version: i64 = sqlx::query_scalar(
             "UPDATE apps SET version = version + 1, status = $2, message = '', overrides = '{}', updated_at = $3 \
              WHERE id = $1 RETURNING version",

@@ -6,7 +6,7 @@ use crate::error::Result;
 impl Store {
     /// Replaces any earlier token with this one (only the newest printed link works).
     pub async fn bootstrap_token_replace(&self, token_hash: &str, now: i64, expires_at: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM bootstrap_tokens").execute(&mut *tx).await?;
         sqlx::query("INSERT INTO bootstrap_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
@@ -29,7 +29,7 @@ impl Store {
     /// Uses the token and inserts the first admin in one transaction. Returns the new user's id, or
     /// `None` when the token is unknown, used, expired, or a user already exists (nothing is written).
     pub async fn bootstrap_consume(&self, token_hash: &str, now: i64, admin: &NewUser) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let used = sqlx::query(
             "UPDATE bootstrap_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",

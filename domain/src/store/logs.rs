@@ -9,7 +9,7 @@ const ROWS_PER_INSERT: usize = 500;
 impl Store {
     /// Writes a batch of lines in one transaction.
     pub async fn log_insert(&self, lines: &[NewLogLine]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for chunk in lines.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO log_lines (cluster_id, node_id, app, service, container_id, task, ts, stream, line) VALUES {}",

@@ -20,7 +20,7 @@ impl Store {
     pub async fn metric_insert(&self, samples: &[Sample]) -> Result<()> {
         let mut sorted: Vec<&Sample> = samples.iter().collect();
         sorted.sort_by(|a, b| (a.cluster_id, &a.scope, &a.key, a.ts).cmp(&(b.cluster_id, &b.scope, &b.key, b.ts)));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for chunk in sorted.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO metric_samples (cluster_id, scope, key, ts, cpu, mem, mem_limit, net_rx, net_tx, blk_read, \

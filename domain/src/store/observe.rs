@@ -9,7 +9,7 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for e in events {
             sqlx::query(
                 "INSERT INTO events (cluster_id, ts, kind, action, app, service, subject, severity, message) \

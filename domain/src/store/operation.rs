@@ -37,54 +37,44 @@ impl Store {
     /// Appends one row to the chain: its hash covers its fields and the hash of the row before it.
     pub async fn operation_insert(&self, op: &NewOperation) -> Result<i64> {
         let _appending = self.chain.lock().await;
-        let mut conn = self.pool.acquire().await?;
-        // SQLite: take the write lock first (a deferred transaction that reads and then writes fails
-        // when another connection wrote in between). PostgreSQL: other replicas append too, so the
+        // SQLite: `write` takes the write lock first. PostgreSQL: other replicas append too, so the
         // table is locked for one append at a time, each after the last committed row.
-        let begin = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        sqlx::query(begin).execute(&mut *conn).await?;
-        let appended = async {
-            if self.backend == Backend::Postgres {
-                sqlx::query("LOCK TABLE operations IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
-            }
-            let prev: Option<String> =
-                sqlx::query_scalar("SELECT hash FROM operations WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let prev = prev.unwrap_or_else(|| GENESIS.to_string());
-            let params = op.params.to_string();
-            let hash = chain_hash(&prev, &op.fields(&params));
-            sqlx::query_scalar::<_, i64>(
-                "INSERT INTO operations (started_at, duration_ms, actor_id, actor_name, source, channel, action, \
-                 target, params, outcome, error_code, error_message, request_id, cluster_id, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-            )
-            .bind(op.started_at)
-            .bind(op.duration_ms)
-            .bind(op.actor_id)
-            .bind(&op.actor_name)
-            .bind(&op.source)
-            .bind(&op.channel)
-            .bind(&op.action)
-            .bind(&op.target)
-            .bind(&params)
-            .bind(op.outcome.as_str())
-            .bind(op.error_code.as_deref())
-            .bind(op.error_message.as_deref())
-            .bind(&op.request_id)
-            .bind(op.cluster_id)
-            .bind(&prev)
-            .bind(&hash)
-            .fetch_one(&mut *conn)
-            .await
+        let mut tx = self.write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE operations IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
         }
-        .await;
-        let end = if appended.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        sqlx::query(end).execute(&mut *conn).await?;
-        Ok(appended?)
+        let prev: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM operations WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let prev = prev.unwrap_or_else(|| GENESIS.to_string());
+        let params = op.params.to_string();
+        let hash = chain_hash(&prev, &op.fields(&params));
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO operations (started_at, duration_ms, actor_id, actor_name, source, channel, action, \
+             target, params, outcome, error_code, error_message, request_id, cluster_id, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(op.started_at)
+        .bind(op.duration_ms)
+        .bind(op.actor_id)
+        .bind(&op.actor_name)
+        .bind(&op.source)
+        .bind(&op.channel)
+        .bind(&op.action)
+        .bind(&op.target)
+        .bind(&params)
+        .bind(op.outcome.as_str())
+        .bind(op.error_code.as_deref())
+        .bind(op.error_message.as_deref())
+        .bind(&op.request_id)
+        .bind(op.cluster_id)
+        .bind(&prev)
+        .bind(&hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Chains rows written before the history was chained (at start, before anything is appended).
@@ -101,7 +91,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .unwrap_or_else(|| GENESIS.to_string());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for row in rows {
             let hash = chain_hash(&prev, &row.fields());
             sqlx::query("UPDATE operations SET prev_hash = $1, hash = $2 WHERE id = $3 AND hash IS NULL")

@@ -120,7 +120,7 @@ impl Store {
 
     /// Sets a password and ends every session of the user in one transaction.
     pub async fn user_set_password(&self, id: i64, password_hash: &str, now: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(now)
@@ -163,7 +163,7 @@ impl Store {
 
     /// Gives `user_id` `role` on `cluster_id` (every cluster when `None`), replacing a grant on the same.
     pub async fn grant_put(&self, user_id: i64, cluster_id: Option<i64>, role: &str, now: i64) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         match cluster_id {
             Some(c) => sqlx::query("DELETE FROM grants WHERE user_id = $1 AND cluster_id = $2").bind(user_id).bind(c),
             None => sqlx::query("DELETE FROM grants WHERE user_id = $1 AND cluster_id IS NULL").bind(user_id),
@@ -199,7 +199,7 @@ impl Store {
 
     /// Replaces any open invite of the user with this one.
     pub async fn invite_replace(&self, user_id: i64, token_hash: &str, now: i64, expires_at: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM invites WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO invites (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
@@ -223,7 +223,7 @@ impl Store {
     /// Uses an invite and sets the password in one transaction (ending the user's sessions). The user,
     /// or `None` when the invite is unknown, used or expired (nothing is written).
     pub async fn invite_consume(&self, token_hash: &str, password_hash: &str, now: i64) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let user: Option<i64> = sqlx::query_scalar(
             "UPDATE invites SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
              RETURNING user_id",

@@ -37,7 +37,7 @@ impl Store {
         by: &str,
         now: i64,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let (id, version): (i64, i64) = match id {
             None => {
                 let id = sqlx::query_scalar(
