@@ -19,7 +19,7 @@ use crate::logs::NewLogLine;
 use crate::metrics::{aggregate, rates, Labelled, Sample};
 use crate::node::Node;
 use crate::store::Store;
-use crate::Berth;
+use crate::{lease, Berth};
 
 /// Samples and lines wait in these before their writer takes them; a full queue makes the
 /// collector (and the engines' log streams) wait: backpressure instead of unbounded memory.
@@ -29,7 +29,7 @@ const LINE_QUEUE: usize = 20_000;
 const BATCH: usize = 5_000;
 
 /// The latest collection of a cluster, for `/metrics` and alert rules.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Snapshot {
     pub containers: Vec<Labelled>,
     /// Sums per service, node and cluster.
@@ -45,7 +45,6 @@ pub(crate) struct Snapshot {
 
 #[derive(Debug, Default)]
 pub(crate) struct Observatory {
-    pub(crate) latest: Mutex<HashMap<i64, Snapshot>>,
     samples: OnceLock<mpsc::Sender<Sample>>,
     lines: OnceLock<mpsc::Sender<NewLogLine>>,
     /// Each cluster's containers' last counters.
@@ -139,13 +138,18 @@ impl Berth {
 
     /// Starts (or restarts) the collector of a cluster, and the maintenance loop once.
     pub(crate) fn start_observer(&self, cluster_id: i64) {
+        if self.stopping() {
+            return;
+        }
         let berth = self.clone();
-        let every = self.config.collect_every;
-        let handle = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        let handle = self.every(self.config.collect_every, move || {
+            let berth = berth.clone();
+            async move {
+                if !berth.hold_lease(&lease::cluster(cluster_id), berth.cluster_lease_ttl()).await {
+                    // Another replica collects: it follows the logs now.
+                    berth.stop_followers(cluster_id);
+                    return;
+                }
                 if let Err(e) = berth.collect(cluster_id).await {
                     tracing::debug!(cluster = cluster_id, error = %e, "collection failed");
                 }
@@ -157,11 +161,12 @@ impl Berth {
         let mut maintenance = lock(&self.observatory.maintenance);
         if maintenance.is_none() {
             let berth = self.clone();
-            *maintenance = Some(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(berth.config.maintain_every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
+            *maintenance = Some(self.every(self.config.maintain_every, move || {
+                let berth = berth.clone();
+                async move {
+                    if !berth.hold_lease(lease::MAINTENANCE, 3 * berth.config.maintain_every).await {
+                        return;
+                    }
                     if let Err(e) = berth.maintain(now_ms()).await {
                         tracing::warn!(error = %e, "metric rollup or retention failed");
                     }
@@ -175,23 +180,26 @@ impl Berth {
         if let Some(handle) = lock(&self.observatory.loops).remove(&cluster_id) {
             handle.abort();
         }
+        self.stop_followers(cluster_id);
+    }
+
+    /// Stops reading the logs of a cluster's containers.
+    fn stop_followers(&self, cluster_id: i64) {
         lock(&self.observatory.followers).retain(|_, (cluster, handle)| {
             if *cluster == cluster_id {
                 handle.abort();
             }
             *cluster != cluster_id
         });
-        lock(&self.observatory.latest).remove(&cluster_id);
     }
 
-    pub(crate) fn stop_observers(&self) {
-        let clusters: Vec<i64> = lock(&self.observatory.loops).keys().copied().collect();
-        for c in clusters {
-            self.stop_observer(c);
-        }
-        if let Some(handle) = lock(&self.observatory.maintenance).take() {
-            handle.abort();
-        }
+    /// Takes every collection loop, follower and the maintenance loop out (on shutdown), for the
+    /// caller to abort and wait for.
+    pub(crate) fn take_observers(&self) -> Vec<JoinHandle<()>> {
+        let mut handles: Vec<JoinHandle<()>> = lock(&self.observatory.loops).drain().map(|(_, h)| h).collect();
+        handles.extend(lock(&self.observatory.followers).drain().map(|(_, (_, h))| h));
+        handles.extend(lock(&self.observatory.maintenance).take());
+        handles
     }
 
     /// Rolls up whole minutes of samples and deletes what retention no longer keeps.
@@ -265,7 +273,9 @@ impl Berth {
         self.ingest(samples).await;
         self.store.event_insert(&events).await?;
         self.evaluate_alerts(cluster_id, &snapshot, &all, now).await?;
-        lock(&self.observatory.latest).insert(cluster_id, snapshot);
+        // Kept for `/metrics` on every replica.
+        let body = serde_json::to_string(&snapshot)?;
+        self.store.metric_latest_put(cluster_id, now, &self.instance, &body).await?;
         Ok(())
     }
 

@@ -358,6 +358,7 @@ impl Berth {
                 }
             }
         }
+        self.start_adopting();
         Ok(())
     }
 }

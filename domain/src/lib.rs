@@ -18,6 +18,7 @@ pub mod error;
 pub mod history;
 pub mod hosts;
 pub mod job;
+mod lease;
 mod local;
 pub mod logs;
 pub mod metrics;
@@ -145,10 +146,16 @@ pub struct Inner {
     /// Clients of node engines, by endpoint.
     engines: Mutex<HashMap<String, Arc<Engine>>>,
     reconcilers: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
+    /// Starts loops for clusters other replicas created (see `reconcile::start_adopting`).
+    adopter: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set on shutdown: background loops end and none starts again (see `stop_background`).
+    stop: tokio::sync::watch::Sender<bool>,
     installation: tokio::sync::OnceCell<String>,
     pki: tokio::sync::OnceCell<Arc<pki::Pki>>,
     sealer: std::sync::OnceLock<Arc<secret::Sealer>>,
     observatory: collector::Observatory,
+    /// This process's name among replicas (see `lease`).
+    instance: String,
 }
 
 impl std::ops::Deref for Berth {
@@ -172,10 +179,13 @@ impl Berth {
                 busy: Arc::default(),
                 engines: Mutex::default(),
                 reconcilers: Mutex::default(),
+                adopter: Mutex::default(),
+                stop: tokio::sync::watch::Sender::new(false),
                 installation: tokio::sync::OnceCell::new(),
                 pki: tokio::sync::OnceCell::new(),
                 sealer: std::sync::OnceLock::new(),
                 observatory: Default::default(),
+                instance: lease::instance_name(),
             }),
         }
     }

@@ -71,7 +71,7 @@ pub struct Series {
 }
 
 /// A container's sample with what Prometheus labels it by.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Labelled {
     pub sample: Sample,
     pub node: String,
@@ -191,15 +191,23 @@ impl Berth {
     pub async fn prometheus(&self, actor: &Actor) -> Result<String> {
         let user = authorize(actor, Permission::ClusterList)?;
         let clusters = self.store.clusters().await?;
-        let latest = self.observatory.latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut containers: Vec<(String, &Labelled)> = Vec::new();
-        let mut totals: Vec<(String, String, String, &Sample)> = Vec::new();
+        // Collections from whichever replica collects, unless they are too old to be current.
+        let fresh_since = now_ms() - 3 * self.config.collect_every.as_millis() as i64;
+        let mut latest = Vec::new();
         let mut up: Vec<(String, String, bool)> = Vec::new();
         for cluster in clusters.iter().filter(|c| user.level(c.id) >= Level::Role(ClusterRole::Viewer)) {
             for node in self.store.nodes(cluster.id).await? {
                 up.push((cluster.name.clone(), node.name.clone(), node.state == "ready"));
             }
-            let Some(snapshot) = latest.get(&cluster.id) else { continue };
+            if let Some((ts, _, body)) = self.store.metric_latest(cluster.id).await? {
+                if ts >= fresh_since {
+                    latest.push((cluster, serde_json::from_str::<crate::collector::Snapshot>(&body)?));
+                }
+            }
+        }
+        let mut containers: Vec<(String, &Labelled)> = Vec::new();
+        let mut totals: Vec<(String, String, String, &Sample)> = Vec::new();
+        for (cluster, snapshot) in &latest {
             for l in &snapshot.containers {
                 containers.push((cluster.name.clone(), l));
             }

@@ -5,12 +5,14 @@
 //! `missing`, not removed.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::clock::now_ms;
 use crate::engine::{NodeState, SwarmNode};
 use crate::error::Result;
 use crate::node::{Node, NodeObservation, ZONE_LABEL};
-use crate::Berth;
+use crate::store::Backend;
+use crate::{lease, Berth};
 
 /// Node states a job owns; the reconciler leaves them alone.
 const JOB_STATES: &[&str] = &["pending", "removing"];
@@ -18,13 +20,16 @@ const JOB_STATES: &[&str] = &["pending", "removing"];
 impl Berth {
     /// Starts (or restarts) the reconcile loop of a cluster.
     pub(crate) fn start_reconciler(&self, cluster_id: i64) {
+        if self.stopping() {
+            return;
+        }
         let berth = self.clone();
-        let every = self.config.reconcile_every;
-        let handle = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        let handle = self.every(self.config.reconcile_every, move || {
+            let berth = berth.clone();
+            async move {
+                if !berth.hold_lease(&lease::cluster(cluster_id), berth.cluster_lease_ttl()).await {
+                    return;
+                }
                 if let Err(e) = berth.reconcile(cluster_id).await {
                     tracing::warn!(cluster = cluster_id, error = %e, "reconcile pass failed");
                 }
@@ -37,12 +42,60 @@ impl Berth {
     }
 
     /// Stops every background loop (on shutdown): reconcile passes end where they are, which is
-    /// safe because each pass only writes what it observed.
-    pub fn stop_background(&self) {
-        for (_, handle) in self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain() {
-            handle.abort();
+    /// safe because each pass only writes what it observed. Other replicas take the work over.
+    pub async fn stop_background(&self) {
+        // Nothing starts a loop from now on, and the loops end after the tick they are in (waited
+        // for up to 10 s, then aborted), so that none renews a lease after they are released.
+        self.stop.send_replace(true);
+        let mut loops: Vec<_> = self.adopter.lock().unwrap_or_else(|p| p.into_inner()).take().into_iter().collect();
+        loops.extend(self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h));
+        loops.extend(self.take_observers());
+        let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
+        if tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(loops)).await.is_err() {
+            aborts.iter().for_each(|h| h.abort());
         }
-        self.stop_observers();
+        self.release_leases().await;
+    }
+
+    /// Whether `stop_background` was called: loops are no longer started.
+    pub(crate) fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// With replicas (PostgreSQL), clusters created or deleted by another replica get (or lose)
+    /// their loops here too, so that this process can take their leases over.
+    pub(crate) fn start_adopting(&self) {
+        if self.store.backend() == Backend::Sqlite || self.stopping() {
+            return;
+        }
+        let berth = self.clone();
+        let handle = self.every(self.config.reconcile_every * 5, move || {
+            let berth = berth.clone();
+            async move { berth.adopt().await }
+        });
+        if let Some(old) = self.adopter.lock().unwrap_or_else(|p| p.into_inner()).replace(handle) {
+            old.abort();
+        }
+    }
+
+    /// Starts the loops of clusters this process has none for, stops those of deleted clusters.
+    async fn adopt(&self) {
+        let clusters = match self.store.clusters().await {
+            Ok(clusters) => clusters,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list clusters to adopt");
+                return;
+            }
+        };
+        let running: Vec<i64> = self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        for c in clusters.iter().filter(|c| !matches!(c.status.as_str(), "creating" | "deleting")) {
+            if !running.contains(&c.id) {
+                self.start_reconciler(c.id);
+            }
+        }
+        for id in running.into_iter().filter(|id| !clusters.iter().any(|c| c.id == *id)) {
+            self.stop_reconciler(id);
+        }
     }
 
     pub(crate) fn stop_reconciler(&self, cluster_id: i64) {

@@ -364,7 +364,7 @@ async fn a_restart_finds_clusters_again_and_ends_interrupted_jobs() {
         IMAGE,
         "true",
     ]);
-    first.stop_background();
+    first.stop_background().await;
 
     let second = Berth::new(db.open().await, config());
     second.recover().await.unwrap();

@@ -279,6 +279,18 @@ async fn logs_metrics_alerts_and_timeline_of_a_real_cluster() {
     for n in &cluster.nodes {
         assert!(!series("node", n.id.to_string()).await.points.is_empty(), "no series of node {}", n.name);
     }
+    // The same collection in the Prometheus text, read back from the store.
+    let text = berth.prometheus(&admin).await.unwrap();
+    let burner_cpu = text
+        .lines()
+        .find(|l| l.starts_with("berth_service_cpu_percent{") && l.contains("service=\"obs_burn\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(burner_cpu.is_some_and(|c| c > 50.0), "{text}");
+    let burner_container = format!("container=\"{}\"", burn_task.container_id);
+    assert!(
+        text.lines().any(|l| l.starts_with("berth_container_memory_bytes{") && l.contains(&burner_container)),
+        "{text}"
+    );
     eprintln!("metrics checked after {:?}", started.elapsed());
 
     // 3. A CPU rule on the burner fires, posts to the webhook, and resolves once the burner is gone.

@@ -264,3 +264,29 @@ async fn transactions_that_read_then_write_survive_concurrent_writers(store: Sto
     }
     assert_eq!(store.apps(Some(cluster)).await.unwrap().len(), 100);
 }
+
+store_test!(leases, leases_have_one_holder_until_they_lapse);
+
+async fn leases_have_one_holder_until_they_lapse(store: Store) {
+    assert!(store.lease_hold("cluster:1", "a", 0, 100).await.unwrap());
+    assert!(!store.lease_hold("cluster:1", "b", 50, 150).await.unwrap(), "held by a");
+    assert!(store.lease_hold("cluster:1", "a", 60, 160).await.unwrap(), "a renews");
+    assert_eq!(store.lease("cluster:1").await.unwrap(), Some(("a".into(), 160)));
+    assert!(!store.lease_hold("cluster:1", "b", 159, 259).await.unwrap());
+    assert!(store.lease_hold("cluster:1", "b", 160, 260).await.unwrap(), "lapsed: b takes it over");
+    assert!(!store.lease_hold("cluster:1", "a", 170, 270).await.unwrap());
+    // Leases are independent; releasing gives up only the holder's own, by prefix.
+    assert!(store.lease_hold("maintenance", "a", 170, 270).await.unwrap());
+    store.lease_release("cluster:", "a").await.unwrap();
+    assert_eq!(store.lease("cluster:1").await.unwrap(), Some(("b".into(), 260)));
+    store.lease_release("cluster:", "b").await.unwrap();
+    assert_eq!(store.lease("cluster:1").await.unwrap(), None);
+    assert_eq!(store.lease("maintenance").await.unwrap(), Some(("a".into(), 270)));
+    assert!(store.lease_hold("cluster:1", "a", 180, 280).await.unwrap(), "free again");
+
+    // A cluster's newest collection is replaced by the next one.
+    assert_eq!(store.metric_latest(7).await.unwrap(), None);
+    store.metric_latest_put(7, 1_000, "a", "{\"one\":1}").await.unwrap();
+    store.metric_latest_put(7, 2_000, "b", "{\"two\":2}").await.unwrap();
+    assert_eq!(store.metric_latest(7).await.unwrap(), Some((2_000, "b".into(), "{\"two\":2}".into())));
+}

@@ -150,7 +150,7 @@ impl Server {
             .await
             .context("serving HTTP")?;
         sweeper.abort();
-        berth.stop_background();
+        berth.stop_background().await;
         berth.store().close().await;
         Ok(())
     }

@@ -99,9 +99,10 @@ impl Store {
         // What was observed of it goes with it (the operation history stays).
         self.metric_forget_cluster(id).await?;
         self.log_forget_cluster(id).await?;
-        for table in ["events", "alert_events"] {
+        for table in ["events", "alert_events", "metric_latest"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE cluster_id = $1")).bind(id).execute(&self.pool).await?;
         }
+        sqlx::query("DELETE FROM leases WHERE name = $1").bind(crate::lease::cluster(id)).execute(&self.pool).await?;
         sqlx::query("DELETE FROM clusters WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }

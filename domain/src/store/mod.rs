@@ -9,6 +9,7 @@ mod app;
 mod bootstrap;
 mod cluster;
 mod job;
+mod lease;
 mod logs;
 mod metrics;
 mod observe;

@@ -1,0 +1,106 @@
+//! Two Berth processes on one PostgreSQL database (the replicas setup): a cluster's background work
+//! (reconcile passes, collection) is done by one of them at a time, the other takes it over when the
+//! first stops, and clusters created behind a replica's back get its loops too.
+//!
+//! The cluster's node has no engine behind it: what is observed is who does the work (the lease, the
+//! newest collection's writer, the node-state events written once), not what the engine says.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use domain::cluster::NewCluster;
+use domain::engine::Endpoint;
+use domain::node::NewNode;
+use domain::store::Store;
+use domain::testing::TestDb;
+use domain::{Berth, Config};
+
+fn config(data: &std::path::Path) -> Config {
+    let mut config = Config::new(Endpoint::parse("unix:///var/run/docker.sock").unwrap());
+    config.data_dir = data.to_path_buf();
+    config.reconcile_every = Duration::from_millis(100);
+    config.collect_every = Duration::from_millis(200);
+    config
+}
+
+async fn cluster_with_a_silent_node(store: &Store, name: &str) -> i64 {
+    let new = NewCluster { name: name.into(), provider: "hosts".into(), status: "ready".into(), zones: vec![] };
+    let cluster = store.cluster_insert(&new, 1).await.unwrap();
+    let node = NewNode {
+        cluster_id: cluster,
+        name: "n1".into(),
+        endpoint: "unix:///nonexistent/berth-replicas.sock".into(),
+        container: String::new(),
+        role: "manager".into(),
+        zone: String::new(),
+        state: "ready".into(),
+        tls: "none".into(),
+        address: "10.9.8.7".into(),
+    };
+    store.node_insert(&node, 1).await.unwrap();
+    cluster
+}
+
+async fn eventually<F: Future<Output = bool>>(limit: Duration, what: &str, mut check: impl FnMut() -> F) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_does_a_clusters_background_work_and_another_takes_over() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let data = tempfile::tempdir().unwrap();
+    let store = db.open().await;
+    let first = cluster_with_a_silent_node(&store, "shared").await;
+
+    let a = Berth::new(db.open().await, config(data.path()));
+    let b = Berth::new(db.open().await, config(data.path()));
+    a.recover().await.unwrap();
+    b.recover().await.unwrap();
+    let lease = format!("cluster:{first}");
+
+    eventually(Duration::from_secs(10), "a first collection", || async {
+        store.metric_latest(first).await.unwrap().is_some()
+    })
+    .await;
+    let (holder, _) = store.lease(&lease).await.unwrap().expect("a holder");
+    assert!(holder == a.instance() || holder == b.instance(), "{holder}");
+    // For a while (many ticks of both processes' loops) the same one does all of it.
+    for _ in 0..30 {
+        assert_eq!(store.lease(&lease).await.unwrap().unwrap().0, holder);
+        assert_eq!(store.metric_latest(first).await.unwrap().unwrap().1, holder, "collected by the other replica");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The node went from ready to down once, and that is in the timeline once.
+    let node_events = store.events(first, "", 100).await.unwrap();
+    let node_events: Vec<_> = node_events.iter().filter(|e| e.kind == "node").collect();
+    assert_eq!(node_events.len(), 1, "{node_events:#?}");
+
+    // The holder stops: the other one carries on at once (the lease was released).
+    let (stopping, other) = if holder == a.instance() { (&a, &b) } else { (&b, &a) };
+    stopping.stop_background().await;
+    let stopped_at = Instant::now();
+    eventually(Duration::from_secs(3), "the other replica to collect", || async {
+        store.metric_latest(first).await.unwrap().unwrap().1 == other.instance()
+    })
+    .await;
+    assert_eq!(store.lease(&lease).await.unwrap().unwrap().0, other.instance());
+    assert!(stopped_at.elapsed() < Duration::from_secs(3));
+
+    // A cluster created by someone else (here: straight in the database) gets the survivor's loops.
+    let second = cluster_with_a_silent_node(&store, "later").await;
+    eventually(Duration::from_secs(5), "the new cluster to be adopted and collected", || async {
+        store.metric_latest(second).await.unwrap().is_some_and(|(_, by, _)| by == other.instance())
+    })
+    .await;
+
+    other.stop_background().await;
+    assert_eq!(store.lease(&lease).await.unwrap(), None, "released on stop");
+    for s in [&store, a.store(), b.store()] {
+        s.close().await;
+    }
+    db.remove().await;
+}
