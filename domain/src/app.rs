@@ -466,7 +466,7 @@ impl Berth {
                             Error::invalid("name", format!("cluster {} has an app named {name} already", cluster.name))
                         })?;
                     *app_slot.lock().unwrap_or_else(|p| p.into_inner()) = id;
-                    let claim = self.claim_app(id)?;
+                    let claim = self.claim_app(id).await?;
                     Ok(Prepared {
                         cluster_id: Some(input.cluster_id),
                         target: name,
@@ -760,7 +760,7 @@ impl Berth {
             actor,
             JobSpec { op, kind, steps: DEPLOY_STEPS },
             |user: UserRef| async move {
-                let claim = self.claim_app(app.id)?;
+                let claim = self.claim_app(app.id).await?;
                 let mut vars = vars;
                 if keep_unset_vars {
                     let current = self.open_vars(&self.current_version(&app).await?)?;
@@ -804,7 +804,7 @@ impl Berth {
             actor,
             JobSpec { op, kind, steps: DEPLOY_STEPS },
             |_| async move {
-                let claim = self.claim_app(app.id)?;
+                let claim = self.claim_app(app.id).await?;
                 let current = self.current_version(&app).await?;
                 let parsed = parse(&current.compose, &self.open_vars(&current)?)?;
                 self.check_policy(actor, app.cluster_id, &parsed.spec)?;
@@ -894,7 +894,7 @@ impl Berth {
         let app = self.app_row(app_id).await?;
         let op = app_op("app.stop", &app, app.name.clone(), json!({ "app": app_id }));
         self.mutate(actor, op, |_| async move {
-            let _claim = self.claim_app(app.id)?;
+            let _claim = self.claim_app(app.id).await?;
             let (_, manager) = self.reachable_manager(app.cluster_id).await?;
             let filter = vec![format!("{STACK_NAMESPACE}={}", app.name), format!("{APP_LABEL}={}", app.id)];
             for s in manager.services_labelled(&filter).await? {
@@ -932,7 +932,7 @@ impl Berth {
             actor,
             JobSpec { op, kind: "app.delete", steps: DELETE_STEPS },
             |_| async move {
-                let claim = self.claim_app(app.id)?;
+                let claim = self.claim_app(app.id).await?;
                 self.store.app_set_status(app.id, "deleting", "", now_ms()).await?;
                 Ok(Prepared {
                     cluster_id: Some(app.cluster_id),
@@ -1274,10 +1274,11 @@ impl Berth {
         .await
     }
 
-    /// After a restart: apps whose job was interrupted say so.
-    pub(crate) async fn recover_apps(&self) -> Result<()> {
+    /// Marks failed the apps left deploying or deleting by an interrupted job (`interrupted(cluster,
+    /// name)`).
+    pub(crate) async fn recover_apps(&self, interrupted: impl Fn(i64, &str) -> bool) -> Result<()> {
         for app in self.store.apps(None).await? {
-            if app.status == "deploying" || app.status == "deleting" {
+            if (app.status == "deploying" || app.status == "deleting") && interrupted(app.cluster_id, &app.name) {
                 let message = "interrupted: Berth stopped during the operation; deploy or delete again";
                 self.store.app_set_status(app.id, "failed", message, now_ms()).await?;
             }

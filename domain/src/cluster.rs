@@ -292,7 +292,7 @@ impl Berth {
                     }
                     Err(e) => return Err(e),
                 };
-                let claim = this.claim(id)?;
+                let claim = this.claim(id).await?;
                 let installation = this.installation().await?;
                 let names = next_node_names(&[], input.nodes as usize);
                 let zones = spread_over_zones(&input.zones, &[], names.len());
@@ -349,7 +349,7 @@ impl Berth {
             spec,
             |_| async move {
                 let cluster = this.store.cluster(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
-                let claim = this.claim(id)?;
+                let claim = this.claim(id).await?;
                 this.store.cluster_set_status(id, "deleting", "", now_ms()).await?;
                 let steps =
                     if cluster.provider == HOSTS { crate::hosts::DELETE_STEPS } else { crate::local::DELETE_STEPS };

@@ -201,7 +201,7 @@ impl Berth {
                     zones: zones.clone(),
                 };
                 let id = this.store.cluster_insert(&new, now).await?;
-                let claim = this.claim(id)?;
+                let claim = this.claim(id).await?;
                 let names = next_node_names(&[], hosts.len());
                 let node_zones = spread_over_zones(&zones, &[], hosts.len());
                 for (i, ((host, name), zone)) in hosts.iter().zip(&names).zip(node_zones).enumerate() {
@@ -318,7 +318,7 @@ impl Berth {
                     return Err(Error::Conflict(format!("the cluster is {}", cluster.status)));
                 }
                 this.endpoint_unused(&host.endpoint).await?;
-                let claim = this.claim(cluster_id)?;
+                let claim = this.claim(cluster_id).await?;
                 let existing = this.store.nodes(cluster_id).await?;
                 let quotas = this.quotas().await?;
                 if existing.len() as i64 >= quotas.max_nodes_per_cluster {

@@ -81,36 +81,69 @@ pub(crate) enum Held {
 #[derive(Debug, Default)]
 pub(crate) struct Busy(Mutex<HashSet<Held>>);
 
-/// Holds a cluster for one job; releases it when dropped.
+/// Holds a cluster or app for one job; releases it when dropped. With replicas (PostgreSQL) the
+/// claim is also a row in `leases`, so that no other replica starts a job on the same subject.
 #[derive(Debug)]
 pub(crate) struct Claim {
     busy: Arc<Busy>,
     held: Held,
+    /// The claim's row, its holder and token, and the store: PostgreSQL only.
+    shared: Option<(crate::store::Store, String, String, i64)>,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         self.busy.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.held);
+        if let Some((store, name, holder, token)) = self.shared.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(e) = store.claim_drop(&name, &holder, token).await {
+                        tracing::warn!(claim = name, error = %e, "could not release a claim");
+                    }
+                });
+            }
+        }
     }
 }
 
 impl Berth {
     /// Claims `cluster` for a job, or answers `conflict` while another job runs on it.
-    pub(crate) fn claim(&self, cluster: i64) -> Result<Claim> {
-        self.hold(Held::Cluster(cluster), "another operation is running on this cluster; wait for it to finish")
+    pub(crate) async fn claim(&self, cluster: i64) -> Result<Claim> {
+        self.hold(Held::Cluster(cluster), "another operation is running on this cluster; wait for it to finish").await
     }
 
     /// Claims an app for a job, or answers `conflict` while another job runs on it.
-    pub(crate) fn claim_app(&self, app: i64) -> Result<Claim> {
-        self.hold(Held::App(app), "another operation is running on this app; wait for it to finish")
+    pub(crate) async fn claim_app(&self, app: i64) -> Result<Claim> {
+        self.hold(Held::App(app), "another operation is running on this app; wait for it to finish").await
     }
 
-    fn hold(&self, held: Held, busy_message: &str) -> Result<Claim> {
-        let mut busy = self.busy.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !busy.insert(held) {
+    async fn hold(&self, held: Held, busy_message: &str) -> Result<Claim> {
+        if !self.busy.0.lock().unwrap_or_else(|p| p.into_inner()).insert(held) {
             return Err(Error::Conflict(busy_message.into()));
         }
-        Ok(Claim { busy: self.busy.clone(), held })
+        let mut claim = Claim { busy: self.busy.clone(), held, shared: None };
+        if self.store.backend() == crate::store::Backend::Postgres {
+            let name = match held {
+                Held::Cluster(id) => format!("claim:cluster:{id}"),
+                Held::App(id) => format!("claim:app:{id}"),
+            };
+            // A later claim of the same subject by this process must not be released by this
+            // one's (asynchronous) release: each claim has its own token.
+            static TOKENS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+            let token = TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Dropping `claim` on the way out frees the in-process hold.
+            if !self.store.claim_take(&name, &self.instance, token, now_ms()).await? {
+                return Err(Error::Conflict(busy_message.into()));
+            }
+            claim.shared = Some((self.store.clone(), name, self.instance.clone(), token));
+        }
+        Ok(claim)
+    }
+
+    /// Claims a cluster as a job would, for tests of claims across replicas.
+    #[cfg(feature = "testing")]
+    pub async fn claim_cluster_for_tests(&self, cluster: i64) -> Result<Box<dyn std::any::Any + Send>> {
+        Ok(Box::new(self.claim(cluster).await?))
     }
 }
 
@@ -252,7 +285,15 @@ impl Berth {
         let who = Who::of(actor);
         let id = match self
             .store
-            .job_insert(spec.kind, prepared.cluster_id, &prepared.target, &steps, &who.name, attempt.started_at())
+            .job_insert(&crate::store::NewJob {
+                kind: spec.kind,
+                cluster_id: prepared.cluster_id,
+                target: &prepared.target,
+                steps: &steps,
+                actor_name: &who.name,
+                runner: &self.instance,
+                started_at: attempt.started_at(),
+            })
             .await
         {
             Ok(id) => id,
@@ -305,17 +346,40 @@ fn with_job(mut params: Value, job: i64) -> Value {
 
 impl Berth {
     /// After a start: fails jobs a stop interrupted (recording them), finishes or undoes what they
-    /// left half done, and starts the reconcile loops of the clusters that remain.
+    /// left half done, and starts the reconcile loops of the clusters that remain. On SQLite every
+    /// running job was this database's one process's; with replicas (PostgreSQL) only jobs whose
+    /// process is gone are touched, here and then every few seconds (see `start_replica_loops`).
     pub async fn recover(&self) -> Result<()> {
+        let sole = self.store.backend() == crate::store::Backend::Sqlite;
+        if !sole {
+            self.start_replica_loops().await;
+        }
+        self.recover_interrupted(sole).await?;
+        for cluster in self.store.clusters().await? {
+            if !matches!(cluster.status.as_str(), "creating" | "deleting") {
+                self.start_reconciler(cluster.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails running jobs whose process is gone (`sole`: every running job, and what they were
+    /// working on is known to be nobody's) and undoes what they left half done.
+    pub(crate) async fn recover_interrupted(&self, sole: bool) -> Result<()> {
         let system = Actor::anonymous("local", "recovery");
         const INTERRUPTED: &str = "interrupted: Berth stopped while this operation was running";
-        for job in self.store.jobs_running().await? {
+        let jobs = if sole { self.store.jobs_running().await? } else { self.store.jobs_orphaned(now_ms()).await? };
+        let mut failed = Vec::new();
+        for job in jobs {
             let mut steps = job.steps();
             for step in steps.iter_mut().filter(|s| s.state == "running") {
                 step.state = "failed".into();
                 step.detail = INTERRUPTED.into();
             }
-            self.store.job_finish(job.id, "failed", INTERRUPTED, &steps, now_ms()).await?;
+            // Another replica may recover the same job: the one that ends it undoes it.
+            if !self.store.job_fail_running(job.id, INTERRUPTED, &steps, now_ms()).await? {
+                continue;
+            }
             let interrupted: Result<()> = Err(Error::Conflict(INTERRUPTED.into()));
             let who = Who { id: None, name: job.actor_name.clone() };
             let params = serde_json::json!({ "job": job.id });
@@ -329,9 +393,17 @@ impl Berth {
                 &interrupted,
             )
             .await;
+            failed.push(job);
         }
-        self.recover_apps().await?;
+        let app_job = |job: &Job| job.kind.starts_with("app.");
+        self.recover_apps(|cluster, name| {
+            sole || failed.iter().any(|j| app_job(j) && j.cluster_id == Some(cluster) && j.target == name)
+        })
+        .await?;
         for cluster in self.store.clusters().await? {
+            if !sole && !failed.iter().any(|j| !app_job(j) && j.cluster_id == Some(cluster.id)) {
+                continue;
+            }
             match cluster.status.as_str() {
                 // Half created or half deleted: finish removing it.
                 "creating" | "deleting" => {
@@ -344,6 +416,7 @@ impl Berth {
                             }
                         }
                     }
+                    self.stop_reconciler(cluster.id);
                     self.store.cluster_delete(cluster.id).await?;
                 }
                 _ => {
@@ -354,11 +427,9 @@ impl Berth {
                             _ => {}
                         }
                     }
-                    self.start_reconciler(cluster.id);
                 }
             }
         }
-        self.start_adopting();
         Ok(())
     }
 }

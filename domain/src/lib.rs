@@ -146,8 +146,8 @@ pub struct Inner {
     /// Clients of node engines, by endpoint.
     engines: Mutex<HashMap<String, Arc<Engine>>>,
     reconcilers: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
-    /// Starts loops for clusters other replicas created (see `reconcile::start_adopting`).
-    adopter: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// With replicas: the heartbeat and the adopting loop (see `reconcile::start_replica_loops`).
+    replica_loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Set on shutdown: background loops end and none starts again (see `stop_background`).
     stop: tokio::sync::watch::Sender<bool>,
     installation: tokio::sync::OnceCell<String>,
@@ -179,7 +179,7 @@ impl Berth {
                 busy: Arc::default(),
                 engines: Mutex::default(),
                 reconcilers: Mutex::default(),
-                adopter: Mutex::default(),
+                replica_loops: Mutex::default(),
                 stop: tokio::sync::watch::Sender::new(false),
                 installation: tokio::sync::OnceCell::new(),
                 pki: tokio::sync::OnceCell::new(),

@@ -450,7 +450,7 @@ impl Berth {
                 if cluster.status != "ready" && cluster.status != "degraded" {
                     return Err(Error::Conflict(format!("the cluster is {}", cluster.status)));
                 }
-                let claim = this.claim(cluster_id)?;
+                let claim = this.claim(cluster_id).await?;
                 let existing = this.store.nodes(cluster_id).await?;
                 let quotas = this.quotas().await?;
                 if existing.len() as i64 + count as i64 > quotas.max_nodes_per_cluster {
@@ -551,7 +551,7 @@ impl Berth {
                         "the last manager cannot be removed; promote another node first".into(),
                     ));
                 }
-                let claim = this.claim(cluster_id)?;
+                let claim = this.claim(cluster_id).await?;
                 this.store.node_set_state(node.id, "removing", "").await?;
                 let steps = if node.container.is_empty() { REMOVE_HOST_STEPS } else { REMOVE_STEPS };
                 Ok(crate::job::Prepared {

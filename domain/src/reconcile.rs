@@ -11,7 +11,6 @@ use crate::clock::now_ms;
 use crate::engine::{NodeState, SwarmNode};
 use crate::error::Result;
 use crate::node::{Node, NodeObservation, ZONE_LABEL};
-use crate::store::Backend;
 use crate::{lease, Berth};
 
 /// Node states a job owns; the reconciler leaves them alone.
@@ -47,7 +46,7 @@ impl Berth {
         // Nothing starts a loop from now on, and the loops end after the tick they are in (waited
         // for up to 10 s, then aborted), so that none renews a lease after they are released.
         self.stop.send_replace(true);
-        let mut loops: Vec<_> = self.adopter.lock().unwrap_or_else(|p| p.into_inner()).take().into_iter().collect();
+        let mut loops: Vec<_> = self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
         loops.extend(self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h));
         loops.extend(self.take_observers());
         let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
@@ -62,20 +61,34 @@ impl Berth {
         *self.stop.borrow()
     }
 
-    /// With replicas (PostgreSQL), clusters created or deleted by another replica get (or lose)
-    /// their loops here too, so that this process can take their leases over.
-    pub(crate) fn start_adopting(&self) {
-        if self.store.backend() == Backend::Sqlite || self.stopping() {
+    /// With replicas (PostgreSQL): this process's `instance:` lease, renewed every reconcile
+    /// interval (its jobs and claims are alive while it lasts); and every five, the loops of clusters
+    /// other replicas created (or stopped for deleted ones) and the recovery of jobs whose process is
+    /// gone.
+    pub(crate) async fn start_replica_loops(&self) {
+        if self.stopping() {
             return;
         }
+        let alive = format!("instance:{}", self.instance);
+        self.hold_lease(&alive, self.cluster_lease_ttl()).await;
         let berth = self.clone();
-        let handle = self.every(self.config.reconcile_every * 5, move || {
-            let berth = berth.clone();
-            async move { berth.adopt().await }
+        let heartbeat = self.every(self.config.reconcile_every, move || {
+            let (berth, alive) = (berth.clone(), alive.clone());
+            async move {
+                berth.hold_lease(&alive, berth.cluster_lease_ttl()).await;
+            }
         });
-        if let Some(old) = self.adopter.lock().unwrap_or_else(|p| p.into_inner()).replace(handle) {
-            old.abort();
-        }
+        let berth = self.clone();
+        let adopter = self.every(self.config.reconcile_every * 5, move || {
+            let berth = berth.clone();
+            async move {
+                berth.adopt().await;
+                if let Err(e) = berth.recover_interrupted(false).await {
+                    tracing::warn!(error = %e, "could not recover the jobs of a stopped replica");
+                }
+            }
+        });
+        self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).extend([heartbeat, adopter]);
     }
 
     /// Starts the loops of clusters this process has none for, stops those of deleted clusters.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use domain::authz::{Principal, UserRef};
 use domain::cluster::LocalClusterInput;
 use domain::engine::{Endpoint, NodeAvailability, NodeRole};
+use domain::store::NewJob;
 use domain::testing::TestDb;
 use domain::{Actor, Berth, Config, Error};
 
@@ -351,7 +352,18 @@ async fn a_restart_finds_clusters_again_and_ends_interrupted_jobs() {
         zones: vec!["default".into()],
     };
     let zeta = store.cluster_insert(&new, 1).await.unwrap();
-    let job = store.job_insert("cluster.create", Some(zeta), "zeta", &[], "admin", 1).await.unwrap();
+    let job = store
+        .job_insert(&NewJob {
+            kind: "cluster.create",
+            cluster_id: Some(zeta),
+            target: "zeta",
+            steps: &[],
+            actor_name: "admin",
+            runner: "",
+            started_at: 1,
+        })
+        .await
+        .unwrap();
     let installation = first.installation().await.unwrap();
     docker(&[
         "create",

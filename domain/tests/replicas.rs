@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use domain::cluster::NewCluster;
 use domain::engine::Endpoint;
 use domain::node::NewNode;
-use domain::store::Store;
+use domain::store::{NewJob, Store};
 use domain::testing::TestDb;
 use domain::{Berth, Config};
 
@@ -100,6 +100,106 @@ async fn one_replica_does_a_clusters_background_work_and_another_takes_over() {
     other.stop_background().await;
     assert_eq!(store.lease(&lease).await.unwrap(), None, "released on stop");
     for s in [&store, a.store(), b.store()] {
+        s.close().await;
+    }
+    db.remove().await;
+}
+
+fn admin() -> domain::Actor {
+    use domain::authz::{Principal, UserRef};
+    domain::Actor {
+        principal: Principal::User(UserRef::admin(1, "admin")),
+        source: "127.0.0.1".into(),
+        request_id: "test".into(),
+    }
+}
+
+async fn creating(store: &Store, name: &str, runner: &str) -> (i64, i64) {
+    let cluster = cluster_with_a_silent_node(store, name).await;
+    store.cluster_set_status(cluster, "creating", "", 2).await.unwrap();
+    let job = store
+        .job_insert(&NewJob {
+            kind: "cluster.create",
+            cluster_id: Some(cluster),
+            target: name,
+            steps: &[],
+            actor_name: "ada",
+            runner,
+            started_at: 2,
+        })
+        .await
+        .unwrap();
+    (cluster, job)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_and_claims_belong_to_live_replicas() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let data = tempfile::tempdir().unwrap();
+    let store = db.open().await;
+    let held = cluster_with_a_silent_node(&store, "held").await;
+    let a = Berth::new(db.open().await, config(data.path()));
+    let b = Berth::new(db.open().await, config(data.path()));
+    a.recover().await.unwrap();
+    b.recover().await.unwrap();
+
+    // One job per cluster across replicas: a claim in one process is a conflict in the other.
+    let claim = a.claim_cluster_for_tests(held).await.unwrap();
+    let refused = b.claim_cluster_for_tests(held).await.expect_err("held by the other replica");
+    assert!(matches!(refused, domain::error::Error::Conflict(_)), "{refused:?}");
+    assert!(a.claim_cluster_for_tests(held).await.is_err(), "held in this process");
+    drop(claim);
+    let start = Instant::now();
+    let taken = loop {
+        match b.claim_cluster_for_tests(held).await {
+            Ok(taken) => break taken,
+            Err(_) if start.elapsed() < Duration::from_secs(3) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("the claim was not released: {e:?}"),
+        }
+    };
+    drop(taken);
+    // A claim whose holder is gone (no `instance:` lease) is no obstacle.
+    eventually(Duration::from_secs(3), "b's claim to be released", || async {
+        store.lease(&format!("claim:cluster:{held}")).await.unwrap().is_none()
+    })
+    .await;
+    assert!(store.claim_take(&format!("claim:cluster:{held}"), "ghost", 1, domain::clock::now_ms()).await.unwrap());
+    drop(b.claim_cluster_for_tests(held).await.expect("the ghost's claim is void"));
+
+    // A job of a process that is gone is failed (once) and its half-created cluster removed; a job
+    // of a live replica is left alone, also by a replica starting now.
+    let (live_cluster, live_job) = creating(&store, "half-live", a.instance()).await;
+    let (dead_cluster, dead_job) = creating(&store, "half-dead", "ghost").await;
+    eventually(Duration::from_secs(5), "the ghost's job to be recovered", || async {
+        store.job(dead_job).await.unwrap().unwrap().status == "failed"
+    })
+    .await;
+    let dead = store.job(dead_job).await.unwrap().unwrap();
+    assert!(dead.error.contains("interrupted"), "{dead:?}");
+    eventually(Duration::from_secs(3), "the half-created cluster to go", || async {
+        store.cluster(dead_cluster).await.unwrap().is_none()
+    })
+    .await;
+    let c = Berth::new(db.open().await, config(data.path()));
+    c.recover().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(store.job(live_job).await.unwrap().unwrap().status, "running");
+    assert_eq!(store.cluster(live_cluster).await.unwrap().unwrap().status, "creating");
+    let history = b.recent_operations(&admin(), 100).await.unwrap();
+    let recorded = history.iter().filter(|o| o.action == "cluster.create" && o.target == "half-dead").count();
+    assert_eq!(recorded, 1, "{history:#?}");
+
+    // The live replica stops: its job is now interrupted, and undone by another.
+    a.stop_background().await;
+    eventually(Duration::from_secs(5), "the stopped replica's job to be recovered", || async {
+        store.job(live_job).await.unwrap().unwrap().status == "failed"
+            && store.cluster(live_cluster).await.unwrap().is_none()
+    })
+    .await;
+
+    b.stop_background().await;
+    c.stop_background().await;
+    for s in [&store, a.store(), b.store(), c.store()] {
         s.close().await;
     }
     db.remove().await;

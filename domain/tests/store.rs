@@ -284,6 +284,17 @@ async fn leases_have_one_holder_until_they_lapse(store: Store) {
     assert_eq!(store.lease("maintenance").await.unwrap(), Some(("a".into(), 270)));
     assert!(store.lease_hold("cluster:1", "a", 180, 280).await.unwrap(), "free again");
 
+    // Claims last as long as their holder's heartbeat (`instance:` lease), not by time.
+    assert!(store.lease_hold("instance:a", "a", 1_000, 2_000).await.unwrap());
+    assert!(store.claim_take("claim:app:1", "a", 1, 1_000).await.unwrap());
+    assert!(!store.claim_take("claim:app:1", "b", 2, 1_500).await.unwrap(), "a is alive");
+    assert!(store.claim_take("claim:app:1", "a", 3, 1_500).await.unwrap(), "a claims again");
+    store.claim_drop("claim:app:1", "a", 1).await.unwrap();
+    assert_eq!(store.lease("claim:app:1").await.unwrap(), Some(("a".into(), 3)), "an old claim's release is void");
+    assert!(store.claim_take("claim:app:1", "b", 4, 2_000).await.unwrap(), "a's heartbeat lapsed");
+    store.claim_drop("claim:app:1", "b", 4).await.unwrap();
+    assert_eq!(store.lease("claim:app:1").await.unwrap(), None);
+
     // A cluster's newest collection is replaced by the next one.
     assert_eq!(store.metric_latest(7).await.unwrap(), None);
     store.metric_latest_put(7, 1_000, "a", "{\"one\":1}").await.unwrap();

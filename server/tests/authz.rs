@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use domain::cluster::NewCluster;
 use domain::node::NewNode;
+use domain::store::NewJob;
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::*;
@@ -357,7 +358,18 @@ async fn authorization_matrix() {
             address: "10.9.8.7".into(),
         };
         let node = store.node_insert(&node, now).await.unwrap();
-        let job = store.job_insert("cluster.create", Some(cluster), name, &[], "ada", now).await.unwrap();
+        let job = store
+            .job_insert(&NewJob {
+                kind: "cluster.create",
+                cluster_id: Some(cluster),
+                target: name,
+                steps: &[],
+                actor_name: "ada",
+                runner: "",
+                started_at: now,
+            })
+            .await
+            .unwrap();
         store.job_finish(job, "succeeded", "", &[], now).await.unwrap();
         clusters.push((cluster, node, job));
     }

@@ -6,26 +6,32 @@ use crate::job::{Job, Step};
 
 const COLUMNS: &str = "id, kind, cluster_id, target, status, steps, error, actor_name, started_at, finished_at";
 
+/// A job about to start.
+#[derive(Clone, Copy, Debug)]
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub cluster_id: Option<i64>,
+    pub target: &'a str,
+    pub steps: &'a [Step],
+    pub actor_name: &'a str,
+    /// The process that runs it (`Berth::instance`).
+    pub runner: &'a str,
+    pub started_at: i64,
+}
+
 impl Store {
-    pub async fn job_insert(
-        &self,
-        kind: &str,
-        cluster_id: Option<i64>,
-        target: &str,
-        steps: &[Step],
-        actor_name: &str,
-        now: i64,
-    ) -> Result<i64> {
+    pub async fn job_insert(&self, job: &NewJob<'_>) -> Result<i64> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO jobs (kind, cluster_id, target, status, steps, actor_name, started_at) \
-             VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id",
+            "INSERT INTO jobs (kind, cluster_id, target, status, steps, actor_name, started_at, runner) \
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, $7) RETURNING id",
         )
-        .bind(kind)
-        .bind(cluster_id)
-        .bind(target)
-        .bind(serde_json::to_string(steps)?)
-        .bind(actor_name)
-        .bind(now)
+        .bind(job.kind)
+        .bind(job.cluster_id)
+        .bind(job.target)
+        .bind(serde_json::to_string(job.steps)?)
+        .bind(job.actor_name)
+        .bind(job.started_at)
+        .bind(job.runner)
         .fetch_one(&self.pool)
         .await?)
     }
@@ -71,6 +77,34 @@ impl Store {
         Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE status = 'running' ORDER BY id"))
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    /// Running jobs whose process holds no live `instance:<runner>` lease at `now`.
+    pub async fn jobs_orphaned(&self, now: i64) -> Result<Vec<Job>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE status = 'running' AND NOT EXISTS \
+             (SELECT 1 FROM leases WHERE leases.name = 'instance:' || jobs.runner AND leases.expires_at > $1) \
+             ORDER BY id"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Fails a job that is still running; false when it had already ended (another replica
+    /// recovered it first, or it finished).
+    pub async fn job_fail_running(&self, id: i64, error: &str, steps: &[Step], now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'failed', error = $2, steps = $3, finished_at = $4 \
+             WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(serde_json::to_string(steps)?)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -22,6 +22,36 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Takes the claim `name` (a cluster or app a job works on) for `holder` unless a live process
+    /// holds it: claims do not lapse by time but with their holder's `instance:` lease. `token`
+    /// (kept in `expires_at`, unused by claims) tells this claim from an earlier one of the holder.
+    pub async fn claim_take(&self, name: &str, holder: &str, token: i64, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR NOT EXISTS (SELECT 1 FROM leases alive \
+             WHERE alive.name = 'instance:' || leases.holder AND alive.expires_at > $4)",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(token)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives up a claim, if it is still the one `holder` took with `token`.
+    pub async fn claim_drop(&self, name: &str, holder: &str, token: i64) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2 AND expires_at = $3")
+            .bind(name)
+            .bind(holder)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Gives up the leases `holder` holds whose names start with `prefix` ('' for all), so that
     /// another replica takes the work over at once.
     pub async fn lease_release(&self, prefix: &str, holder: &str) -> Result<()> {

@@ -20,6 +20,7 @@ mod template;
 mod user;
 
 pub use app::NewVersion;
+pub use job::NewJob;
 pub use operation::{FailureKey, OperationFilter};
 pub use ram::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
 pub use user::{NewUser, UserRow};
