@@ -214,12 +214,23 @@ async fn logs_are_searched_tailed_and_expired(store: Store) {
     assert_eq!(texts(store.log_lines(&LogFilter { after: Some(max), ..f("") }).await.unwrap()), ["later"]);
     assert_eq!(store.log_last_ts("c1").await.unwrap(), Some(40));
 
-    // Retention by age, then by size (the oldest lines go first), and the index follows.
+    // The kept size follows every insert (characters, not bytes: "µs" is 2).
+    let kept = |lines: Vec<domain::logs::LogLine>| lines.iter().map(|l| l.line.chars().count() as i64).sum::<i64>();
+    store.log_insert(&[line("c9", "other", 50, "took 5µs")]).await.unwrap();
+    let everything = LogFilter { cluster_id: 1, limit: 10_000, ..Default::default() };
+    assert_eq!(store.log_bytes().await.unwrap(), kept(store.log_lines(&everything).await.unwrap()));
+    assert_eq!(store.log_bytes().await.unwrap(), 20 + 24 + 20 + 19 + 5 + 8);
+
+    // Retention by age, then by size (the oldest lines go first), and the index and size follow.
     assert_eq!(store.log_expire(15, i64::MAX).await.unwrap(), 1);
     assert!(store.log_lines(&f("connection")).await.unwrap().is_empty());
-    store.log_expire(0, 10).await.unwrap();
-    assert_eq!(texts(store.log_lines(&f("")).await.unwrap()), ["later"]);
+    assert_eq!(store.log_bytes().await.unwrap(), 20 + 20 + 19 + 5 + 8);
+    store.log_expire(0, 13).await.unwrap();
+    assert_eq!(texts(store.log_lines(&f("")).await.unwrap()), ["later", "took 5µs"]);
     assert!(store.log_lines(&f("timeout")).await.unwrap().is_empty());
+    assert_eq!(store.log_bytes().await.unwrap(), 13);
+    store.log_forget_cluster(1).await.unwrap();
+    assert_eq!(store.log_bytes().await.unwrap(), 0);
 }
 store_test!(logs, logs_are_searched_tailed_and_expired);
 

@@ -30,8 +30,36 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        let added: i64 = lines.iter().map(|l| l.line.chars().count() as i64).sum();
+        sqlx::query("UPDATE log_usage SET bytes = bytes + $1 WHERE id = 1").bind(added).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The size of the kept log text (characters), as maintained by inserts and deletes.
+    pub async fn log_bytes(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM log_usage WHERE id = 1").fetch_one(&self.pool).await?)
+    }
+
+    /// Deletes the lines `filter` selects (`$1` bound to `value`) and takes their text off the usage.
+    async fn log_delete(&self, filter: &str, value: i64) -> Result<u64> {
+        let mut tx = self.write().await?;
+        let freed: Option<i64> =
+            sqlx::query_scalar(&format!("SELECT CAST(SUM(LENGTH(line)) AS BIGINT) FROM log_lines WHERE {filter}"))
+                .bind(value)
+                .fetch_one(&mut *tx)
+                .await?;
+        let gone = sqlx::query(&format!("DELETE FROM log_lines WHERE {filter}"))
+            .bind(value)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE log_usage SET bytes = bytes - $1 WHERE id = 1")
+            .bind(freed.unwrap_or(0))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(gone)
     }
 
     /// The newest line's time of a container (to resume collecting after a restart).
@@ -85,26 +113,18 @@ impl Store {
     }
 
     /// Deletes lines older than `before_ns`, then the oldest lines while the text kept is larger than
-    /// `max_bytes`. Returns how many went.
+    /// `max_bytes`. Returns how many went. Neither sums the whole table: the age cut reads only the
+    /// expiring lines (by the time index), the size cut reads the kept total from `log_usage`.
     pub async fn log_expire(&self, before_ns: i64, max_bytes: i64) -> Result<u64> {
-        let mut gone = sqlx::query("DELETE FROM log_lines WHERE ts < $1")
-            .bind(before_ns)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let total: Option<i64> =
-            sqlx::query_scalar("SELECT CAST(SUM(LENGTH(line)) AS BIGINT) FROM log_lines").fetch_one(&self.pool).await?;
-        let mut excess = total.unwrap_or(0) - max_bytes;
+        let mut gone = self.log_delete("ts < $1", before_ns).await?;
+        let mut excess = self.log_bytes().await? - max_bytes;
         while excess > 0 {
             // The oldest lines first, a slice at a time.
             let rows: Vec<(i64, i64)> =
                 sqlx::query_as("SELECT id, CAST(LENGTH(line) AS BIGINT) FROM log_lines ORDER BY id LIMIT 5000")
                     .fetch_all(&self.pool)
                     .await?;
-            if rows.is_empty() {
-                break;
-            }
-            let mut last = rows[0].0;
+            let Some(mut last) = rows.first().map(|r| r.0) else { break };
             for (id, len) in rows {
                 last = id;
                 excess -= len.max(1);
@@ -112,17 +132,13 @@ impl Store {
                     break;
                 }
             }
-            gone += sqlx::query("DELETE FROM log_lines WHERE id <= $1")
-                .bind(last)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            gone += self.log_delete("id <= $1", last).await?;
         }
         Ok(gone)
     }
 
     pub async fn log_forget_cluster(&self, cluster: i64) -> Result<()> {
-        sqlx::query("DELETE FROM log_lines WHERE cluster_id = $1").bind(cluster).execute(&self.pool).await?;
+        self.log_delete("cluster_id = $1", cluster).await?;
         Ok(())
     }
 }
