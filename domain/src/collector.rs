@@ -59,8 +59,6 @@ pub(crate) struct Observatory {
     event_seen: Mutex<HashMap<i64, i64>>,
     loops: Mutex<HashMap<i64, JoinHandle<()>>>,
     maintenance: Mutex<Option<JoinHandle<()>>>,
-    /// Since when each alert rule's condition has held.
-    breached_since: Mutex<HashMap<i64, i64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -410,18 +408,23 @@ impl Berth {
         }
         let services =
             if rules.iter().any(|r| r.kind == REPLICAS) { self.live_services(cluster_id).await } else { None };
+        // Kept in the store: a restart or another replica taking over goes on counting.
+        let pending = self.store.alert_pending(cluster_id).await?;
         for rule in &rules {
             let Some((breached, value, message)) = condition(rule, snapshot, services.as_deref(), nodes) else {
                 continue;
             };
-            let since = {
-                let mut pending = lock(&self.observatory.breached_since);
-                if breached {
-                    Some(*pending.entry(rule.id).or_insert(now))
-                } else {
-                    pending.remove(&rule.id);
+            let since = match (breached, pending.get(&rule.id)) {
+                (true, Some(since)) => Some(*since),
+                (true, None) => {
+                    self.store.alert_pending_set(rule.id, Some(now)).await?;
+                    Some(now)
+                }
+                (false, Some(_)) => {
+                    self.store.alert_pending_set(rule.id, None).await?;
                     None
                 }
+                (false, None) => None,
             };
             let open = self.store.alert_open(rule.id).await?;
             match (since, open) {
@@ -485,10 +488,7 @@ impl Berth {
                 "fired_at": fired_at,
                 "resolved_at": resolved_at,
             });
-            let delivery = match crate::webhook::post_json(&rule.webhook, &body).await {
-                Ok(status) => format!("{status}"),
-                Err(e) => e,
-            };
+            let delivery = crate::webhook::deliver(&rule.webhook, &body, crate::webhook::RETRY_DELAYS).await;
             let _ = berth.store.alert_delivered(alert, &format!("{status}: {delivery}")).await;
         });
     }

@@ -61,3 +61,76 @@ pub async fn post_json(url: &str, body: &serde_json::Value) -> Result<u16, Strin
         Ok(Ok(response)) => Ok(response.status().as_u16()),
     }
 }
+
+/// How long to wait before each further attempt of a delivery.
+pub(crate) const RETRY_DELAYS: &[Duration] = &[Duration::from_secs(2), Duration::from_secs(10)];
+
+/// POSTs `body` to `url`, again after each of `delays` while there is no answer or the answer is a
+/// server error (5xx) or 429; returns what to record: the last answer, and the earlier ones if any.
+pub(crate) async fn deliver(url: &str, body: &serde_json::Value, delays: &[Duration]) -> String {
+    let attempts = delays.len() + 1;
+    let mut earlier: Vec<String> = Vec::new();
+    for attempt in 1..=attempts {
+        let answer = post_json(url, body).await;
+        let again = match &answer {
+            Ok(code) => *code >= 500 || *code == 429,
+            Err(_) => true,
+        };
+        let text = answer.map_or_else(|e| e, |code| code.to_string());
+        if !again || attempt == attempts {
+            return if earlier.is_empty() {
+                text
+            } else {
+                format!("{text} (attempt {attempt} of {attempts}; before: {})", earlier.join("; "))
+            };
+        }
+        earlier.push(text);
+        tokio::time::sleep(delays[attempt - 1]).await;
+    }
+    unreachable!("the last attempt returns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering each connection with the next status of `statuses`.
+    async fn server(statuses: Vec<u16>) -> (String, tokio::task::JoinHandle<usize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let handle = tokio::spawn(async move {
+            let mut served = 0;
+            for status in statuses {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                conn.write_all(reply.as_bytes()).await.unwrap();
+                served += 1;
+            }
+            served
+        });
+        (url, handle)
+    }
+
+    #[tokio::test]
+    async fn deliveries_are_tried_again_on_server_errors_only() {
+        let delays = [Duration::from_millis(10), Duration::from_millis(10)];
+        let body = serde_json::json!({"status": "firing"});
+        let (url, served) = server(vec![503, 200]).await;
+        assert_eq!(deliver(&url, &body, &delays).await, "200 (attempt 2 of 3; before: 503)");
+        assert_eq!(served.await.unwrap(), 2);
+        let (url, served) = server(vec![404]).await;
+        assert_eq!(deliver(&url, &body, &delays).await, "404", "a client error is final");
+        assert_eq!(served.await.unwrap(), 1);
+        let (url, served) = server(vec![500, 502, 429]).await;
+        assert_eq!(deliver(&url, &body, &delays).await, "429 (attempt 3 of 3; before: 500; 502)");
+        assert_eq!(served.await.unwrap(), 3);
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", closed.local_addr().unwrap());
+        drop(closed);
+        let answer = deliver(&url, &body, &delays).await;
+        assert!(answer.starts_with("could not deliver") && answer.contains("before: could not deliver"), "{answer}");
+    }
+}

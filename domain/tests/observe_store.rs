@@ -282,8 +282,19 @@ async fn events_and_alerts_are_kept(store: Store) {
         (history[0].fired_at, history[0].resolved_at, history[0].delivery.as_str()),
         (100, Some(200), "resolved: 200")
     );
-    // The history outlives the rule.
+    // Since when a condition holds is kept (the first time counts) and cleared.
+    store.alert_pending_set(id, Some(300)).await.unwrap();
+    store.alert_pending_set(id, Some(400)).await.unwrap();
+    assert_eq!(store.alert_pending(cluster).await.unwrap(), [(id, 300)].into());
+    assert!(store.alert_pending(cluster + 1).await.unwrap().is_empty());
+    store.alert_pending_set(id, None).await.unwrap();
+    assert!(store.alert_pending(cluster).await.unwrap().is_empty());
+    store.alert_pending_set(id, Some(500)).await.unwrap();
+    // The history outlives the rule; what was pending goes with it.
     store.alert_rule_delete(id).await.unwrap();
     assert_eq!(store.alert_events(cluster, 10).await.unwrap().len(), 1);
+    assert!(store.alert_pending(cluster).await.unwrap().is_empty());
+    let left: i64 = store.execute_for_tests("DELETE FROM alert_pending").await.unwrap() as i64;
+    assert_eq!(left, 0, "no pending row outlives its rule");
 }
 store_test!(alerts, events_and_alerts_are_kept);

@@ -90,6 +90,32 @@ impl Store {
         .await?)
     }
 
+    /// Since when each rule of a cluster whose condition holds has held it.
+    pub async fn alert_pending(&self, cluster: i64) -> Result<std::collections::HashMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT p.rule_id, p.since FROM alert_pending p JOIN alert_rules r ON r.id = p.rule_id \
+             WHERE r.cluster_id = $1",
+        )
+        .bind(cluster)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Records that a rule's condition holds since `since` (`None`: it no longer holds).
+    pub async fn alert_pending_set(&self, rule: i64, since: Option<i64>) -> Result<()> {
+        let query = match since {
+            Some(since) => sqlx::query(
+                "INSERT INTO alert_pending (rule_id, since) VALUES ($1, $2) ON CONFLICT (rule_id) DO NOTHING",
+            )
+            .bind(rule)
+            .bind(since),
+            None => sqlx::query("DELETE FROM alert_pending WHERE rule_id = $1").bind(rule),
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn alert_rule_delete(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM alert_rules WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
