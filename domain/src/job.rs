@@ -197,7 +197,8 @@ impl JobCtx {
     }
 
     /// Closes the job: the current step done (or failed with the error), the status, the end time.
-    async fn close(&self, result: &Result<()>) {
+    /// False when the job had already been ended by another replica's recovery.
+    async fn close(&self, result: &Result<()>) -> bool {
         let now = now_ms();
         let (status, error) = match result {
             Ok(()) => ("succeeded", String::new()),
@@ -212,8 +213,12 @@ impl JobCtx {
                 step.detail = error.clone();
             }
         }
-        if let Err(e) = self.berth.store.job_finish(self.id, status, &error, &p.steps, now).await {
-            tracing::error!(job = self.id, error = %e, "could not record the end of a job");
+        match self.berth.store.job_finish(self.id, status, &error, &p.steps, now).await {
+            Ok(ended) => ended,
+            Err(e) => {
+                tracing::error!(job = self.id, error = %e, "could not record the end of a job");
+                true
+            }
         }
     }
 }
@@ -313,13 +318,77 @@ impl Berth {
             let target = prepared.target;
             // A panic in the work fails the job instead of leaving it running forever.
             let run = std::panic::AssertUnwindSafe(work(berth.clone(), ctx.clone(), prepared.input));
-            let result = futures::FutureExt::catch_unwind(run)
-                .await
-                .unwrap_or_else(|_| Err(Error::Internal(Internal::Other("the job panicked".into()))));
-            ctx.close(&result).await;
-            berth.finish(attempt, &actor, who, action, target, params, &result).await;
+            let run = async {
+                futures::FutureExt::catch_unwind(run)
+                    .await
+                    .unwrap_or_else(|_| Err(Error::Internal(Internal::Other("the job panicked".into()))))
+            };
+            let result = tokio::select! {
+                result = run => result,
+                // Another replica ended the job (this one's heartbeat lapsed): the work stops at
+                // its next await, and that replica has recorded and undone it.
+                () = berth.taken_over(id) => return,
+            };
+            // Recorded only if nobody ended the job meanwhile.
+            if ctx.close(&result).await {
+                berth.finish(attempt, &actor, who, action, target, params, &result).await;
+            }
         });
         Ok(id)
+    }
+
+    /// Returns once job `id` is no longer running in the store although its work is: another
+    /// replica recovered it. Never on SQLite (one process per database).
+    async fn taken_over(&self, id: i64) {
+        if self.store.backend() == crate::store::Backend::Sqlite {
+            return std::future::pending().await;
+        }
+        let mut tick = tokio::time::interval(self.config.reconcile_every);
+        loop {
+            tick.tick().await;
+            if let Ok(Some(job)) = self.store.job(id).await {
+                if job.status != "running" {
+                    tracing::warn!(job = id, "another replica ended this job; its work stops here");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs `work` as a job on `cluster` (claimed) until it ends or is taken over, for tests of
+    /// jobs across replicas.
+    #[cfg(feature = "testing")]
+    pub async fn launch_for_tests<F>(&self, actor: &Actor, cluster: i64, work: F) -> Result<i64>
+    where
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
+        let op = Op {
+            action: "cluster.test",
+            permission: crate::Permission::ClusterManage(cluster),
+            target: format!("cluster {cluster}"),
+            params: serde_json::json!({}),
+        };
+        let spec = JobSpec { op, kind: "cluster.test", steps: &["work"] };
+        let this = self.clone();
+        self.launch(
+            actor,
+            spec,
+            |_| async move {
+                let claim = this.claim(cluster).await?;
+                Ok(Prepared {
+                    cluster_id: Some(cluster),
+                    target: format!("cluster {cluster}"),
+                    claim: Some(claim),
+                    input: (),
+                    steps: None,
+                })
+            },
+            |_, ctx, ()| async move {
+                ctx.step(0).await;
+                work.await
+            },
+        )
+        .await
     }
 
     pub async fn job(&self, actor: &Actor, id: i64) -> Result<Job> {

@@ -204,3 +204,73 @@ async fn jobs_and_claims_belong_to_live_replicas() {
     }
     db.remove().await;
 }
+
+/// Sets its flag when dropped: whether a job's work was stopped.
+struct Dropped(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_another_replica_ended_stops_and_stays_ended() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let Some(db) = TestDb::postgres().await else { return };
+    let data = tempfile::tempdir().unwrap();
+    let store = db.open().await;
+    let held = cluster_with_a_silent_node(&store, "held").await;
+    let a = Berth::new(db.open().await, config(data.path()));
+    a.recover().await.unwrap();
+
+    let (stopped, finished) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let work = {
+        let (stopped, finished) = (Dropped(stopped.clone()), finished.clone());
+        async move {
+            let _stopped = stopped;
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            finished.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    };
+    let job = a.launch_for_tests(&admin(), held, work).await.unwrap();
+    eventually(Duration::from_secs(3), "the work to start", || async {
+        store.job(job).await.unwrap().unwrap().steps()[0].state == "running"
+    })
+    .await;
+    // Another replica's recovery ends it, as when this replica's heartbeat lapsed while it was frozen.
+    assert!(store.job_fail_running(job, "interrupted: taken over", &[], domain::clock::now_ms()).await.unwrap());
+    eventually(Duration::from_secs(3), "the work to be stopped", || async { stopped.load(Ordering::SeqCst) }).await;
+    assert!(!finished.load(Ordering::SeqCst));
+    let ended = store.job(job).await.unwrap().unwrap();
+    assert_eq!((ended.status.as_str(), ended.error.as_str()), ("failed", "interrupted: taken over"));
+    let history = a.recent_operations(&admin(), 100).await.unwrap();
+    assert!(!history.iter().any(|o| o.action == "cluster.test"), "{history:#?}");
+
+    // The claim went with the work: the next job on the cluster runs, and its end is recorded.
+    let start = Instant::now();
+    let next = loop {
+        match a.launch_for_tests(&admin(), held, async { Ok(()) }).await {
+            Ok(id) => break id,
+            Err(_) if start.elapsed() < Duration::from_secs(3) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("the claim was kept: {e:?}"),
+        }
+    };
+    eventually(Duration::from_secs(3), "the next job to succeed", || async {
+        store.job(next).await.unwrap().unwrap().status == "succeeded"
+    })
+    .await;
+    eventually(Duration::from_secs(3), "its end in the history", || async {
+        let history = a.recent_operations(&admin(), 100).await.unwrap();
+        history.iter().filter(|o| o.action == "cluster.test" && o.outcome == "success").count() == 1
+    })
+    .await;
+
+    a.stop_background().await;
+    for s in [&store, a.store()] {
+        s.close().await;
+    }
+    db.remove().await;
+}

@@ -45,16 +45,19 @@ impl Store {
         Ok(())
     }
 
-    pub async fn job_finish(&self, id: i64, status: &str, error: &str, steps: &[Step], now: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET status = $2, error = $3, steps = $4, finished_at = $5 WHERE id = $1")
-            .bind(id)
-            .bind(status)
-            .bind(error)
-            .bind(serde_json::to_string(steps)?)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Ends a running job; false when it had already ended (recovered by another replica).
+    pub async fn job_finish(&self, id: i64, status: &str, error: &str, steps: &[Step], now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = $2, error = $3, steps = $4, finished_at = $5 WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(error)
+        .bind(serde_json::to_string(steps)?)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn job(&self, id: i64) -> Result<Option<Job>> {
