@@ -446,7 +446,7 @@ impl Berth {
                 step.detail = INTERRUPTED.into();
             }
             // Another replica may recover the same job: the one that ends it undoes it.
-            if !self.store.job_fail_running(job.id, INTERRUPTED, &steps, now_ms()).await? {
+            if !self.store.job_finish(job.id, "failed", INTERRUPTED, &steps, now_ms()).await? {
                 continue;
             }
             let interrupted: Result<()> = Err(Error::Conflict(INTERRUPTED.into()));

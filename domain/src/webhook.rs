@@ -68,26 +68,24 @@ pub(crate) const RETRY_DELAYS: &[Duration] = &[Duration::from_secs(2), Duration:
 /// POSTs `body` to `url`, again after each of `delays` while there is no answer or the answer is a
 /// server error (5xx) or 429; returns what to record: the last answer, and the earlier ones if any.
 pub(crate) async fn deliver(url: &str, body: &serde_json::Value, delays: &[Duration]) -> String {
-    let attempts = delays.len() + 1;
     let mut earlier: Vec<String> = Vec::new();
-    for attempt in 1..=attempts {
+    let mut waits = delays.iter();
+    loop {
         let answer = post_json(url, body).await;
-        let again = match &answer {
-            Ok(code) => *code >= 500 || *code == 429,
-            Err(_) => true,
-        };
+        let again = answer.as_ref().map_or(true, |code| *code >= 500 || *code == 429);
         let text = answer.map_or_else(|e| e, |code| code.to_string());
-        if !again || attempt == attempts {
-            return if earlier.is_empty() {
-                text
-            } else {
-                format!("{text} (attempt {attempt} of {attempts}; before: {})", earlier.join("; "))
-            };
+        match waits.next() {
+            Some(wait) if again => {
+                earlier.push(text);
+                tokio::time::sleep(*wait).await;
+            }
+            _ if earlier.is_empty() => return text,
+            _ => {
+                let attempt = earlier.len() + 1;
+                return format!("{text} (attempt {attempt} of {}; before: {})", delays.len() + 1, earlier.join("; "));
+            }
         }
-        earlier.push(text);
-        tokio::time::sleep(delays[attempt - 1]).await;
     }
-    unreachable!("the last attempt returns")
 }
 
 #[cfg(test)]

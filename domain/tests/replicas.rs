@@ -241,7 +241,7 @@ async fn a_job_another_replica_ended_stops_and_stays_ended() {
     })
     .await;
     // Another replica's recovery ends it, as when this replica's heartbeat lapsed while it was frozen.
-    assert!(store.job_fail_running(job, "interrupted: taken over", &[], domain::clock::now_ms()).await.unwrap());
+    assert!(store.job_finish(job, "failed", "interrupted: taken over", &[], domain::clock::now_ms()).await.unwrap());
     eventually(Duration::from_secs(3), "the work to be stopped", || async { stopped.load(Ordering::SeqCst) }).await;
     assert!(!finished.load(Ordering::SeqCst));
     let ended = store.job(job).await.unwrap().unwrap();

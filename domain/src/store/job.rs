@@ -94,22 +94,6 @@ impl Store {
         .await?)
     }
 
-    /// Fails a job that is still running; false when it had already ended (another replica
-    /// recovered it first, or it finished).
-    pub async fn job_fail_running(&self, id: i64, error: &str, steps: &[Step], now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'failed', error = $2, steps = $3, finished_at = $4 \
-             WHERE id = $1 AND status = 'running'",
-        )
-        .bind(id)
-        .bind(error)
-        .bind(serde_json::to_string(steps)?)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT value FROM install_settings WHERE key = $1")
             .bind(key)
