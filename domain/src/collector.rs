@@ -242,6 +242,8 @@ impl Berth {
         .await;
 
         let complete = !reads.is_empty() && reads.iter().all(Option::is_some);
+        // When no node answered there is nothing to tell: a gap in the charts, not zeros.
+        let answered = reads.iter().any(Option::is_some);
         let mut containers: Vec<Labelled> = Vec::new();
         let mut events: Vec<NewEvent> = Vec::new();
         let mut counters: HashMap<String, Counters> = HashMap::new();
@@ -268,7 +270,9 @@ impl Berth {
             active,
             complete,
         };
-        self.ingest(samples).await;
+        if answered {
+            self.ingest(samples).await;
+        }
         self.store.event_insert(&events).await?;
         self.evaluate_alerts(cluster_id, &snapshot, &all, now).await?;
         // Kept for `/metrics` on every replica.
