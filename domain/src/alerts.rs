@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::authz::{Actor, Permission};
+use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::operation::Op;
@@ -96,6 +96,19 @@ pub struct AlertEvent {
     pub delivery: String,
 }
 
+/// A webhook URL as people other than the cluster's admins (and the history) see it: its scheme and
+/// host, never the path, query or credentials, where tokens live (`https://hooks.example/…`).
+pub fn webhook_shown(url: &str) -> String {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if url.is_empty() { String::new() } else { "…".into() };
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let cut = authority.len() < rest.len() || host.len() < authority.len();
+    format!("{scheme}://{host}{}", if cut { "/…" } else { "" })
+}
+
 /// Checks a rule's fields, naming the first that is wrong.
 pub fn validate_rule(r: &NewAlertRule) -> Result<()> {
     let name = r.name.trim();
@@ -151,7 +164,15 @@ impl Berth {
     pub async fn alert_rules(&self, actor: &Actor, cluster: i64) -> Result<Vec<AlertRule>> {
         self.authorize_read(actor, Permission::ClusterRead(cluster), "alerts.read", format!("cluster {cluster}"))
             .await?;
-        self.store.alert_rules(cluster).await
+        let mut rules = self.store.alert_rules(cluster).await?;
+        // A webhook URL often carries its token (in the path or the query): only the cluster's admins,
+        // who manage the rules, see it whole.
+        if authorize(actor, Permission::ClusterManage(cluster)).is_err() {
+            for r in &mut rules {
+                r.webhook = webhook_shown(&r.webhook);
+            }
+        }
+        Ok(rules)
     }
 
     pub async fn alert_history(&self, actor: &Actor, cluster: i64) -> Result<Vec<AlertEvent>> {
@@ -164,7 +185,8 @@ impl Berth {
     pub async fn alert_rule_create(&self, actor: &Actor, rule: NewAlertRule) -> Result<i64> {
         let params = json!({
             "name": rule.name, "kind": rule.kind, "scope": rule.scope, "subject": rule.subject,
-            "metric": rule.metric, "threshold": rule.threshold, "for_secs": rule.for_secs, "webhook": rule.webhook,
+            "metric": rule.metric, "threshold": rule.threshold, "for_secs": rule.for_secs,
+            "webhook": webhook_shown(&rule.webhook),
         });
         let op = Op {
             action: "alert.create",
@@ -239,5 +261,19 @@ mod tests {
         assert_eq!(field(NewAlertRule { for_secs: -1, ..ok.clone() }), "for_secs");
         assert_eq!(field(NewAlertRule { webhook: "ftp://x".into(), ..ok.clone() }), "webhook");
         assert!(validate_rule(&NewAlertRule { kind: NODE_DOWN.into(), ..ok }).is_ok());
+    }
+
+    #[test]
+    fn webhooks_are_shown_without_their_secrets() {
+        for (url, shown) in [
+            ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
+            ("https://user:token@hooks.example/x?key=1", "https://hooks.example/…"),
+            ("http://hooks.example:8080?token=abc", "http://hooks.example:8080/…"),
+            ("http://hooks.example", "http://hooks.example"),
+            ("", ""),
+            ("not a url", "…"),
+        ] {
+            assert_eq!(webhook_shown(url), shown, "{url}");
+        }
     }
 }

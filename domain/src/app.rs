@@ -56,6 +56,23 @@ impl App {
     pub fn overrides(&self) -> Overrides {
         serde_json::from_str(&self.overrides).unwrap_or_default()
     }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(id: i64, name: &str) -> App {
+        App {
+            id,
+            cluster_id: 1,
+            name: name.into(),
+            status: "running".into(),
+            message: String::new(),
+            version: 1,
+            template_id: None,
+            overrides: "{}".into(),
+            created_by: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -362,6 +379,42 @@ impl Berth {
         self.store.app(id).await?.ok_or_else(|| Error::NotFound(format!("app {id}")))
     }
 
+    /// App `id` for a caller who names it. One on a cluster the caller may not see answers exactly
+    /// as one that does not exist, so ids tell nothing about other teams' apps. Mutation attempts
+    /// on it (and refused reads by signed-in users) are recorded, without the cluster, since the
+    /// caller reads their own rows.
+    pub(crate) async fn visible_app(
+        &self,
+        actor: &Actor,
+        id: i64,
+        action: &'static str,
+        mutation: bool,
+    ) -> Result<App> {
+        let found = if actor.user().is_some() { self.store.app(id).await? } else { None };
+        let refused = match found {
+            Some(app) => match authorize(actor, Permission::ClusterRead(app.cluster_id)) {
+                Ok(_) => return Ok(app),
+                Err(Error::Forbidden(_)) => Error::NotFound(format!("app {id}")),
+                Err(e) => e,
+            },
+            None if actor.user().is_none() => Error::Unauthenticated,
+            None => Error::NotFound(format!("app {id}")),
+        };
+        let target = format!("app {id}");
+        if mutation {
+            let failed: Result<()> = Err(refused);
+            let attempt = crate::operation::Attempt::start();
+            let who = crate::operation::Who::of(actor);
+            self.finish(attempt, actor, who, action, target, json!({ "app": id }), &failed).await;
+            return Err(failed.err().unwrap_or_else(|| Error::NotFound(format!("app {id}"))));
+        }
+        if actor.user().is_some() {
+            // A page polling an app that is gone must not flood the history: bounded per source.
+            self.record_refusal(actor, action, &target, json!({ "app": id }), Error::NotFound(target.clone())).await;
+        }
+        Err(refused)
+    }
+
     fn seal_vars(&self, vars: &BTreeMap<String, String>) -> Result<String> {
         self.sealer()?.seal(serde_json::to_string(vars)?.as_bytes())
     }
@@ -369,6 +422,12 @@ impl Berth {
     fn open_vars(&self, v: &AppVersion) -> Result<BTreeMap<String, String>> {
         let plain = self.sealer()?.unseal(&v.vars)?;
         Ok(serde_json::from_slice(&plain)?)
+    }
+
+    /// The canonical spec of an app's current version.
+    pub(crate) async fn app_spec(&self, app: &App) -> Result<compose::AppSpec> {
+        let current = self.current_version(app).await?;
+        Ok(parse(&current.compose, &self.open_vars(&current)?)?.spec)
     }
 
     async fn current_version(&self, app: &App) -> Result<AppVersion> {
@@ -710,7 +769,7 @@ impl Berth {
         compose_text: &str,
         vars: &BTreeMap<String, String>,
     ) -> Result<i64> {
-        let app = self.app_row(app_id).await?;
+        let app = self.visible_app(actor, app_id, "app.update", true).await?;
         let op = app_op(
             "app.update",
             &app,
@@ -723,7 +782,7 @@ impl Berth {
 
     /// Deploys an earlier version again, as a new version.
     pub async fn rollback_app(&self, actor: &Actor, app_id: i64, to_version: i64) -> Result<i64> {
-        let app = self.app_row(app_id).await?;
+        let app = self.visible_app(actor, app_id, "app.rollback", true).await?;
         let op = app_op("app.rollback", &app, app.name.clone(), json!({ "app": app_id, "to_version": to_version }));
         // Reading the old version needs the permission too: authorize before looking.
         if authorize(actor, op.permission).is_ok() {
@@ -798,7 +857,7 @@ impl Berth {
     }
 
     async fn rerun(&self, actor: &Actor, app_id: i64, kind: &'static str, how: How, start: bool) -> Result<i64> {
-        let app = self.app_row(app_id).await?;
+        let app = self.visible_app(actor, app_id, kind, true).await?;
         let op = app_op(kind, &app, app.name.clone(), json!({ "app": app_id }));
         self.launch(
             actor,
@@ -841,7 +900,7 @@ impl Berth {
 
     /// Sets the replicas of one service (kept until the next version).
     pub async fn scale_service(&self, actor: &Actor, app_id: i64, service: &str, replicas: u64) -> Result<()> {
-        let app = self.app_row(app_id).await?;
+        let app = self.visible_app(actor, app_id, "app.scale", true).await?;
         let op = app_op(
             "app.scale",
             &app,
@@ -874,7 +933,7 @@ impl Berth {
         service: &str,
         resources: &compose::Resources,
     ) -> Result<()> {
-        let app = self.app_row(app_id).await?;
+        let app = self.visible_app(actor, app_id, "app.resources", true).await?;
         let params = json!({ "app": app_id, "service": service, "resources": resources });
         let op = app_op("app.resources", &app, format!("{}/{service}", app.name), params);
         self.mutate(actor, op, |_| async move {
@@ -891,7 +950,7 @@ impl Berth {
     /// Stops an app: replicated services go to 0 tasks, global ones are kept off every node. Nothing is
     /// removed; [`Berth::start_app`] brings it back.
     pub async fn stop_app(&self, actor: &Actor, app_id: i64) -> Result<()> {
-        let app = self.app_row(app_id).await?;
+        let app = self.visible_app(actor, app_id, "app.stop", true).await?;
         let op = app_op("app.stop", &app, app.name.clone(), json!({ "app": app_id }));
         self.mutate(actor, op, |_| async move {
             let _claim = self.claim_app(app.id).await?;
@@ -925,7 +984,7 @@ impl Berth {
     /// Deletes an app: its services, networks, secrets and configs, and with `remove_volumes` its
     /// volumes on every node (else they stay for a later app of the same name).
     pub async fn delete_app(&self, actor: &Actor, app_id: i64, remove_volumes: bool) -> Result<i64> {
-        let app = self.app_row(app_id).await?;
+        let app = self.visible_app(actor, app_id, "app.delete", true).await?;
         let op =
             app_op("app.delete", &app, app.name.clone(), json!({ "app": app_id, "remove_volumes": remove_volumes }));
         self.launch(
@@ -1039,8 +1098,7 @@ impl Berth {
 
     /// An app with its versions, services, tasks and drift.
     pub async fn app_detail(&self, actor: &Actor, app_id: i64) -> Result<AppDetail> {
-        let app = self.app_row(app_id).await?;
-        self.authorize_read(actor, Permission::ClusterRead(app.cluster_id), "app.read", app_id.to_string()).await?;
+        let app = self.visible_app(actor, app_id, "app.read", false).await?;
         let cluster = self.store.cluster(app.cluster_id).await?.map(|c| c.name).unwrap_or_default();
         let current = self.current_version(&app).await?;
         let vars = self.open_vars(&current)?;
@@ -1145,8 +1203,7 @@ impl Berth {
     /// The lines that differ between two versions' templates (variables: names only, values of
     /// secret-looking ones never).
     pub async fn app_version_diff(&self, actor: &Actor, app_id: i64, from: i64, to: i64) -> Result<Vec<DiffLine>> {
-        let app = self.app_row(app_id).await?;
-        self.authorize_read(actor, Permission::ClusterRead(app.cluster_id), "app.read", app_id.to_string()).await?;
+        self.visible_app(actor, app_id, "app.read", false).await?;
         let get = |v: i64| async move {
             self.store.app_version(app_id, v).await?.ok_or_else(|| Error::NotFound(format!("version {v}")))
         };
@@ -1159,8 +1216,12 @@ impl Berth {
             }
             text.push_str("# variables\n");
             for (k, value) in vars {
-                let shown =
-                    if looks_secret(&k) { format!("(secret, {})", short_hash(value.as_bytes())) } else { value };
+                // A keyed fingerprint: changes show, but a viewer cannot confirm a guess of the value.
+                let shown = if looks_secret(&k) {
+                    format!("(secret, {})", self.sealer()?.fingerprint(value.as_bytes()))
+                } else {
+                    value
+                };
                 text.push_str(&format!("#   {k} = {shown}\n"));
             }
             Ok(text)

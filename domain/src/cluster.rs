@@ -226,7 +226,8 @@ impl Berth {
         for cluster in self.store.clusters().await? {
             if authorize(actor, Permission::ClusterRead(cluster.id)).is_ok() {
                 let nodes = self.store.nodes(cluster.id).await?;
-                out.push(ClusterSummary { cluster, nodes });
+                let manages = authorize(actor, Permission::ClusterManage(cluster.id)).is_ok();
+                out.push(self.shown(ClusterSummary { cluster, nodes }, manages));
             }
         }
         Ok(out)
@@ -235,7 +236,40 @@ impl Berth {
     /// One cluster and its nodes.
     pub async fn cluster(&self, actor: &Actor, id: i64) -> Result<ClusterSummary> {
         self.authorize_read(actor, Permission::ClusterRead(id), "cluster.read", id.to_string()).await?;
-        self.cluster_summary(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))
+        let summary = self.cluster_summary(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
+        Ok(self.shown(summary, authorize(actor, Permission::ClusterManage(id)).is_ok()))
+    }
+
+    /// A summary as someone who does not manage the cluster sees it (viewers, operators, shared
+    /// links): the paths of Berth's own files (local nodes' sockets under the data directory, in
+    /// endpoints and in engine messages) are left out.
+    pub(crate) fn shown(&self, mut summary: ClusterSummary, manages: bool) -> ClusterSummary {
+        if manages {
+            return summary;
+        }
+        summary.cluster.message = self.hide_paths(&summary.cluster.message);
+        for n in &mut summary.nodes {
+            self.hide_node_paths(n);
+        }
+        summary
+    }
+
+    /// `text` without the path of Berth's data directory.
+    pub(crate) fn hide_paths(&self, text: &str) -> String {
+        let data = self.config.data_dir.to_string_lossy();
+        if data.len() > 1 {
+            text.replace(&*data, "…")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A node as people who do not manage its cluster see it (no socket paths).
+    pub(crate) fn hide_node_paths(&self, n: &mut crate::node::Node) {
+        if n.endpoint.starts_with("unix://") {
+            n.endpoint = "unix socket on the Berth host".into();
+        }
+        n.message = self.hide_paths(&n.message);
     }
 
     /// A cluster and its nodes, unauthorized: for callers that have decided access themselves.

@@ -221,6 +221,7 @@ impl Berth {
             .log_expire((now - ms(self.config.logs_retention)) * 1_000_000, self.config.logs_max_bytes as i64)
             .await?;
         self.store.event_expire(now - ms(self.config.events_retention)).await?;
+        self.store.idempotency_expire(now - ms(self.config.idempotency_ttl)).await?;
         Ok(())
     }
 

@@ -34,6 +34,9 @@ pub enum Error {
     /// A node of a cluster, or every manager, did not answer.
     #[error("{0}")]
     NodeUnreachable(String),
+    /// Berth's own database does not answer (restarting, unreachable): try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[from] Internal),
 }
@@ -51,6 +54,7 @@ impl Error {
             Error::EngineUnreachable(_) => "engine_unreachable",
             Error::NodeUnreachable(_) => "node_unreachable",
             Error::Engine(_) => "engine_error",
+            Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
     }
@@ -81,7 +85,24 @@ pub enum Internal {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if database_away(&e) {
+            tracing::warn!(error = %e, "the database does not answer");
+            return Error::Unavailable("Berth cannot reach its database right now; try again in a few seconds".into());
+        }
         Error::Internal(Internal::Store(e))
+    }
+}
+
+/// Whether `e` says the database is away (not answering, restarting, shutting down) rather than
+/// that a query is wrong: those answer 503, not 500, and the pool reconnects by itself.
+fn database_away(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Tls(_) => true,
+        // PostgreSQL's "connection exception" class and "operator intervention" (shutting down,
+        // cannot connect now).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

@@ -81,6 +81,31 @@ pub(crate) enum Held {
 #[derive(Debug, Default)]
 pub(crate) struct Busy(Mutex<HashSet<Held>>);
 
+/// How many jobs run in this process, so a stop can wait for them (see [`Berth::wait_for_jobs`]).
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts one job while it lives.
+struct Running(Arc<InFlight>);
+
+impl Running {
+    fn start(jobs: &Arc<InFlight>) -> Running {
+        jobs.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Running(jobs.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 /// Holds a cluster or app for one job; releases it when dropped. With replicas (PostgreSQL) the
 /// claim is also a row in `leases`, so that no other replica starts a job on the same subject.
 #[derive(Debug)]
@@ -89,6 +114,19 @@ pub(crate) struct Claim {
     held: Held,
     /// The claim's row, its holder and token, and the store: PostgreSQL only.
     shared: Option<(crate::store::Store, String, String, i64)>,
+}
+
+impl Claim {
+    /// Releases the claim now, waiting for its row to go (PostgreSQL), so that whoever learns next
+    /// that the job ended can start another one at once.
+    pub(crate) async fn release(mut self) {
+        self.busy.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.held);
+        if let Some((store, name, holder, token)) = self.shared.take() {
+            if let Err(e) = store.claim_drop(&name, &holder, token).await {
+                tracing::warn!(claim = name, error = %e, "could not release a claim");
+            }
+        }
+    }
 }
 
 impl Drop for Claim {
@@ -313,8 +351,10 @@ impl Berth {
         let berth = self.clone();
         let actor = actor.clone();
         let params = with_job(params, id);
+        let running = Running::start(&self.jobs);
         tokio::spawn(async move {
-            let _claim = prepared.claim;
+            let _running = running;
+            let claim = prepared.claim;
             let target = prepared.target;
             // A panic in the work fails the job instead of leaving it running forever.
             let run = std::panic::AssertUnwindSafe(work(berth.clone(), ctx.clone(), prepared.input));
@@ -329,12 +369,34 @@ impl Berth {
                 // its next await, and that replica has recorded and undone it.
                 () = berth.taken_over(id) => return,
             };
+            // The claim goes before the job reads ended: a client that follows the job and then
+            // acts on the app or cluster must never meet this job's claim (R7).
+            if let Some(claim) = claim {
+                claim.release().await;
+            }
             // Recorded only if nobody ended the job meanwhile.
             if ctx.close(&result).await {
                 berth.finish(attempt, &actor, who, action, target, params, &result).await;
             }
         });
         Ok(id)
+    }
+
+    /// Waits until no job runs in this process, at most `within`; how many still run then (a stop
+    /// leaves those to the recovery of the next start).
+    pub async fn wait_for_jobs(&self, within: std::time::Duration) -> usize {
+        let jobs = &self.jobs;
+        let all_done = async {
+            loop {
+                let idle = jobs.idle.notified();
+                if jobs.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(within, all_done).await;
+        jobs.count.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Returns once job `id` is no longer running in the store although its work is: another
@@ -391,12 +453,29 @@ impl Berth {
         .await
     }
 
+    /// A job the caller may see. One about a cluster the caller may not see answers exactly as one
+    /// that does not exist, so job ids tell nothing about other teams' work.
     pub async fn job(&self, actor: &Actor, id: i64) -> Result<Job> {
-        let job = self.store.job(id).await?.ok_or_else(|| Error::NotFound(format!("operation {id}")))?;
-        // An operation that never got a cluster (a refused creation) is for admins.
-        let permission = job.cluster_id.map_or(crate::Permission::ClusterCreate, crate::Permission::ClusterRead);
-        self.authorize_read(actor, permission, "job.read", id.to_string()).await?;
-        Ok(job)
+        if actor.user().is_none() {
+            return Err(Error::Unauthenticated);
+        }
+        if let Some(job) = self.store.job(id).await? {
+            // An operation that never got a cluster (a refused creation) is for admins.
+            let permission = job.cluster_id.map_or(crate::Permission::ClusterCreate, crate::Permission::ClusterRead);
+            if authorize(actor, permission).is_ok() {
+                return Ok(job);
+            }
+        }
+        let missing = format!("operation {id}");
+        self.record_refusal(
+            actor,
+            "job.read",
+            &missing,
+            serde_json::json!({ "job": id }),
+            Error::NotFound(missing.clone()),
+        )
+        .await;
+        Err(Error::NotFound(missing))
     }
 
     /// Recent jobs of a cluster (or of every cluster).
@@ -423,6 +502,7 @@ impl Berth {
         if !sole {
             self.start_replica_loops().await;
         }
+        self.start_refusal_flusher();
         self.recover_interrupted(sole).await?;
         for cluster in self.store.clusters().await? {
             if !matches!(cluster.status.as_str(), "creating" | "deleting") {

@@ -61,6 +61,13 @@ impl Berth {
         &self.instance
     }
 
+    /// How long a process's heartbeat (`instance:` lease, renewed every reconcile interval) lasts
+    /// without renewal: three heartbeats. Once it lapses, the process's jobs and claims are another
+    /// replica's to recover — after a crash, within seconds rather than a collection interval.
+    pub(crate) fn heartbeat_ttl(&self) -> Duration {
+        3 * self.config.reconcile_every
+    }
+
     /// How long a cluster's lease lasts without renewal: three ticks of its slower loop.
     pub(crate) fn cluster_lease_ttl(&self) -> Duration {
         3 * self.config.reconcile_every.max(self.config.collect_every)

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod app;
+mod app_health;
 pub mod authz;
 pub mod bootstrap;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod hosts;
+pub mod idempotency;
 pub mod job;
 mod lease;
 mod local;
@@ -28,6 +30,7 @@ pub mod password;
 pub mod pki;
 pub mod ram;
 mod reconcile;
+pub mod refusals;
 pub mod secret;
 pub mod session;
 pub mod store;
@@ -98,6 +101,11 @@ pub struct Config {
     pub logs_max_bytes: u64,
     /// How long timeline events are kept.
     pub events_retention: Duration,
+    /// Refusals anyone can cause (cross-site, unknown tokens, malformed requests) are one history row
+    /// per source and kind in this window, plus one row with the count of the rest.
+    pub refusal_window: Duration,
+    /// How long the answer to a REST request with an `Idempotency-Key` is kept for retries.
+    pub idempotency_ttl: Duration,
 }
 
 impl Config {
@@ -125,6 +133,8 @@ impl Config {
             logs_retention: Duration::from_secs(7 * 24 * 3600),
             logs_max_bytes: 1 << 30,
             events_retention: Duration::from_secs(30 * 24 * 3600),
+            refusal_window: refusals::WINDOW,
+            idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -143,6 +153,8 @@ pub struct Inner {
     hasher: Hasher,
     config: Config,
     busy: Arc<Busy>,
+    /// Jobs running in this process.
+    jobs: Arc<job::InFlight>,
     /// Clients of node engines, by endpoint.
     engines: Mutex<HashMap<String, Arc<Engine>>>,
     reconcilers: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
@@ -156,6 +168,10 @@ pub struct Inner {
     observatory: collector::Observatory,
     /// This process's name among replicas (see `lease`).
     instance: String,
+    /// Counters of refusals not yet written (see `refusals`).
+    refusals: refusals::Refusals,
+    /// What the apps' reconcile pass remembers (see `app_health`).
+    app_watch: app_health::AppWatch,
 }
 
 impl std::ops::Deref for Berth {
@@ -177,6 +193,7 @@ impl Berth {
                 hasher,
                 config,
                 busy: Arc::default(),
+                jobs: Arc::default(),
                 engines: Mutex::default(),
                 reconcilers: Mutex::default(),
                 replica_loops: Mutex::default(),
@@ -186,6 +203,8 @@ impl Berth {
                 sealer: std::sync::OnceLock::new(),
                 observatory: Default::default(),
                 instance: lease::instance_name(),
+                refusals: Default::default(),
+                app_watch: Default::default(),
             }),
         }
     }

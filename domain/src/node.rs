@@ -223,6 +223,11 @@ impl Berth {
                 Err(e) => (Vec::new(), Some(e.to_string())),
             }
         };
+        let (mut node, mut tasks_error) = (node, tasks_error);
+        if crate::authz::authorize(actor, Permission::ClusterManage(cluster_id)).is_err() {
+            self.hide_node_paths(&mut node);
+            tasks_error = tasks_error.map(|e| self.hide_paths(&e));
+        }
         Ok(NodeDetail { node, tasks, tasks_error })
     }
 

@@ -16,6 +16,8 @@ use crate::Berth;
 
 /// The action recorded for a request refused by the cross-site check.
 pub const CROSS_SITE_REFUSED: &str = "http.cross_site_refused";
+/// The action recorded for a mutation attempt refused while its request was read.
+pub const MALFORMED_REFUSED: &str = "http.malformed_refused";
 
 /// How an attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -345,21 +347,25 @@ impl Berth {
         }
     }
 
-    /// Records an API request refused for an unknown, revoked or expired token.
+    /// Records an API request refused for an unknown, revoked or expired token (bounded per source).
     pub async fn refuse_token(&self, actor: &Actor, path: &str) {
-        let attempt = Attempt::start();
-        let refused: Result<()> = Err(Error::Unauthenticated);
-        let target = path.chars().take(256).collect();
-        self.finish(attempt, actor, Who::of(actor), "token.refused", target, serde_json::json!({}), &refused).await;
+        self.record_refusal(actor, "token.refused", path, serde_json::json!({}), Error::Unauthenticated).await;
     }
 
-    /// Records a request refused because it came from another site (no handler ran).
+    /// Records a request refused because it came from another site (no handler ran; bounded per
+    /// source).
     pub async fn refuse_cross_site(&self, actor: &Actor, method: &str, path: &str) {
-        let attempt = Attempt::start();
-        let refused: Result<()> = Err(Error::Forbidden("cross-site request refused".into()));
-        let target = path.chars().take(256).collect();
         let params = serde_json::json!({ "method": method });
-        self.finish(attempt, actor, Who::of(actor), CROSS_SITE_REFUSED, target, params, &refused).await;
+        let error = Error::Forbidden("cross-site request refused".into());
+        self.record_refusal(actor, CROSS_SITE_REFUSED, path, params, error).await;
+    }
+
+    /// Records a mutation attempt refused while its request was read (a body that is not what the
+    /// route expects, a bad path or query value), before any domain operation could run; bounded per
+    /// source.
+    pub async fn refuse_malformed(&self, actor: &Actor, method: &str, path: &str, error: Error) {
+        let params = serde_json::json!({ "method": method });
+        self.record_refusal(actor, MALFORMED_REFUSED, path, params, error).await;
     }
 
     /// The newest operations, for the history page and tests.

@@ -484,7 +484,10 @@ impl Berth {
                 return Err(Error::invalid("role", "only admins can create admin-scoped tokens"));
             }
             if let Some(c) = input.cluster {
-                if crate::authz::authorize(actor, Permission::ClusterRead(c)).is_err() {
+                // A cluster that does not exist reads like one without access (no foreign-key error,
+                // and nothing about which ids exist).
+                let exists = self.store.cluster(c).await?.is_some();
+                if !exists || crate::authz::authorize(actor, Permission::ClusterRead(c)).is_err() {
                     return Err(Error::invalid("cluster", format!("you have no access to cluster {c}")));
                 }
             }
@@ -631,7 +634,7 @@ impl Berth {
         if share.revoked_at.is_some() || share.expires_at <= now_ms() {
             return Err(gone());
         }
-        self.cluster_summary(share.cluster_id).await?.ok_or_else(gone)
+        Ok(self.shown(self.cluster_summary(share.cluster_id).await?.ok_or_else(gone)?, false))
     }
 }
 

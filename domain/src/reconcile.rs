@@ -54,6 +54,7 @@ impl Berth {
             aborts.iter().for_each(|h| h.abort());
         }
         self.release_leases().await;
+        self.flush_refusals(true).await;
     }
 
     /// Whether `stop_background` was called: loops are no longer started.
@@ -70,12 +71,12 @@ impl Berth {
             return;
         }
         let alive = format!("instance:{}", self.instance);
-        self.hold_lease(&alive, self.cluster_lease_ttl()).await;
+        self.hold_lease(&alive, self.heartbeat_ttl()).await;
         let berth = self.clone();
         let heartbeat = self.every(self.config.reconcile_every, move || {
             let (berth, alive) = (berth.clone(), alive.clone());
             async move {
-                berth.hold_lease(&alive, berth.cluster_lease_ttl()).await;
+                berth.hold_lease(&alive, berth.heartbeat_ttl()).await;
             }
         });
         let berth = self.clone();
@@ -144,11 +145,14 @@ impl Berth {
 
         // The swarm's view, from the first manager that answers.
         let mut swarm: Option<Vec<SwarmNode>> = None;
+        let mut answering = None;
         let mut managers: Vec<&Node> = nodes.iter().filter(|n| n.is_manager() && answers[&n.id]).collect();
         managers.sort_by_key(|n| (n.leader == 0, n.id));
         for manager in managers {
-            if let Ok(list) = self.node_engine(manager).await?.swarm_nodes().await {
+            let engine = self.node_engine(manager).await?;
+            if let Ok(list) = engine.swarm_nodes().await {
                 swarm = Some(list);
+                answering = Some(engine);
                 break;
             }
         }
@@ -169,6 +173,12 @@ impl Berth {
         let nodes = self.store.nodes(cluster_id).await?;
         let (status, message) = cluster_status(&nodes, swarm.is_some());
         self.store.cluster_set_status(cluster_id, status, &message, now).await?;
+        // The apps, from the manager that answered (nothing is concluded without one).
+        if let Some(manager) = answering {
+            if let Err(e) = self.reconcile_apps(cluster_id, &manager).await {
+                tracing::debug!(cluster = cluster_id, error = %e, "could not reconcile the apps");
+            }
+        }
         Ok(())
     }
 }

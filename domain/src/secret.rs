@@ -15,6 +15,9 @@ const PREFIX: &str = "sealed:v1:";
 /// Seals and opens secrets with the installation's key.
 pub struct Sealer {
     key: LessSafeKey,
+    /// For fingerprints of secret values (a keyed hash: without the key file a fingerprint
+    /// cannot confirm a guess, as a bare hash of a short secret could).
+    fingerprints: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -55,7 +58,17 @@ impl Sealer {
         };
         let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes)
             .map_err(|_| fail(format!("{} is not a key", path.display())))?;
-        Ok(Sealer { key: LessSafeKey::new(key) })
+        // A key of its own for fingerprints, derived from the sealing key (never the same bytes).
+        let derived =
+            ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes), b"berth fingerprints v1");
+        let fingerprints = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
+        Ok(Sealer { key: LessSafeKey::new(key), fingerprints })
+    }
+
+    /// A short keyed fingerprint of a secret value: equal values give equal fingerprints within
+    /// one installation, and nobody without the key file can test a guess against it.
+    pub fn fingerprint(&self, data: &[u8]) -> String {
+        hex::encode(&ring::hmac::sign(&self.fingerprints, data).as_ref()[..8])
     }
 
     /// `sealed:v1:<hex nonce and ciphertext>`; a fresh random nonce each time.

@@ -37,7 +37,14 @@ impl Berth {
             Ok(user) => Who { id: Some(user.id), name: user.username.clone() },
             Err(_) => Who::of(actor),
         };
-        self.finish(attempt, actor, who, SIGN_IN, attempted, json!({}), &result).await;
+        match &result {
+            // Attempts refused for throttling are what a flood looks like: bounded per address.
+            Err(Error::Throttled { retry_after_secs }) => {
+                let e = Error::Throttled { retry_after_secs: *retry_after_secs };
+                self.record_refusal(actor, SIGN_IN, &attempted, json!({}), e).await;
+            }
+            _ => self.finish(attempt, actor, who, SIGN_IN, attempted, json!({}), &result).await,
+        }
         result
     }
 
@@ -74,9 +81,10 @@ impl Berth {
         let stored = row.as_ref().map(|r| r.password_hash.clone());
         let user = row.and_then(User::from_row);
         let matches = self.hasher.verify(password, stored.as_deref()).await?;
+        // A disabled account answers a right password exactly as a wrong one: the answer must not
+        // tell a guesser that the password was right.
         match user {
             Some(user) if matches && !user.disabled => Ok(user),
-            Some(user) if matches && user.disabled => Err(Error::Forbidden("this account is disabled".into())),
             _ => Err(Error::invalid("password", "wrong username or password")),
         }
     }

@@ -95,3 +95,40 @@ impl crate::Berth {
         self.tls_material().await.expect("tls material")
     }
 }
+
+/// Builds a tiny image `tag` on the local engine without a registry: busybox-static with the given
+/// applets (plus `sh`), and `files` (path in the image → contents; scripts made executable).
+/// Concurrent test binaries may build the same tag at once: `docker import` of identical contents
+/// is harmless.
+pub fn busybox_image_with(tag: &str, applets: &[&str], files: &[(&str, &str)]) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
+    for applet in applets.iter().chain(&["sh"]) {
+        let link = bin.join(applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", link).expect("applet link");
+        }
+    }
+    for (path, contents) in files {
+        let file = dir.path().join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(file.parent().expect("a directory")).expect("directory");
+        std::fs::write(&file, contents).expect("file");
+        if contents.starts_with("#!") {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).expect("mode");
+        }
+    }
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("tar -C {} -c . | docker import - {tag} >/dev/null", dir.path().display()))
+        .status()
+        .expect("docker import");
+    assert!(status.success(), "docker import {tag}");
+}
+
+/// [`busybox_image_with`] without extra files.
+pub fn busybox_image(tag: &str, applets: &[&str]) {
+    busybox_image_with(tag, applets, &[]);
+}

@@ -51,11 +51,22 @@ pub fn request_id(headers: &HeaderMap) -> String {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
 }
 
+/// Static files that caches may keep: the built site under `/pkg/` and the favicon. Everything else
+/// (pages, server functions, the REST API, answers that show a token or a link once) is `no-store`.
+fn cacheable(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg"
+}
+
 /// Headers on every response. Pages set their own CSP (with the script nonce); everything else gets
-/// a policy that allows nothing.
+/// a policy that allows nothing. Nothing but static files may be stored by a browser or a proxy: a
+/// signed-in page, the setup page with its one-time token, a token shown once.
 pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
+    let store = !cacheable(req.uri().path());
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
+    if store {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
@@ -145,20 +156,24 @@ pub async fn resolve_actor(
     mut req: Request<Body>,
     next: Next,
 ) -> Response {
-    let auth = app::api::ssr::session_auth(&session).await;
     let request_id = request_id(req.headers());
+    let unavailable = |error: &dyn std::fmt::Display| {
+        tracing::error!(error_id = %request_id, error = %error, "could not resolve the session");
+        let body = serde_json::json!({
+            "code": "unavailable", "message": "Berth cannot reach its database right now; try again in a few seconds",
+            "error_id": request_id,
+        });
+        let mut res = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        res
+    };
+    let auth = match app::api::ssr::session_auth(&session).await {
+        Ok(auth) => auth,
+        Err(e) => return unavailable(&e),
+    };
     let actor = match state.berth.resolve_actor(auth, peer.ip().to_string(), request_id.clone()).await {
         Ok(actor) => actor,
-        Err(e) => {
-            tracing::error!(error_id = %request_id, error = %e, "could not resolve the session");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({
-                    "code": "internal", "message": "Berth cannot reach its database", "error_id": request_id,
-                })),
-            )
-                .into_response();
-        }
+        Err(e) => return unavailable(&e),
     };
     match (auth.is_some(), actor.user().is_some()) {
         // The session names a user who may no longer act (deleted, disabled, timed out): end it.

@@ -29,6 +29,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/clusters/{id}/nodes"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{id}"),
+    ("DELETE", "/api/v1/apps/{id}"),
     ("POST", "/api/v1/apps/{id}/update"),
     ("POST", "/api/v1/apps/{id}/redeploy"),
     ("POST", "/api/v1/apps/{id}/services/{service}/scale"),
@@ -44,7 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
 ];
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi_document))
         .route("/api/v1/me", get(me))
@@ -52,7 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/clusters/{id}", get(cluster))
         .route("/api/v1/clusters/{id}/nodes", get(nodes))
         .route("/api/v1/apps", post(deploy_app))
-        .route("/api/v1/apps/{id}", get(app_detail))
+        .route("/api/v1/apps/{id}", get(app_detail).delete(delete_app))
         .route("/api/v1/apps/{id}/update", post(update_app))
         .route("/api/v1/apps/{id}/redeploy", post(redeploy_app))
         .route("/api/v1/apps/{id}/services/{service}/scale", post(scale_service))
@@ -65,6 +66,72 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/clusters/{id}/alerts", get(alerts).post(create_alert))
         .route("/api/v1/clusters/{id}/alerts/{rule}", axum::routing::delete(delete_alert))
         .route("/metrics", get(prometheus))
+        .route_layer(axum::middleware::from_fn_with_state(state, idempotent))
+}
+
+/// The API token a request carries (`Authorization: Bearer …`).
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+/// `Idempotency-Key` on a mutation (R4): the first answer to a key is kept for a day; a retry with
+/// the same key and request gets it again (`Idempotent-Replayed: true`) and runs nothing; another
+/// request under the key is refused (422); a retry while the first still runs is told so (409).
+/// Answers the server failed to give (5xx) and refused tokens are not kept, so a retry runs again.
+async fn idempotent(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let key = match req.headers().get("idempotency-key") {
+        Some(key) if !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD) => key,
+        _ => return next.run(req).await,
+    };
+    let id = request_id(req.headers());
+    let Ok(key) = key.to_str().map(str::to_string) else {
+        let message = "must be visible ASCII characters".to_string();
+        return ApiError::refused(StatusCode::BAD_REQUEST, "Idempotency-Key", message, &id).into_response();
+    };
+    let Some(token) = bearer(req.headers()).map(str::to_string) else { return next.run(req).await };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await else {
+        let message = format!("the body is larger than {} KB", crate::MAX_BODY_BYTES / 1024);
+        return ApiError::refused(StatusCode::PAYLOAD_TOO_LARGE, "body", message, &id).into_response();
+    };
+    let target = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    match state.berth.idempotency_begin(&token, &key, parts.method.as_str(), &target, &bytes).await {
+        Ok(domain::idempotency::Idempotent::Replay { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let json = !body.is_empty();
+            let mut res = (status, body).into_response();
+            if json {
+                res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            res
+        }
+        Ok(domain::idempotency::Idempotent::Run) => {
+            let res = next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await;
+            let status = res.status();
+            let (res_parts, res_body) = res.into_parts();
+            let res_bytes = axum::body::to_bytes(res_body, 4 << 20).await.unwrap_or_default();
+            let keep = !(status.is_server_error()
+                || status == StatusCode::UNAUTHORIZED
+                || status == StatusCode::TOO_MANY_REQUESTS);
+            if keep {
+                let text = String::from_utf8_lossy(&res_bytes);
+                state.berth.idempotency_answer(&token, &key, status.as_u16(), &text).await;
+            } else {
+                state.berth.idempotency_release(&token, &key).await;
+            }
+            Response::from_parts(res_parts, axum::body::Body::from(res_bytes))
+        }
+        Err(e) => ApiError::new(e, &id).into_response(),
+    }
 }
 
 /// A refusal or failure in the API's error shape (the console's: code, message, error id).
@@ -88,6 +155,16 @@ impl ApiError {
         if let Error::Invalid { field, .. } = &e {
             body["field"] = json!(field);
         }
+        ApiError { status, body }
+    }
+}
+
+impl ApiError {
+    /// A refusal of what the request says, decided before the domain saw it (a path or query value of
+    /// the wrong type, a body that is not the JSON the route takes): `status` with the usual shape.
+    fn refused(status: StatusCode, field: &str, message: String, request_id: &str) -> ApiError {
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid" };
+        let body = json!({ "code": code, "field": field, "message": message, "error_id": request_id });
         ApiError { status, body }
     }
 }
@@ -116,17 +193,15 @@ impl FromRequestParts<AppState> for ApiActor {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string())
             .unwrap_or_else(|| "-".into());
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        let Some(secret) = bearer else {
+        let Some(secret) = bearer(&parts.headers) else {
             return Err(ApiError::new(Error::Unauthenticated, &id));
         };
         match state.berth.resolve_token(secret, source.clone(), id.clone()).await {
-            Ok(actor) => Ok(ApiActor(actor)),
+            Ok(actor) => {
+                // For the extractors after this one, which record mutation attempts they refuse.
+                parts.extensions.insert(actor.clone());
+                Ok(ApiActor(actor))
+            }
             Err(e) => {
                 if matches!(e, Error::Unauthenticated) {
                     let anon = Actor::anonymous(source, id.clone());
@@ -177,7 +252,7 @@ struct ClusterWithNodes {
 async fn cluster(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ClusterWithNodes>, ApiError> {
     let summary = state.berth.cluster(&actor, id).await.map_err(fail(&actor))?;
     let nodes = summary.nodes.iter().cloned().map(map::node).collect();
@@ -187,7 +262,7 @@ async fn cluster(
 async fn nodes(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<NodeRow>>, ApiError> {
     let summary = state.berth.cluster(&actor, id).await.map_err(fail(&actor))?;
     Ok(Json(summary.nodes.into_iter().map(map::node).collect()))
@@ -196,16 +271,84 @@ async fn nodes(
 /// A body that is not the JSON a route expects: `invalid`, naming the problem.
 pub struct Body<T>(T);
 
-impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Body<T> {
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let id = request_id(req.headers());
+        let who = req.extensions().get::<Actor>().cloned();
+        let (method, path) = (req.method().to_string(), req.uri().path().to_string());
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(ApiError::new(Error::invalid("body", e.body_text()), &id)),
+            Err(e) => {
+                // Syntax 400, wrong fields 422, not JSON 415, too large 413: axum's own statuses.
+                let status = e.status();
+                let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!("the body is larger than {} KB", crate::MAX_BODY_BYTES / 1024)
+                } else {
+                    e.body_text()
+                };
+                if let Some(actor) = who {
+                    let error = Error::invalid("body", message.clone());
+                    state.berth.refuse_malformed(&actor, &method, &path, error).await;
+                }
+                Err(ApiError::refused(status, "body", message, &id))
+            }
         }
     }
+}
+
+/// Path parameters; a value of the wrong type is `400 invalid` naming the parameter, in the error
+/// shape (axum's own answer is plain text).
+pub struct ApiPath<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(e) => {
+                let field = match &e {
+                    axum::extract::rejection::PathRejection::FailedToDeserializePathParams(inner) => {
+                        match inner.kind() {
+                            axum::extract::path::ErrorKind::ParseErrorAtKey { key, .. }
+                            | axum::extract::path::ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
+                            _ => "path".to_string(),
+                        }
+                    }
+                    _ => "path".to_string(),
+                };
+                Err(refuse_parts(parts, state, StatusCode::BAD_REQUEST, &field, e.body_text()).await)
+            }
+        }
+    }
+}
+
+/// Query parameters; a value of the wrong type is `400 invalid` in the error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(refuse_parts(parts, state, StatusCode::BAD_REQUEST, "query", e.body_text()).await),
+        }
+    }
+}
+
+/// The refusal of a path or query value; mutation attempts (not GET) get their bounded history row.
+async fn refuse_parts(parts: &Parts, state: &AppState, status: StatusCode, field: &str, message: String) -> ApiError {
+    let id = request_id(&parts.headers);
+    if parts.method != axum::http::Method::GET {
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            let error = Error::invalid(field, message.clone());
+            state.berth.refuse_malformed(actor, parts.method.as_str(), parts.uri.path(), error).await;
+        }
+    }
+    ApiError::refused(status, field, message, &id)
 }
 
 #[derive(Deserialize)]
@@ -245,7 +388,7 @@ async fn deploy_app(
 async fn app_detail(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<app::api::app::AppPage>, ApiError> {
     let detail = state.berth.app_detail(&actor, id).await.map_err(fail(&actor))?;
     let access = app::api::cluster::Access::of(&actor, detail.app.cluster_id);
@@ -253,6 +396,25 @@ async fn app_detail(
     let mut page = app::api::app::map::page(detail, access, Vec::new());
     page.app.cluster_name = cluster_name;
     Ok(Json(page))
+}
+
+#[derive(Deserialize, Default)]
+struct DeleteQuery {
+    /// Also remove the app's volumes on every node.
+    #[serde(default)]
+    remove_volumes: bool,
+}
+
+/// Deletes an app (its services, networks, secrets and configs; volumes with
+/// `remove_volumes=true`); 202 with the job.
+async fn delete_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.delete_app(&actor, id, q.remove_volumes).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
 #[derive(Deserialize)]
@@ -271,7 +433,7 @@ struct JobStarted {
 async fn update_app(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     Body(body): Body<UpdateBody>,
 ) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     let job = state.berth.update_app(&actor, id, &body.compose, &body.variables).await.map_err(fail(&actor))?;
@@ -282,7 +444,7 @@ async fn update_app(
 async fn redeploy_app(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     let job = state.berth.redeploy_app(&actor, id).await.map_err(fail(&actor))?;
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
@@ -296,7 +458,7 @@ struct ScaleBody {
 async fn scale_service(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((id, service)): Path<(i64, String)>,
+    ApiPath((id, service)): ApiPath<(i64, String)>,
     Body(body): Body<ScaleBody>,
 ) -> Result<Json<Value>, ApiError> {
     state.berth.scale_service(&actor, id, &service, body.replicas).await.map_err(fail(&actor))?;
@@ -306,7 +468,7 @@ async fn scale_service(
 async fn job(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<app::api::cluster::JobRow>, ApiError> {
     let job = state.berth.job(&actor, id).await.map_err(fail(&actor))?;
     Ok(Json(map::job(job)))
@@ -335,7 +497,7 @@ struct OperationsQuery {
 async fn operations(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    axum::extract::Query(q): axum::extract::Query<OperationsQuery>,
+    ApiQuery(q): ApiQuery<OperationsQuery>,
 ) -> Result<Response, ApiError> {
     let csv = match q.format.as_str() {
         "" | "json" => false,
@@ -392,8 +554,8 @@ struct LogsQuery {
 async fn logs(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
-    axum::extract::Query(q): axum::extract::Query<LogsQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let filter = domain::logs::LogFilter {
         cluster_id: id,
@@ -433,8 +595,8 @@ struct MetricsQuery {
 async fn metrics(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
-    axum::extract::Query(q): axum::extract::Query<MetricsQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<MetricsQuery>,
 ) -> Result<Json<app::api::observe::SeriesRow>, ApiError> {
     let series = state
         .berth
@@ -454,8 +616,8 @@ struct EventsQuery {
 async fn events(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
-    axum::extract::Query(q): axum::extract::Query<EventsQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<app::api::observe::EventRow>>, ApiError> {
     let events = state.berth.events(&actor, id, &q.app, q.limit.unwrap_or(100)).await.map_err(fail(&actor))?;
     Ok(Json(events.into_iter().map(app::api::observe::map::event).collect()))
@@ -464,7 +626,7 @@ async fn events(
 async fn alerts(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let rules: Vec<_> = state
         .berth
@@ -506,7 +668,7 @@ struct AlertBody {
 async fn create_alert(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     Body(b): Body<AlertBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let rule = domain::alerts::NewAlertRule {
@@ -527,7 +689,7 @@ async fn create_alert(
 async fn delete_alert(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((id, rule)): Path<(i64, i64)>,
+    ApiPath((id, rule)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     state.berth.alert_rule_delete(&actor, id, rule).await.map_err(fail(&actor))?;
     Ok(StatusCode::NO_CONTENT)
@@ -544,49 +706,62 @@ async fn openapi_document() -> Json<Value> {
     Json(openapi())
 }
 
-/// The OpenAPI 3.1 description of [`ROUTES`].
+/// The OpenAPI 3.1 description of [`ROUTES`]: every status each route can answer, and typed
+/// parameters (a contract test calls each route and checks its answers against this document).
 pub fn openapi() -> Value {
     let error = json!({ "$ref": "#/components/responses/Error" });
-    let id_param = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }]);
-    let op = |summary: &str, schema: Value| {
-        json!({
-            "summary": summary,
-            "security": [{ "token": [] }],
-            "responses": {
-                "200": { "description": "OK", "content": { "application/json": { "schema": schema } } },
-                "401": error, "403": error, "404": error, "500": error,
-            }
-        })
+    // Statuses every token-authenticated route may answer besides its success: a bad path or query
+    // value, no or a bad token, not permitted, not found, a database that is away, an internal error.
+    let common = ["400", "401", "403", "404", "500", "503"];
+    let op = |summary: &str, status: &str, schema: Value, extra: &[&str]| {
+        let mut responses = serde_json::Map::new();
+        let description = match status {
+            "201" => "Created",
+            "202" => "Accepted: the work runs as a job",
+            "204" => "Done",
+            _ => "OK",
+        };
+        responses.insert(
+            status.to_string(),
+            if status == "204" {
+                json!({ "description": description })
+            } else {
+                json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+            },
+        );
+        for code in common.iter().chain(extra) {
+            responses.insert(code.to_string(), error.clone());
+        }
+        json!({ "summary": summary, "security": [{ "token": [] }], "responses": responses })
     };
-    let with_id = |mut v: Value| {
-        v["parameters"] = id_param.clone();
-        v
-    };
-    let with_service = |mut v: Value| {
-        v["parameters"] = json!([
-            { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },
-            { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } }
-        ]);
-        v
-    };
-    let query = |names: &[&str]| -> Vec<Value> {
-        names
+    // A body adds: malformed JSON (400), too large (413), not JSON (415), fields not as described (422).
+    let body_errors: &[&str] = &["413", "415", "422"];
+    let path_param =
+        |name: &str, kind: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } });
+    let query = |params: &[(&str, &str)]| -> Vec<Value> {
+        params
             .iter()
-            .map(|n| json!({ "name": n, "in": "query", "required": false, "schema": { "type": "string" } }))
+            .map(|(n, kind)| json!({ "name": n, "in": "query", "required": false, "schema": { "type": kind } }))
             .collect()
     };
-    let with_query = |mut v: Value, names: &[&str]| {
-        v["parameters"] = Value::Array(query(names));
-        v
-    };
-    let with_id_query = |mut v: Value, names: &[&str]| {
-        let mut params = id_param.as_array().cloned().unwrap_or_default();
-        params.extend(query(names));
+    let with_params = |mut v: Value, path: &[(&str, &str)], q: &[(&str, &str)]| {
+        let mut params: Vec<Value> = path.iter().map(|(n, k)| path_param(n, k)).collect();
+        params.extend(query(q));
         v["parameters"] = Value::Array(params);
         v
     };
+    let id: &[(&str, &str)] = &[("id", "integer")];
     let with_body = |mut v: Value, schema: Value| {
         v["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        v
+    };
+    let idempotent = |mut v: Value| {
+        let key = json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 200 },
+            "description": "Retries with the same key within a day get the first answer and have one effect; another body under a used key is refused (422)." });
+        match v["parameters"].as_array_mut() {
+            Some(params) => params.push(key),
+            None => v["parameters"] = json!([key]),
+        }
         v
     };
     let started =
@@ -594,6 +769,20 @@ pub fn openapi() -> Value {
     let job_started = json!({ "type": "object", "properties": { "job": { "type": "integer" } } });
     let cluster_ref = json!({ "$ref": "#/components/schemas/Cluster" });
     let node_ref = json!({ "$ref": "#/components/schemas/Node" });
+    let array = |items: Value| json!({ "type": "array", "items": items });
+    let object = json!({ "type": "object" });
+    let compose_body = |required: &[&str]| {
+        json!({
+            "type": "object", "required": required,
+            "properties": {
+                "cluster": { "type": "integer" }, "name": { "type": "string" },
+                "compose": { "type": "string", "description": "Compose file (v2/v3) with ${VARIABLES}" },
+                "variables": { "type": "object", "additionalProperties": { "type": "string" } },
+                "template": { "type": ["integer", "null"] }
+            }
+        })
+    };
+    let job_errors: &[&str] = &["409", "413", "415", "422"];
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -601,55 +790,52 @@ pub fn openapi() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Clusters and nodes for CI systems. Authenticate with a personal API token created \
                 on the Account page: `Authorization: Bearer berth_…`. A token can do at most what its role \
-                scope, its cluster scope and its user's grants all allow.",
+                scope, its cluster scope and its user's grants all allow. Every error has the shape \
+                `{code, message, field?, error_id}`.",
         },
         "paths": {
             "/api/v1/openapi.json": { "get": {
                 "summary": "This document",
                 "responses": { "200": { "description": "OpenAPI document", "content": { "application/json": {} } } }
             } },
-            "/api/v1/me": { "get": op("The token's user and scope", json!({ "$ref": "#/components/schemas/Me" })) },
-            "/api/v1/clusters": { "get": op("Clusters the token may see", json!({ "type": "array", "items": cluster_ref })) },
-            "/api/v1/clusters/{id}": { "get": with_id(op("One cluster with its nodes", json!({
+            "/api/v1/me": { "get": op("The token's user and scope", "200", json!({ "$ref": "#/components/schemas/Me" }), &[]) },
+            "/api/v1/clusters": { "get": op("Clusters the token may see", "200", array(cluster_ref.clone()), &[]) },
+            "/api/v1/clusters/{id}": { "get": with_params(op("One cluster with its nodes", "200", json!({
                 "type": "object",
-                "properties": { "cluster": cluster_ref, "nodes": { "type": "array", "items": node_ref } }
-            }))) },
-            "/api/v1/clusters/{id}/nodes": { "get": with_id(op("A cluster's nodes", json!({ "type": "array", "items": node_ref }))) },
-            "/api/v1/apps": { "post": with_body(op("Deploy a Compose template as a new app (202: follow the job)", started.clone()), json!({
-                "type": "object", "required": ["cluster", "name", "compose"],
-                "properties": {
-                    "cluster": { "type": "integer" }, "name": { "type": "string" },
-                    "compose": { "type": "string", "description": "Compose file (v2/v3) with ${VARIABLES}" },
-                    "variables": { "type": "object", "additionalProperties": { "type": "string" } },
-                    "template": { "type": ["integer", "null"] }
-                }
-            })) },
-            "/api/v1/apps/{id}": { "get": with_id(op("An app: services, tasks, drift, versions", json!({ "type": "object" }))) },
-            "/api/v1/apps/{id}/update": { "post": with_body(with_id(op("Deploy a new version (202)", job_started.clone())), json!({
-                "type": "object", "required": ["compose"],
-                "properties": {
-                    "compose": { "type": "string" },
-                    "variables": { "type": "object", "additionalProperties": { "type": "string" } }
-                }
-            })) },
-            "/api/v1/apps/{id}/redeploy": { "post": with_id(op("Redeploy: replace every task, fetch latest_image images again (202)", job_started)) },
-            "/api/v1/apps/{id}/services/{service}/scale": { "post": with_body(with_service(op("Set a service's replicas", json!({ "type": "object" }))), json!({
+                "properties": { "cluster": cluster_ref, "nodes": array(node_ref.clone()) }
+            }), &[]), id, &[]) },
+            "/api/v1/clusters/{id}/nodes": { "get": with_params(op("A cluster's nodes", "200", array(node_ref), &[]), id, &[]) },
+            "/api/v1/apps": { "post": idempotent(with_body(op("Deploy a Compose template as a new app (202: follow the job)", "202", started, job_errors),
+                compose_body(&["cluster", "name", "compose"]))) },
+            "/api/v1/apps/{id}": {
+                "get": with_params(op("An app: services, tasks, drift, versions", "200", object.clone(), &["502"]), id, &[]),
+                "delete": idempotent(with_params(op("Delete an app: services, networks, secrets, configs; volumes with remove_volumes=true (202)", "202", job_started.clone(), &["409"]),
+                    id, &[("remove_volumes", "boolean")])),
+            },
+            "/api/v1/apps/{id}/update": { "post": idempotent(with_body(with_params(op("Deploy a new version (202)", "202", job_started.clone(), job_errors), id, &[]),
+                compose_body(&["compose"]))) },
+            "/api/v1/apps/{id}/redeploy": { "post": idempotent(with_params(op("Redeploy: replace every task, fetch latest_image images again (202)", "202", job_started, &["409", "422"]), id, &[])) },
+            "/api/v1/apps/{id}/services/{service}/scale": { "post": idempotent(with_body(with_params(op("Set a service's replicas", "200", json!({
+                "type": "object", "properties": { "service": { "type": "string" }, "replicas": { "type": "integer" } } }), &["409", "413", "415", "422", "502"]),
+                &[("id", "integer"), ("service", "string")], &[]), json!({
                 "type": "object", "required": ["replicas"], "properties": { "replicas": { "type": "integer", "minimum": 0, "maximum": 1000 } }
-            })) },
-            "/api/v1/jobs/{id}": { "get": with_id(op("An operation's progress", json!({ "$ref": "#/components/schemas/Job" }))) },
-            "/api/v1/operations": { "get": with_query(op("The operation history the token may see, newest first (format=csv for CSV)", json!({ "type": "array", "items": { "type": "object" } })),
-                &["q", "actor", "action", "outcome", "cluster", "since", "until", "before", "limit", "format"]) },
-            "/api/v1/operations/verify": { "get": op("Verify the history's hash chain (admins)", json!({ "type": "object", "properties": {
+            }))) },
+            "/api/v1/jobs/{id}": { "get": with_params(op("An operation's progress", "200", json!({ "$ref": "#/components/schemas/Job" }), &[]), id, &[]) },
+            "/api/v1/operations": { "get": with_params(op("The operation history the token may see, newest first (format=csv for CSV)", "200", array(object.clone()), &["422"]), &[],
+                &[("q", "string"), ("actor", "string"), ("action", "string"), ("outcome", "string"), ("cluster", "integer"), ("since", "integer"),
+                  ("until", "integer"), ("before", "integer"), ("limit", "integer"), ("format", "string")]) },
+            "/api/v1/operations/verify": { "get": op("Verify the history's hash chain (admins)", "200", json!({ "type": "object", "properties": {
                 "rows": { "type": "integer" }, "head_id": { "type": "integer" }, "head_hash": { "type": "string" },
-                "broken": { "type": ["object", "null"] } } })) },
-            "/api/v1/clusters/{id}/logs": { "get": with_id_query(op("Collected log lines in time order (format=text for a file)", json!({ "type": "array", "items": { "type": "object" } })),
-                &["app", "service", "container", "node", "q", "since", "until", "after", "before", "limit", "format"]) },
-            "/api/v1/clusters/{id}/metrics": { "get": with_id_query(op("A metric series: scope container|service|node|cluster, key, range in ms", json!({ "type": "object" })),
-                &["scope", "key", "range"]) },
-            "/api/v1/clusters/{id}/events": { "get": with_id_query(op("The cluster's timeline, newest first", json!({ "type": "array", "items": { "type": "object" } })), &["app", "limit"]) },
+                "broken": { "type": ["object", "null"] } } }), &[]) },
+            "/api/v1/clusters/{id}/logs": { "get": with_params(op("Collected log lines in time order (format=text for a file)", "200", array(object.clone()), &["422"]), id,
+                &[("app", "string"), ("service", "string"), ("container", "string"), ("node", "integer"), ("q", "string"), ("since", "integer"),
+                  ("until", "integer"), ("after", "integer"), ("before", "integer"), ("limit", "integer"), ("format", "string")]) },
+            "/api/v1/clusters/{id}/metrics": { "get": with_params(op("A metric series: scope container|service|node|cluster, key, range in ms", "200", object.clone(), &["422"]), id,
+                &[("scope", "string"), ("key", "string"), ("range", "integer")]) },
+            "/api/v1/clusters/{id}/events": { "get": with_params(op("The cluster's timeline, newest first", "200", array(object.clone()), &[]), id, &[("app", "string"), ("limit", "integer")]) },
             "/api/v1/clusters/{id}/alerts": {
-                "get": with_id(op("Alert rules and alert history", json!({ "type": "object" }))),
-                "post": with_body(with_id(op("Add an alert rule (cluster admins)", json!({ "type": "object", "properties": { "rule": { "type": "integer" } } }))), json!({
+                "get": with_params(op("Alert rules and alert history", "200", object.clone(), &[]), id, &[]),
+                "post": with_body(with_params(op("Add an alert rule (cluster admins)", "201", json!({ "type": "object", "properties": { "rule": { "type": "integer" } } }), body_errors), id, &[]), json!({
                     "type": "object", "required": ["name", "kind"],
                     "properties": {
                         "name": { "type": "string" }, "kind": { "type": "string", "enum": ["metric", "replicas", "node_down"] },
@@ -659,19 +845,12 @@ pub fn openapi() -> Value {
                     }
                 }))
             },
-            "/api/v1/clusters/{id}/alerts/{rule}": { "delete": {
-                "summary": "Delete an alert rule (cluster admins)",
-                "security": [{ "token": [] }],
-                "parameters": [
-                    { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },
-                    { "name": "rule", "in": "path", "required": true, "schema": { "type": "integer" } }
-                ],
-                "responses": { "204": { "description": "Deleted" }, "401": error, "403": error, "404": error }
-            } },
+            "/api/v1/clusters/{id}/alerts/{rule}": { "delete": with_params(op("Delete an alert rule (cluster admins)", "204", Value::Null, &[]),
+                &[("id", "integer"), ("rule", "integer")], &[]) },
             "/metrics": { "get": {
                 "summary": "Latest samples in the Prometheus text format",
                 "security": [{ "token": [] }],
-                "responses": { "200": { "description": "Prometheus text", "content": { "text/plain": {} } }, "401": error }
+                "responses": { "200": { "description": "Prometheus text", "content": { "text/plain": {} } }, "401": error, "500": error, "503": error }
             } },
         },
         "components": {
@@ -685,7 +864,7 @@ pub fn openapi() -> Value {
             "schemas": {
                 "Error": { "type": "object", "required": ["code", "message", "error_id"], "properties": {
                     "code": { "type": "string", "enum": ["unauthenticated", "forbidden", "not_found", "conflict",
-                        "invalid", "throttled", "engine_unreachable", "node_unreachable", "engine_error", "internal"] },
+                        "invalid", "too_large", "throttled", "engine_unreachable", "node_unreachable", "engine_error", "unavailable", "internal"] },
                     "message": { "type": "string" },
                     "field": { "type": "string" },
                     "error_id": { "type": "string" }

@@ -55,6 +55,9 @@ pub struct Settings {
     pub logs_max_mb: u64,
     /// Timeline events are kept this long.
     pub events_retention_days: u64,
+    /// On SIGTERM, how long running operations (jobs) may take to finish before Berth stops anyway
+    /// (they are then failed and undone at the next start). New requests get 503 meanwhile.
+    pub shutdown_grace_secs: u64,
     /// Set by `cargo leptos watch` (from `LEPTOS_WATCH` / `LEPTOS_RELOAD_PORT`): the live-reload port.
     #[serde(skip)]
     pub dev_reload_port: Option<u16>,
@@ -83,6 +86,7 @@ impl Default for Settings {
             logs_retention_days: 7,
             logs_max_mb: 1024,
             events_retention_days: 30,
+            shutdown_grace_secs: 30,
             dev_reload_port: None,
         }
     }
@@ -110,6 +114,7 @@ const KEYS: &[&str] = &[
     "logs_retention_days",
     "logs_max_mb",
     "events_retention_days",
+    "shutdown_grace_secs",
 ];
 
 /// A setting that could not be read, naming where it came from.
@@ -167,6 +172,10 @@ impl Settings {
         let (scheme, rest) = url.split_once("://")?;
         let host = rest.split('/').next()?;
         (!host.is_empty()).then(|| format!("{scheme}://{host}"))
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 
     pub fn session_idle(&self) -> Duration {

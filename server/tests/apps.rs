@@ -119,16 +119,18 @@ async fn rest_apps(db: TestDb) {
         body(post("/api/v1/apps".into(), &operator, bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!((refused["code"].as_str(), refused["field"].as_str()), (Some("invalid"), Some("compose")));
     assert!(refused["message"].as_str().unwrap().starts_with("compose: line 4:"), "{refused}");
-    // Not JSON of the right shape: 400 on `body`.
-    let res = client
-        .post(format!("{}/api/v1/apps", server.url))
-        .bearer_auth(&operator)
-        .body("{")
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(body(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "body");
+    // Not JSON: 400 on `body`; JSON of the wrong shape: 422 on `body`.
+    for (text, want) in [("{", StatusCode::BAD_REQUEST), ("[1]", StatusCode::UNPROCESSABLE_ENTITY)] {
+        let res = client
+            .post(format!("{}/api/v1/apps", server.url))
+            .bearer_auth(&operator)
+            .body(text)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(body(res, want).await["field"], "body");
+    }
 
     // The workload policy holds on the REST path: an operator may not deploy a Docker socket bind.
     let socket = json!({ "cluster": cluster, "name": "tool", "compose":
@@ -161,6 +163,58 @@ async fn rest_apps(db: TestDb) {
     assert_eq!(page["versions"][0]["created_by"], "otto");
     assert!(page["compose"].as_str().unwrap().contains("x:${TAG}"));
     assert_eq!(page["access"]["operate"], false, "a viewer token operates nothing");
+    // R4: a retried request with its Idempotency-Key gets the first answer and has one effect.
+    let keyed = |json: Value, key: &'static str| {
+        client
+            .post(format!("{}/api/v1/apps", server.url))
+            .bearer_auth(&operator)
+            .header("idempotency-key", key)
+            .json(&json)
+            .send()
+    };
+    let once = json!({ "cluster": cluster, "name": "keyed", "compose": "services:\n  web:\n    image: x\n" });
+    let first = keyed(once.clone(), "retry-7f3a").await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = body(first, StatusCode::ACCEPTED).await;
+    let retry = keyed(once.clone(), "retry-7f3a").await.unwrap();
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(body(retry, StatusCode::ACCEPTED).await, first, "the same answer");
+    let keyed_apps = || async {
+        let apps = server.berth.store().apps(Some(cluster)).await.unwrap();
+        apps.iter().filter(|a| a.name == "keyed").count()
+    };
+    assert_eq!(keyed_apps().await, 1, "one effect");
+    for _ in 0..100 {
+        let job = body(get(format!("/api/v1/jobs/{}", first["job"]), &operator).await.unwrap(), StatusCode::OK).await;
+        if job["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Another request under a used key is refused, naming the header.
+    let other = json!({ "cluster": cluster, "name": "keyed2", "compose": "services:\n  web:\n    image: x\n" });
+    let refused = body(keyed(other, "retry-7f3a").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(refused["field"], "Idempotency-Key", "{refused}");
+    // A malformed key is refused before anything runs.
+    let res = client
+        .post(format!("{}/api/v1/apps", server.url))
+        .bearer_auth(&operator)
+        .header("idempotency-key", "x".repeat(201))
+        .json(&once)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(res, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "Idempotency-Key");
+    // After a day the key is forgotten: the same request runs again (and meets its own effect).
+    {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        conn.execute("UPDATE idempotency_keys SET created_at = created_at - 86400001").await.unwrap();
+    }
+    let again = body(keyed(once, "retry-7f3a").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(again["field"], "name", "{again}");
+    assert_eq!(keyed_apps().await, 1);
+
     // The same name again is refused on the field.
     let again = json!({ "cluster": cluster, "name": "shop", "compose": "services:\n  web:\n    image: x\n" });
     let refused =
@@ -198,6 +252,8 @@ async fn rest_apps(db: TestDb) {
     let ops = berth.recent_operations(&admin_actor(&berth).await, 200).await.unwrap();
     let count = |action: &str, outcome: &str| ops.iter().filter(|o| o.action == action && o.outcome == outcome).count();
     assert_eq!(count("app.create", "denied"), 2, "policy and viewer refusals");
+    let keyed_rows = ops.iter().filter(|o| o.action == "app.create" && o.target == "keyed").count();
+    assert_eq!(keyed_rows, 2, "the first request and the one after the key expired; not the replay");
     assert!(count("app.create", "failure") >= 2, "bad template and taken name");
     assert!(ops.iter().filter(|o| o.action.starts_with("app.")).all(|o| !o.params.to_string().contains("\"2\"")));
     server.stop().await;
@@ -212,3 +268,83 @@ async fn rest_apps(db: TestDb) {
 }
 
 both_backends!(rest, rest_apps);
+
+/// The OpenAPI document says what the routes answer: every path parameter typed as the route reads
+/// it, and every status the routes give for a bad value, no token, a malformed or wrong body is
+/// documented for that route, in the error shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_answers() {
+    let f = fixture(|_| {}).await;
+    create_admin(&f.browser, &f.server.token()).await;
+    let issued: Value = f
+        .browser
+        .call("create_token", &[("name", "doc"), ("role", "admin"), ("cluster", "all"), ("days", "1")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = issued["secret"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let doc: Value =
+        client.get(format!("{}/api/v1/openapi.json", f.server.url)).send().await.unwrap().json().await.unwrap();
+    let mut checked = 0;
+    for (method, path) in berth::rest::ROUTES {
+        let op = &doc["paths"][path][method.to_lowercase()];
+        assert!(op.is_object(), "{method} {path} is not described");
+        let documented = |status: StatusCode| op["responses"].get(status.as_str()).is_some();
+        let send = |url: String, token: Option<&str>, body: Option<&'static str>| {
+            let mut req = client.request(method.parse().unwrap(), url);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.header("content-type", "application/json").body(b);
+            }
+            req.send()
+        };
+        let expect = |res: reqwest::Response, want: StatusCode, what: &'static str| async move {
+            let status = res.status();
+            let text = res.text().await.unwrap();
+            assert_eq!(status, want, "{method} {path} {what}: {text}");
+            assert!(documented(status), "{method} {path} answers {status} ({what}) but the document does not say so");
+            let v: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("{method} {path} {what}: not the error shape: {text}"));
+            assert!(v["code"].is_string() && v["error_id"].is_string(), "{method} {path} {what}: {text}");
+        };
+        let url = |id: &str| {
+            format!("{}{}", f.server.url, path.replace("{id}", id).replace("{rule}", "1").replace("{service}", "web"))
+        };
+        // Integer path parameters are integers in the document, and a word there is 400.
+        for p in op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path") {
+            let name = p["name"].as_str().unwrap();
+            let kind = p["schema"]["type"].as_str().unwrap();
+            assert_eq!(kind, if name == "service" { "string" } else { "integer" }, "{method} {path}: {name}");
+        }
+        if path.contains("{id}") {
+            expect(send(url("abc"), Some(&token), None).await.unwrap(), StatusCode::BAD_REQUEST, "bad id").await;
+            checked += 1;
+        }
+        if op["security"].is_array() {
+            expect(send(url("1"), None, None).await.unwrap(), StatusCode::UNAUTHORIZED, "no token").await;
+            checked += 1;
+        }
+        if op["requestBody"].is_object() {
+            expect(send(url("1"), Some(&token), Some("{")).await.unwrap(), StatusCode::BAD_REQUEST, "malformed body")
+                .await;
+            expect(
+                send(url("1"), Some(&token), Some("\"text\"")).await.unwrap(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong body",
+            )
+            .await;
+            checked += 2;
+        }
+    }
+    // A query value of the wrong type is 400 in the error shape too.
+    let res =
+        client.get(format!("{}/api/v1/operations?limit=many", f.server.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.json::<Value>().await.unwrap()["field"], "query");
+    assert!(checked > 30, "{checked}");
+    f.server.stop().await;
+}

@@ -77,7 +77,10 @@ async fn sub_accounts_and_their_sessions(db: TestDb) {
     assert_eq!(b1.current_user().await["username"], "bob");
     ok(admin.call("set_user_disabled", &[("id", &bob.to_string()), ("disabled", "true")]).await).await;
     assert_eq!(b1.current_user().await, Value::Null, "disabled: the session is gone");
-    refused(b1.sign_in("bob", &long).await, StatusCode::FORBIDDEN).await;
+    // A disabled account answers its right password exactly as a wrong one.
+    let right = refused(b1.sign_in("bob", &long).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let wrong = refused(b1.sign_in("bob", "not the password at all").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!((&right["field"], &right["message"]), (&wrong["field"], &wrong["message"]));
     ok(admin.call("set_user_disabled", &[("id", &bob.to_string()), ("disabled", "false")]).await).await;
     ok(b1.sign_in("bob", &long).await).await;
 

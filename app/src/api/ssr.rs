@@ -40,10 +40,16 @@ pub fn session_meta(data: &std::collections::HashMap<String, serde_json::Value>)
     }
 }
 
-/// Reads who signed in to this session, if anyone.
-pub async fn session_auth(session: &Session) -> Option<SessionAuth> {
-    let record: AuthRecord = session.get(AUTH_KEY).await.ok().flatten()?;
-    Some(SessionAuth { user_id: record.user_id, signed_in_at: record.signed_in_at })
+/// Reads who signed in to this session, if anyone. `Err` when the session could not be read (the
+/// database is away): the request must not be served as anonymous then.
+pub async fn session_auth(session: &Session) -> Result<Option<SessionAuth>, String> {
+    let record: Option<AuthRecord> = match session.get(AUTH_KEY).await {
+        Ok(record) => record,
+        // A record of another shape (an older version's): nobody signed in.
+        Err(tower_sessions::session::Error::SerdeJson(_)) => None,
+        Err(e) => return Err(e.to_string()),
+    };
+    Ok(record.map(|r| SessionAuth { user_id: r.user_id, signed_in_at: r.signed_in_at }))
 }
 
 /// Signs `user_id` in: a new session id (so a planted id is worthless), then the user.
@@ -121,7 +127,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::EngineUnreachable(_) | Error::NodeUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::EngineUnreachable(_) | Error::NodeUnreachable(_) | Error::Unavailable(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Engine(_) => StatusCode::BAD_GATEWAY,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

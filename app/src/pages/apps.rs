@@ -609,16 +609,26 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
                 })
             }
             <table class="mt-2 min-w-full text-xs">
-                <thead><tr><th class=TH>"Slot"</th><th class=TH>"Node"</th><th class=TH>"State"</th><th class=TH>"Restarts"</th><th class=TH>"Error"</th></tr></thead>
+                <thead><tr><th class=TH>"Slot"</th><th class=TH>"Node"</th><th class=TH>"State"</th><th class=TH>"Restarts"</th><th class=TH>"Message"</th></tr></thead>
                 <tbody>
-                    {s.tasks.iter().map(|t| view! {
-                        <tr data-testid="task" data-state=t.state.clone()>
-                            <td class=TD>{t.slot.map(|s| s.to_string()).unwrap_or_else(|| "—".into())}</td>
-                            <td class=TD>{t.node.clone()}</td>
-                            <td class=TD>{t.state.clone()}{(t.desired_state != "running").then(|| format!(" → {}", t.desired_state))}</td>
-                            <td class=TD>{t.restarts}</td>
-                            <td class=format!("{TD} text-red-700 dark:text-red-300")>{if t.error.is_empty() { t.message.clone() } else { t.error.clone() }}</td>
-                        </tr>
+                    {s.tasks.iter().map(|t| {
+                        // Swarm's message for a healthy task ("started", "running") is not an error:
+                        // red is only for the task's error.
+                        let (text, class) = if t.error.is_empty() {
+                            (t.message.clone(), format!("{TD} text-slate-500 dark:text-slate-400"))
+                        } else {
+                            (t.error.clone(), format!("{TD} text-red-700 dark:text-red-300"))
+                        };
+                        let failed = !t.error.is_empty();
+                        view! {
+                            <tr data-testid="task" data-state=t.state.clone()>
+                                <td class=TD>{t.slot.map(|s| s.to_string()).unwrap_or_else(|| "—".into())}</td>
+                                <td class=TD>{t.node.clone()}</td>
+                                <td class=TD>{t.state.clone()}{(t.desired_state != "running").then(|| format!(" → {}", t.desired_state))}</td>
+                                <td class=TD>{t.restarts}</td>
+                                <td class=class data-testid="task-message" data-error=failed.to_string()>{text}</td>
+                            </tr>
+                        }
                     }).collect_view()}
                 </tbody>
             </table>

@@ -7,9 +7,32 @@ use leptos_router::hooks::use_query_map;
 use crate::api::session::{get_setup_state, SetupState, SignIn as SignInFn};
 use crate::components::ui::{go_to, ErrorBanner, Field, Logo, SubmitButton};
 
-/// A page on this site to go to after signing in (never another site).
+/// A page on this site to go to after signing in (never another site). Browsers drop tabs and line
+/// breaks anywhere in a URL, and control characters and spaces around it, before they parse it
+/// (`/<TAB>/evil.example` is `//evil.example`), so the check runs on what the browser will parse: a
+/// path on this origin, never a scheme, a host or a backslash (which browsers read as `/`).
 fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or_else(|| "/".into())
+    let parsed = next.map(|n| {
+        let kept: String = n.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+        kept.trim_matches(|c: char| c <= ' ').to_string()
+    });
+    parsed
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .and_then(|n| same_origin(&n))
+        .unwrap_or_else(|| "/".into())
+}
+
+/// In the browser: `path` parsed as a URL against this page's origin, if it keeps the origin (its
+/// path, query and fragment). On the server the lexical check above is all there is.
+fn same_origin(path: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let origin = window().location().origin().ok()?;
+        let url = web_sys::Url::new_with_base(path, &origin).ok()?;
+        (url.origin() == origin).then(|| format!("{}{}{}", url.pathname(), url.search(), url.hash()))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    Some(path.to_string())
 }
 
 #[component]
@@ -79,6 +102,17 @@ mod tests {
             (Some("https://evil.example/"), "/"),
             (Some("/\\evil.example"), "/"),
             (Some("javascript:alert(1)"), "/"),
+            // Browsers strip tabs and line breaks before parsing: each of these is `//evil.example`.
+            (Some("/\t/evil.example"), "/"),
+            (Some("/\n/evil.example"), "/"),
+            (Some("/\r\n/evil.example"), "/"),
+            (Some("\t//evil.example"), "/"),
+            (Some(" //evil.example"), "/"),
+            (Some("\u{0}//evil.example"), "/"),
+            (Some("/\t\\evil.example"), "/"),
+            (Some("/%09/evil.example"), "/%09/evil.example"),
+            (Some("  /apps  "), "/apps"),
+            (Some("/cl\tusters"), "/clusters"),
         ];
         for (input, want) in cases {
             assert_eq!(safe_next(input.map(String::from)), want, "{input:?}");

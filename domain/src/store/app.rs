@@ -99,6 +99,21 @@ impl Store {
         Ok(())
     }
 
+    /// Sets an app's status only if it still is `from` (the reconciler must not write over a job that
+    /// started meanwhile); whether it changed.
+    pub async fn app_set_status_if(&self, id: i64, from: &str, status: &str, message: &str, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE apps SET status = $3, message = $4, updated_at = $5 WHERE id = $1 AND status = $2")
+                .bind(id)
+                .bind(from)
+                .bind(status)
+                .bind(message)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn app_set_overrides(&self, id: i64, overrides: &Overrides, now: i64) -> Result<()> {
         sqlx::query("UPDATE apps SET overrides = $2, updated_at = $3 WHERE id = $1")
             .bind(id)

@@ -8,6 +8,7 @@
 mod app;
 mod bootstrap;
 mod cluster;
+mod idempotency;
 mod job;
 mod lease;
 mod logs;
@@ -20,6 +21,7 @@ mod template;
 mod user;
 
 pub use app::NewVersion;
+pub use idempotency::KeyState;
 pub use job::NewJob;
 pub use operation::{FailureKey, OperationFilter};
 pub use ram::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
