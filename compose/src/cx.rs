@@ -37,6 +37,8 @@ pub struct Pair {
     pub value: Option<String>,
     pub line: usize,
     pub field: String,
+    /// The value failed interpolation (already reported): consumers skip the pair quietly.
+    pub bad: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -93,6 +95,18 @@ impl<'a> Cx<'a> {
             }
             _ => {
                 self.err(n.line, field, format!("expected true or false, not `{v}`"));
+                None
+            }
+        }
+    }
+
+    /// A whole number that may be negative.
+    pub fn int(&mut self, n: &Node, field: &str) -> Option<i64> {
+        let v = self.required_text(n, field)?;
+        match v.trim().parse::<i64>() {
+            Ok(x) => Some(x),
+            Err(_) => {
+                self.err(n.line, field, format!("expected a whole number, not `{v}`"));
                 None
             }
         }
@@ -173,9 +187,27 @@ impl<'a> Cx<'a> {
 
     /// A list of strings, or one string standing for a list of one.
     pub fn strings_or_one(&mut self, n: &Node, field: &str) -> Vec<String> {
+        self.strings_or_one_at(n, field).into_iter().map(|(s, ..)| s).collect()
+    }
+
+    /// A list of strings, each with its line and field (`field[i]`).
+    pub fn strings_at(&mut self, n: &Node, field: &str) -> Vec<(String, usize, String)> {
+        let items = self.list(n, field).unwrap_or_default();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let f = format!("{field}[{i}]");
+            if let Some(s) = self.text(item, &f) {
+                out.push((s, item.line, f));
+            }
+        }
+        out
+    }
+
+    /// [`Cx::strings_or_one`] with lines and fields.
+    pub fn strings_or_one_at(&mut self, n: &Node, field: &str) -> Vec<(String, usize, String)> {
         match &n.kind {
-            Kind::Scalar(_) => self.text(n, field).into_iter().collect(),
-            _ => self.strings(n, field),
+            Kind::Scalar(_) => self.text(n, field).into_iter().map(|s| (s, n.line, field.to_string())).collect(),
+            _ => self.strings_at(n, field),
         }
     }
 
@@ -196,14 +228,19 @@ impl<'a> Cx<'a> {
                         self.err(item.line, &f, "the name before `=` is empty");
                         continue;
                     }
-                    out.push(Pair { key, value, line: item.line, field: f });
+                    out.push(Pair { key, value, line: item.line, field: f, bad: false });
                 }
             }
             _ => {
                 for e in self.map(n, field).unwrap_or_default() {
                     let f = format!("{field}.{}", e.key);
+                    if e.key.trim().is_empty() {
+                        self.err(e.line, &f, "the name is empty");
+                        continue;
+                    }
+                    let bad = e.value.scalar().is_some_and(|s| s.bad);
                     let value = self.text(&e.value, &f);
-                    out.push(Pair { key: e.key.clone(), value, line: e.line, field: f });
+                    out.push(Pair { key: e.key.clone(), value, line: e.line, field: f, bad });
                 }
             }
         }

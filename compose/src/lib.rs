@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+mod container;
 mod convert;
 mod cx;
 mod emit;

@@ -20,14 +20,17 @@ fn sensitive(source: &str) -> Option<&'static str> {
 pub fn violations(spec: &AppSpec) -> Vec<Violation> {
     let mut out = Vec::new();
     for (name, s) in &spec.services {
-        let mut add = |field: String, message: String| out.push(Violation { service: name.clone(), field, message });
+        let mut add = |field: String, message: String| {
+            let line = s.lines.get(&field).copied().unwrap_or(s.line);
+            out.push(Violation { service: name.clone(), field, line, message });
+        };
         if s.privileged {
             add("privileged".into(), "privileged containers have full access to the node".into());
         }
-        if s.pid_host {
+        if s.pid.as_deref() == Some("host") {
             add("pid".into(), "`pid: host` sees and can signal every process on the node".into());
         }
-        if s.network_host {
+        if s.network_mode.as_deref() == Some("host") {
             add("network_mode".into(), "`network_mode: host` uses the node's network stack directly".into());
         }
         if !s.devices.is_empty() {

@@ -199,11 +199,11 @@ fn exercise(text: &str, vars: &BTreeMap<String, String>) -> bool {
         let out = to_compose(&parsed.spec);
         match parse(&out, &BTreeMap::new()) {
             Ok(back) => {
-                let strip = |mut s: AppSpec| {
-                    s.services.values_mut().for_each(|s| s.line = 0);
-                    s
-                };
-                assert_eq!(strip(back.spec), strip(parsed.spec), "round trip changed the spec of:\n{text}\n---\n{out}");
+                assert_eq!(
+                    back.spec.without_lines(),
+                    parsed.spec.without_lines(),
+                    "round trip changed the spec of:\n{text}\n---\n{out}"
+                );
             }
             Err(e) => panic!("to_compose wrote something parse refuses:\n{text}\n---\n{out}\n{e:#?}"),
         }
