@@ -18,6 +18,7 @@ pub mod spec;
 mod values;
 mod yaml;
 
+pub use policy::{validate_allowances, Allowances, HostPath};
 pub use spec::*;
 
 /// Templates larger than this are refused before parsing.
@@ -53,9 +54,11 @@ pub fn variables(text: &str) -> Vec<Variable> {
     interp::variables(text)
 }
 
-/// Workload policy: everything in `spec` that only admins may deploy.
-pub fn policy_violations(spec: &AppSpec) -> Vec<Violation> {
-    policy::violations(spec)
+/// Workload policy, an allow-list: everything in `spec` that a caller without the
+/// privileged-workload permission may not deploy on a cluster granting `allow` (admins skip the
+/// check). Each violation names the service, the field and its YAML line.
+pub fn policy_violations(spec: &AppSpec, allow: &Allowances) -> Vec<Violation> {
+    policy::violations(spec, allow)
 }
 
 /// Compose YAML (version "3.8" style) that [`parse`] turns back into an equal spec (lines aside).

@@ -195,7 +195,7 @@ fn exercise(text: &str, vars: &BTreeMap<String, String>) -> bool {
     let parsed = parse(text, vars);
     let ok = parsed.is_ok();
     if let Ok(parsed) = parsed {
-        let _ = policy_violations(&parsed.spec);
+        let _ = policy_violations(&parsed.spec, &Allowances::default());
         let out = to_compose(&parsed.spec);
         match parse(&out, &BTreeMap::new()) {
             Ok(back) => {
