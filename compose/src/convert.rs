@@ -6,11 +6,12 @@
 //! and an error if the app would behave differently from what the file says.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write;
 
 use crate::cx::{Cx, DependsRef, Pair, PublishedRef};
 use crate::spec::*;
 use crate::yaml::{self, join, Entry, Kind, Node};
-use crate::{container, ext, interp, values, Parsed, MAX_TEMPLATE_BYTES};
+use crate::{container, ext, interp, values, Parsed, MAX_DIAGNOSTICS, MAX_TEMPLATE_BYTES};
 
 /// Container keys swarm services have no equivalent for, each with what to use instead. The file
 /// still deploys, so they are warnings: "`key` is ignored by swarm services: <advice>".
@@ -97,7 +98,7 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
         cx.diags.extend(diags);
         match root {
             Some(mut root) if !root.is_null() => {
-                interpolate_tree(&mut cx, &mut root, "", true);
+                interpolate_tree(&mut cx, &mut root, &mut String::new(), true);
                 Some(app(&mut cx, &root))
             }
             Some(_) | None => {
@@ -110,6 +111,14 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
     };
     let mut diags = cx.diags;
     diags.sort_by_key(|d| d.line);
+    if diags.len() > MAX_DIAGNOSTICS {
+        let more = diags.len() - MAX_DIAGNOSTICS;
+        diags.truncate(MAX_DIAGNOSTICS);
+        let line = diags.last().map_or(0, |d| d.line);
+        let s = if more == 1 { "" } else { "s" };
+        let message = format!("… and {more} more problem{s} after this line (fix these first)");
+        diags.push(crate::diagnostic(Severity::Error, line, "", message));
+    }
     match spec {
         Some(spec) if !diags.iter().any(|d| d.severity == Severity::Error) => Ok(Parsed { spec, warnings: diags }),
         _ => Err(diags),
@@ -117,16 +126,19 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
 }
 
 /// Interpolates every scalar value (not keys) in place. Top-level `x-*` blocks are skipped: they
-/// are only anchors, and their copies are interpolated where they are used.
-fn interpolate_tree(cx: &mut Cx<'_>, node: &mut Node, path: &str, top: bool) {
+/// are only anchors, and their copies are interpolated where they are used. `path` is one buffer
+/// for the whole walk (extended and cut back), because only values with a `$` need their field.
+fn interpolate_tree(cx: &mut Cx<'_>, node: &mut Node, path: &mut String, top: bool) {
     let line = node.line;
     match &mut node.kind {
         Kind::Scalar(s) => {
             if !s.value.contains('$') {
                 return;
             }
-            match interp::interpolate(&s.value, cx.vars) {
+            let limit = s.value.len() + cx.growth_left();
+            match interp::interpolate(&s.value, cx.vars, limit) {
                 Ok((value, unset)) => {
+                    cx.grown += value.len().saturating_sub(s.value.len());
                     s.value = value;
                     for name in unset {
                         cx.warn(line, path, format!("{name} is not set; using an empty string"));
@@ -134,23 +146,37 @@ fn interpolate_tree(cx: &mut Cx<'_>, node: &mut Node, path: &str, top: bool) {
                 }
                 Err(message) => {
                     s.bad = true;
-                    cx.err(line, path, message);
+                    if message.starts_with(interp::TOO_LARGE) {
+                        cx.too_large(line, path);
+                    } else {
+                        cx.err(line, path, message);
+                    }
                 }
             }
         }
         Kind::Seq(items) => {
+            let len = path.len();
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate_tree(cx, item, &format!("{path}[{i}]"), false);
+                path.truncate(len);
+                let _ = write!(path, "[{i}]");
+                interpolate_tree(cx, item, path, false);
             }
+            path.truncate(len);
         }
         Kind::Map(entries) => {
+            let len = path.len();
             for e in entries.iter_mut() {
-                if top && e.key.starts_with("x-") {
+                if !interp::interpolated(&e.key, top) {
                     continue;
                 }
-                let p = join(path, &e.key);
-                interpolate_tree(cx, &mut e.value, &p, false);
+                path.truncate(len);
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(&e.key);
+                interpolate_tree(cx, &mut e.value, path, false);
             }
+            path.truncate(len);
         }
     }
 }
@@ -220,7 +246,7 @@ fn app(cx: &mut Cx<'_>, root: &Node) -> AppSpec {
         return spec;
     };
     let entries = cx.map(&services.value, "services").unwrap_or_default();
-    if entries.is_empty() && !services.value.scalar().is_some_and(|s| s.bad) {
+    if entries.is_empty() && !services.value.is_bad() {
         cx.err(services.line, "services", "`services:` is empty: define at least one service");
     }
     for e in entries {
@@ -246,6 +272,10 @@ fn app(cx: &mut Cx<'_>, root: &Node) -> AppSpec {
 
 /// `external: true`, `external: {name: x}` and `name:` → the external name, if external.
 fn external(cx: &mut Cx<'_>, e: &Entry, field: &str, key: &str) -> Option<Option<String>> {
+    if e.value.is_bad() {
+        // Already reported; reading it as `true` keeps the checks that follow quiet about it.
+        return Some(Some(String::new()));
+    }
     match &e.value.kind {
         Kind::Map(entries) => {
             let mut name = None;
@@ -376,7 +406,8 @@ fn file_object(
             "environment" => {
                 if let Some(var) = cx.required_text(&e.value, &f) {
                     match cx.vars.get(&var) {
-                        Some(v) => content = Some(v.clone()),
+                        Some(v) if cx.grow(e.line, &f, v.len()) => content = Some(v.clone()),
+                        Some(_) => file = true,
                         None => cx.err(e.line, &f, format!("variable `{var}` is not set, so this {what} has no value")),
                     }
                 } else {
@@ -456,7 +487,9 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
                     if p.bad {
                         continue;
                     }
+                    let from_vars = p.value.is_none();
                     match p.value.or_else(|| cx.vars.get(&p.key).cloned()) {
+                        Some(value) if from_vars && !cx.grow(p.line, &p.field, value.len()) => {}
                         Some(value) => {
                             svc.environment.insert(p.key, value);
                         }
@@ -636,7 +669,7 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
             "build is not supported: Berth deploys images; build the image and load/push it, then use image:",
         ),
         (Some((None, l)), None) => {
-            let bad = keys.iter().any(|e| e.key == "image" && e.value.scalar().is_some_and(|s| s.bad));
+            let bad = keys.iter().any(|e| e.key == "image" && e.value.is_bad());
             if !bad {
                 cx.err(l, &join(&base, "image"), "the image is empty");
             }
@@ -967,6 +1000,7 @@ fn long_mount(cx: &mut Cx<'_>, n: &Node, entries: &[Entry], field: &str, declare
             "type" => {
                 kind = Some((cx.one_of(&e.value, &f, &["volume", "bind", "tmpfs"])?, e.line));
             }
+            "source" if e.value.is_bad() => return None,
             "source" => source = cx.text(&e.value, &f).map(|s| (s, e.line, f)),
             "target" => target = cx.required_text(&e.value, &f).map(|t| (t, e.line, f)),
             "read_only" => read_only = cx.boolean(&e.value, &f).unwrap_or(false),
@@ -1078,6 +1112,7 @@ fn healthcheck(cx: &mut Cx<'_>, n: &Node, field: &str) -> Option<HealthSpec> {
                 }
                 _ => match cx.text(&e.value, &f) {
                     Some(t) if !t.trim().is_empty() => h.test = vec!["CMD-SHELL".to_string(), t],
+                    _ if e.value.is_bad() => {}
                     _ => cx.err(e.line, &f, "the test is empty"),
                 },
             },

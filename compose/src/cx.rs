@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::interp::TOO_LARGE;
 use crate::spec::{Diagnostic, Severity};
 use crate::values;
+use crate::yaml::MAX_EXPANDED_BYTES;
 use crate::yaml::{Entry, Kind, Node};
 
 /// A `depends_on` or `berth.depends` reference, kept with its line for the checks after parsing.
@@ -29,6 +31,9 @@ pub struct Cx<'a> {
     pub diags: Vec<Diagnostic>,
     pub depends: Vec<DependsRef>,
     pub published: Vec<PublishedRef>,
+    /// Bytes that variables' values have added to the document so far (see [`Cx::grow`]).
+    pub grown: usize,
+    too_large: bool,
 }
 
 /// A label or environment entry: key, value (`None` for a bare `KEY`), line and field path.
@@ -43,12 +48,37 @@ pub struct Pair {
 
 impl<'a> Cx<'a> {
     pub fn new(vars: &'a BTreeMap<String, String>) -> Self {
-        Cx { vars, diags: Vec::new(), depends: Vec::new(), published: Vec::new() }
+        Cx { vars, diags: Vec::new(), depends: Vec::new(), published: Vec::new(), grown: 0, too_large: false }
+    }
+
+    /// How many more bytes variables' values may add to the document: a small template that
+    /// uses one large value thousands of times must not exhaust the server.
+    pub fn growth_left(&self) -> usize {
+        MAX_EXPANDED_BYTES.saturating_sub(self.grown)
+    }
+
+    /// Counts `added` bytes taken from the variables; `false` (reported once, at `line`) when the
+    /// document would grow beyond [`MAX_EXPANDED_BYTES`].
+    pub fn grow(&mut self, line: usize, field: &str, added: usize) -> bool {
+        if added <= self.growth_left() {
+            self.grown += added;
+            return true;
+        }
+        self.too_large(line, field);
+        false
+    }
+
+    /// Reports, once, that variables made the document too large.
+    pub fn too_large(&mut self, line: usize, field: &str) {
+        if !self.too_large {
+            self.too_large = true;
+            let message = format!("{}: the values added exceed {} KB", TOO_LARGE, MAX_EXPANDED_BYTES / 1024);
+            self.err(line, field, message);
+        }
     }
 
     pub fn push(&mut self, severity: Severity, line: usize, field: &str, message: impl Into<String>) {
-        let service = crate::service_of(field);
-        self.diags.push(Diagnostic { severity, line, service, field: field.to_string(), message: message.into() });
+        self.diags.push(crate::diagnostic(severity, line, field, message.into()));
     }
 
     pub fn err(&mut self, line: usize, field: &str, message: impl Into<String>) {
@@ -238,7 +268,7 @@ impl<'a> Cx<'a> {
                         self.err(e.line, &f, "the name is empty");
                         continue;
                     }
-                    let bad = e.value.scalar().is_some_and(|s| s.bad);
+                    let bad = e.value.is_bad();
                     let value = self.text(&e.value, &f);
                     out.push(Pair { key: e.key.clone(), value, line: e.line, field: f, bad });
                 }

@@ -291,3 +291,35 @@ fn hostile_inputs() {
     assert_eq!(huge.len(), 1);
     assert_eq!(huge[0].message, "the template is 257 KB; the limit is 256 KB");
 }
+
+/// Inputs built to exhaust time or memory, each of nearly the largest size a template may have:
+/// every one is answered quickly (a generous bound for a debug build on a small machine), and the
+/// refused ones with an error naming a line.
+#[test]
+fn byte_bombs() {
+    let bound = std::time::Duration::from_secs(2);
+    for b in common::bombs::bombs() {
+        assert!(b.text.len() <= MAX_TEMPLATE_BYTES, "{}: {} bytes", b.name, b.text.len());
+        let start = Instant::now();
+        let result = parse(&b.text, &b.vars);
+        let parsing = start.elapsed();
+        let start = Instant::now();
+        let _ = variables(&b.text);
+        let scanning = start.elapsed();
+        assert!(parsing < bound && scanning < bound, "{}: parse {parsing:?}, variables {scanning:?}", b.name);
+        match result {
+            Err(ds) if b.refused => {
+                let e = ds.iter().find(|d| d.severity == Severity::Error).expect("an error");
+                assert!(e.line > 0, "{}: {e:?}", b.name);
+                // The answer stays small too: a bounded list of short messages.
+                assert!(ds.len() <= MAX_DIAGNOSTICS + 1, "{}: {} diagnostics", b.name, ds.len());
+                for d in &ds {
+                    assert!(d.message.len() < 1_000 && d.field.len() < 1_000, "{}: {d:?}", b.name);
+                }
+            }
+            Ok(_) if !b.refused => {}
+            Ok(_) => panic!("{}: parsed", b.name),
+            Err(ds) => panic!("{}: {:?}", b.name, &ds[..ds.len().min(3)]),
+        }
+    }
+}

@@ -4,6 +4,8 @@
 
 use compose::*;
 
+pub mod bombs;
+
 pub enum Expect {
     /// Parses; the predicate holds on the spec.
     Spec(fn(&AppSpec) -> bool),
@@ -87,8 +89,21 @@ pub fn cases() -> Vec<Case> {
         c("profiles", web!("    profiles: [debug]\n"), Warn(4, "services.web.profiles", "`profiles` is a Compose key Berth does not support: every service of the template is deployed")),
         c("develop", web!("    develop: {watch: []}\n"), Warn(4, "services.web.develop", "`develop` is a Compose key Berth does not support")),
         c("pull_policy", web!("    pull_policy: always\n"), Warn(4, "services.web.pull_policy", "berth.latest_image")),
+        c("label_file", web!("    label_file: ./labels\n"), Error(4, "services.web.label_file", "a web console has no files; put the labels in `labels:`")),
+        c("pre_stop", web!("    pre_stop: [{command: [x]}]\n"), Error(4, "services.web.pre_stop", "handle the stop signal in the container")),
+        c("attach", web!("    attach: false\n"), Warn(4, "services.web.attach", "`attach` is a Compose key Berth does not support")),
+        c("provider", web!("    provider: {type: model}\n"), Error(4, "services.web.provider", "run by the Compose CLI")),
+        c("annotations", web!("    annotations: {a: b}\n"), Warn(4, "services.web.annotations", "use `labels`")),
+        c("oom_kill_disable", web!("    oom_kill_disable: true\n"), Warn(4, "services.web.oom_kill_disable", "cannot turn off the OOM killer")),
+        c("domainname", web!("    domainname: example.com\n"), Warn(4, "services.web.domainname", "fully qualified `hostname`")),
+        c("cpuset", web!("    cpuset: \"0-1\"\n"), Warn(4, "services.web.cpuset", "cannot be pinned to CPUs")),
+        c("models top level", concat!("models:\n  m: {}\n", web!("")), Error(1, "models", "`models` is a Compose key Berth does not support")),
         c("include", concat!("include: [other.yaml]\n", web!("")), Error(1, "include", "`include` is a Compose key Berth does not support: a web console has no files")),
         c("too big", "", Error(0, "", "")), // replaced in `run` by a generated huge input
+        c("alias bomb by bytes", "", Error(0, "", "")),
+        c("nested anchors", "", Error(0, "", "")),
+        c("too many problems", "", Error(0, "", "")),
+        c("too many duplicate keys", "", Error(0, "", "")),
         // ---- YAML layer.
         c("syntax error", web!("    ports: [\n"), Error(4, "", "YAML syntax error")),
         c("tab indentation", "services:\n\tweb:\n", Error(2, "", "YAML syntax error")),
@@ -671,7 +686,33 @@ pub fn cases() -> Vec<Case> {
         c("variable empty", web!("    user: ${}\n"), Error(4, "services.web.user", "`${}` has no variable name")),
         c("variable no name", web!("    user: ${:-x}\n"), Error(4, "services.web.user", "does not start with a variable name")),
         c("variable digit", web!("    user: ${1A}\n"), Error(4, "services.web.user", "`1A` is not a variable name")),
-        c("variable lone dollar", web!("    user: a$ b\n"), Error(4, "services.web.user", "`$` must be followed by a variable name")),
+        c("variable lone dollar", web!("    user: a$ b\n"), Spec(|s| w(s).user.as_deref() == Some("a$ b"))),
+        c(
+            "variable dollars kept",
+            web!("    environment:\n      COST: 5$\n      DASH: $-\n      NUM: $1\n      END: x$\n      ESC: $$HOME\n"),
+            Spec(|s| {
+                let e = &w(s).environment;
+                e["COST"] == "5$" && e["DASH"] == "$-" && e["NUM"] == "$1" && e["END"] == "x$" && e["ESC"] == "$HOME"
+            }),
+        ),
+        v(
+            "variable braces in default",
+            web!("    environment:\n      A: '${CONFIG:-{\"debug\":false}}'\n      B: '${UNSET:-{\"debug\":false}}'\n      C: '${FLAG:+{\"a\":1}}'\n"),
+            &[("CONFIG", "x")],
+            Spec(|s| {
+                let e = &w(s).environment;
+                e["A"] == "x" && e["B"] == r#"{"debug":false}"# && e["C"].is_empty()
+            }),
+        ),
+        v("variable required message expanded", web!("    user: \"${WHO:?set WHO (see ${DOCS})}\"\n"), &[("DOCS", "the README")], Error(4, "services.web.user", "WHO is required: set WHO (see the README)")),
+        v(
+            "variables too large",
+            web!("    environment:\n      A: $BIG$BIG$BIG$BIG$BIG\n"),
+            &[("BIG", include_str!("../../src/yaml.rs"))],
+            Spec(|s| w(s).environment["A"].len() > 5 * 10_000),
+        ),
+        c("environment empty name", web!("    environment:\n      \"\": x\n"), Error(5, "services.web.environment.", "the name is empty")),
+        c("environment empty name in list", web!("    environment:\n      - =x\n"), Error(5, "services.web.environment[0]", "the name before `=` is empty")),
         c(
             "variable nesting",
             web!("    user: ${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-x}}}}}}}}}}\n"),
@@ -713,7 +754,34 @@ pub fn generated(name: &str) -> Option<(String, usize, &'static str, &'static st
                 s.push_str(&format!("{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
                 prev = c;
             }
-            Some((s, 5, "e[7]", "the document expands too much"))
+            Some((s, 5, "e[6]", "the document expands too much"))
+        }
+        "alias bomb by bytes" => {
+            let text = format!("x-a: &a \"{}\"\nx-b: [{}]\n", "x".repeat(100 * 1024), "*a, ".repeat(20));
+            Some((text, 2, "x-b[9]", "the document expands too much: aliases copy more than 1024 KB of text"))
+        }
+        "nested anchors" => {
+            let open: String = (0..20).map(|i| format!("&n{i} [")).collect();
+            let text = format!("x-a: {open}\"{}\"{}\n", "y".repeat(100 * 1024), "]".repeat(20));
+            Some((text, 1, "", "aliases copy more than 1024 KB of text"))
+        }
+        "too many problems" => {
+            let keys: String = (0..300).map(|i| format!("    k{i}: x\n")).collect();
+            Some((
+                format!("services:\n  web:\n    image: nginx\n{keys}"),
+                203,
+                "",
+                "… and 100 more problems after this line",
+            ))
+        }
+        "too many duplicate keys" => {
+            let keys = "    image: x\n".repeat(300);
+            Some((
+                format!("services:\n  web:\n    image: nginx\n{keys}"),
+                303,
+                "",
+                "… and 101 more duplicate keys, the last at line 303",
+            ))
         }
         "deep nesting" => {
             Some((format!("services: {}{}\n", "[".repeat(10_000), "]".repeat(10_000)), 1, "", "nests too deeply"))
