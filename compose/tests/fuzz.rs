@@ -95,6 +95,22 @@ const TOKENS: &[&str] = &[
     "1m30s",
     "512m",
     "0.5",
+    "1.5g",
+    "network_mode: ",
+    "extra_hosts: ",
+    "\"h:::1\"",
+    "sysctls: ",
+    "kernel.sem=1",
+    "ulimits: ",
+    "{soft: 2, hard: 1}",
+    "logging: ",
+    "pids_limit: ",
+    "driver_opts: ",
+    "{type: none, o: bind, device: /etc}",
+    "security_opt: ",
+    "${A:-{",
+    "}}",
+    "$-",
 ];
 
 fn big_files() -> Vec<String> {
