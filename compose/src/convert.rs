@@ -6,7 +6,6 @@
 //! and an error if the app would behave differently from what the file says.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write;
 
 use crate::cx::{Cx, DependsRef, Pair, PublishedRef};
 use crate::spec::*;
@@ -98,7 +97,7 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
         cx.diags.extend(diags);
         match root {
             Some(mut root) if !root.is_null() => {
-                interpolate_tree(&mut cx, &mut root, &mut String::new(), true);
+                interpolate_tree(&mut cx, &mut root, At::Root);
                 Some(app(&mut cx, &root))
             }
             Some(_) | None => {
@@ -125,58 +124,66 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
     }
 }
 
+/// Where a node is, as a chain of borrowed keys and indexes: interpolation walks every node but
+/// only values with a `$` need their field written out.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn field(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => join(&parent.field(), key),
+            At::Index(parent, i) => format!("{}[{i}]", parent.field()),
+        }
+    }
+}
+
 /// Interpolates every scalar value (not keys) in place. Top-level `x-*` blocks are skipped: they
-/// are only anchors, and their copies are interpolated where they are used. `path` is one buffer
-/// for the whole walk (extended and cut back), because only values with a `$` need their field.
-fn interpolate_tree(cx: &mut Cx<'_>, node: &mut Node, path: &mut String, top: bool) {
+/// are only anchors, and their copies are interpolated where they are used.
+fn interpolate_tree(cx: &mut Cx<'_>, node: &mut Node, at: At<'_>) {
     let line = node.line;
     match &mut node.kind {
         Kind::Scalar(s) => {
             if !s.value.contains('$') {
                 return;
             }
+            let path = at.field();
             let limit = s.value.len() + cx.growth_left();
             match interp::interpolate(&s.value, cx.vars, limit) {
                 Ok((value, unset)) => {
                     cx.grown += value.len().saturating_sub(s.value.len());
                     s.value = value;
                     for name in unset {
-                        cx.warn(line, path, format!("{name} is not set; using an empty string"));
+                        cx.warn(line, &path, format!("{name} is not set; using an empty string"));
                     }
                 }
                 Err(message) => {
                     s.bad = true;
                     if message.starts_with(interp::TOO_LARGE) {
-                        cx.too_large(line, path);
+                        cx.too_large(line, &path);
                     } else {
-                        cx.err(line, path, message);
+                        cx.err(line, &path, message);
                     }
                 }
             }
         }
         Kind::Seq(items) => {
-            let len = path.len();
             for (i, item) in items.iter_mut().enumerate() {
-                path.truncate(len);
-                let _ = write!(path, "[{i}]");
-                interpolate_tree(cx, item, path, false);
+                interpolate_tree(cx, item, At::Index(&at, i));
             }
-            path.truncate(len);
         }
         Kind::Map(entries) => {
-            let len = path.len();
+            let top = matches!(at, At::Root);
             for e in entries.iter_mut() {
-                if !interp::interpolated(&e.key, top) {
-                    continue;
+                if interp::interpolated(&e.key, top) {
+                    interpolate_tree(cx, &mut e.value, At::Key(&at, &e.key));
                 }
-                path.truncate(len);
-                if len > 0 {
-                    path.push('.');
-                }
-                path.push_str(&e.key);
-                interpolate_tree(cx, &mut e.value, path, false);
             }
-            path.truncate(len);
         }
     }
 }

@@ -263,7 +263,7 @@ impl<'a> Cx<'a> {
             }
             _ => {
                 for e in self.map(n, field).unwrap_or_default() {
-                    let f = format!("{field}.{}", e.key);
+                    let f = crate::yaml::join(field, &e.key);
                     if e.key.trim().is_empty() {
                         self.err(e.line, &f, "the name is empty");
                         continue;
