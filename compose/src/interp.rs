@@ -314,13 +314,13 @@ impl Found {
                 let name = |v: &str| v.bytes().next().is_some_and(is_name_start) && v.bytes().all(is_name_char);
                 match path.as_slice() {
                     ["secrets" | "configs", _, "environment"] if name(&s.value) => {
-                        self.record(Variable::required(&s.value, node.line), true);
+                        self.record(Variable::named(&s.value, node.line, true), true);
                     }
                     ["services", _, "environment", "[]"] if name(&s.value) => {
-                        self.record(Variable::optional(&s.value, node.line), false);
+                        self.record(Variable::named(&s.value, node.line, false), false);
                     }
                     ["services", _, "environment", key] if s.null && name(key) => {
-                        self.record(Variable::optional(key, node.line), false);
+                        self.record(Variable::named(key, node.line, false), false);
                     }
                     _ => {}
                 }
@@ -390,7 +390,7 @@ impl Found {
                     while j < end && is_name_char(b[j]) {
                         j += 1;
                     }
-                    self.record(Variable::required(&v.s[i + 1..j], line), false);
+                    self.record(Variable::named(&v.s[i + 1..j], line, true), false);
                     i = j;
                 }
                 _ => i += 1,
@@ -414,12 +414,9 @@ impl Found {
 }
 
 impl Variable {
-    fn required(name: &str, line: usize) -> Variable {
-        Variable { name: name.to_string(), default: None, required: true, message: None, line }
-    }
-
-    fn optional(name: &str, line: usize) -> Variable {
-        Variable { name: name.to_string(), default: None, required: false, message: None, line }
+    /// A variable used without a default or message.
+    fn named(name: &str, line: usize, required: bool) -> Variable {
+        Variable { name: name.to_string(), default: None, required, message: None, line }
     }
 }
 
