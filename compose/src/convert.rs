@@ -10,62 +10,71 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::cx::{Cx, DependsRef, Pair, PublishedRef};
 use crate::spec::*;
 use crate::yaml::{self, join, Entry, Kind, Node};
-use crate::{ext, interp, values, Parsed, MAX_TEMPLATE_BYTES};
+use crate::{container, ext, interp, values, Parsed, MAX_DIAGNOSTICS, MAX_TEMPLATE_BYTES};
 
-/// Swarm services cannot honour these; the file still deploys, so they are warnings.
-const IGNORED_SERVICE_KEYS: &[&str] = &[
-    "annotations",
-    "attach",
-    "blkio_config",
-    "cgroup",
-    "cgroup_parent",
-    "container_name",
-    "cpu_count",
-    "cpu_percent",
-    "cpu_period",
-    "cpu_quota",
-    "cpu_rt_period",
-    "cpu_rt_runtime",
-    "cpu_shares",
-    "cpuset",
-    "credential_spec",
-    "develop",
-    "device_cgroup_rules",
-    "dns",
-    "dns_opt",
-    "dns_search",
-    "domainname",
-    "external_links",
-    "extra_hosts",
-    "gpus",
-    "group_add",
-    "ipc",
-    "isolation",
-    "links",
-    "logging",
-    "mac_address",
-    "mem_swappiness",
-    "memswap_limit",
-    "oom_kill_disable",
-    "oom_score_adj",
-    "platform",
-    "post_start",
-    "pre_stop",
-    "profiles",
-    "pull_policy",
-    "read_only",
-    "runtime",
-    "security_opt",
-    "shm_size",
-    "stdin_open",
-    "stop_signal",
-    "storage_opt",
-    "sysctls",
-    "tty",
-    "ulimits",
-    "userns_mode",
-    "uts",
-    "volumes_from",
+/// Container keys swarm services have no equivalent for, each with what to use instead. The file
+/// still deploys, so they are warnings: "`key` is ignored by swarm services: <advice>".
+const IGNORED_SERVICE_KEYS: &[(&str, &str)] = &[
+    ("annotations", "swarm services have no container annotations; use `labels`"),
+    ("blkio_config", "swarm services cannot weigh or limit block I/O"),
+    ("cgroup_parent", "swarm places each task in a cgroup of its own"),
+    ("container_name", "swarm names containers itself; the service is `<app>_{service}`"),
+    ("cpu_count", "use deploy.resources.limits.cpus"),
+    ("cpu_percent", "use deploy.resources.limits.cpus"),
+    ("cpu_period", "use deploy.resources.limits.cpus"),
+    ("cpu_quota", "use deploy.resources.limits.cpus"),
+    ("cpu_rt_period", "real-time scheduling is not available to swarm services"),
+    ("cpu_rt_runtime", "real-time scheduling is not available to swarm services"),
+    ("cpu_shares", "use deploy.resources (limits and reservations of cpus)"),
+    ("cpuset", "swarm services cannot be pinned to CPUs; use deploy.resources.limits.cpus"),
+    ("credential_spec", "it is for Windows group-managed service accounts, which Berth's nodes do not use"),
+    ("device_cgroup_rules", "swarm services cannot be given device rules"),
+    ("domainname", "set a fully qualified `hostname` instead"),
+    ("external_links", "reach services of other apps through a shared external network"),
+    ("links", "services reach each other by name on the app's networks"),
+    ("mac_address", "swarm assigns addresses on its overlay networks"),
+    ("mem_swappiness", "swarm services cannot tune swapping; set deploy.resources.limits.memory"),
+    ("memswap_limit", "swarm services have no swap limit; set deploy.resources.limits.memory"),
+    (
+        "oom_kill_disable",
+        "swarm services cannot turn off the OOM killer; leave headroom in deploy.resources.limits.memory",
+    ),
+    ("oom_score_adj", "swarm services (API 1.41) cannot adjust the OOM score"),
+    (
+        "platform",
+        "each node pulls the image for its own platform; use a placement constraint such as node.platform.arch==x86_64",
+    ),
+    ("runtime", "swarm services run with the node's default runtime"),
+    ("shm_size", "mount a tmpfs at /dev/shm (`tmpfs: /dev/shm`)"),
+    ("storage_opt", "swarm services cannot set storage driver options"),
+];
+
+/// Valid Compose keys that Berth does not support. `true` marks an error: ignoring the key would
+/// make the app behave differently from what the file says; the others are warnings.
+const UNSUPPORTED_SERVICE_KEYS: &[(&str, bool, &str)] = &[
+    ("attach", false, "Berth does not attach to containers' output; their logs are in the console; ignored"),
+    ("develop", false, "it drives `docker compose watch` on a developer's machine; ignored"),
+    ("extends", true, "write the service out in full, or share keys through an `x-` block and `<<: *anchor`"),
+    ("gpus", true, "swarm services (API 1.41) cannot be given GPUs, so the service would run without them"),
+    ("label_file", true, "a web console has no files; put the labels in `labels:`"),
+    ("models", true, "Compose's AI models are not available to swarm services"),
+    ("post_start", true, "lifecycle hooks do not run on swarm services; do the work in the image's entrypoint"),
+    ("pre_stop", true, "lifecycle hooks do not run on swarm services; handle the stop signal in the container"),
+    ("profiles", false, "every service of the template is deployed, whatever its profiles"),
+    ("provider", true, "provider services are run by the Compose CLI, not by swarm"),
+    (
+        "pull_policy",
+        false,
+        "swarm pulls images when it schedules tasks; use the label berth.latest_image to re-pull on redeploy",
+    ),
+    ("use_api_socket", true, "Berth never hands the engine's socket to a container"),
+    ("volumes_from", true, "declare a named volume and mount it in both services"),
+];
+
+/// Top-level Compose keys that Berth does not support (all errors: their content would be lost).
+const UNSUPPORTED_TOP_KEYS: &[(&str, &str)] = &[
+    ("include", "a web console has no files; paste the included services into this template"),
+    ("models", "Compose's AI models are not available to swarm services"),
 ];
 
 /// Names declared at the top level, which services may refer to.
@@ -88,7 +97,7 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
         cx.diags.extend(diags);
         match root {
             Some(mut root) if !root.is_null() => {
-                interpolate_tree(&mut cx, &mut root, "", true);
+                interpolate_tree(&mut cx, &mut root, At::Root);
                 Some(app(&mut cx, &root))
             }
             Some(_) | None => {
@@ -101,46 +110,79 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
     };
     let mut diags = cx.diags;
     diags.sort_by_key(|d| d.line);
+    if diags.len() > MAX_DIAGNOSTICS {
+        let more = diags.len() - MAX_DIAGNOSTICS;
+        diags.truncate(MAX_DIAGNOSTICS);
+        let line = diags.last().map_or(0, |d| d.line);
+        let s = if more == 1 { "" } else { "s" };
+        let message = format!("… and {more} more problem{s} after this line (fix these first)");
+        diags.push(crate::diagnostic(Severity::Error, line, "", message));
+    }
     match spec {
         Some(spec) if !diags.iter().any(|d| d.severity == Severity::Error) => Ok(Parsed { spec, warnings: diags }),
         _ => Err(diags),
     }
 }
 
+/// Where a node is, as a chain of borrowed keys and indexes: interpolation walks every node but
+/// only values with a `$` need their field written out.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn field(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => join(&parent.field(), key),
+            At::Index(parent, i) => format!("{}[{i}]", parent.field()),
+        }
+    }
+}
+
 /// Interpolates every scalar value (not keys) in place. Top-level `x-*` blocks are skipped: they
 /// are only anchors, and their copies are interpolated where they are used.
-fn interpolate_tree(cx: &mut Cx<'_>, node: &mut Node, path: &str, top: bool) {
+fn interpolate_tree(cx: &mut Cx<'_>, node: &mut Node, at: At<'_>) {
     let line = node.line;
     match &mut node.kind {
         Kind::Scalar(s) => {
             if !s.value.contains('$') {
                 return;
             }
-            match interp::interpolate(&s.value, cx.vars) {
+            let path = at.field();
+            let limit = s.value.len() + cx.growth_left();
+            match interp::interpolate(&s.value, cx.vars, limit) {
                 Ok((value, unset)) => {
+                    cx.grown += value.len().saturating_sub(s.value.len());
                     s.value = value;
                     for name in unset {
-                        cx.warn(line, path, format!("{name} is not set; using an empty string"));
+                        cx.warn(line, &path, format!("{name} is not set; using an empty string"));
                     }
                 }
                 Err(message) => {
                     s.bad = true;
-                    cx.err(line, path, message);
+                    if message.starts_with(interp::TOO_LARGE) {
+                        cx.too_large(line, &path);
+                    } else {
+                        cx.err(line, &path, message);
+                    }
                 }
             }
         }
         Kind::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate_tree(cx, item, &format!("{path}[{i}]"), false);
+                interpolate_tree(cx, item, At::Index(&at, i));
             }
         }
         Kind::Map(entries) => {
+            let top = matches!(at, At::Root);
             for e in entries.iter_mut() {
-                if top && e.key.starts_with("x-") {
-                    continue;
+                if interp::interpolated(&e.key, top) {
+                    interpolate_tree(cx, &mut e.value, At::Key(&at, &e.key));
                 }
-                let p = join(path, &e.key);
-                interpolate_tree(cx, &mut e.value, &p, false);
             }
         }
     }
@@ -198,7 +240,12 @@ fn app(cx: &mut Cx<'_>, root: &Node) -> AppSpec {
                 }
             }
             k if k.starts_with("x-") => {}
-            _ => cx.err(e.line, &e.key, format!("unknown top-level key `{}`", e.key)),
+            k => match UNSUPPORTED_TOP_KEYS.iter().find(|(key, _)| *key == k) {
+                Some((_, why)) => {
+                    cx.err(e.line, &e.key, format!("`{k}` is a Compose key Berth does not support: {why}"))
+                }
+                None => cx.err(e.line, &e.key, format!("unknown top-level key `{}`", e.key)),
+            },
         }
     }
     let Some(services) = services else {
@@ -206,7 +253,7 @@ fn app(cx: &mut Cx<'_>, root: &Node) -> AppSpec {
         return spec;
     };
     let entries = cx.map(&services.value, "services").unwrap_or_default();
-    if entries.is_empty() && !services.value.scalar().is_some_and(|s| s.bad) {
+    if entries.is_empty() && !services.value.is_bad() {
         cx.err(services.line, "services", "`services:` is empty: define at least one service");
     }
     for e in entries {
@@ -232,6 +279,10 @@ fn app(cx: &mut Cx<'_>, root: &Node) -> AppSpec {
 
 /// `external: true`, `external: {name: x}` and `name:` → the external name, if external.
 fn external(cx: &mut Cx<'_>, e: &Entry, field: &str, key: &str) -> Option<Option<String>> {
+    if e.value.is_bad() {
+        // Already reported; reading it as `true` keeps the checks that follow quiet about it.
+        return Some(Some(String::new()));
+    }
     match &e.value.kind {
         Kind::Map(entries) => {
             let mut name = None;
@@ -320,8 +371,11 @@ fn volume(cx: &mut Cx<'_>, v: &Entry) -> VolumeSpec {
         match e.key.as_str() {
             "driver" => spec.driver = cx.text(&e.value, &f),
             "driver_opts" => {
-                if cx.map(&e.value, &f).is_some_and(|m| !m.is_empty()) {
-                    cx.warn(e.line, &f, "driver_opts are ignored: create the volume on the nodes and mark it external");
+                for o in cx.map(&e.value, &f).unwrap_or_default() {
+                    let of = join(&f, &o.key);
+                    if let Some(value) = cx.text(&o.value, &of) {
+                        spec.driver_opts.insert(o.key.clone(), value);
+                    }
                 }
             }
             "external" => ext_name = external(cx, e, &f, &v.key),
@@ -359,7 +413,8 @@ fn file_object(
             "environment" => {
                 if let Some(var) = cx.required_text(&e.value, &f) {
                     match cx.vars.get(&var) {
-                        Some(v) => content = Some(v.clone()),
+                        Some(v) if cx.grow(e.line, &f, v.len()) => content = Some(v.clone()),
+                        Some(_) => file = true,
                         None => cx.err(e.line, &f, format!("variable `{var}` is not set, so this {what} has no value")),
                     }
                 } else {
@@ -381,6 +436,33 @@ fn file_object(
     (external, content, labels)
 }
 
+/// `pids_limit` and `deploy.resources.limits.pids` (each: the limit, line and field), which must agree.
+#[derive(Default)]
+struct Pids {
+    top: Option<(Option<i64>, usize, String)>,
+    deploy: Option<(Option<i64>, usize, String)>,
+}
+
+/// A host namespace key (`pid`, `ipc`, `uts`, `userns_mode`, `cgroup`) as written; swarm ignores it.
+fn namespace(cx: &mut Cx<'_>, e: &Entry, field: &str) -> Option<String> {
+    let v = cx.text(&e.value, field)?;
+    if v.trim().is_empty() {
+        return None;
+    }
+    cx.warn(e.line, field, format!("`{}: {v}` is not supported by swarm services; ignored", e.key));
+    Some(v)
+}
+
+/// A list of strings whose items the policy may name: each item's line is kept as `key[i]`.
+fn listed(cx: &mut Cx<'_>, lines: &mut BTreeMap<String, usize>, n: &Node, field: &str, key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (s, line, _) in cx.strings_at(n, field) {
+        lines.insert(format!("{key}[{}]", out.len()), line);
+        out.push(s);
+    }
+    out
+}
+
 /// Everything `deploy:` and the v2 keys may say about replicas, gathered before reconciling.
 #[derive(Default)]
 struct Replicas {
@@ -398,6 +480,7 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
     let mut deploy = None;
     let mut tmpfs = Vec::new();
     let mut replicas = Replicas::default();
+    let mut pids = Pids::default();
     for e in keys {
         let f = join(&base, &e.key);
         let v = &e.value;
@@ -408,7 +491,12 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
             "entrypoint" => svc.entrypoint = command(cx, v, &f),
             "environment" => {
                 for p in cx.pairs(v, &f) {
+                    if p.bad {
+                        continue;
+                    }
+                    let from_vars = p.value.is_none();
                     match p.value.or_else(|| cx.vars.get(&p.key).cloned()) {
+                        Some(value) if from_vars && !cx.grow(p.line, &p.field, value.len()) => {}
                         Some(value) => {
                             svc.environment.insert(p.key, value);
                         }
@@ -451,6 +539,7 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
             "volumes" => {
                 for (i, item) in cx.list(v, &f).unwrap_or_default().iter().enumerate() {
                     if let Some(m) = mount(cx, item, &format!("{f}[{i}]"), declared) {
+                        svc.lines.insert(format!("volumes[{}]", svc.mounts.len()), item.line);
                         svc.mounts.push(m);
                     }
                 }
@@ -470,31 +559,73 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
                     }
                 }
             }
-            "networks" => svc.networks = service_networks(cx, v, &f, declared),
-            "labels" => label_pairs.extend(cx.pairs(v, &f)),
+            "networks" => svc.networks = service_networks(cx, v, &f, declared, &mut svc.lines),
+            "labels" => label_pairs.extend(cx.pairs(v, &f).into_iter().filter(|p| !p.bad)),
             "healthcheck" => svc.healthcheck = healthcheck(cx, v, &f),
             "init" => svc.init = cx.boolean(v, &f).unwrap_or(false),
             "stop_grace_period" => svc.stop_grace_period_ns = cx.duration(v, &f),
             "secrets" => svc.secrets = file_refs(cx, v, &f, &declared.secrets, "secret"),
             "configs" => svc.configs = file_refs(cx, v, &f, &declared.configs, "config"),
-            "privileged" => svc.privileged = cx.boolean(v, &f).unwrap_or(false),
-            "cap_add" => svc.cap_add = cx.strings(v, &f),
+            "privileged" => {
+                svc.privileged = cx.boolean(v, &f).unwrap_or(false);
+                svc.lines.insert(e.key.clone(), e.line);
+            }
+            "cap_add" => svc.cap_add = listed(cx, &mut svc.lines, v, &f, "cap_add"),
             "cap_drop" => svc.cap_drop = cx.strings(v, &f),
-            "devices" => svc.devices = cx.strings(v, &f),
-            "pid" => match cx.text(v, &f).as_deref() {
-                Some("host") => svc.pid_host = true,
-                Some(other) => {
-                    cx.warn(e.line, &f, format!("pid `{other}` is not supported by swarm services; ignored"))
+            "devices" => svc.devices = listed(cx, &mut svc.lines, v, &f, "devices"),
+            "security_opt" => {
+                svc.security_opt = listed(cx, &mut svc.lines, v, &f, "security_opt");
+                if !svc.security_opt.is_empty() {
+                    cx.warn(
+                        e.line,
+                        &f,
+                        "`security_opt` is not applied: swarm services (API 1.41) cannot set security options; ignored",
+                    );
                 }
-                None => {}
-            },
-            "network_mode" => match cx.text(v, &f).as_deref() {
-                Some("host") => svc.network_host = true,
-                Some(other) => {
-                    cx.warn(e.line, &f, format!("network_mode `{other}` is not supported by swarm services; ignored"))
+            }
+            "pid" | "ipc" | "uts" | "userns_mode" | "cgroup" => {
+                let value = namespace(cx, e, &f);
+                svc.lines.insert(e.key.clone(), e.line);
+                match e.key.as_str() {
+                    "pid" => svc.pid = value,
+                    "ipc" => svc.ipc = value,
+                    "uts" => svc.uts = value,
+                    "userns_mode" => svc.userns_mode = value,
+                    _ => svc.cgroup = value,
                 }
-                None => {}
-            },
+            }
+            "network_mode" => {
+                svc.lines.insert(e.key.clone(), e.line);
+                match cx.text(v, &f).as_deref() {
+                    Some(m @ ("host" | "none")) => svc.network_mode = Some(m.to_string()),
+                    Some("") | None => {}
+                    Some(other) => cx.err(
+                        e.line,
+                        &f,
+                        format!("network_mode `{other}` is not supported by swarm services: use networks:"),
+                    ),
+                }
+            }
+            "read_only" => svc.read_only = cx.boolean(v, &f).unwrap_or(false),
+            "tty" => svc.tty = cx.boolean(v, &f).unwrap_or(false),
+            "stdin_open" => svc.stdin_open = cx.boolean(v, &f).unwrap_or(false),
+            "stop_signal" => svc.stop_signal = container::stop_signal(cx, e, &f),
+            "extra_hosts" => svc.extra_hosts = container::extra_hosts(cx, v, &f),
+            "dns" => svc.dns = container::dns(cx, v, &f),
+            "dns_search" => svc.dns_search = container::words(cx, v, &f, "a search domain"),
+            "dns_opt" => svc.dns_opt = container::words(cx, v, &f, "a resolver option"),
+            "sysctls" => container::sysctls(cx, &mut svc, v, &f),
+            "ulimits" => svc.ulimits = container::ulimits(cx, v, &f),
+            "group_add" => svc.group_add = container::words(cx, v, &f, "a group name or number"),
+            "logging" => {
+                let logging = container::logging(cx, &mut svc, v, &f);
+                svc.logging = logging;
+            }
+            "pids_limit" => pids.top = container::pids(cx, v, &f).map(|p| (p, e.line, f.clone())),
+            "isolation" => {
+                svc.lines.insert(e.key.clone(), e.line);
+                svc.isolation = cx.one_of(v, &f, &["default", "process", "hyperv"]);
+            }
             "restart" => {
                 if let Some(r) = cx.text(v, &f) {
                     restart_v2(cx, &r, e.line, &f, &mut svc.restart);
@@ -506,15 +637,28 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
             "cpus" => svc.resources.limit_nano_cpus = cx.cpus(v, &f),
             "depends_on" => depends_on(cx, name, v, &f, &mut svc.ext.depends),
             "deploy" => deploy = Some(e),
-            "cpu_shares" => cx.warn(e.line, &f, "`cpu_shares` is ignored by swarm services (use deploy.resources)"),
-            k if IGNORED_SERVICE_KEYS.contains(&k) => {
-                cx.warn(e.line, &f, format!("`{k}` is ignored by swarm services"))
-            }
             k if k.starts_with("x-") => {}
-            _ => cx.unknown_key(e, &f),
+            k => {
+                if let Some((_, advice)) = IGNORED_SERVICE_KEYS.iter().find(|(key, _)| *key == k) {
+                    let advice = advice.replace("{service}", name);
+                    cx.warn(e.line, &f, format!("`{k}` is ignored by swarm services: {advice}"));
+                } else if let Some((_, error, why)) = UNSUPPORTED_SERVICE_KEYS.iter().find(|(key, ..)| *key == k) {
+                    let message = format!("`{k}` is a Compose key Berth does not support: {why}");
+                    cx.push(if *error { Severity::Error } else { Severity::Warning }, e.line, &f, message);
+                } else {
+                    cx.unknown_key(e, &f);
+                }
+            }
         }
     }
     svc.mounts.extend(tmpfs);
+    if svc.network_mode.is_some() {
+        if let Some(n) = keys.iter().find(|e| e.key == "networks") {
+            let line = svc.lines.get("network_mode").copied().unwrap_or(n.line);
+            let message = "`network_mode` and `networks` cannot be used together: a service with a network mode joins no other network";
+            cx.err(line, &join(&base, "network_mode"), message);
+        }
+    }
 
     match (image, build) {
         (Some((Some(img), l)), b) => {
@@ -532,7 +676,7 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
             "build is not supported: Berth deploys images; build the image and load/push it, then use image:",
         ),
         (Some((None, l)), None) => {
-            let bad = keys.iter().any(|e| e.key == "image" && e.value.scalar().is_some_and(|s| s.bad));
+            let bad = keys.iter().any(|e| e.key == "image" && e.value.is_bad());
             if !bad {
                 cx.err(l, &join(&base, "image"), "the image is empty");
             }
@@ -541,8 +685,19 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
     }
 
     if let Some(d) = deploy {
-        deploy_section(cx, &mut svc, &mut replicas, &mut label_pairs, &d.value, &join(&base, "deploy"));
+        deploy_section(cx, &mut svc, &mut replicas, &mut pids, &mut label_pairs, &d.value, &join(&base, "deploy"));
     }
+    svc.pids_limit = match (pids.top, pids.deploy) {
+        (Some((a, ..)), Some((b, l, f))) if a != b => {
+            let show = |p: Option<i64>| p.map_or("none".to_string(), |p| p.to_string());
+            let message = format!("deploy.resources.limits.pids ({}) and pids_limit ({}) disagree", show(b), show(a));
+            cx.err(l, &f, message);
+            None
+        }
+        (Some((a, ..)), _) => a,
+        (None, Some((b, ..))) => b,
+        (None, None) => None,
+    };
 
     // Extension labels come out of both label maps; everything else stays where it was written.
     let mut ext_pairs = Vec::new();
@@ -852,6 +1007,7 @@ fn long_mount(cx: &mut Cx<'_>, n: &Node, entries: &[Entry], field: &str, declare
             "type" => {
                 kind = Some((cx.one_of(&e.value, &f, &["volume", "bind", "tmpfs"])?, e.line));
             }
+            "source" if e.value.is_bad() => return None,
             "source" => source = cx.text(&e.value, &f).map(|s| (s, e.line, f)),
             "target" => target = cx.required_text(&e.value, &f).map(|t| (t, e.line, f)),
             "read_only" => read_only = cx.boolean(&e.value, &f).unwrap_or(false),
@@ -913,7 +1069,13 @@ fn listed_names(cx: &mut Cx<'_>, items: &[Node], field: &str) -> Vec<(String, us
     names
 }
 
-fn service_networks(cx: &mut Cx<'_>, n: &Node, field: &str, declared: &Declared) -> Vec<String> {
+fn service_networks(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    field: &str,
+    declared: &Declared,
+    lines: &mut BTreeMap<String, usize>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut names = Vec::new();
     match &n.kind {
@@ -934,6 +1096,7 @@ fn service_networks(cx: &mut Cx<'_>, n: &Node, field: &str, declared: &Declared)
         if name != "default" && !declared.networks.contains(&name) {
             cx.err(line, &f, format!("network `{name}` is not declared in the top-level `networks:`"));
         } else if !out.contains(&name) {
+            lines.insert(format!("networks.{name}"), line);
             out.push(name);
         }
     }
@@ -956,6 +1119,7 @@ fn healthcheck(cx: &mut Cx<'_>, n: &Node, field: &str) -> Option<HealthSpec> {
                 }
                 _ => match cx.text(&e.value, &f) {
                     Some(t) if !t.trim().is_empty() => h.test = vec!["CMD-SHELL".to_string(), t],
+                    _ if e.value.is_bad() => {}
                     _ => cx.err(e.line, &f, "the test is empty"),
                 },
             },
@@ -1070,6 +1234,7 @@ fn deploy_section(
     cx: &mut Cx<'_>,
     svc: &mut ServiceSpec,
     replicas: &mut Replicas,
+    pids: &mut Pids,
     labels: &mut Vec<Pair>,
     n: &Node,
     field: &str,
@@ -1084,7 +1249,7 @@ fn deploy_section(
                 }
             }
             "replicas" => replicas.deploy = cx.uint(v, &f).map(|n| (n, e.line, f)),
-            "labels" => labels.extend(cx.pairs(v, &f)),
+            "labels" => labels.extend(cx.pairs(v, &f).into_iter().filter(|p| !p.bad)),
             "resources" => {
                 for r in cx.map(v, &f).unwrap_or_default() {
                     let rf = join(&f, &r.key);
@@ -1103,7 +1268,15 @@ fn deploy_section(
                             ("cpus", false) => svc.resources.reserve_nano_cpus = cx.cpus(&x.value, &xf),
                             ("memory", true) => svc.resources.limit_memory_bytes = cx.memory(&x.value, &xf),
                             ("memory", false) => svc.resources.reserve_memory_bytes = cx.memory(&x.value, &xf),
-                            ("pids", _) | ("devices", false) | ("generic_resources", false) => {
+                            ("pids", true) => {
+                                pids.deploy = container::pids(cx, &x.value, &xf).map(|p| (p, x.line, xf.clone()));
+                            }
+                            ("devices", false) => cx.err(
+                                x.line,
+                                &xf,
+                                "device reservations are not supported: swarm services (API 1.41) cannot be given devices or GPUs",
+                            ),
+                            ("generic_resources", false) => {
                                 cx.warn(x.line, &xf, format!("`{}` is ignored by Berth", x.key));
                             }
                             _ => cx.unknown_key(x, &xf),

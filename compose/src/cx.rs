@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::interp::TOO_LARGE;
 use crate::spec::{Diagnostic, Severity};
 use crate::values;
+use crate::yaml::MAX_EXPANDED_BYTES;
 use crate::yaml::{Entry, Kind, Node};
 
 /// A `depends_on` or `berth.depends` reference, kept with its line for the checks after parsing.
@@ -29,6 +31,9 @@ pub struct Cx<'a> {
     pub diags: Vec<Diagnostic>,
     pub depends: Vec<DependsRef>,
     pub published: Vec<PublishedRef>,
+    /// Bytes that variables' values have added to the document so far (see [`Cx::grow`]).
+    pub grown: usize,
+    too_large: bool,
 }
 
 /// A label or environment entry: key, value (`None` for a bare `KEY`), line and field path.
@@ -37,16 +42,43 @@ pub struct Pair {
     pub value: Option<String>,
     pub line: usize,
     pub field: String,
+    /// The value failed interpolation (already reported): consumers skip the pair quietly.
+    pub bad: bool,
 }
 
 impl<'a> Cx<'a> {
     pub fn new(vars: &'a BTreeMap<String, String>) -> Self {
-        Cx { vars, diags: Vec::new(), depends: Vec::new(), published: Vec::new() }
+        Cx { vars, diags: Vec::new(), depends: Vec::new(), published: Vec::new(), grown: 0, too_large: false }
+    }
+
+    /// How many more bytes variables' values may add to the document: a small template that
+    /// uses one large value thousands of times must not exhaust the server.
+    pub fn growth_left(&self) -> usize {
+        MAX_EXPANDED_BYTES.saturating_sub(self.grown)
+    }
+
+    /// Counts `added` bytes taken from the variables; `false` (reported once, at `line`) when the
+    /// document would grow beyond [`MAX_EXPANDED_BYTES`].
+    pub fn grow(&mut self, line: usize, field: &str, added: usize) -> bool {
+        if added <= self.growth_left() {
+            self.grown += added;
+            return true;
+        }
+        self.too_large(line, field);
+        false
+    }
+
+    /// Reports, once, that variables made the document too large.
+    pub fn too_large(&mut self, line: usize, field: &str) {
+        if !self.too_large {
+            self.too_large = true;
+            let message = format!("{}: the values added exceed {} KB", TOO_LARGE, MAX_EXPANDED_BYTES / 1024);
+            self.err(line, field, message);
+        }
     }
 
     pub fn push(&mut self, severity: Severity, line: usize, field: &str, message: impl Into<String>) {
-        let service = crate::service_of(field);
-        self.diags.push(Diagnostic { severity, line, service, field: field.to_string(), message: message.into() });
+        self.diags.push(crate::diagnostic(severity, line, field, message.into()));
     }
 
     pub fn err(&mut self, line: usize, field: &str, message: impl Into<String>) {
@@ -93,6 +125,18 @@ impl<'a> Cx<'a> {
             }
             _ => {
                 self.err(n.line, field, format!("expected true or false, not `{v}`"));
+                None
+            }
+        }
+    }
+
+    /// A whole number that may be negative.
+    pub fn int(&mut self, n: &Node, field: &str) -> Option<i64> {
+        let v = self.required_text(n, field)?;
+        match v.trim().parse::<i64>() {
+            Ok(x) => Some(x),
+            Err(_) => {
+                self.err(n.line, field, format!("expected a whole number, not `{v}`"));
                 None
             }
         }
@@ -173,9 +217,27 @@ impl<'a> Cx<'a> {
 
     /// A list of strings, or one string standing for a list of one.
     pub fn strings_or_one(&mut self, n: &Node, field: &str) -> Vec<String> {
+        self.strings_or_one_at(n, field).into_iter().map(|(s, ..)| s).collect()
+    }
+
+    /// A list of strings, each with its line and field (`field[i]`).
+    pub fn strings_at(&mut self, n: &Node, field: &str) -> Vec<(String, usize, String)> {
+        let items = self.list(n, field).unwrap_or_default();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let f = format!("{field}[{i}]");
+            if let Some(s) = self.text(item, &f) {
+                out.push((s, item.line, f));
+            }
+        }
+        out
+    }
+
+    /// [`Cx::strings_or_one`] with lines and fields.
+    pub fn strings_or_one_at(&mut self, n: &Node, field: &str) -> Vec<(String, usize, String)> {
         match &n.kind {
-            Kind::Scalar(_) => self.text(n, field).into_iter().collect(),
-            _ => self.strings(n, field),
+            Kind::Scalar(_) => self.text(n, field).into_iter().map(|s| (s, n.line, field.to_string())).collect(),
+            _ => self.strings_at(n, field),
         }
     }
 
@@ -196,14 +258,19 @@ impl<'a> Cx<'a> {
                         self.err(item.line, &f, "the name before `=` is empty");
                         continue;
                     }
-                    out.push(Pair { key, value, line: item.line, field: f });
+                    out.push(Pair { key, value, line: item.line, field: f, bad: false });
                 }
             }
             _ => {
                 for e in self.map(n, field).unwrap_or_default() {
-                    let f = format!("{field}.{}", e.key);
+                    let f = crate::yaml::join(field, &e.key);
+                    if e.key.trim().is_empty() {
+                        self.err(e.line, &f, "the name is empty");
+                        continue;
+                    }
+                    let bad = e.value.is_bad();
                     let value = self.text(&e.value, &f);
-                    out.push(Pair { key: e.key.clone(), value, line: e.line, field: f });
+                    out.push(Pair { key: e.key.clone(), value, line: e.line, field: f, bad });
                 }
             }
         }

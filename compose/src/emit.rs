@@ -118,6 +118,7 @@ pub fn to_compose(spec: &AppSpec) -> String {
         for (name, vol) in &spec.volumes {
             o.line(1, &format!("{}:", q(name)));
             o.opt_str(2, "driver", &vol.driver);
+            o.map(2, "driver_opts", &vol.driver_opts);
             o.object(&vol.external, &vol.labels);
         }
     }
@@ -219,11 +220,58 @@ fn service(o: &mut Out, s: &ServiceSpec) {
             o.list(2, key, items);
         }
     }
-    if s.pid_host {
-        o.line(2, "pid: host");
+    for (key, value) in [
+        ("pid", &s.pid),
+        ("ipc", &s.ipc),
+        ("uts", &s.uts),
+        ("userns_mode", &s.userns_mode),
+        ("cgroup", &s.cgroup),
+        ("network_mode", &s.network_mode),
+        ("stop_signal", &s.stop_signal),
+        ("isolation", &s.isolation),
+    ] {
+        o.opt_str(2, key, value);
     }
-    if s.network_host {
-        o.line(2, "network_mode: host");
+    for (key, on) in [("read_only", s.read_only), ("tty", s.tty), ("stdin_open", s.stdin_open)] {
+        if on {
+            o.line(2, &format!("{key}: true"));
+        }
+    }
+    for (key, items) in [
+        ("security_opt", &s.security_opt),
+        ("dns", &s.dns),
+        ("dns_search", &s.dns_search),
+        ("dns_opt", &s.dns_opt),
+        ("group_add", &s.group_add),
+    ] {
+        if !items.is_empty() {
+            o.list(2, key, items);
+        }
+    }
+    if !s.extra_hosts.is_empty() {
+        // `host=ip` rather than `host:ip`, so that IPv6 addresses need no second thought.
+        let items: Vec<String> = s.extra_hosts.iter().map(|h| format!("{}={}", h.host, h.ip)).collect();
+        o.list(2, "extra_hosts", &items);
+    }
+    o.map(2, "sysctls", &s.sysctls);
+    if !s.ulimits.is_empty() {
+        o.line(2, "ulimits:");
+        for (name, u) in &s.ulimits {
+            o.line(3, &format!("{}: {{soft: {}, hard: {}}}", q(name), u.soft, u.hard));
+        }
+    }
+    if let Some(l) = &s.logging {
+        o.line(2, "logging:");
+        if !l.driver.is_empty() {
+            o.line(3, &format!("driver: {}", v(&l.driver)));
+        }
+        if l.options.is_empty() {
+            o.line(3, "options: {}");
+        }
+        o.map(3, "options", &l.options);
+    }
+    if let Some(n) = s.pids_limit {
+        o.line(2, &format!("pids_limit: {n}"));
     }
     if !s.ext.depends.is_empty() {
         o.list(2, "depends_on", &s.ext.depends);

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+mod container;
 mod convert;
 mod cx;
 mod emit;
@@ -17,6 +18,7 @@ pub mod spec;
 mod values;
 mod yaml;
 
+pub use policy::{validate_allowances, Allowances, HostPath};
 pub use spec::*;
 
 /// Templates larger than this are refused before parsing.
@@ -46,20 +48,53 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Vec<
     convert::parse(text, vars)
 }
 
-/// The variables a template uses, in first-use order, deduplicated. Scans the text, so it works
-/// (and never panics) on templates that do not parse.
+/// The variables a template uses, in first-use order, deduplicated: read from the values `parse`
+/// interpolates (not keys or comments), plus the `environment:` names of secrets and configs and a
+/// service's bare environment names. Text that is not valid YAML yet is scanned line by line, so it
+/// works (and never panics) while someone types. Linear in the text; empty beyond
+/// [`MAX_TEMPLATE_BYTES`].
 pub fn variables(text: &str) -> Vec<Variable> {
     interp::variables(text)
 }
 
-/// Workload policy: everything in `spec` that only admins may deploy.
-pub fn policy_violations(spec: &AppSpec) -> Vec<Violation> {
-    policy::violations(spec)
+/// Workload policy, an allow-list: everything in `spec` that a caller without the
+/// privileged-workload permission may not deploy on a cluster granting `allow` (admins skip the
+/// check). Each violation names the service, the field and its YAML line.
+pub fn policy_violations(spec: &AppSpec, allow: &Allowances) -> Vec<Violation> {
+    policy::violations(spec, allow)
 }
 
 /// Compose YAML (version "3.8" style) that [`parse`] turns back into an equal spec (lines aside).
 pub fn to_compose(spec: &AppSpec) -> String {
     emit::to_compose(spec)
+}
+
+/// At most this many diagnostics are returned (the first, by line), then one saying how many more
+/// there were: a template with 20,000 duplicate keys must not produce a 20,000-line answer.
+pub const MAX_DIAGNOSTICS: usize = 200;
+
+/// A diagnostic, with quoted values and the field shortened: values come from the template and may
+/// be as long as it is.
+pub(crate) fn diagnostic(severity: Severity, line: usize, field: &str, message: String) -> Diagnostic {
+    let service = service_of(field);
+    let field = shorten(field, 200);
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        // Odd parts are between backticks: quoted values.
+        out.push_str(&if i % 2 == 1 { shorten(part, 80) } else { part.to_string() });
+    }
+    Diagnostic { severity, line, service, field, message: out }
+}
+
+/// `s` cut to `max` characters (with `…`) when longer.
+pub(crate) fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// The service a field path is about (`services.web.ports[1]` → `web`).

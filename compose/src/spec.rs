@@ -24,6 +24,18 @@ pub struct AppSpec {
     pub configs: BTreeMap<String, ConfigSpec>,
 }
 
+impl AppSpec {
+    /// The spec without the YAML lines it was read from: what stays equal when a template is
+    /// reformatted (and what a round trip through `to_compose` keeps).
+    pub fn without_lines(mut self) -> AppSpec {
+        for s in self.services.values_mut() {
+            s.line = 0;
+            s.lines.clear();
+        }
+        self
+    }
+}
+
 /// One service.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
@@ -85,18 +97,97 @@ pub struct ServiceSpec {
     pub cap_drop: Vec<String>,
     #[serde(default)]
     pub devices: Vec<String>,
-    /// `pid: host`.
+    /// Host namespaces as written (`pid: host`, `ipc: shareable`, …). Swarm services (API 1.41)
+    /// honour none of them; they are kept so that the policy sees what was asked for.
     #[serde(default)]
-    pub pid_host: bool,
-    /// `network_mode: host`.
+    pub pid: Option<String>,
     #[serde(default)]
-    pub network_host: bool,
+    pub ipc: Option<String>,
+    #[serde(default)]
+    pub uts: Option<String>,
+    #[serde(default)]
+    pub userns_mode: Option<String>,
+    #[serde(default)]
+    pub cgroup: Option<String>,
+    /// `network_mode` as written: `host` (the service joins the engine's `host` network) or `none`;
+    /// any other value is refused by the parser (swarm services use `networks:`).
+    #[serde(default)]
+    pub network_mode: Option<String>,
+    /// `security_opt` as written; swarm (API 1.41) cannot apply it, the policy reads it.
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// Mount the container's root file system read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// The signal that stops the container (`SIGTERM`, `SIGINT`, `9`), as written.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub stdin_open: bool,
+    /// Lines added to the container's `/etc/hosts`.
+    #[serde(default)]
+    pub extra_hosts: Vec<HostEntry>,
+    /// Name servers (IP addresses).
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// Resolver options (`ndots:2`, `timeout:1`).
+    #[serde(default)]
+    pub dns_opt: Vec<String>,
+    /// Kernel parameters, as written (`net.core.somaxconn` → `1024`).
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    /// Resource limits by name (`nofile`, `nproc`, …).
+    #[serde(default)]
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// Supplementary groups (names or numbers, as text).
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    #[serde(default)]
+    pub logging: Option<Logging>,
+    /// Maximum number of processes (`pids_limit` or `deploy.resources.limits.pids`); `None` is no
+    /// limit (Compose's `-1` and `0` mean the same).
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
+    /// `default`, `process` or `hyperv` (Windows nodes).
+    #[serde(default)]
+    pub isolation: Option<String>,
     /// Berth's extension labels (`berth.*` and their aliases), parsed.
     #[serde(default)]
     pub ext: Extensions,
     /// The YAML line where the service is defined (1-based), for messages about it.
     #[serde(default)]
     pub line: usize,
+    /// The YAML line of each field the policy may name, by its path in the service (`volumes[2]`,
+    /// `cap_add[0]`, `networks.front`, `sysctls.kernel.sem`, `privileged`); the policy falls back
+    /// to `line` for fields not listed (specs built elsewhere have none).
+    #[serde(default)]
+    pub lines: BTreeMap<String, usize>,
+}
+
+/// One `extra_hosts` entry: `host` resolves to `ip` inside the container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostEntry {
+    pub host: String,
+    pub ip: String,
+}
+
+/// A resource limit (`ulimit`); `-1` is unlimited.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// Where a service's container logs go.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logging {
+    /// The log driver (`json-file`, `local`, `syslog`, …); empty means the engine's default.
+    pub driver: String,
+    pub options: BTreeMap<String, String>,
 }
 
 /// How many tasks a service runs.
@@ -213,6 +304,10 @@ pub struct NetworkSpec {
 pub struct VolumeSpec {
     pub external: Option<String>,
     pub driver: Option<String>,
+    /// The driver's options (for `local`: `type`, `o`, `device`), passed as the mount's volume
+    /// driver configuration.
+    #[serde(default)]
+    pub driver_opts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -310,7 +405,11 @@ pub struct Variable {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub service: String,
-    /// The Compose field, e.g. `privileged`, `volumes[0]`, `cap_add`.
+    /// The Compose field in the service, e.g. `privileged`, `volumes[0]`, `cap_add[1]`,
+    /// `networks.front`, `sysctls.kernel.core_pattern`.
     pub field: String,
+    /// The YAML line of the offending key or item (the service's line when it is not known).
+    #[serde(default)]
+    pub line: usize,
     pub message: String,
 }

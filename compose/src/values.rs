@@ -42,7 +42,13 @@ pub fn duration(s: &str) -> Result<i64, String> {
     i64::try_from(total).map_err(|_| format!("`{s}` is too long a duration"))
 }
 
-/// `digits[.digits]` times `scale`, exactly (truncating below one unit of `scale`'s base).
+/// The most significant fraction digits [`decimal_scaled`] reads; more are refused (by then the
+/// value is exact to far below one nanosecond, byte or nano-CPU, and `u128` would overflow).
+const MAX_FRACTION_DIGITS: usize = 24;
+
+/// `digits[.digits]` times `scale`, computed exactly on the decimal digits with integer
+/// arithmetic and rounded toward zero once, at the end (`1.5g` is 1,610,612,736 bytes, `0.5m` is
+/// 524,288). `None` when it is not such a number or does not fit.
 fn decimal_scaled(num: &str, scale: u128) -> Option<u128> {
     let (int, frac) = match num.split_once('.') {
         Some((i, f)) => (i, f),
@@ -54,14 +60,19 @@ fn decimal_scaled(num: &str, scale: u128) -> Option<u128> {
     if !frac.bytes().all(|b| b.is_ascii_digit()) || int.len() > 20 {
         return None;
     }
-    let mut value: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    value = value.checked_mul(scale)?;
-    let mut unit = scale;
-    for d in frac.bytes().take(30) {
-        unit /= 10;
-        value = value.checked_add(u128::from(d - b'0') * unit)?;
+    let frac = frac.trim_end_matches('0');
+    if frac.len() > MAX_FRACTION_DIGITS {
+        return None;
     }
-    Some(value)
+    let whole: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let whole = whole.checked_mul(scale)?;
+    if frac.is_empty() {
+        return Some(whole);
+    }
+    // frac / 10^len × scale, as one integer division: 10^24 × 3.6e12 (an hour in ns) < 2^128.
+    let digits: u128 = frac.parse().ok()?;
+    let part = digits.checked_mul(scale)? / 10u128.pow(frac.len() as u32);
+    whole.checked_add(part)
 }
 
 /// Parses a memory size (`512m`, `1.5g`, `1073741824`, `64kb`) into bytes; units are binary
@@ -308,4 +319,51 @@ pub fn normalise_path(p: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_exact() {
+        for (s, bytes) in [
+            ("1.5g", 1_610_612_736),
+            ("0.5m", 524_288),
+            (".5k", 512),
+            ("1.25G", 1_342_177_280),
+            ("0.1k", 102),
+            ("0.3333333333g", 357_913_941),
+            ("1.000000000000000000000000000000k", 1024),
+            ("512m", 536_870_912),
+            ("64kb", 65_536),
+            ("100", 100),
+            ("1.5t", 1_649_267_441_664),
+        ] {
+            assert_eq!(memory(s), Ok(bytes), "{s}");
+        }
+        assert!(memory("1.0000000000000000000000001g").is_err());
+        assert!(memory("1..5g").is_err());
+        assert!(memory("9999999999t").is_err());
+    }
+
+    #[test]
+    fn durations_and_cpus_are_exact() {
+        for (s, ns) in [
+            ("1.5s", 1_500_000_000),
+            ("0.1m", 6_000_000_000),
+            ("0.000000000009999h", 35),
+            ("1.9ns", 1),
+            ("0.33333333333m", 19_999_999_999),
+            ("1h2m3.5s", 3_723_500_000_000),
+            ("2.5us", 2_500),
+        ] {
+            assert_eq!(duration(s), Ok(ns), "{s}");
+        }
+        for (s, n) in [("0.5", 500_000_000), ("1.000000001", 1_000_000_001), ("0.1", 100_000_000), ("2", 2_000_000_000)]
+        {
+            assert_eq!(cpus(s), Ok(n), "{s}");
+        }
+        assert!(cpus("0.0000000001").is_err());
+    }
 }

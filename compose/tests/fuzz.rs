@@ -95,6 +95,22 @@ const TOKENS: &[&str] = &[
     "1m30s",
     "512m",
     "0.5",
+    "1.5g",
+    "network_mode: ",
+    "extra_hosts: ",
+    "\"h:::1\"",
+    "sysctls: ",
+    "kernel.sem=1",
+    "ulimits: ",
+    "{soft: 2, hard: 1}",
+    "logging: ",
+    "pids_limit: ",
+    "driver_opts: ",
+    "{type: none, o: bind, device: /etc}",
+    "security_opt: ",
+    "${A:-{",
+    "}}",
+    "$-",
 ];
 
 fn big_files() -> Vec<String> {
@@ -195,15 +211,15 @@ fn exercise(text: &str, vars: &BTreeMap<String, String>) -> bool {
     let parsed = parse(text, vars);
     let ok = parsed.is_ok();
     if let Ok(parsed) = parsed {
-        let _ = policy_violations(&parsed.spec);
+        let _ = policy_violations(&parsed.spec, &Allowances::default());
         let out = to_compose(&parsed.spec);
         match parse(&out, &BTreeMap::new()) {
             Ok(back) => {
-                let strip = |mut s: AppSpec| {
-                    s.services.values_mut().for_each(|s| s.line = 0);
-                    s
-                };
-                assert_eq!(strip(back.spec), strip(parsed.spec), "round trip changed the spec of:\n{text}\n---\n{out}");
+                assert_eq!(
+                    back.spec.without_lines(),
+                    parsed.spec.without_lines(),
+                    "round trip changed the spec of:\n{text}\n---\n{out}"
+                );
             }
             Err(e) => panic!("to_compose wrote something parse refuses:\n{text}\n---\n{out}\n{e:#?}"),
         }
@@ -290,4 +306,36 @@ fn hostile_inputs() {
     let huge = parse(&inputs[8], &vars).unwrap_err();
     assert_eq!(huge.len(), 1);
     assert_eq!(huge[0].message, "the template is 257 KB; the limit is 256 KB");
+}
+
+/// Inputs built to exhaust time or memory, each of nearly the largest size a template may have:
+/// every one is answered quickly (a generous bound for a debug build on a small machine), and the
+/// refused ones with an error naming a line.
+#[test]
+fn byte_bombs() {
+    let bound = std::time::Duration::from_secs(2);
+    for b in common::bombs::bombs() {
+        assert!(b.text.len() <= MAX_TEMPLATE_BYTES, "{}: {} bytes", b.name, b.text.len());
+        let start = Instant::now();
+        let result = parse(&b.text, &b.vars);
+        let parsing = start.elapsed();
+        let start = Instant::now();
+        let _ = variables(&b.text);
+        let scanning = start.elapsed();
+        assert!(parsing < bound && scanning < bound, "{}: parse {parsing:?}, variables {scanning:?}", b.name);
+        match result {
+            Err(ds) if b.refused => {
+                let e = ds.iter().find(|d| d.severity == Severity::Error).expect("an error");
+                assert!(e.line > 0, "{}: {e:?}", b.name);
+                // The answer stays small too: a bounded list of short messages.
+                assert!(ds.len() <= MAX_DIAGNOSTICS + 1, "{}: {} diagnostics", b.name, ds.len());
+                for d in &ds {
+                    assert!(d.message.len() < 1_000 && d.field.len() < 1_000, "{}: {d:?}", b.name);
+                }
+            }
+            Ok(_) if !b.refused => {}
+            Ok(_) => panic!("{}: parsed", b.name),
+            Err(ds) => panic!("{}: {:?}", b.name, &ds[..ds.len().min(3)]),
+        }
+    }
 }

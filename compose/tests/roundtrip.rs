@@ -5,17 +5,10 @@ use std::collections::BTreeMap;
 
 use compose::*;
 
-fn without_lines(mut spec: AppSpec) -> AppSpec {
-    for s in spec.services.values_mut() {
-        s.line = 0;
-    }
-    spec
-}
-
 fn round_trip(spec: &AppSpec) {
     let text = to_compose(spec);
     match parse(&text, &BTreeMap::new()) {
-        Ok(p) => assert_eq!(without_lines(p.spec), without_lines(spec.clone()), "\n{text}"),
+        Ok(p) => assert_eq!(p.spec.without_lines(), spec.clone().without_lines(), "\n{text}"),
         Err(e) => panic!("{text}\n{e:#?}"),
     }
 }
@@ -129,8 +122,40 @@ fn rich() -> AppSpec {
         cap_add: vec!["NET_ADMIN".into()],
         cap_drop: vec!["ALL".into()],
         devices: vec!["/dev/fuse:/dev/fuse:rwm".into()],
-        pid_host: true,
-        network_host: true,
+        pid: Some("host".into()),
+        ipc: Some("shareable".into()),
+        uts: Some("host".into()),
+        userns_mode: Some("host".into()),
+        cgroup: Some("private".into()),
+        network_mode: None,
+        security_opt: vec!["no-new-privileges:true".into(), "seccomp=unconfined".into(), "label=type:$x".into()],
+        read_only: true,
+        stop_signal: Some("SIGRTMIN+3".into()),
+        tty: true,
+        stdin_open: true,
+        extra_hosts: vec![
+            HostEntry { host: "db.local".into(), ip: "10.0.0.5".into() },
+            HostEntry { host: "v6".into(), ip: "::1".into() },
+            HostEntry { host: "v6".into(), ip: "fe80::1".into() },
+        ],
+        dns: vec!["1.1.1.1".into(), "2606:4700::1111".into()],
+        dns_search: vec!["example.com".into(), "svc.local".into()],
+        dns_opt: vec!["ndots:2".into(), "timeout:1".into()],
+        sysctls: map(&[("net.core.somaxconn", "1024"), ("kernel.shm_rmid_forced", "1"), ("net.ipv4.x", "true")]),
+        ulimits: [
+            ("nofile".to_string(), Ulimit { soft: 20_000, hard: 40_000 }),
+            ("memlock".to_string(), Ulimit { soft: -1, hard: -1 }),
+            ("nproc".to_string(), Ulimit { soft: 0, hard: 10 }),
+        ]
+        .into_iter()
+        .collect(),
+        group_add: vec!["wheel".into(), "1000".into()],
+        logging: Some(Logging {
+            driver: "json-file".into(),
+            options: map(&[("max-size", "10m"), ("max-file", "3"), ("tag", "{{.Name}} $x")]),
+        }),
+        pids_limit: Some(100),
+        isolation: Some("default".into()),
         ext: Extensions {
             depends: vec!["db".into()],
             probe: Some(Probe {
@@ -151,11 +176,16 @@ fn rich() -> AppSpec {
             lb: [(443, "https:443;cert=$$x".to_string())].into_iter().collect(),
         },
         line: 0,
+        lines: BTreeMap::new(),
     };
     web.environment.insert("EMPTY".into(), String::new());
     let db = ServiceSpec {
         image: "postgres@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
         mode: Mode::Global,
+        network_mode: Some("host".into()),
+        logging: Some(Logging { driver: "syslog".into(), options: BTreeMap::new() }),
+        isolation: Some("process".into()),
+        stop_signal: Some("9".into()),
         ext: Extensions { rolling_updates: Some(false), ..Extensions::default() },
         healthcheck: Some(HealthSpec {
             test: vec!["NONE".into()],
@@ -168,6 +198,8 @@ fn rich() -> AppSpec {
     };
     let bare = ServiceSpec {
         image: "busybox".into(),
+        network_mode: Some("none".into()),
+        logging: Some(Logging { driver: String::new(), options: map(&[("max-size", "1m")]) }),
         command: Some(vec!["sh".into(), "-c".into(), "echo $$HOME; exit 0".into()]),
         healthcheck: Some(HealthSpec {
             test: vec![],
@@ -191,7 +223,12 @@ fn rich() -> AppSpec {
         .insert("proxy".into(), NetworkSpec { external: Some("traefik_public".into()), ..NetworkSpec::default() });
     spec.volumes.insert(
         "data".into(),
-        VolumeSpec { external: None, driver: Some("local".into()), labels: map(&[("k", "$v")]) },
+        VolumeSpec {
+            external: None,
+            driver: Some("local".into()),
+            driver_opts: map(&[("type", "nfs"), ("o", "addr=10.0.0.1,nfsvers=4"), ("device", ":/export/$x")]),
+            labels: map(&[("k", "$v")]),
+        },
     );
     spec.volumes.insert("old".into(), VolumeSpec { external: Some("old".into()), ..VolumeSpec::default() });
     spec.secrets.insert(
@@ -225,9 +262,32 @@ fn minimal_specs_round_trip() {
 }
 
 #[test]
+fn empty_logging_round_trips() {
+    let mut spec = AppSpec::default();
+    let svc = ServiceSpec { image: "a".into(), logging: Some(Logging::default()), ..ServiceSpec::default() };
+    spec.services.insert("a".into(), svc);
+    round_trip(&spec);
+}
+
+#[test]
 fn policy_sees_the_same_after_a_round_trip() {
     let spec = rich();
     let back = parse(&to_compose(&spec), &BTreeMap::new()).unwrap().spec;
-    assert_eq!(policy_violations(&spec), policy_violations(&back));
-    assert!(policy_violations(&spec).iter().any(|v| v.field == "volumes[4]"));
+    // Lines differ (the hand-built spec has none); everything else must not.
+    let strip = |vs: Vec<Violation>| vs.into_iter().map(|v| (v.service, v.field, v.message)).collect::<Vec<_>>();
+    let allow = Allowances::default();
+    assert_eq!(strip(policy_violations(&spec, &allow)), strip(policy_violations(&back, &allow)));
+    let fields: Vec<String> =
+        policy_violations(&spec, &allow).into_iter().map(|v| format!("{}.{}", v.service, v.field)).collect();
+    for f in [
+        "web.volumes[4]",
+        "web.pid",
+        "web.ipc",
+        "web.security_opt[1]",
+        "db.network_mode",
+        "db.logging.driver",
+        "db.isolation",
+    ] {
+        assert!(fields.iter().any(|x| x == f), "{f} not in {fields:?}");
+    }
 }

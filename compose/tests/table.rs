@@ -73,65 +73,99 @@ fn variables_scan() {
     assert!(!vs[3].required);
     assert_eq!(vs[5].line, 7);
     assert!(!vs[6].required);
-    assert!(variables("a: [\n$X ${Y").iter().any(|v| v.name == "X"));
 }
 
+/// `variables` reads what `parse` interpolates: values, not keys or comments; `x-` blocks where
+/// they are used; the names secrets and configs take from the variables; a service's bare
+/// environment names.
 #[test]
-fn policy() {
-    let yaml = concat!(
-        "services:\n  web:\n    image: nginx\n    privileged: true\n    pid: host\n    network_mode: host\n",
-        "    devices: [/dev/kvm]\n    cap_add: [SYS_ADMIN]\n    volumes:\n",
-        "      - /var/run/../run/docker.sock:/a\n",
-        "      - //:/b\n",
-        "      - /var/run/docker.sock/:/c\n",
-        "      - type: bind\n        source: /run/docker.sock\n        target: /d\n",
-        "      - /var:/e\n",
-        "      - /var/lib/docker/volumes:/f\n",
-        "      - /srv/data:/g\n",
-        "      - type: bind\n        source: /var/lib\n        target: /h\n",
-        "      - /run/./:/i\n",
-        "  ok:\n    image: nginx\n    volumes: [/srv:/srv, /var/log:/log]\n    cap_drop: [ALL]\n",
+fn variables_follow_the_tree() {
+    let text = concat!(
+        "# ${COMMENTED}\n",                                      // 1
+        "x-unused: ${UNUSED}\n",                                 // 2
+        "x-env: &env\n",                                         // 3
+        "  TAG: ${TAG}\n",                                       // 4
+        "services:\n",                                           // 5
+        "  web:\n",                                              // 6
+        "    image: ${IMAGE:-nginx}  # ${IN_COMMENT}\n",         // 7
+        "    environment:\n",                                    // 8
+        "      <<: *env\n",                                      // 9
+        "      ${KEY_VAR}: v\n",                                 // 10
+        "      FROM_FORM:\n",                                    // 11
+        "  db:\n",                                               // 12
+        "    image: postgres\n",                                 // 13
+        "    environment: [BARE, \"P=${DB_PASS:?give one}\"]\n", // 14
+        "secrets:\n",                                            // 15
+        "  s:\n",                                                // 16
+        "    environment: SECRET_VAR\n",                         // 17
+        "configs:\n",                                            // 18
+        "  c:\n",                                                // 19
+        "    environment: CONFIG_VAR\n",                         // 20
     );
-    let p = parse(yaml, &BTreeMap::new()).unwrap();
-    let vs = policy_violations(&p.spec);
-    let fields: Vec<(&str, &str)> = vs.iter().map(|v| (v.service.as_str(), v.field.as_str())).collect();
+    let vs = variables(text);
+    let got: Vec<(&str, bool, usize)> = vs.iter().map(|v| (v.name.as_str(), v.required, v.line)).collect();
     assert_eq!(
-        fields,
+        got,
         [
-            ("web", "privileged"),
-            ("web", "pid"),
-            ("web", "network_mode"),
-            ("web", "devices"),
-            ("web", "cap_add"),
-            ("web", "volumes[0]"),
-            ("web", "volumes[1]"),
-            ("web", "volumes[2]"),
-            ("web", "volumes[3]"),
-            ("web", "volumes[4]"),
-            ("web", "volumes[5]"),
-            ("web", "volumes[7]"),
-            ("web", "volumes[8]"),
+            ("IMAGE", false, 7),
+            ("FROM_FORM", false, 11),
+            ("TAG", true, 4),
+            ("BARE", false, 14),
+            ("DB_PASS", true, 14),
+            ("SECRET_VAR", true, 17),
+            ("CONFIG_VAR", true, 20),
         ]
     );
-    // A spec built elsewhere (not normalised) is checked the same way.
-    let mut spec = AppSpec::default();
-    let mut svc = ServiceSpec { image: "x".into(), ..ServiceSpec::default() };
-    svc.mounts.push(MountSpec {
-        kind: MountKind::Bind,
-        source: "/var/run/./docker.sock/".into(),
-        target: "/x".into(),
-        read_only: true,
-    });
-    spec.services.insert("s".into(), svc);
-    assert_eq!(policy_violations(&spec).len(), 1);
+    // Every variable the form asks for is enough for the template to parse.
+    let vars: BTreeMap<String, String> = vs.iter().map(|v| (v.name.clone(), "x".to_string())).collect();
+    assert!(parse(text, &vars).is_ok(), "{:#?}", parse(text, &vars));
+    // A later use that parsing cannot do without makes a variable required.
+    let vs = variables("a: ${A:-x}\nb: ${A:?set A}\nc: ${B}\nd: ${B:-y}\n");
+    assert_eq!((vs[0].required, vs[0].message.as_deref(), vs[1].required), (true, Some("set A"), true));
+    // Text that is not YAML yet is scanned line by line, comment lines skipped.
+    let vs = variables("services:\n  web:\n    image: ${IMG}\n  # ${NO}\n    ports: [\n$X ${Y");
+    assert_eq!(vs.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["IMG", "X"]);
+    assert!(variables(&format!("a: ${{A}}\n# {}", "x".repeat(MAX_TEMPLATE_BYTES))).is_empty());
 }
 
-/// Lines are where things were written, which a round trip through `to_compose` changes.
-pub fn without_lines(mut spec: AppSpec) -> AppSpec {
-    for s in spec.services.values_mut() {
-        s.line = 0;
+/// A value whose interpolation fails is reported once, with no follow-on message about the value
+/// it did not get ("the test is empty", "has no value", "the image is empty", ...): every scalar
+/// of a template using every key is replaced in turn by a failing variable.
+#[test]
+fn interpolation_errors_stand_alone() {
+    let template = "services:\n  web:\n    image: nginx\n    command: serve\n    entrypoint:\n      - /bin/sh\n    environment:\n      A: a\n      B:\n    working_dir: /srv\n    user: app\n    hostname: web\n    ports:\n      - \"80:80\"\n      - target: 81\n        published: 8081\n        protocol: tcp\n        mode: host\n    expose:\n      - \"3000\"\n    volumes:\n      - data:/data\n      - type: bind\n        source: /srv/x\n        target: /x\n        read_only: true\n      - type: tmpfs\n        target: /t\n    tmpfs: /run\n    networks:\n      - front\n    labels:\n      berth.scale: \"2\"\n      berth.probe.cmd: pg_isready\n      other: x\n    healthcheck:\n      test: curl -f http://localhost\n      interval: 10s\n      retries: 3\n    init: true\n    stop_grace_period: 10s\n    secrets:\n      - db\n      - source: db\n        target: key\n    configs:\n      - c\n    cap_add:\n      - CHOWN\n    cap_drop:\n      - ALL\n    devices:\n      - /dev/fuse\n    privileged: false\n    pid: host\n    ipc: private\n    security_opt:\n      - no-new-privileges\n    read_only: true\n    tty: false\n    stdin_open: false\n    stop_signal: SIGINT\n    extra_hosts:\n      - \"a=10.0.0.1\"\n    dns: 1.1.1.1\n    dns_search: example.com\n    dns_opt:\n      - ndots:2\n    sysctls:\n      net.core.somaxconn: \"1024\"\n    ulimits:\n      nofile: 100\n      nproc:\n        soft: 1\n        hard: 2\n    group_add:\n      - wheel\n    logging:\n      driver: json-file\n      options:\n        max-size: 1m\n    pids_limit: 10\n    isolation: default\n    restart: always\n    depends_on:\n      - db\n    deploy:\n      mode: replicated\n      replicas: 2\n      labels:\n        k: v\n      resources:\n        limits:\n          cpus: \"0.5\"\n          memory: 256m\n          pids: 10\n        reservations:\n          memory: 64m\n      placement:\n        constraints:\n          - node.role==worker\n        preferences:\n          - spread: node.labels.zone\n        max_replicas_per_node: 2\n      update_config:\n        parallelism: 1\n        delay: 5s\n        order: start-first\n        failure_action: rollback\n        monitor: 1s\n      restart_policy:\n        condition: on-failure\n        delay: 1s\n        max_attempts: 3\n        window: 1m\n      endpoint_mode: dnsrr\n  db:\n    image: postgres\n    scale: 1\n    mem_limit: 1g\n    cpus: 1\n    container_name: x\n  cache:\n    image: redis\n    depends_on:\n      db:\n        condition: service_started\nnetworks:\n  front:\n    driver: overlay\n    internal: false\n    attachable: true\n    labels:\n      a: b\n  ext:\n    external: true\n    name: shared\nvolumes:\n  data:\n    driver: local\n    driver_opts:\n      type: tmpfs\n    labels:\n      - a=b\nsecrets:\n  db:\n    content: hunter2\n  e:\n    external: true\n    name: shared\nconfigs:\n  c:\n    environment: C_VAR\n";
+    let vars: BTreeMap<String, String> =
+        [("C_VAR".to_string(), "x".to_string()), ("B".to_string(), "b".to_string())].into();
+    let base = parse(template, &vars).unwrap_or_else(|e| panic!("the template itself must parse: {e:#?}"));
+    let known: Vec<(String, String)> = base.warnings.iter().map(|d| (d.field.clone(), d.message.clone())).collect();
+    let mut checked = 0;
+    let lines: Vec<&str> = template.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let (prefix, rest) = match trimmed.strip_prefix("- ") {
+            Some(r) => (format!("{indent}- "), r),
+            None => (indent.to_string(), trimmed),
+        };
+        let replaced = match rest.split_once(": ") {
+            Some((key, value)) if !value.is_empty() => format!("{prefix}{key}: \"${{X:?boom}}\""),
+            None if prefix.ends_with("- ") => format!("{prefix}\"${{X:?boom}}\""),
+            _ => continue,
+        };
+        let mut variant = lines.clone();
+        variant[i] = &replaced;
+        let text = variant.join("\n") + "\n";
+        let ds = parse(&text, &vars).expect_err(&replaced);
+        let new: Vec<&Diagnostic> =
+            ds.iter().filter(|d| !known.iter().any(|(f, m)| *f == d.field && *m == d.message)).collect();
+        assert!(
+            new.len() == 1 && new[0].line == i + 1 && new[0].message == "X is required: boom",
+            "line {}: `{replaced}` gives {new:#?}",
+            i + 1
+        );
+        checked += 1;
     }
-    spec
+    assert!(checked >= 100, "only {checked} values replaced");
 }
 
 #[test]
@@ -142,7 +176,8 @@ fn every_parsed_case_round_trips() {
         let Ok(parsed) = parse(case.yaml, &vars) else { continue };
         let text = to_compose(&parsed.spec);
         let back = parse(&text, &BTreeMap::new()).unwrap_or_else(|e| panic!("case `{}`: {text}\n{e:#?}", case.name));
-        assert_eq!(without_lines(back.spec.clone()), without_lines(parsed.spec), "case `{}`:\n{text}", case.name);
+        // Lines are where things were written, which a round trip through `to_compose` changes.
+        assert_eq!(back.spec.clone().without_lines(), parsed.spec.without_lines(), "case `{}`:\n{text}", case.name);
         assert_eq!(to_compose(&back.spec), text, "case `{}`: not a fixed point", case.name);
         checked += 1;
     }

@@ -4,6 +4,8 @@
 
 use compose::*;
 
+pub mod bombs;
+
 pub enum Expect {
     /// Parses; the predicate holds on the spec.
     Spec(fn(&AppSpec) -> bool),
@@ -73,9 +75,35 @@ pub fn cases() -> Vec<Case> {
         c("build and image", web!("    build: .\n"), Warn(4, "services.web.build", "build is ignored")),
         c("unknown service key", web!("    imagee: x\n"), Error(4, "services.web.imagee", "unknown key `imagee`")),
         c("x- service key", web!("    x-note: hi\n"), Spec(|s| w(s).image == "nginx")),
-        c("ignored key", web!("    container_name: w\n"), Warn(4, "services.web.container_name", "`container_name` is ignored by swarm services")),
-        c("cpu_shares", web!("    cpu_shares: 512\n"), Warn(4, "services.web.cpu_shares", "`cpu_shares` is ignored")),
+        c("ignored key", web!("    container_name: w\n"), Warn(4, "services.web.container_name", "`container_name` is ignored by swarm services: swarm names containers itself; the service is `<app>_web`")),
+        c("cpu_shares", web!("    cpu_shares: 512\n"), Warn(4, "services.web.cpu_shares", "`cpu_shares` is ignored by swarm services: use deploy.resources")),
+        c("links", web!("    links: [db]\n"), Warn(4, "services.web.links", "services reach each other by name on the app's networks")),
+        c("shm_size", web!("    shm_size: 64m\n"), Warn(4, "services.web.shm_size", "mount a tmpfs at /dev/shm")),
+        c("mem_swappiness", web!("    mem_swappiness: 0\n"), Warn(4, "services.web.mem_swappiness", "set deploy.resources.limits.memory")),
+        c("platform", web!("    platform: linux/amd64\n"), Warn(4, "services.web.platform", "node.platform.arch")),
+        c("extends", web!("    extends: {service: base}\n"), Error(4, "services.web.extends", "`extends` is a Compose key Berth does not support: write the service out in full")),
+        c("volumes_from", web!("    volumes_from: [db]\n"), Error(4, "services.web.volumes_from", "`volumes_from` is a Compose key Berth does not support: declare a named volume")),
+        c("post_start", web!("    post_start:\n      - command: [chown, x]\n"), Error(4, "services.web.post_start", "`post_start` is a Compose key Berth does not support")),
+        c("gpus", web!("    gpus: all\n"), Error(4, "services.web.gpus", "cannot be given GPUs")),
+        c("use_api_socket", web!("    use_api_socket: true\n"), Error(4, "services.web.use_api_socket", "never hands the engine's socket")),
+        c("profiles", web!("    profiles: [debug]\n"), Warn(4, "services.web.profiles", "`profiles` is a Compose key Berth does not support: every service of the template is deployed")),
+        c("develop", web!("    develop: {watch: []}\n"), Warn(4, "services.web.develop", "`develop` is a Compose key Berth does not support")),
+        c("pull_policy", web!("    pull_policy: always\n"), Warn(4, "services.web.pull_policy", "berth.latest_image")),
+        c("label_file", web!("    label_file: ./labels\n"), Error(4, "services.web.label_file", "a web console has no files; put the labels in `labels:`")),
+        c("pre_stop", web!("    pre_stop: [{command: [x]}]\n"), Error(4, "services.web.pre_stop", "handle the stop signal in the container")),
+        c("attach", web!("    attach: false\n"), Warn(4, "services.web.attach", "`attach` is a Compose key Berth does not support")),
+        c("provider", web!("    provider: {type: model}\n"), Error(4, "services.web.provider", "run by the Compose CLI")),
+        c("annotations", web!("    annotations: {a: b}\n"), Warn(4, "services.web.annotations", "use `labels`")),
+        c("oom_kill_disable", web!("    oom_kill_disable: true\n"), Warn(4, "services.web.oom_kill_disable", "cannot turn off the OOM killer")),
+        c("domainname", web!("    domainname: example.com\n"), Warn(4, "services.web.domainname", "fully qualified `hostname`")),
+        c("cpuset", web!("    cpuset: \"0-1\"\n"), Warn(4, "services.web.cpuset", "cannot be pinned to CPUs")),
+        c("models top level", concat!("models:\n  m: {}\n", web!("")), Error(1, "models", "`models` is a Compose key Berth does not support")),
+        c("include", concat!("include: [other.yaml]\n", web!("")), Error(1, "include", "`include` is a Compose key Berth does not support: a web console has no files")),
         c("too big", "", Error(0, "", "")), // replaced in `run` by a generated huge input
+        c("alias bomb by bytes", "", Error(0, "", "")),
+        c("nested anchors", "", Error(0, "", "")),
+        c("too many problems", "", Error(0, "", "")),
+        c("too many duplicate keys", "", Error(0, "", "")),
         // ---- YAML layer.
         c("syntax error", web!("    ports: [\n"), Error(4, "", "YAML syntax error")),
         c("tab indentation", "services:\n\tweb:\n", Error(2, "", "YAML syntax error")),
@@ -247,7 +275,11 @@ pub fn cases() -> Vec<Case> {
         c("network unknown key", concat!(web!(""), "networks:\n  n:\n    drivr: overlay\n"), Error(6, "networks.n.drivr", "unknown key")),
         // ---- Top-level volumes, secrets, configs.
         c("volume top-level", concat!(web!(""), "volumes:\n  data:\n    driver: local\n    labels: {a: b}\n"), Spec(|s| s.volumes["data"].driver.as_deref() == Some("local") && s.volumes["data"].labels["a"] == "b")),
-        c("volume driver_opts", concat!(web!(""), "volumes:\n  data:\n    driver_opts: {type: nfs}\n"), Warn(6, "volumes.data.driver_opts", "driver_opts are ignored")),
+        c(
+            "volume driver_opts",
+            concat!(web!(""), "volumes:\n  data:\n    driver_opts:\n      type: nfs\n      o: \"addr=10.0.0.1,nfsvers=4\"\n      device: \":/export\"\n"),
+            Spec(|s| s.volumes["data"].driver_opts.len() == 3 && s.volumes["data"].driver_opts["device"] == ":/export"),
+        ),
         c(
             "secrets",
             concat!(web!("    secrets:\n      - db\n      - source: api\n        target: key\n        mode: 0400\n"), "secrets:\n  db:\n    content: hunter2\n  api:\n    environment: API_KEY\n"),
@@ -307,10 +339,133 @@ pub fn cases() -> Vec<Case> {
         c(
             "privileges",
             web!("    privileged: true\n    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n    devices: [\"/dev/fuse:/dev/fuse\"]\n    pid: host\n    network_mode: host\n"),
-            Spec(|s| w(s).privileged && w(s).cap_add == vec!["NET_ADMIN".to_string()] && w(s).cap_drop.len() == 1 && w(s).devices.len() == 1 && w(s).pid_host && w(s).network_host),
+            Spec(|s| {
+                w(s).privileged
+                    && w(s).cap_add == vec!["NET_ADMIN".to_string()]
+                    && w(s).cap_drop.len() == 1
+                    && w(s).devices.len() == 1
+                    && w(s).pid.as_deref() == Some("host")
+                    && w(s).network_mode.as_deref() == Some("host")
+                    && w(s).lines["cap_add[0]"] == 5
+                    && w(s).lines["network_mode"] == 9
+            }),
         ),
-        c("pid other", web!("    pid: \"service:db\"\n"), Warn(4, "services.web.pid", "pid `service:db` is not supported")),
-        c("network_mode other", web!("    network_mode: bridge\n"), Warn(4, "services.web.network_mode", "network_mode `bridge` is not supported")),
+        c("pid host", web!("    pid: host\n"), Warn(4, "services.web.pid", "`pid: host` is not supported by swarm services; ignored")),
+        c("pid other", web!("    pid: \"service:db\"\n"), Warn(4, "services.web.pid", "`pid: service:db` is not supported by swarm services; ignored")),
+        c("pid empty", web!("    pid: \"\"\n"), Spec(|s| w(s).pid.is_none())),
+        c(
+            "namespaces kept",
+            web!("    ipc: shareable\n    uts: host\n    userns_mode: host\n    cgroup: private\n"),
+            Spec(|s| {
+                w(s).ipc.as_deref() == Some("shareable")
+                    && w(s).uts.as_deref() == Some("host")
+                    && w(s).userns_mode.as_deref() == Some("host")
+                    && w(s).cgroup.as_deref() == Some("private")
+            }),
+        ),
+        c("ipc warns", web!("    ipc: host\n"), Warn(4, "services.web.ipc", "`ipc: host` is not supported by swarm services; ignored")),
+        c("cgroup warns", web!("    cgroup: host\n"), Warn(4, "services.web.cgroup", "`cgroup: host` is not supported by swarm services")),
+        c("network_mode none", web!("    network_mode: none\n"), Spec(|s| w(s).network_mode.as_deref() == Some("none"))),
+        c("network_mode bridge", web!("    network_mode: bridge\n"), Error(4, "services.web.network_mode", "network_mode `bridge` is not supported by swarm services: use networks:")),
+        c("network_mode service", web!("    network_mode: \"service:db\"\n"), Error(4, "services.web.network_mode", "network_mode `service:db` is not supported by swarm services: use networks:")),
+        c("network_mode and networks", web!("    network_mode: host\n    networks: [default]\n"), Error(4, "services.web.network_mode", "`network_mode` and `networks` cannot be used together")),
+        c(
+            "security_opt kept",
+            web!("    security_opt:\n      - no-new-privileges:true\n      - \"seccomp=unconfined\"\n"),
+            Spec(|s| w(s).security_opt == vec!["no-new-privileges:true".to_string(), "seccomp=unconfined".to_string()] && w(s).lines["security_opt[1]"] == 6),
+        ),
+        c("security_opt warns", web!("    security_opt: [no-new-privileges]\n"), Warn(4, "services.web.security_opt", "swarm services (API 1.41) cannot set security options")),
+        c("read_only tty stdin_open", web!("    read_only: true\n    tty: true\n    stdin_open: true\n"), Spec(|s| w(s).read_only && w(s).tty && w(s).stdin_open)),
+        c("read_only bad", web!("    read_only: yes\n"), Error(4, "services.web.read_only", "YAML 1.2 reads `yes` as text")),
+        c("stop_signal", web!("    stop_signal: SIGINT\n"), Spec(|s| w(s).stop_signal.as_deref() == Some("SIGINT"))),
+        c("stop_signal number", web!("    stop_signal: 15\n"), Spec(|s| w(s).stop_signal.as_deref() == Some("15"))),
+        c("stop_signal realtime", web!("    stop_signal: SIGRTMIN+3\n"), Spec(|s| w(s).stop_signal.as_deref() == Some("SIGRTMIN+3"))),
+        c("stop_signal bad", web!("    stop_signal: stop please\n"), Error(4, "services.web.stop_signal", "`stop please` is not a signal")),
+        c(
+            "extra_hosts list",
+            web!("    extra_hosts:\n      - \"somehost:162.242.195.82\"\n      - \"other=50.31.209.229\"\n      - \"myhostv6:::1\"\n      - \"v6b=[::1]\"\n      - \"two=10.0.0.1,10.0.0.2\"\n"),
+            Spec(|s| {
+                let h = |host: &str, ip: &str| HostEntry { host: host.into(), ip: ip.into() };
+                w(s).extra_hosts
+                    == vec![
+                        h("somehost", "162.242.195.82"),
+                        h("other", "50.31.209.229"),
+                        h("myhostv6", "::1"),
+                        h("v6b", "::1"),
+                        h("two", "10.0.0.1"),
+                        h("two", "10.0.0.2"),
+                    ]
+            }),
+        ),
+        c(
+            "extra_hosts map",
+            web!("    extra_hosts:\n      db: 10.0.0.5\n      v6: [\"::1\", \"fe80::1\"]\n"),
+            Spec(|s| w(s).extra_hosts.len() == 3 && w(s).extra_hosts[0] == HostEntry { host: "db".into(), ip: "10.0.0.5".into() } && w(s).extra_hosts[2].ip == "fe80::1"),
+        ),
+        c("extra_hosts bad ip", web!("    extra_hosts: [\"db:10.0.0.x\"]\n"), Error(4, "services.web.extra_hosts[0]", "`10.0.0.x` (for host `db`) is not an IP address")),
+        c("extra_hosts no ip", web!("    extra_hosts:\n      - db\n"), Error(5, "services.web.extra_hosts[0]", "`db` must be host:ip or host=ip")),
+        c("extra_hosts bad host", web!("    extra_hosts: [\"a b=10.0.0.1\"]\n"), Error(4, "services.web.extra_hosts[0]", "`a b` is not a host name")),
+        c("extra_hosts map bad ip", web!("    extra_hosts:\n      db: here\n"), Error(5, "services.web.extra_hosts.db", "`here` (for host `db`) is not an IP address")),
+        c("dns string", web!("    dns: 8.8.8.8\n"), Spec(|s| w(s).dns == vec!["8.8.8.8".to_string()])),
+        c("dns list", web!("    dns: [1.1.1.1, \"2606:4700::1111\"]\n"), Spec(|s| w(s).dns == vec!["1.1.1.1".to_string(), "2606:4700::1111".to_string()])),
+        c("dns bad", web!("    dns:\n      - 1.1.1.1\n      - dns.google\n"), Error(6, "services.web.dns[1]", "`dns.google` is not an IP address")),
+        c("dns_search", web!("    dns_search: example.com\n    dns_opt: [\"ndots:2\", \"timeout:1\"]\n"), Spec(|s| w(s).dns_search == vec!["example.com".to_string()] && w(s).dns_opt.len() == 2)),
+        c("dns_search bad", web!("    dns_search: [\"a b\"]\n"), Error(4, "services.web.dns_search[0]", "`a b` is not a search domain")),
+        c(
+            "sysctls map",
+            web!("    sysctls:\n      net.core.somaxconn: 1024\n      kernel.shm_rmid_forced: \"1\"\n"),
+            Spec(|s| w(s).sysctls["net.core.somaxconn"] == "1024" && w(s).sysctls["kernel.shm_rmid_forced"] == "1" && w(s).lines["sysctls.kernel.shm_rmid_forced"] == 6),
+        ),
+        c("sysctls list", web!("    sysctls:\n      - net.core.somaxconn=1024\n"), Spec(|s| w(s).sysctls["net.core.somaxconn"] == "1024" && w(s).lines["sysctls.net.core.somaxconn"] == 5)),
+        c("sysctls no value", web!("    sysctls:\n      - net.core.somaxconn\n"), Error(5, "services.web.sysctls[0]", "`net.core.somaxconn` needs a value")),
+        c("sysctls twice", web!("    sysctls: [a.b=1, a.b=2]\n"), Error(4, "services.web.sysctls[1]", "`a.b` is set twice")),
+        c("sysctls empty name", web!("    sysctls:\n      \"\": 1\n"), Error(5, "services.web.sysctls.", "the name is empty")),
+        c(
+            "ulimits",
+            web!("    ulimits:\n      nproc: 65535\n      nofile:\n        soft: 20000\n        hard: 40000\n      memlock: -1\n"),
+            Spec(|s| {
+                w(s).ulimits["nproc"] == Ulimit { soft: 65535, hard: 65535 }
+                    && w(s).ulimits["nofile"] == Ulimit { soft: 20000, hard: 40000 }
+                    && w(s).ulimits["memlock"] == Ulimit { soft: -1, hard: -1 }
+            }),
+        ),
+        c("ulimits soft above hard", web!("    ulimits:\n      nofile: {soft: 2, hard: 1}\n"), Error(5, "services.web.ulimits.nofile", "the soft limit (2) is above the hard limit (1)")),
+        c("ulimits soft above unlimited", web!("    ulimits:\n      nofile: {soft: -1, hard: 10}\n"), Error(5, "services.web.ulimits.nofile", "the soft limit (-1) is above the hard limit (10)")),
+        c("ulimits unknown", web!("    ulimits:\n      files: 10\n"), Error(5, "services.web.ulimits.files", "`files` is not a resource limit")),
+        c("ulimits half", web!("    ulimits:\n      nofile: {soft: 1}\n"), Error(5, "services.web.ulimits.nofile", "needs both `soft` and `hard`")),
+        c("ulimits bad", web!("    ulimits:\n      nofile: many\n"), Error(5, "services.web.ulimits.nofile", "expected a whole number, not `many`")),
+        c("ulimits below -1", web!("    ulimits:\n      nofile:\n        soft: -2\n        hard: 1\n"), Error(6, "services.web.ulimits.nofile.soft", "`-2` is not a limit")),
+        c("group_add", web!("    group_add: [wheel, 1000]\n"), Spec(|s| w(s).group_add == vec!["wheel".to_string(), "1000".to_string()])),
+        c(
+            "logging",
+            web!("    logging:\n      driver: json-file\n      options:\n        max-size: 10m\n        max-file: 3\n"),
+            Spec(|s| {
+                w(s).logging.as_ref().is_some_and(|l| l.driver == "json-file" && l.options["max-size"] == "10m" && l.options["max-file"] == "3")
+                    && w(s).lines["logging.driver"] == 5
+            }),
+        ),
+        c("logging options only", web!("    logging:\n      options: {max-size: 1m}\n"), Spec(|s| w(s).logging.as_ref().is_some_and(|l| l.driver.is_empty() && l.options.len() == 1))),
+        c("logging bad driver", web!("    logging:\n      driver: \"json file\"\n"), Error(5, "services.web.logging.driver", "`json file` is not a log driver name")),
+        c("logging unknown key", web!("    logging: {drivr: syslog}\n"), Error(4, "services.web.logging.drivr", "unknown key `drivr`")),
+        c("pids_limit", web!("    pids_limit: 100\n"), Spec(|s| w(s).pids_limit == Some(100))),
+        c("pids_limit unlimited", web!("    pids_limit: -1\n"), Spec(|s| w(s).pids_limit.is_none())),
+        c("pids_limit zero", web!("    pids_limit: 0\n"), Spec(|s| w(s).pids_limit.is_none())),
+        c("pids_limit negative", web!("    pids_limit: -5\n"), Error(4, "services.web.pids_limit", "`-5` is not a pids limit")),
+        c("pids_limit bad", web!("    pids_limit: lots\n"), Error(4, "services.web.pids_limit", "expected a whole number, not `lots`")),
+        c("deploy pids", web!("    deploy:\n      resources:\n        limits:\n          pids: 10\n"), Spec(|s| w(s).pids_limit == Some(10))),
+        c("pids agree", web!("    pids_limit: 10\n    deploy:\n      resources:\n        limits:\n          pids: 10\n"), Spec(|s| w(s).pids_limit == Some(10))),
+        c(
+            "pids disagree",
+            web!("    pids_limit: 5\n    deploy:\n      resources:\n        limits:\n          pids: 10\n"),
+            Error(8, "services.web.deploy.resources.limits.pids", "deploy.resources.limits.pids (10) and pids_limit (5) disagree"),
+        ),
+        c(
+            "pids disagree with none",
+            web!("    pids_limit: -1\n    deploy:\n      resources:\n        limits:\n          pids: 10\n"),
+            Error(8, "services.web.deploy.resources.limits.pids", "(10) and pids_limit (none) disagree"),
+        ),
+        c("isolation", web!("    isolation: process\n"), Spec(|s| w(s).isolation.as_deref() == Some("process"))),
+        c("isolation bad", web!("    isolation: vm\n"), Error(4, "services.web.isolation", "`vm` must be one of: default, process, hyperv")),
         // ---- v2 keys.
         c(
             "v2 file",
@@ -402,7 +557,7 @@ pub fn cases() -> Vec<Case> {
         c("replicas negative", web!("    deploy:\n      replicas: -1\n"), Error(5, "services.web.deploy.replicas", "expected a whole number")),
         c("deploy bad mode", web!("    deploy:\n      mode: replicated-job\n"), Error(5, "services.web.deploy.mode", "must be one of: replicated, global")),
         c("deploy unknown", web!("    deploy:\n      replica: 2\n"), Error(5, "services.web.deploy.replica", "unknown key `replica`")),
-        c("deploy pids", web!("    deploy:\n      resources:\n        limits:\n          pids: 10\n"), Warn(7, "services.web.deploy.resources.limits.pids", "`pids` is ignored")),
+        c("deploy devices", web!("    deploy:\n      resources:\n        reservations:\n          devices: [{capabilities: [gpu]}]\n"), Error(7, "services.web.deploy.resources.reservations.devices", "device reservations are not supported")),
         c("deploy resources unknown", web!("    deploy:\n      resources:\n        limit: {}\n"), Error(6, "services.web.deploy.resources.limit", "unknown key")),
         c("bad constraint", web!("    deploy:\n      placement:\n        constraints: [node.role=worker]\n"), Error(6, "services.web.deploy.placement.constraints[0]", "must compare with == or !=")),
         c("bad preference", web!("    deploy:\n      placement:\n        preferences: [{pack: x}]\n"), Error(6, "services.web.deploy.placement.preferences[0].pack", "unknown key")),
@@ -531,7 +686,33 @@ pub fn cases() -> Vec<Case> {
         c("variable empty", web!("    user: ${}\n"), Error(4, "services.web.user", "`${}` has no variable name")),
         c("variable no name", web!("    user: ${:-x}\n"), Error(4, "services.web.user", "does not start with a variable name")),
         c("variable digit", web!("    user: ${1A}\n"), Error(4, "services.web.user", "`1A` is not a variable name")),
-        c("variable lone dollar", web!("    user: a$ b\n"), Error(4, "services.web.user", "`$` must be followed by a variable name")),
+        c("variable lone dollar", web!("    user: a$ b\n"), Spec(|s| w(s).user.as_deref() == Some("a$ b"))),
+        c(
+            "variable dollars kept",
+            web!("    environment:\n      COST: 5$\n      DASH: $-\n      NUM: $1\n      END: x$\n      ESC: $$HOME\n"),
+            Spec(|s| {
+                let e = &w(s).environment;
+                e["COST"] == "5$" && e["DASH"] == "$-" && e["NUM"] == "$1" && e["END"] == "x$" && e["ESC"] == "$HOME"
+            }),
+        ),
+        v(
+            "variable braces in default",
+            web!("    environment:\n      A: '${CONFIG:-{\"debug\":false}}'\n      B: '${UNSET:-{\"debug\":false}}'\n      C: '${FLAG:+{\"a\":1}}'\n"),
+            &[("CONFIG", "x")],
+            Spec(|s| {
+                let e = &w(s).environment;
+                e["A"] == "x" && e["B"] == r#"{"debug":false}"# && e["C"].is_empty()
+            }),
+        ),
+        v("variable required message expanded", web!("    user: \"${WHO:?set WHO (see ${DOCS})}\"\n"), &[("DOCS", "the README")], Error(4, "services.web.user", "WHO is required: set WHO (see the README)")),
+        v(
+            "variables too large",
+            web!("    environment:\n      A: $BIG$BIG$BIG$BIG$BIG\n"),
+            &[("BIG", include_str!("../../src/yaml.rs"))],
+            Spec(|s| w(s).environment["A"].len() > 5 * 10_000),
+        ),
+        c("environment empty name", web!("    environment:\n      \"\": x\n"), Error(5, "services.web.environment.", "the name is empty")),
+        c("environment empty name in list", web!("    environment:\n      - =x\n"), Error(5, "services.web.environment[0]", "the name before `=` is empty")),
         c(
             "variable nesting",
             web!("    user: ${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-x}}}}}}}}}}\n"),
@@ -573,7 +754,34 @@ pub fn generated(name: &str) -> Option<(String, usize, &'static str, &'static st
                 s.push_str(&format!("{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
                 prev = c;
             }
-            Some((s, 5, "e[7]", "the document expands too much"))
+            Some((s, 5, "e[6]", "the document expands too much"))
+        }
+        "alias bomb by bytes" => {
+            let text = format!("x-a: &a \"{}\"\nx-b: [{}]\n", "x".repeat(100 * 1024), "*a, ".repeat(20));
+            Some((text, 2, "x-b[9]", "the document expands too much: aliases copy more than 1024 KB of text"))
+        }
+        "nested anchors" => {
+            let open: String = (0..20).map(|i| format!("&n{i} [")).collect();
+            let text = format!("x-a: {open}\"{}\"{}\n", "y".repeat(100 * 1024), "]".repeat(20));
+            Some((text, 1, "", "aliases copy more than 1024 KB of text"))
+        }
+        "too many problems" => {
+            let keys: String = (0..300).map(|i| format!("    k{i}: x\n")).collect();
+            Some((
+                format!("services:\n  web:\n    image: nginx\n{keys}"),
+                203,
+                "",
+                "… and 100 more problems after this line",
+            ))
+        }
+        "too many duplicate keys" => {
+            let keys = "    image: x\n".repeat(300);
+            Some((
+                format!("services:\n  web:\n    image: nginx\n{keys}"),
+                303,
+                "",
+                "… and 101 more duplicate keys, the last at line 303",
+            ))
         }
         "deep nesting" => {
             Some((format!("services: {}{}\n", "[".repeat(10_000), "]".repeat(10_000)), 1, "", "nests too deeply"))
