@@ -17,8 +17,10 @@ use crate::values::normalise_path;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allowances {
     /// Host directories that may be bind-mounted (with everything under them).
+    #[serde(default)]
     pub paths: Vec<HostPath>,
     /// External networks services may join, by exact name.
+    #[serde(default)]
     pub networks: Vec<String>,
 }
 
@@ -26,6 +28,7 @@ pub struct Allowances {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostPath {
     pub path: String,
+    #[serde(default)]
     pub read_write: bool,
 }
 

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::authz::{authorize, Actor, Permission, UserRef};
 use crate::clock::now_ms;
-use crate::engine::{self, Engine, LiveService, ServiceDeploy, STACK_NAMESPACE};
+use crate::engine::{self, Engine, LiveService, ServiceDeploy, VolumeUse, STACK_NAMESPACE};
 use crate::error::{Error, Result};
 use crate::job::{JobCtx, JobSpec, Prepared};
 use crate::operation::Op;
@@ -315,11 +315,21 @@ impl Plan {
             for n in &attach {
                 let full = network_name(n);
                 let external = spec.networks.get(n).is_some_and(|n| n.external.is_some());
-                if !external && !s.network_host {
+                if !external && s.network_mode.is_none() {
                     networks.insert(full.clone(), spec.networks.get(n).is_some_and(|n| n.internal));
                 }
                 full_networks.push(full);
             }
+            let volumes = s
+                .mounts
+                .iter()
+                .filter(|m| m.kind == compose::MountKind::Volume && !m.source.is_empty())
+                .map(|m| {
+                    let v = spec.volumes.get(&m.source).cloned().unwrap_or_default();
+                    let name = v.external.clone().unwrap_or_else(|| format!("{stack}_{}", m.source));
+                    (m.source.clone(), VolumeUse { name, driver: v.driver, options: v.driver_opts })
+                })
+                .collect();
             let secrets = s.secrets.iter().map(|f| (file_name(false, &f.source), f.target.clone())).collect();
             let configs = s.configs.iter().map(|f| (file_name(true, &f.source), f.target.clone())).collect();
             let mut service_labels = labels.clone();
@@ -330,9 +340,10 @@ impl Plan {
                 stack: stack.clone(),
                 spec: s,
                 labels: service_labels,
-                networks: if spec.services[&name].network_host { Vec::new() } else { full_networks },
+                networks: if spec.services[&name].network_mode.is_some() { Vec::new() } else { full_networks },
                 secrets,
                 configs,
+                volumes,
             });
         }
         Plan { stack, deploys, networks, files, labels }
@@ -437,23 +448,6 @@ impl Berth {
             .ok_or_else(|| Error::NotFound(format!("version {} of app {}", app.version, app.name)))
     }
 
-    /// Refuses what the workload policy keeps from non-admins, naming every finding.
-    fn check_policy(&self, actor: &Actor, cluster_id: i64, spec: &compose::AppSpec) -> Result<()> {
-        let violations = compose::policy_violations(spec);
-        if violations.is_empty() {
-            return Ok(());
-        }
-        match authorize(actor, Permission::PrivilegedWorkload(cluster_id)) {
-            Ok(_) => Ok(()),
-            Err(Error::Forbidden(why)) => {
-                let found: Vec<String> =
-                    violations.iter().map(|v| format!("{}: {}: {}", v.service, v.field, v.message)).collect();
-                Err(Error::Forbidden(format!("{why} {}", found.join("; "))))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Checks a template with variable values for a cluster: errors and warnings by line, what the
     /// workload policy would refuse for this caller, the variables it uses.
     pub async fn check_app(
@@ -468,9 +462,14 @@ impl Berth {
         Ok(match compose::parse(compose_text, vars) {
             Ok(parsed) => {
                 let privileged = authorize(actor, Permission::PrivilegedWorkload(cluster_id)).is_ok();
+                let violations = if privileged {
+                    Vec::new()
+                } else {
+                    compose::policy_violations(&parsed.spec, &self.allowances(cluster_id).await?)
+                };
                 Check {
                     diagnostics: parsed.warnings,
-                    violations: if privileged { Vec::new() } else { compose::policy_violations(&parsed.spec) },
+                    violations,
                     variables,
                     services: parsed.spec.services.keys().cloned().collect(),
                 }
@@ -508,7 +507,7 @@ impl Berth {
                         self.store.template(t).await?.ok_or_else(|| Error::NotFound(format!("template {t}")))?;
                     }
                     let parsed = parse(&input.compose, &input.vars)?;
-                    self.check_policy(actor, input.cluster_id, &parsed.spec)?;
+                    self.check_policy(actor, input.cluster_id, &name, &parsed.spec).await?;
                     let vars = self.seal_vars(&input.vars)?;
                     let first = NewVersion {
                         compose: &input.compose,
@@ -578,6 +577,19 @@ impl Berth {
         ctx.step(3).await;
         let live = plan.live(&manager).await?;
         let ids = manager.ids().await?;
+        // External networks are joined by their exact name: the engine would also take a prefix of
+        // another network's id for a name it does not know.
+        for d in &plan.deploys {
+            for n in d.networks.iter().filter(|n| !ids.networks.contains_key(*n)) {
+                return Err(Error::invalid(
+                    "compose",
+                    format!(
+                        "{}: network `{n}` does not exist on this cluster (create it, or drop `external`)",
+                        d.alias
+                    ),
+                ));
+            }
+        }
         for (i, d) in plan.deploys.iter().enumerate() {
             ctx.detail(format!("{} ({} of {})", d.alias, i + 1, plan.deploys.len())).await;
             let force = how.force || (how.pull && d.spec.ext.latest_image);
@@ -828,7 +840,7 @@ impl Berth {
                     }
                 }
                 let parsed = parse(&compose_text, &vars)?;
-                self.check_policy(actor, app.cluster_id, &parsed.spec)?;
+                self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;
                 let sealed = self.seal_vars(&vars)?;
                 let v = NewVersion { compose: &compose_text, vars: &sealed, action, note: &note, by: &user.username };
                 self.store.app_add_version(app.id, &v, "deploying", now_ms()).await?;
@@ -866,7 +878,7 @@ impl Berth {
                 let claim = self.claim_app(app.id).await?;
                 let current = self.current_version(&app).await?;
                 let parsed = parse(&current.compose, &self.open_vars(&current)?)?;
-                self.check_policy(actor, app.cluster_id, &parsed.spec)?;
+                self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;
                 if start {
                     let mut o = app.overrides();
                     o.stopped = false;
@@ -893,7 +905,7 @@ impl Berth {
         if !parsed.spec.services.contains_key(service) {
             return Err(Error::invalid("service", format!("app {} has no service {service}", app.name)));
         }
-        self.check_policy(actor, app.cluster_id, &parsed.spec)?;
+        self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
         Ok((parsed.spec, manager))
     }
@@ -1298,7 +1310,9 @@ impl Berth {
                 }
                 for m in &service.mounts {
                     if m.kind == compose::MountKind::Volume && !m.source.is_empty() {
-                        spec.volumes.entry(m.source.clone()).or_default();
+                        // With the driver and options the volume is made with, which the policy reads.
+                        let declared = s.volumes.get(&m.source).cloned().unwrap_or_default();
+                        spec.volumes.entry(m.source.clone()).or_insert(declared);
                     }
                 }
                 if service.networks == ["default"] {
@@ -1307,7 +1321,7 @@ impl Berth {
                 spec.services.insert(short, service);
             }
             spec.networks.remove("default");
-            self.check_policy(actor, cluster_id, &spec)?;
+            self.check_policy(actor, cluster_id, &name, &spec).await?;
             let text = compose::to_compose(&spec);
             let vars = self.seal_vars(&BTreeMap::new())?;
             let first = NewVersion { compose: &text, vars: &vars, action: "adopt", note: "", by: &user.username };
@@ -1469,7 +1483,21 @@ pub fn drift(desired: &compose::ServiceSpec, live: &compose::ServiceSpec) -> Vec
     };
     let mut out = Vec::new();
     for (key, want) in &d {
-        if matches!(key.as_str(), "ext" | "line" | "privileged" | "devices" | "pid_host") {
+        // Fields swarm (API 1.41) does not keep on a service read back as nothing: not drift.
+        if matches!(
+            key.as_str(),
+            "ext"
+                | "line"
+                | "lines"
+                | "privileged"
+                | "devices"
+                | "pid"
+                | "ipc"
+                | "uts"
+                | "userns_mode"
+                | "cgroup"
+                | "security_opt"
+        ) {
             continue;
         }
         let have = l.get(key).cloned().unwrap_or(serde_json::Value::Null);

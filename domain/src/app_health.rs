@@ -135,6 +135,7 @@ mod tests {
             version: 1,
             labels: [(APP_LABEL.to_string(), app.to_string())].into(),
             spec: Default::default(),
+            volumes: Default::default(),
             running,
             desired,
             update_state: update.into(),

@@ -40,6 +40,7 @@ pub mod testing;
 pub mod throttle;
 pub mod user;
 mod webhook;
+mod workload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

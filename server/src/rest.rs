@@ -27,6 +27,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/clusters"),
     ("GET", "/api/v1/clusters/{id}"),
     ("GET", "/api/v1/clusters/{id}/nodes"),
+    ("GET", "/api/v1/clusters/{id}/policy"),
+    ("PUT", "/api/v1/clusters/{id}/policy"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{id}"),
     ("DELETE", "/api/v1/apps/{id}"),
@@ -52,6 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/clusters", get(clusters))
         .route("/api/v1/clusters/{id}", get(cluster))
         .route("/api/v1/clusters/{id}/nodes", get(nodes))
+        .route("/api/v1/clusters/{id}/policy", get(workload_policy).put(set_workload_policy))
         .route("/api/v1/apps", post(deploy_app))
         .route("/api/v1/apps/{id}", get(app_detail).delete(delete_app))
         .route("/api/v1/apps/{id}/update", post(update_app))
@@ -266,6 +269,25 @@ async fn nodes(
 ) -> Result<Json<Vec<NodeRow>>, ApiError> {
     let summary = state.berth.cluster(&actor, id).await.map_err(fail(&actor))?;
     Ok(Json(summary.nodes.into_iter().map(map::node).collect()))
+}
+
+/// A cluster's workload policy allowances (what non-admins' workloads may use besides their own).
+async fn workload_policy(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<compose::Allowances>, ApiError> {
+    Ok(Json(state.berth.workload_policy(&actor, id).await.map_err(fail(&actor))?))
+}
+
+/// Replaces a cluster's allowances (cluster admins); answers what was stored, normalised.
+async fn set_workload_policy(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    Body(allow): Body<compose::Allowances>,
+) -> Result<Json<compose::Allowances>, ApiError> {
+    Ok(Json(state.berth.set_workload_policy(&actor, id, &allow).await.map_err(fail(&actor))?))
 }
 
 /// A body that is not the JSON a route expects: `invalid`, naming the problem.
@@ -768,6 +790,7 @@ pub fn openapi() -> Value {
         json!({ "type": "object", "properties": { "app": { "type": "integer" }, "job": { "type": "integer" } } });
     let job_started = json!({ "type": "object", "properties": { "job": { "type": "integer" } } });
     let cluster_ref = json!({ "$ref": "#/components/schemas/Cluster" });
+    let policy_ref = json!({ "$ref": "#/components/schemas/WorkloadPolicy" });
     let node_ref = json!({ "$ref": "#/components/schemas/Node" });
     let array = |items: Value| json!({ "type": "array", "items": items });
     let object = json!({ "type": "object" });
@@ -805,6 +828,10 @@ pub fn openapi() -> Value {
                 "properties": { "cluster": cluster_ref, "nodes": array(node_ref.clone()) }
             }), &[]), id, &[]) },
             "/api/v1/clusters/{id}/nodes": { "get": with_params(op("A cluster's nodes", "200", array(node_ref), &[]), id, &[]) },
+            "/api/v1/clusters/{id}/policy": {
+                "get": with_params(op("The workload policy's allowances: host directories and networks non-admins' workloads may use", "200", policy_ref.clone(), &[]), id, &[]),
+                "put": with_body(with_params(op("Replace the allowances (cluster admins); answers them normalised", "200", policy_ref.clone(), body_errors), id, &[]), policy_ref.clone()),
+            },
             "/api/v1/apps": { "post": idempotent(with_body(op("Deploy a Compose template as a new app (202: follow the job)", "202", started, job_errors),
                 compose_body(&["cluster", "name", "compose"]))) },
             "/api/v1/apps/{id}": {
@@ -868,6 +895,12 @@ pub fn openapi() -> Value {
                     "message": { "type": "string" },
                     "field": { "type": "string" },
                     "error_id": { "type": "string" }
+                } },
+                "WorkloadPolicy": { "type": "object", "properties": {
+                    "paths": { "type": "array", "items": { "type": "object", "required": ["path", "read_write"], "properties": {
+                        "path": { "type": "string", "description": "absolute host directory; binds under it are allowed" },
+                        "read_write": { "type": "boolean" } } } },
+                    "networks": { "type": "array", "items": { "type": "string" }, "description": "existing overlay networks, by exact name" }
                 } },
                 "Me": { "type": "object", "properties": {
                     "id": { "type": "integer" }, "username": { "type": "string" },

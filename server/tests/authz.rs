@@ -122,6 +122,8 @@ fn rows() -> Vec<Row> {
         }),
         row("revoke_token", Admin, |_| vec![("id", s(999_999))]),
         row("get_cluster", Read, |i| vec![("id", s(i.cluster))]),
+        row("get_workload_policy", Read, |i| vec![("cluster", s(i.cluster))]),
+        row("set_workload_policy", Manage, |i| vec![("cluster", s(i.cluster)), ("paths", s("")), ("networks", s(""))]),
         row("get_job", Read, |i| vec![("id", s(i.job))]),
         row("get_node", Read, |i| vec![("cluster", s(i.cluster)), ("node", s(i.node))]),
         row("rename_cluster", Manage, |i| vec![("id", s(i.cluster)), ("name", s(""))]),
@@ -252,6 +254,8 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/clusters", Rule::AnyUser),
     ("GET", "/api/v1/clusters/{id}", Rule::Read),
     ("GET", "/api/v1/clusters/{id}/nodes", Rule::Read),
+    ("GET", "/api/v1/clusters/{id}/policy", Rule::Read),
+    ("PUT", "/api/v1/clusters/{id}/policy", Rule::Manage),
     ("POST", "/api/v1/apps", Rule::Operate),
     ("GET", "/api/v1/apps/{id}", Rule::Read),
     ("DELETE", "/api/v1/apps/{id}", Rule::Operate),
@@ -291,6 +295,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
         "/api/v1/apps/{id}/update" => Some(serde_json::json!({ "compose": "" })),
         "/api/v1/apps/{id}/services/{service}/scale" => Some(serde_json::json!({ "replicas": 1 })),
         "/api/v1/clusters/{id}/alerts" => Some(serde_json::json!({ "name": "", "kind": "metric" })),
+        "/api/v1/clusters/{id}/policy" => Some(serde_json::json!({ "paths": [], "networks": [] })),
         _ => None,
     };
     (url, body)
@@ -486,6 +491,7 @@ async fn authorization_matrix() {
                 let mut req = match *method {
                     "GET" => client.get(&url),
                     "DELETE" => client.delete(&url),
+                    "PUT" => client.put(&url).json(body.as_ref().unwrap_or(&serde_json::json!({}))),
                     _ => client.post(&url).json(body.as_ref().unwrap_or(&serde_json::json!({}))),
                 };
                 if let Some(token) = &caller.token {

@@ -454,3 +454,88 @@ pub async fn add_host(cluster: i64, host: String) -> Result<i64, AppError> {
     let input = domain::hosts::HostInput::parse_line(&host);
     berth.add_host(&actor, cluster, &input).await.map_err(wire)
 }
+
+/// One host directory non-admins' workloads may bind on a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowedPath {
+    pub path: String,
+    pub read_write: bool,
+}
+
+/// A cluster's workload policy allowances, as the cluster page shows and edits them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadPolicy {
+    pub paths: Vec<AllowedPath>,
+    pub networks: Vec<String>,
+    /// Whether the caller may change them (cluster admins).
+    pub can_edit: bool,
+    /// Whether the policy binds the caller at all (admins deploy anything).
+    pub applies_to_me: bool,
+}
+
+#[cfg(feature = "ssr")]
+fn policy_row(actor: &domain::Actor, cluster: i64, a: compose::Allowances) -> WorkloadPolicy {
+    use domain::authz::authorize;
+    WorkloadPolicy {
+        paths: a.paths.into_iter().map(|p| AllowedPath { path: p.path, read_write: p.read_write }).collect(),
+        networks: a.networks,
+        can_edit: authorize(actor, domain::Permission::ClusterManage(cluster)).is_ok(),
+        applies_to_me: authorize(actor, domain::Permission::PrivilegedWorkload(cluster)).is_err(),
+    }
+}
+
+/// The allowances as typed into the form: one directory per line, `rw` after it for read-write; one
+/// network per line. Errors name the field and the line.
+#[cfg(feature = "ssr")]
+pub fn parse_allowances(paths: &str, networks: &str) -> Result<compose::Allowances, domain::Error> {
+    let mut allow = compose::Allowances::default();
+    for (i, line) in paths.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let read_write = match words.as_slice() {
+            [_] => false,
+            [_, "ro"] => false,
+            [_, "rw"] => true,
+            _ => {
+                return Err(domain::Error::invalid(
+                    "paths",
+                    format!("line {}: write a directory, then `rw` for read-write (`/srv/data rw`)", i + 1),
+                ))
+            }
+        };
+        allow.paths.push(compose::HostPath { path: words[0].to_string(), read_write });
+    }
+    allow.networks = networks.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    Ok(allow)
+}
+
+/// A domain error about `paths[i]` / `networks[i]` as the form's field and line.
+#[cfg(feature = "ssr")]
+fn policy_error(e: domain::Error) -> domain::Error {
+    match e {
+        domain::Error::Invalid { field, message } => {
+            let (name, index) = field.split_once('[').unwrap_or((field.as_str(), ""));
+            match index.trim_end_matches(']').parse::<usize>() {
+                Ok(i) => domain::Error::invalid(name, format!("line {}: {message}", i + 1)),
+                Err(_) => domain::Error::Invalid { field, message },
+            }
+        }
+        other => other,
+    }
+}
+
+#[server(endpoint = "get_workload_policy", output = crate::codec::Json)]
+pub async fn get_workload_policy(cluster: i64) -> Result<WorkloadPolicy, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let allow = berth.workload_policy(&actor, cluster).await.map_err(wire)?;
+    Ok(policy_row(&actor, cluster, allow))
+}
+
+#[server(endpoint = "set_workload_policy", output = crate::codec::Json)]
+pub async fn set_workload_policy(cluster: i64, paths: String, networks: String) -> Result<WorkloadPolicy, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let allow = parse_allowances(&paths, &networks).map_err(wire)?;
+    let stored = berth.set_workload_policy(&actor, cluster, &allow).await.map_err(|e| wire(policy_error(e)))?;
+    Ok(policy_row(&actor, cluster, stored))
+}

@@ -105,6 +105,7 @@ pub fn ClusterPage() -> impl IntoView {
         <div class="mx-auto max-w-6xl space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
             <ClusterApps id=Signal::derive(id) />
+            <WorkloadPolicyCard id=Signal::derive(id) />
             // Outside the refreshing part: the charts keep their range and the timeline its place.
             {move || {
                 let cluster = id();
@@ -185,6 +186,116 @@ fn ClusterApps(id: Signal<i64>) -> impl IntoView {
                 </Transition>
                 {move || adopt.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() /> })}
             </div>
+        </Card>
+    }
+}
+
+/// What non-admins' workloads may use on this cluster beyond their app's own resources: host
+/// directories to bind and existing networks to join. Everyone who sees the cluster reads it (the
+/// deploy form's refusals point here); cluster admins edit it. Outside the refreshing part, so an
+/// edit in progress is never reset.
+#[component]
+fn WorkloadPolicyCard(id: Signal<i64>) -> impl IntoView {
+    use crate::api::cluster::{get_workload_policy, SetWorkloadPolicy};
+    let save = ServerAction::<SetWorkloadPolicy>::new();
+    let editing = RwSignal::new(false);
+    // Reloaded only after a save that succeeded: after a refusal the form keeps what was typed.
+    let saved = RwSignal::new(0u32);
+    let policy = Resource::new(move || (id.get(), saved.get()), |(id, _)| get_workload_policy(id));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            editing.set(false);
+            saved.update(|n| *n += 1);
+        }
+    });
+    let error = move || save.value().get().and_then(Result::err);
+    view! {
+        <Card title="Workload policy">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match policy.await {
+                        Ok(p) => {
+                            let paths_text = p
+                                .paths
+                                .iter()
+                                .map(|a| if a.read_write { format!("{} rw", a.path) } else { a.path.clone() })
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            let networks_text = p.networks.join("\n");
+                            let can_edit = p.can_edit;
+                            view! {
+                                <div class="space-y-3 text-sm" data-testid="workload-policy">
+                                    <p class="text-slate-600 dark:text-slate-400">
+                                        "Apps of people who are not admins may use their own networks and volumes, and only what is listed here besides: no privileged containers, host namespaces, devices, extra capabilities or host networks."
+                                        {(!p.applies_to_me).then(|| view! { <span class="ml-1 font-medium">"As an admin you may deploy anything."</span> })}
+                                    </p>
+                                    <div class="grid gap-4 sm:grid-cols-2">
+                                        <div>
+                                            <div class="text-xs uppercase tracking-wide text-slate-500">"Host directories"</div>
+                                            {if p.paths.is_empty() {
+                                                view! { <p class="mt-1 text-slate-500" data-testid="policy-paths-none">"None: no host paths may be bound."</p> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <ul class="mt-1 space-y-1" data-testid="policy-paths">
+                                                        {p.paths.iter().map(|a| view! {
+                                                            <li class="flex items-center gap-2">
+                                                                <code class="font-mono">{a.path.clone()}</code>
+                                                                <span class="text-xs text-slate-500">{if a.read_write { "read-write" } else { "read-only" }}</span>
+                                                            </li>
+                                                        }).collect_view()}
+                                                    </ul>
+                                                }.into_any()
+                                            }}
+                                        </div>
+                                        <div>
+                                            <div class="text-xs uppercase tracking-wide text-slate-500">"Existing networks"</div>
+                                            {if p.networks.is_empty() {
+                                                view! { <p class="mt-1 text-slate-500" data-testid="policy-networks-none">"None: apps use only their own networks."</p> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <ul class="mt-1 space-y-1" data-testid="policy-networks">
+                                                        {p.networks.iter().map(|n| view! { <li><code class="font-mono">{n.clone()}</code></li> }).collect_view()}
+                                                    </ul>
+                                                }.into_any()
+                                            }}
+                                        </div>
+                                    </div>
+                                    {can_edit.then(|| view! {
+                                        <div>
+                                            {move || if editing.get() {
+                                                let (paths_text, networks_text) = (paths_text.clone(), networks_text.clone());
+                                                view! {
+                                                    <ActionForm action=save>
+                                                        <input type="hidden" name="cluster" value=id.get_untracked() />
+                                                        <div class="grid gap-4 sm:grid-cols-2">
+                                                            <label class="block text-xs font-medium">"Host directories, one per line (add rw for read-write)"
+                                                                <textarea name="paths" rows="4" class="mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm dark:border-slate-700 dark:bg-slate-950" placeholder="/srv/data rw" data-testid="policy-paths-input">{paths_text}</textarea>
+                                                                <span class="block text-xs text-red-600" data-testid="error-paths">{move || error().and_then(|e| e.for_field("paths"))}</span>
+                                                            </label>
+                                                            <label class="block text-xs font-medium">"Existing overlay networks, one per line"
+                                                                <textarea name="networks" rows="4" class="mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm dark:border-slate-700 dark:bg-slate-950" placeholder="shared-net" data-testid="policy-networks-input">{networks_text}</textarea>
+                                                                <span class="block text-xs text-red-600" data-testid="error-networks">{move || error().and_then(|e| e.for_field("networks"))}</span>
+                                                            </label>
+                                                        </div>
+                                                        <div class="mt-3 flex gap-2">
+                                                            <button type="submit" class=PRIMARY data-testid="policy-save">"Save"</button>
+                                                            <button type="button" class=BUTTON on:click=move |_| editing.set(false)>"Cancel"</button>
+                                                        </div>
+                                                    </ActionForm>
+                                                }.into_any()
+                                            } else {
+                                                view! { <button type="button" class=BUTTON on:click=move |_| editing.set(true) data-testid="policy-edit">"Edit"</button> }.into_any()
+                                            }}
+                                        </div>
+                                    })}
+                                    {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="policy-error" /> })}
+                                </div>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <ErrorBanner message=e.display() /> }.into_any(),
+                    }
+                })}
+            </Transition>
         </Card>
     }
 }

@@ -14,7 +14,9 @@ mod tls;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
 pub use observe::{Counters, EngineEvent, RawLine, MAX_LINE, SERVICE_LABEL, STACK_LABEL};
-pub use services::{normalise, without_hash, Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, STACK_NAMESPACE};
+pub use services::{
+    normalise, without_hash, Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, VolumeUse, STACK_NAMESPACE,
+};
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
 pub use system::{ContainerCounts, EngineOverview, SwarmSummary};
 

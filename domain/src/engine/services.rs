@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use bollard::models::{
     ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
-    EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType, MountVolumeOptions, NetworkAttachmentConfig,
-    NetworkCreateRequest, ResourceObject, SecretSpec, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
-    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread,
-    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType, MountVolumeOptions, MountVolumeOptionsDriverConfig,
+    NetworkAttachmentConfig, NetworkCreateRequest, ResourceObject, ResourcesUlimits, SecretSpec, ServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecConfigs,
+    TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
+    TaskSpecContainerSpecIsolationEnum, TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement,
+    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
 };
 use bollard::query_parameters::{
     CreateImageOptions, InspectServiceOptions, ListConfigsOptions, ListNetworksOptions, ListSecretsOptions,
@@ -25,7 +27,8 @@ use futures::TryStreamExt;
 
 use super::{Engine, EngineError};
 use compose::{
-    FileRef, HealthSpec, Mode, MountKind, MountSpec, Placement, PortSpec, Resources, RestartSpec, UpdateSpec,
+    FileRef, HealthSpec, HostEntry, Logging, Mode, MountKind, MountSpec, Placement, PortSpec, Resources, RestartSpec,
+    Ulimit, UpdateSpec, VolumeSpec,
 };
 
 /// The label `docker stack` puts on everything of a stack.
@@ -52,6 +55,18 @@ pub struct ServiceDeploy {
     /// Secrets and configs: `(full name, target path)`.
     pub secrets: Vec<(String, String)>,
     pub configs: Vec<(String, String)>,
+    /// The named volumes the service mounts, by their name in the template: the name on the nodes
+    /// (`<stack>_<name>`, or the external one) and the driver with its options.
+    pub volumes: BTreeMap<String, VolumeUse>,
+}
+
+/// A named volume as a service mounts it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeUse {
+    /// The volume's name on the nodes.
+    pub name: String,
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
 }
 
 /// A service as it runs.
@@ -63,6 +78,8 @@ pub struct LiveService {
     pub labels: BTreeMap<String, String>,
     /// The live spec, read back into Berth's canonical form.
     pub spec: compose::ServiceSpec,
+    /// The named volumes it mounts with their driver configuration, by name (stack prefix off).
+    pub volumes: BTreeMap<String, VolumeSpec>,
     pub running: u64,
     pub desired: u64,
     /// `updating`, `completed`, `paused`, `rollback_started`, … or empty.
@@ -148,24 +165,36 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
     let mounts: Vec<Mount> = s
         .mounts
         .iter()
-        .map(|m| Mount {
-            target: Some(m.target.clone()),
-            source: (!m.source.is_empty()).then(|| match m.kind {
-                // Named volumes are the stack's: `<stack>_<name>`, as `docker stack deploy` names them.
-                MountKind::Volume => format!("{}_{}", d.stack, m.source),
-                _ => m.source.clone(),
-            }),
-            typ: Some(match m.kind {
-                MountKind::Volume => MountType::VOLUME,
-                MountKind::Bind => MountType::BIND,
-                MountKind::Tmpfs => MountType::TMPFS,
-            }),
-            read_only: m.read_only.then_some(true),
-            volume_options: (m.kind == MountKind::Volume).then(|| MountVolumeOptions {
-                labels: Some(HashMap::from([(STACK_NAMESPACE.to_string(), d.stack.clone())])),
+        .map(|m| {
+            let volume = d.volumes.get(&m.source);
+            Mount {
+                target: Some(m.target.clone()),
+                source: (!m.source.is_empty()).then(|| match (m.kind.clone(), volume) {
+                    (MountKind::Volume, Some(v)) => v.name.clone(),
+                    // Named volumes are the stack's: `<stack>_<name>`, as `docker stack deploy` names them.
+                    (MountKind::Volume, None) => format!("{}_{}", d.stack, m.source),
+                    _ => m.source.clone(),
+                }),
+                typ: Some(match m.kind {
+                    MountKind::Volume => MountType::VOLUME,
+                    MountKind::Bind => MountType::BIND,
+                    MountKind::Tmpfs => MountType::TMPFS,
+                }),
+                read_only: m.read_only.then_some(true),
+                volume_options: (m.kind == MountKind::Volume).then(|| MountVolumeOptions {
+                    labels: Some(HashMap::from([(STACK_NAMESPACE.to_string(), d.stack.clone())])),
+                    // The driver and its options make the volume on each node the first time a task
+                    // mounts it (`driver: local` with `type: nfs`, …).
+                    driver_config: volume.filter(|v| v.driver.is_some() || !v.options.is_empty()).map(|v| {
+                        MountVolumeOptionsDriverConfig {
+                            name: Some(v.driver.clone().unwrap_or_else(|| "local".into())),
+                            options: (!v.options.is_empty()).then(|| to_map(&v.options)),
+                        }
+                    }),
+                    ..Default::default()
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
+            }
         })
         .collect();
     let health = s.healthcheck.as_ref().map(|h| HealthConfig {
@@ -222,15 +251,38 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
         init: s.init.then_some(true),
         capability_add: none_if_empty(s.cap_add.clone()),
         capability_drop: none_if_empty(s.cap_drop.clone()),
+        read_only: s.read_only.then_some(true),
+        stop_signal: s.stop_signal.clone(),
+        tty: s.tty.then_some(true),
+        open_stdin: s.stdin_open.then_some(true),
+        // The hosts(5) form swarm wants: `IP name`.
+        hosts: none_if_empty(s.extra_hosts.iter().map(|h| format!("{} {}", h.ip, h.host)).collect()),
+        dns_config: (!s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty()).then(|| {
+            TaskSpecContainerSpecDnsConfig {
+                nameservers: none_if_empty(s.dns.clone()),
+                search: none_if_empty(s.dns_search.clone()),
+                options: none_if_empty(s.dns_opt.clone()),
+            }
+        }),
+        sysctls: (!s.sysctls.is_empty()).then(|| to_map(&s.sysctls)),
+        ulimits: none_if_empty(
+            s.ulimits
+                .iter()
+                .map(|(name, u)| ResourcesUlimits { name: Some(name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
+                .collect(),
+        ),
+        groups: none_if_empty(s.group_add.clone()),
+        isolation: s.isolation.as_deref().map(|i| match i {
+            "process" => TaskSpecContainerSpecIsolationEnum::PROCESS,
+            "hyperv" => TaskSpecContainerSpecIsolationEnum::HYPERV,
+            _ => TaskSpecContainerSpecIsolationEnum::DEFAULT,
+        }),
         ..Default::default()
     };
     let r = &s.resources;
     let resources = TaskSpecResources {
-        limits: (r.limit_nano_cpus.is_some() || r.limit_memory_bytes.is_some()).then_some(Limit {
-            nano_cpus: r.limit_nano_cpus,
-            memory_bytes: r.limit_memory_bytes,
-            pids: None,
-        }),
+        limits: (r.limit_nano_cpus.is_some() || r.limit_memory_bytes.is_some() || s.pids_limit.is_some())
+            .then_some(Limit { nano_cpus: r.limit_nano_cpus, memory_bytes: r.limit_memory_bytes, pids: s.pids_limit }),
         reservations: (r.reserve_nano_cpus.is_some() || r.reserve_memory_bytes.is_some()).then_some(ResourceObject {
             nano_cpus: r.reserve_nano_cpus,
             memory_bytes: r.reserve_memory_bytes,
@@ -262,8 +314,9 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
         max_replicas: s.placement.max_replicas_per_node.map(|n| n as i64),
         platforms: None,
     };
-    let networks: Vec<NetworkAttachmentConfig> = if s.network_host {
-        vec![NetworkAttachmentConfig { target: Some("host".into()), ..Default::default() }]
+    let networks: Vec<NetworkAttachmentConfig> = if let Some(mode) = &s.network_mode {
+        // `host` or `none` (the parser refuses other modes; the policy keeps both from non-admins).
+        vec![NetworkAttachmentConfig { target: Some(mode.clone()), ..Default::default() }]
     } else {
         d.networks
             .iter()
@@ -316,6 +369,12 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
             restart_policy: Some(restart),
             placement: Some(placement),
             networks: none_if_empty(networks),
+            log_driver: s.logging.as_ref().filter(|l| !l.driver.is_empty() || !l.options.is_empty()).map(|l| {
+                TaskSpecLogDriver {
+                    name: Some(if l.driver.is_empty() { "json-file".into() } else { l.driver.clone() }),
+                    options: (!l.options.is_empty()).then(|| to_map(&l.options)),
+                }
+            }),
             ..Default::default()
         }),
         mode: Some(match s.mode {
@@ -379,13 +438,12 @@ pub fn canonical(spec: &ServiceSpec, stack: &str, network_names: &HashMap<String
         })
         .collect();
     let attached = task.networks.clone().or_else(|| spec.networks.clone()).unwrap_or_default();
-    let network_host = attached.iter().any(|n| n.target.as_deref() == Some("host"));
-    let networks = attached
-        .iter()
-        .filter_map(|n| n.target.clone())
-        .filter(|t| t != "host")
-        .map(|t| strip(network_names.get(&t).unwrap_or(&t)))
-        .collect();
+    // Attachments name networks by id (or by name, as written): the engine's `host` and `none` are
+    // network modes, whatever the spelling that reached the swarm.
+    let attached_names: Vec<String> =
+        attached.iter().filter_map(|n| n.target.clone()).map(|t| network_names.get(&t).cloned().unwrap_or(t)).collect();
+    let network_mode = attached_names.iter().find(|n| *n == "host" || *n == "none").cloned();
+    let networks = attached_names.iter().filter(|n| *n != "host" && *n != "none").map(|n| strip(n)).collect();
     let healthcheck = c.health_check.clone().map(|h| HealthSpec {
         test: h.test.unwrap_or_default(),
         interval_ns: h.interval,
@@ -399,6 +457,7 @@ pub fn canonical(spec: &ServiceSpec, stack: &str, network_names: &HashMap<String
         None => Mode::Replicated(1),
     };
     let res = task.resources.clone().unwrap_or_default();
+    let pids_limit = res.limits.as_ref().and_then(|l| l.pids).filter(|n| *n > 0);
     let resources = Resources {
         limit_nano_cpus: res.limits.as_ref().and_then(|l| l.nano_cpus).filter(|n| *n > 0),
         limit_memory_bytes: res.limits.as_ref().and_then(|l| l.memory_bytes).filter(|n| *n > 0),
@@ -484,9 +543,73 @@ pub fn canonical(spec: &ServiceSpec, stack: &str, network_names: &HashMap<String
             .collect(),
         cap_add: c.capability_add.clone().unwrap_or_default(),
         cap_drop: c.capability_drop.clone().unwrap_or_default(),
-        network_host,
+        network_mode,
+        read_only: c.read_only.unwrap_or(false),
+        stop_signal: c.stop_signal.clone().filter(|s| !s.is_empty()),
+        tty: c.tty.unwrap_or(false),
+        stdin_open: c.open_stdin.unwrap_or(false),
+        extra_hosts: c
+            .hosts
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let ip = words.next()?.to_string();
+                Some(words.map(|host| HostEntry { host: host.to_string(), ip: ip.clone() }).collect::<Vec<_>>())
+            })
+            .flatten()
+            .collect(),
+        dns: c.dns_config.as_ref().and_then(|d| d.nameservers.clone()).unwrap_or_default(),
+        dns_search: c.dns_config.as_ref().and_then(|d| d.search.clone()).unwrap_or_default(),
+        dns_opt: c.dns_config.as_ref().and_then(|d| d.options.clone()).unwrap_or_default(),
+        sysctls: c.sysctls.clone().unwrap_or_default().into_iter().collect(),
+        ulimits: c
+            .ulimits
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|u| Some((u.name?, Ulimit { soft: u.soft.unwrap_or(0), hard: u.hard.unwrap_or(0) })))
+            .collect(),
+        group_add: c.groups.clone().unwrap_or_default(),
+        logging: task.log_driver.clone().map(|l| Logging {
+            driver: l.name.unwrap_or_default(),
+            options: l.options.unwrap_or_default().into_iter().collect(),
+        }),
+        pids_limit,
+        isolation: c.isolation.map(|i| i.to_string()).filter(|i| !i.is_empty() && i != "default"),
+        // What a swarm can say about confinement (API 1.41: SELinux labels only), for the policy
+        // when a stack made outside Berth is adopted.
+        security_opt: c
+            .privileges
+            .as_ref()
+            .and_then(|p| p.se_linux_context.as_ref())
+            .filter(|l| l.disable == Some(true))
+            .map(|_| vec!["label=disable".to_string()])
+            .unwrap_or_default(),
         ..Default::default()
     }
+}
+
+/// The named volumes a live service mounts, with the driver configuration they were made with.
+fn live_volumes(spec: &ServiceSpec, stack: &str) -> BTreeMap<String, VolumeSpec> {
+    let prefix = format!("{stack}_");
+    let mounts = spec.task_template.as_ref().and_then(|t| t.container_spec.as_ref()).and_then(|c| c.mounts.clone());
+    let mut out = BTreeMap::new();
+    for m in mounts.unwrap_or_default() {
+        let (Some(MountType::VOLUME), Some(source)) = (m.typ, m.source) else { continue };
+        let config = m.volume_options.and_then(|o| o.driver_config);
+        let name = source.strip_prefix(&prefix).unwrap_or(&source).to_string();
+        out.insert(
+            name,
+            VolumeSpec {
+                driver: config.as_ref().and_then(|c| c.name.clone()),
+                driver_opts: config.and_then(|c| c.options).unwrap_or_default().into_iter().collect(),
+                ..Default::default()
+            },
+        );
+    }
+    out
 }
 
 /// What a service to deploy looks like once read back from the engine: drift compares this with
@@ -506,6 +629,7 @@ fn live_service(s: bollard::models::Service, network_names: &HashMap<String, Str
         name: spec_in.name.clone().unwrap_or_default(),
         version: s.version.and_then(|v| v.index).unwrap_or(0),
         spec: canonical(&spec_in, &stack, network_names),
+        volumes: live_volumes(&spec_in, &stack),
         labels,
         running: status.running_tasks.unwrap_or(0),
         desired: status.desired_tasks.unwrap_or(0),
@@ -792,6 +916,20 @@ impl Engine {
         Ok(list.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect())
     }
 
+    /// A volume's driver and options on this engine, or `None` when it has no volume of that name.
+    pub async fn volume_driver(&self, name: &str) -> Result<Option<VolumeSpec>, EngineError> {
+        let docker = self.client()?;
+        match self.call("volume inspect", docker.inspect_volume(name)).await {
+            Ok(v) => Ok(Some(VolumeSpec {
+                driver: Some(v.driver),
+                driver_opts: v.options.into_iter().collect(),
+                ..Default::default()
+            })),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn volume_remove(&self, name: &str) -> Result<(), EngineError> {
         let docker = self.client()?;
         ignore_missing(
@@ -858,6 +996,14 @@ mod tests {
             networks: vec!["shop_default".into()],
             secrets: vec![("shop_db-1a2b3c4d".into(), "db".into())],
             configs: vec![],
+            volumes: BTreeMap::from([(
+                "data".into(),
+                VolumeUse {
+                    name: "shop_data".into(),
+                    driver: Some("local".into()),
+                    options: BTreeMap::from([("type".into(), "nfs".into()), ("device".into(), ":/export".into())]),
+                },
+            )]),
         }
     }
 
@@ -881,6 +1027,27 @@ mod tests {
             update: UpdateSpec { parallelism: Some(2), order: Some("start-first".into()), ..Default::default() },
             init: true,
             secrets: vec![FileRef { source: "db".into(), target: "db".into() }],
+            // The container keys swarm applies (API 1.41).
+            read_only: true,
+            stop_signal: Some("SIGINT".into()),
+            tty: true,
+            stdin_open: true,
+            extra_hosts: vec![
+                HostEntry { host: "db".into(), ip: "10.0.0.5".into() },
+                HostEntry { host: "v6".into(), ip: "::1".into() },
+            ],
+            dns: vec!["10.0.0.2".into()],
+            dns_search: vec!["example.internal".into()],
+            dns_opt: vec!["ndots:2".into()],
+            sysctls: BTreeMap::from([("net.core.somaxconn".into(), "1024".into())]),
+            ulimits: BTreeMap::from([("nofile".into(), Ulimit { soft: 20000, hard: 40000 })]),
+            group_add: vec!["audio".into()],
+            logging: Some(Logging {
+                driver: "json-file".into(),
+                options: BTreeMap::from([("max-size".into(), "10m".into())]),
+            }),
+            pids_limit: Some(100),
+            isolation: Some("process".into()),
             ..Default::default()
         };
         let d = deploy(spec.clone());
@@ -894,6 +1061,25 @@ mod tests {
         let names = HashMap::from([("n1".to_string(), "shop_default".to_string())]);
         let back = canonical(&live, "shop", &names);
         assert_eq!(back, spec);
+        // The volume is made with its driver and options, and read back with them for adoption.
+        let volumes = live_volumes(&live, "shop");
+        assert_eq!(volumes["data"].driver.as_deref(), Some("local"));
+        assert_eq!(volumes["data"].driver_opts["type"], "nfs");
+    }
+
+    #[test]
+    fn network_modes_are_read_back_whatever_the_attachment_names() {
+        let spec = compose::ServiceSpec { image: "x".into(), network_mode: Some("host".into()), ..Default::default() };
+        let mut d = deploy(spec.clone());
+        d.networks.clear();
+        let mut live = service_spec(&d, &Ids::default());
+        assert_eq!(canonical(&live, "shop", &HashMap::new()).network_mode.as_deref(), Some("host"));
+        // A stack made outside Berth names the host network by its id.
+        let task = live.task_template.as_mut().unwrap();
+        task.networks = Some(vec![NetworkAttachmentConfig { target: Some("h0st1d".into()), ..Default::default() }]);
+        let names = HashMap::from([("h0st1d".to_string(), "host".to_string())]);
+        let back = canonical(&live, "shop", &names);
+        assert_eq!((back.network_mode.as_deref(), back.networks.len()), (Some("host"), 0));
     }
 
     #[test]

@@ -37,6 +37,24 @@ impl Store {
             .await?)
     }
 
+    /// A cluster's workload policy allowances, as JSON (`{}` when nothing is allowed).
+    pub async fn cluster_policy(&self, id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT workload_policy FROM clusters WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn cluster_set_policy(&self, id: i64, policy: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE clusters SET workload_policy = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(policy)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn cluster_by_name(&self, name: &str) -> Result<Option<Cluster>> {
         Ok(sqlx::query_as(&format!("SELECT {CLUSTER_COLUMNS} FROM clusters WHERE name = $1"))
             .bind(name)
