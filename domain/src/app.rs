@@ -435,10 +435,20 @@ impl Berth {
         Ok(serde_json::from_slice(&plain)?)
     }
 
+    /// Parses a template off the async runtime (see [`Berth::cpu`]).
+    pub(crate) async fn parse_compose(
+        &self,
+        compose_text: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<compose::Parsed> {
+        let (text, values) = (compose_text.to_string(), vars.clone());
+        self.cpu(move || parse(&text, &values)).await?
+    }
+
     /// The canonical spec of an app's current version.
     pub(crate) async fn app_spec(&self, app: &App) -> Result<compose::AppSpec> {
         let current = self.current_version(app).await?;
-        Ok(parse(&current.compose, &self.open_vars(&current)?)?.spec)
+        Ok(self.parse_compose(&current.compose, &self.open_vars(&current)?).await?.spec)
     }
 
     async fn current_version(&self, app: &App) -> Result<AppVersion> {
@@ -458,8 +468,9 @@ impl Berth {
         vars: &BTreeMap<String, String>,
     ) -> Result<Check> {
         authorize(actor, Permission::ClusterRead(cluster_id))?;
-        let variables = compose::variables(compose_text);
-        Ok(match compose::parse(compose_text, vars) {
+        let (text, values) = (compose_text.to_string(), vars.clone());
+        let (variables, parsed) = self.cpu(move || (compose::variables(&text), compose::parse(&text, &values))).await?;
+        Ok(match parsed {
             Ok(parsed) => {
                 let privileged = authorize(actor, Permission::PrivilegedWorkload(cluster_id)).is_ok();
                 let violations = if privileged {
@@ -506,7 +517,7 @@ impl Berth {
                     if let Some(t) = input.template_id {
                         self.store.template(t).await?.ok_or_else(|| Error::NotFound(format!("template {t}")))?;
                     }
-                    let parsed = parse(&input.compose, &input.vars)?;
+                    let parsed = self.parse_compose(&input.compose, &input.vars).await?;
                     self.check_policy(actor, input.cluster_id, &name, &parsed.spec).await?;
                     let vars = self.seal_vars(&input.vars)?;
                     let first = NewVersion {
@@ -839,7 +850,7 @@ impl Berth {
                         vars.entry(k).or_insert(v);
                     }
                 }
-                let parsed = parse(&compose_text, &vars)?;
+                let parsed = self.parse_compose(&compose_text, &vars).await?;
                 self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;
                 let sealed = self.seal_vars(&vars)?;
                 let v = NewVersion { compose: &compose_text, vars: &sealed, action, note: &note, by: &user.username };
@@ -877,7 +888,7 @@ impl Berth {
             |_| async move {
                 let claim = self.claim_app(app.id).await?;
                 let current = self.current_version(&app).await?;
-                let parsed = parse(&current.compose, &self.open_vars(&current)?)?;
+                let parsed = self.parse_compose(&current.compose, &self.open_vars(&current)?).await?;
                 self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;
                 if start {
                     let mut o = app.overrides();
@@ -901,7 +912,7 @@ impl Berth {
     /// The current spec of an app and a reachable manager, for changes made in place.
     async fn live_change(&self, actor: &Actor, app: &App, service: &str) -> Result<(compose::AppSpec, Arc<Engine>)> {
         let current = self.current_version(app).await?;
-        let parsed = parse(&current.compose, &self.open_vars(&current)?)?;
+        let parsed = self.parse_compose(&current.compose, &self.open_vars(&current)?).await?;
         if !parsed.spec.services.contains_key(service) {
             return Err(Error::invalid("service", format!("app {} has no service {service}", app.name)));
         }
@@ -1150,7 +1161,7 @@ impl Berth {
         vars: &BTreeMap<String, String>,
     ) -> Result<()> {
         let app = &detail.app;
-        let parsed = parse(compose_text, vars)?;
+        let parsed = self.parse_compose(compose_text, vars).await?;
         let installation = self.installation().await?;
         let plan = Plan::new(&installation, app, app.version, parsed.spec, &app.overrides());
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
@@ -1239,18 +1250,20 @@ impl Berth {
             Ok(text)
         };
         let (old, new) = (render(&a)?, render(&b)?);
-        let diff = similar::TextDiff::from_lines(&old, &new);
-        Ok(diff
-            .iter_all_changes()
-            .map(|c| DiffLine {
-                tag: match c.tag() {
-                    similar::ChangeTag::Delete => '-',
-                    similar::ChangeTag::Insert => '+',
-                    similar::ChangeTag::Equal => ' ',
-                },
-                text: c.value().trim_end_matches('\n').to_string(),
-            })
-            .collect())
+        self.cpu(move || {
+            let diff = similar::TextDiff::from_lines(&old, &new);
+            diff.iter_all_changes()
+                .map(|c| DiffLine {
+                    tag: match c.tag() {
+                        similar::ChangeTag::Delete => '-',
+                        similar::ChangeTag::Insert => '+',
+                        similar::ChangeTag::Equal => ' ',
+                    },
+                    text: c.value().trim_end_matches('\n').to_string(),
+                })
+                .collect()
+        })
+        .await
     }
 
     /// Stacks on a cluster that no Berth app owns (deployed with `docker stack deploy`).

@@ -173,6 +173,9 @@ pub struct Inner {
     refusals: refusals::Refusals,
     /// What the apps' reconcile pass remembers (see `app_health`).
     app_watch: app_health::AppWatch,
+    /// Bounds how much CPU-heavy work on request input (parsing templates, diffs) runs at once, off
+    /// the async runtime (see [`Berth::cpu`]).
+    cpu: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for Berth {
@@ -206,12 +209,37 @@ impl Berth {
                 instance: lease::instance_name(),
                 refusals: Default::default(),
                 app_watch: Default::default(),
+                cpu: Arc::new(tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                )),
             }),
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Runs CPU-heavy work on request input (a template to parse, a diff) on the blocking pool,
+    /// at most one per core at once: a large or hostile template never stalls the async runtime
+    /// that serves every other request, and many at once queue instead of taking every thread.
+    pub(crate) async fn cpu<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self
+            .cpu
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Internal(error::Internal::Other("the CPU work queue is closed".into())))?;
+        let done = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await?;
+        Ok(done)
     }
 
     pub fn config(&self) -> &Config {

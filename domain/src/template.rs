@@ -85,17 +85,23 @@ impl Berth {
     /// Checks a template's text for the catalog editor: errors and warnings by line, its variables.
     pub async fn check_template(&self, actor: &Actor, compose_text: &str) -> Result<crate::app::Check> {
         authorize(actor, Permission::TemplateRead)?;
-        let variables = compose::variables(compose_text);
-        let diagnostics = match check_template(compose_text) {
-            Ok(warnings) => warnings,
-            Err(_) => {
-                let vars = variables
-                    .iter()
-                    .map(|v| (v.name.clone(), v.default.clone().unwrap_or_else(|| "1".into())))
-                    .collect();
-                compose::parse(compose_text, &vars).err().unwrap_or_default()
-            }
-        };
+        let text = compose_text.to_string();
+        let (variables, diagnostics) = self
+            .cpu(move || {
+                let variables = compose::variables(&text);
+                let diagnostics = match check_template(&text) {
+                    Ok(warnings) => warnings,
+                    Err(_) => {
+                        let vars = variables
+                            .iter()
+                            .map(|v| (v.name.clone(), v.default.clone().unwrap_or_else(|| "1".into())))
+                            .collect();
+                        compose::parse(&text, &vars).err().unwrap_or_default()
+                    }
+                };
+                (variables, diagnostics)
+            })
+            .await?;
         Ok(crate::app::Check { diagnostics, violations: Vec::new(), variables, services: Vec::new() })
     }
 
@@ -119,7 +125,8 @@ impl Berth {
             if self.store.template_name_taken(&name, id).await? {
                 return Err(Error::invalid("name", format!("a template named {name} exists already")));
             }
-            check_template(&input.compose)?;
+            let text = input.compose.clone();
+            self.cpu(move || check_template(&text)).await??;
             self.store.template_save(id, &name, description, &input.compose, &user.username, now_ms()).await
         })
         .await

@@ -132,6 +132,51 @@ async fn rest_apps(db: TestDb) {
         assert_eq!(body(res, want).await["field"], "body");
     }
 
+    // A template whose secret reads a variable can be saved, and its form asks for the variable.
+    let with_secret =
+        "services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    environment: DB_PASSWORD\n";
+    let saved =
+        admin.call("save_template", &[("name", "with-secret"), ("description", ""), ("compose", with_secret)]).await;
+    body(saved, StatusCode::OK).await;
+    let check = body(
+        browser.call("check_app", &[("cluster", &cluster.to_string()), ("compose", with_secret), ("vars", "")]).await,
+        StatusCode::OK,
+    )
+    .await;
+    let names: Vec<&str> = check["variables"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["DB_PASSWORD"], "{check}");
+
+    // The cluster's workload policy over REST: cluster admins set it (errors name the entry), and
+    // everyone who sees the cluster reads it; an operator cannot change it.
+    let policy = format!("{}/api/v1/clusters/{cluster}/policy", server.url);
+    let put = |token: &str, json: Value| client.put(&policy).bearer_auth(token).json(&json).send();
+    let admin_token = {
+        let issued = body(
+            admin.call("create_token", &[("name", "ci"), ("role", "admin"), ("cluster", "all"), ("days", "1")]).await,
+            StatusCode::OK,
+        )
+        .await;
+        issued["secret"].as_str().unwrap().to_string()
+    };
+    let bad = json!({ "paths": [{ "path": "/srv/data" }, { "path": "/proc/1", "read_write": false }], "networks": [] });
+    let refused = body(put(&admin_token, bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(refused["field"], "paths[1]", "{refused}");
+    let good = json!({ "paths": [{ "path": "/srv/data/", "read_write": true }], "networks": ["shared-net"] });
+    let stored = body(put(&admin_token, good.clone()).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(stored["paths"][0]["path"], "/srv/data", "{stored}");
+    body(put(&operator, good).await.unwrap(), StatusCode::FORBIDDEN).await;
+    let read = body(get(format!("/api/v1/clusters/{cluster}/policy"), &viewer).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(read, stored);
+    // What it allows passes the policy for the operator; what it does not is refused at its line.
+    let under = json!({ "cluster": cluster, "name": "under", "compose":
+        "services:\n  tool:\n    image: x\n    volumes:\n      - /srv/data/app:/data\n" });
+    let started = body(post("/api/v1/apps".into(), &operator, under).await.unwrap(), StatusCode::ACCEPTED).await;
+    assert!(started["job"].is_i64());
+    let beside = json!({ "cluster": cluster, "name": "beside", "compose":
+        "services:\n  tool:\n    image: x\n    volumes:\n      - /srv/database:/data\n" });
+    let refused = body(post("/api/v1/apps".into(), &operator, beside).await.unwrap(), StatusCode::FORBIDDEN).await;
+    assert!(refused["message"].as_str().unwrap().contains("line 5: services.tool.volumes[0]"), "{refused}");
+
     // The workload policy holds on the REST path: an operator may not deploy a Docker socket bind.
     let socket = json!({ "cluster": cluster, "name": "tool", "compose":
         "services:\n  tool:\n    image: x\n    volumes:\n      - type: bind\n        source: /var/run/docker.sock\n        target: /s\n" });
@@ -251,7 +296,7 @@ async fn rest_apps(db: TestDb) {
     let berth = server.berth.clone();
     let ops = berth.recent_operations(&admin_actor(&berth).await, 200).await.unwrap();
     let count = |action: &str, outcome: &str| ops.iter().filter(|o| o.action == action && o.outcome == outcome).count();
-    assert_eq!(count("app.create", "denied"), 2, "policy and viewer refusals");
+    assert_eq!(count("app.create", "denied"), 3, "policy refusals (2) and the viewer's");
     let keyed_rows = ops.iter().filter(|o| o.action == "app.create" && o.target == "keyed").count();
     assert_eq!(keyed_rows, 2, "the first request and the one after the key expired; not the replay");
     assert!(count("app.create", "failure") >= 2, "bad template and taken name");
