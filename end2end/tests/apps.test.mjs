@@ -50,7 +50,7 @@ async function operationSucceeded(page, title = '', timeout = 120_000) {
 }
 
 test('apps: flagged template, variables, deploy with progress, scale, new version, rollback, history, catalog', async () => {
-  const { page, assertClean } = await watchedPage(browser);
+  const { page, assertClean, allow } = await watchedPage(browser);
   await createAdmin(page, berth);
 
   // A one-node cluster to deploy to.
@@ -109,6 +109,10 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   await web.getByTestId('scale').click();
   await web.getByTestId('replicas').getByText('2/2 running').waitFor({ timeout: 60_000 });
   assert.equal(await web.locator('[data-testid=task][data-state=running]').count(), 2);
+  // A healthy task's message ("started") is not an error: it is not red.
+  const message = web.locator('[data-testid=task][data-state=running] [data-testid=task-message]').first();
+  assert.equal(await message.getAttribute('data-error'), 'false');
+  assert.doesNotMatch(await message.getAttribute('class'), /red/);
 
   // A new version: another greeting.
   await page.getByTestId('edit').click();
@@ -166,6 +170,26 @@ services:
   docker('-H', manager, 'stack', 'deploy', '--resolve-image', 'never', '-c', file, 'ext');
   await page.goto(clusterUrl);
   await hydrated(page);
+
+  // The cluster's workload policy: nothing allowed at first; a bad entry is refused at its line and
+  // what was typed stays; a good one is saved and listed. The card keeps an edit across refreshes.
+  const policy = page.getByTestId('workload-policy');
+  await policy.getByTestId('policy-paths-none').waitFor();
+  await policy.getByTestId('policy-edit').click();
+  await policy.getByTestId('policy-paths-input').fill('/srv/data rw\n/proc');
+  // The page refreshes its cluster part every 3 s: the form must survive the next refresh.
+  await page.waitForResponse((r) => r.url().endsWith('/api/get_cluster'), { timeout: 10_000 });
+  allow(({ status }) => status === 422);
+  await policy.getByTestId('policy-save').click();
+  await policy.getByTestId('error-paths').getByText(/line 2/).waitFor();
+  allow(() => false);
+  assert.equal(await policy.getByTestId('policy-paths-input').inputValue(), '/srv/data rw\n/proc', 'nothing typed is lost');
+  await policy.getByTestId('policy-paths-input').fill('/srv/data/ rw\n/usr/share');
+  await policy.getByTestId('policy-networks-input').fill('shared-net');
+  await policy.getByTestId('policy-save').click();
+  await policy.getByTestId('policy-paths').getByText('/srv/data').waitFor();
+  assert.match(await policy.getByTestId('policy-paths').innerText(), /\/srv\/data\s+read-write[\s\S]*\/usr\/share\s+read-only/);
+  await policy.getByTestId('policy-networks').getByText('shared-net').waitFor();
   const stack = page.locator('[data-testid=stack][data-name=ext]');
   await stack.waitFor();
   await stack.getByTestId('adopt').click();

@@ -1,6 +1,7 @@
 //! The spine's numbers beside their goals in PERFORMANCE.md, from one run:
 //! cold start to listening (P8), idle memory (P5), SSR latency of the overview under 10 connections
-//! (P3), and the bytes a browser downloads (P4).
+//! (P3), the bytes a browser downloads (P4), and how much a flood of refused requests slows other
+//! people's changes (S12).
 //!
 //! Run with `scripts/bench` (it builds the release site first) or
 //! `cargo bench -p berth --bench spine` after `cargo leptos build --release --precompress`.
@@ -172,6 +173,38 @@ async fn main() -> Result<()> {
     let (signin, _) = load(&anon, &berth.url, "/signin").await?;
     let rss_after_load = berth.rss_kib()?;
 
+    // S12: a flood of refused cross-site requests from one client must not slow other people's
+    // changes (each writes a history row) by more than 2×.
+    let idle_changes = changes(&client, &berth.url, 300).await?;
+    let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let flood: Vec<_> = (0..4)
+        .map(|_| {
+            let (flooding, sent, url) = (flooding.clone(), sent.clone(), format!("{}/api/sign_in", berth.url));
+            tokio::spawn(async move {
+                let attacker = reqwest::Client::new();
+                while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = attacker
+                        .post(&url)
+                        .header("origin", "http://evil.example")
+                        .form(&[("username", "bench"), ("password", "x")])
+                        .send()
+                        .await;
+                    if res.is_ok() {
+                        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let flood_start = Instant::now();
+    let flooded_changes = changes(&client, &berth.url, 300).await?;
+    let flood_rate = sent.load(std::sync::atomic::Ordering::Relaxed) as f64 / flood_start.elapsed().as_secs_f64();
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+    for f in flood {
+        let _ = f.await;
+    }
+
     // P4: what a browser downloads, raw and as served (brotli).
     let pkg = root().join("target/site/pkg");
     let mut raw_total = 0;
@@ -235,5 +268,36 @@ async fn main() -> Result<()> {
         "<= 350 KB"
     );
     println!("{:<44} {:>16}", "   raw", format!("{} KB", raw_total / 1000));
+    let (idle_p50, flood_p50) = (percentile(&idle_changes, 0.5), percentile(&flooded_changes, 0.5));
+    println!(
+        "{:<44} {:>16} {:>16}",
+        "S12 a change, p50 idle / under a flood",
+        format!("{} / {}", ms(idle_p50), ms(flood_p50)),
+        "<= 2x"
+    );
+    println!(
+        "{:<44} {:>16}",
+        "   ratio; flood of refused requests",
+        format!("{:.2}x; {flood_rate:.0} req/s", flood_p50.as_secs_f64() / idle_p50.as_secs_f64())
+    );
     Ok(())
+}
+
+/// Latencies of `n` changes in a row by the signed-in admin (quotas saved: one history row each).
+async fn changes(client: &reqwest::Client, url: &str, n: usize) -> Result<Vec<Duration>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let res = client
+            .post(format!("{url}/api/set_quotas"))
+            .header("origin", url)
+            .form(&[("max_clusters", "5"), ("max_nodes_per_cluster", "20")])
+            .send()
+            .await?;
+        anyhow::ensure!(res.status().is_success(), "set_quotas: {}", res.status());
+        res.bytes().await?;
+        out.push(t.elapsed());
+    }
+    out.sort();
+    Ok(out)
 }
