@@ -71,6 +71,7 @@ async fn direct(manager: &Engine, name: &str, replicas: usize) -> Duration {
         networks: vec![network],
         secrets: Vec::new(),
         configs: Vec::new(),
+        volumes: BTreeMap::new(),
     };
     let ids = manager.ids().await.unwrap();
     manager.service_create(&d, &ids).await.unwrap();

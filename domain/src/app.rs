@@ -590,16 +590,14 @@ impl Berth {
         let ids = manager.ids().await?;
         // External networks are joined by their exact name: the engine would also take a prefix of
         // another network's id for a name it does not know.
-        for d in &plan.deploys {
-            for n in d.networks.iter().filter(|n| !ids.networks.contains_key(*n)) {
-                return Err(Error::invalid(
-                    "compose",
-                    format!(
-                        "{}: network `{n}` does not exist on this cluster (create it, or drop `external`)",
-                        d.alias
-                    ),
-                ));
-            }
+        let unknown = plan.deploys.iter().find_map(|d| {
+            d.networks.iter().find(|n| !ids.networks.contains_key(*n)).map(|n| (d.alias.clone(), n.clone()))
+        });
+        if let Some((alias, n)) = unknown {
+            return Err(Error::invalid(
+                "compose",
+                format!("{alias}: network `{n}` does not exist on this cluster (create it, or drop `external`)"),
+            ));
         }
         for (i, d) in plan.deploys.iter().enumerate() {
             ctx.detail(format!("{} ({} of {})", d.alias, i + 1, plan.deploys.len())).await;
