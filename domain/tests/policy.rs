@@ -4,8 +4,9 @@
 //! allowances (a host directory read-only, then read-write; an existing overlay network) let an
 //! operator deploy exactly that; a volume an admin's app left on the nodes as a bind of `/etc`
 //! cannot be taken over by an operator's app of the same name; the container keys swarm applies
-//! reach the containers; and an app whose service is removed behind Berth's back turns `degraded`
-//! (with an event) without anyone opening its page, and `running` again after a redeploy.
+//! reach the containers; an app whose service is removed behind Berth's back turns `degraded`
+//! (with an event) without anyone opening its page, and `running` again after a redeploy; and a
+//! client that follows a job to its end and acts at once never meets the job's claim (R7).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -256,6 +257,24 @@ async fn the_workload_policy_on_a_real_cluster() {
     let job = berth.redeploy_app(&otto, keyed).await.unwrap();
     succeeded(&berth, job).await;
     assert_eq!(berth.apps(&admin(), Some(id)).await.unwrap().iter().find(|a| a.id == keyed).unwrap().status, "running");
+
+    // R7, in process where a client reacts within microseconds: a job followed to `succeeded` has
+    // released its claim, so the next operation on the app starts at once.
+    for i in 0..10 {
+        let (app, job) = berth.deploy_app(&otto, &input(id, &format!("quick{i}"), service(""))).await.unwrap();
+        loop {
+            let j = berth.job(&admin(), job).await.unwrap();
+            if j.status != "running" {
+                assert_eq!(j.status, "succeeded", "{}", j.error);
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        match berth.delete_app(&otto, app, true).await {
+            Ok(job) => succeeded(&berth, job).await,
+            Err(e) => panic!("deploy {i}: a client that waited for the job met: {e}"),
+        }
+    }
 
     for app in [docs, docsrw, joiner, keyed] {
         let job = berth.delete_app(&admin(), app, true).await.unwrap();
