@@ -1038,19 +1038,41 @@ impl Berth {
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
         let filter = vec![format!("{STACK_NAMESPACE}={}", app.name)];
         ctx.step(0).await;
+        let mut removed = Vec::new();
         for s in manager.services_labelled(&filter).await? {
             ctx.detail(format!("removing {}", s.name)).await;
             manager.service_remove(&s.name).await?;
+            removed.push(s.id);
         }
         ctx.step(1).await;
-        let nodes: Vec<_> =
-            self.store.nodes(app.cluster_id).await?.into_iter().filter(|n| n.state == "ready").collect();
+        // The swarm forgets a removed service's tasks once they have shut down, and only then do
+        // the nodes remove their containers: a task still starting has no container to wait for yet.
         let started = Instant::now();
+        loop {
+            let left = manager.swarm_tasks(None).await?.into_iter().filter(|t| removed.contains(&t.service_id)).count();
+            if left == 0 {
+                break;
+            }
+            ctx.detail(format!("{left} tasks shutting down")).await;
+            if started.elapsed() > self.config.app_deploy_timeout {
+                return Err(Error::Engine(format!("tasks of {} still in the swarm", app.name)));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // Every node that answers, whatever the last heartbeat said of it: one that does not removes
+        // the containers itself when it is back, as the swarm no longer has their tasks.
+        let nodes = self.store.nodes(app.cluster_id).await?;
+        let mut reached = Vec::new();
         for node in &nodes {
-            let engine = self.node_engine(node).await?;
+            let Ok(engine) = self.node_engine(node).await else { continue };
             loop {
-                let left = engine.containers_labelled(&filter).await?;
+                let left = match engine.containers_labelled(&filter).await {
+                    Ok(left) => left,
+                    Err(e) if node.state == "ready" => return Err(e.into()),
+                    Err(_) => break,
+                };
                 if left.is_empty() {
+                    reached.push(engine.clone());
                     break;
                 }
                 ctx.detail(format!("{}: {} containers stopping", node.name, left.len())).await;
@@ -1085,10 +1107,9 @@ impl Berth {
         }
         ctx.step(3).await;
         if remove_volumes {
-            for node in &nodes {
-                let engine = self.node_engine(node).await?;
+            for engine in &reached {
                 for v in engine.volumes_with(&filter).await? {
-                    ctx.detail(format!("{}: {v}", node.name)).await;
+                    ctx.detail(v.clone()).await;
                     engine.volume_remove(&v).await?;
                 }
             }

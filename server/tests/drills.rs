@@ -223,7 +223,8 @@ fn build_image() {
 fn compose(version: u64) -> String {
     format!(
         "services:\n  work:\n    image: {IMAGE}\n    command: [\"sleep\", \"3600\"]\n    init: true\n    \
-         environment:\n      VERSION: \"{version}\"\n    stop_grace_period: 1s\n"
+         environment:\n      VERSION: \"{version}\"\n    stop_grace_period: 1s\n    volumes: [data:/data]\n\
+         volumes:\n  data: {{}}\n"
     )
 }
 
@@ -417,6 +418,11 @@ async fn crash_and_restart(db: TestDb) {
     }
     for n in engine.networks_with(&["berth.app".to_string()]).await.unwrap() {
         assert!(ids.contains(&n.labels["berth.app"]), "network {} has no app", n.name);
+    }
+    // Apps are deleted with their volumes: every volume left is an existing app's (`<app>_data`).
+    for v in engine.volumes_with(&["com.docker.stack.namespace".to_string()]).await.unwrap() {
+        let stack = v.strip_suffix("_data").unwrap_or(&v);
+        assert!(names.contains(&stack), "volume {v} has no app");
     }
 
     // Tidy up: the cluster goes (a job), and the process stops cleanly.
