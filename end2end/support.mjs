@@ -176,3 +176,10 @@ export async function jobSucceeded(page, timeout = 120_000) {
     throw e;
   }
 }
+
+/** Waits until the page has fetched `/api/<endpoint>` `n` more times (a page refreshing itself). */
+export async function refreshes(page, endpoint, n = 1) {
+  for (let i = 0; i < n; i++) {
+    await page.waitForResponse((r) => r.url().endsWith(`/api/${endpoint}`), { timeout: 15_000 });
+  }
+}

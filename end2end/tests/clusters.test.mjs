@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers, berthContainers,
-  PASSWORD, jobSucceeded,
+  PASSWORD, jobSucceeded, refreshes,
 } from '../support.mjs';
 
 let berth;
@@ -109,10 +109,49 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
     assert.equal(await page.getByTestId(`node-${n}`).getAttribute('data-state'), 'ready');
   }
 
-  // Drain n3.
+  // The overview lists it for the admin, above the engine.
+  const clusterPage = page.url();
+  await page.goto(`${berth.url}/`);
+  await hydrated(page);
+  await page.locator('[data-testid=overview-cluster][data-name=e2e]').getByText('3 of 3 nodes ready').waitFor();
+  await page.getByTestId('containers-running').waitFor();
+  await page.goto(clusterPage);
+  await hydrated(page);
+
+  // What is being typed or confirmed outlives the page's refreshes: the Rename field (with the
+  // caret in it), n2's armed removal, n1's drain confirmation (it is the only manager, so it warns)
+  // and the Delete confirmation, all open across two refreshes of the page.
+  await page.getByTestId('node-n2').getByRole('button', { name: 'Remove', exact: true }).click();
+  await page.getByTestId('node-n1').getByRole('button', { name: 'Drain', exact: true }).click();
+  const n1Confirm = page.getByTestId('node-n1').getByRole('alertdialog');
+  await n1Confirm.getByTestId('drain-warning').getByText(/only manager/).waitFor();
+  await page.getByTestId('delete').click();
+  await page.getByTestId('delete-apps').getByText('It has no apps.').waitFor();
+  await page.getByTestId('rename').click();
+  await page.getByTestId('rename-input').fill('e2e-ren');
+  await refreshes(page, 'get_cluster', 2);
+  assert.equal(await page.getByTestId('rename-input').inputValue(), 'e2e-ren');
+  assert.ok(await page.getByTestId('rename-input').evaluate((el) => el === document.activeElement), 'the caret stays');
+  assert.equal(await page.getByTestId('node-n2').getByRole('button', { name: 'Drain and remove' }).count(), 1);
+  assert.equal(await n1Confirm.count(), 1, 'the drain confirmation stays');
+  assert.equal(await page.getByTestId('delete-dialog').count(), 1, 'the delete confirmation stays');
+  await page.getByTestId('delete-cancel').click();
+  await n1Confirm.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByTestId('node-n2').getByRole('button', { name: 'Keep' }).click();
+  await page.getByTestId('rename').click();
+  assert.equal(await page.getByTestId('rename-input').count(), 0);
+
+  // Drain n3, confirmed; its buttons keep their places, the pressed one the current availability.
   const n3 = page.getByTestId('node-n3');
-  await n3.getByRole('button', { name: 'Drain' }).click();
+  const order = async () => n3.locator('button').evaluateAll((bs) => bs.map((b) => b.textContent));
+  const before = await order();
+  await n3.getByRole('button', { name: 'Drain', exact: true }).click();
+  assert.equal(await n3.getByTestId('drain-warning').count(), 0, 'nothing more to warn about');
+  await n3.getByRole('button', { name: 'Drain n3' }).click();
   await n3.getByText('drain', { exact: true }).waitFor();
+  assert.deepEqual(await order(), before, 'no button moved');
+  assert.equal(await n3.getByRole('button', { name: 'Drain', exact: true }).getAttribute('aria-pressed'), 'true');
+  assert.ok(await n3.getByRole('button', { name: 'Drain', exact: true }).isDisabled());
 
   // Promote n3 to manager and demote it again.
   await n3.getByRole('button', { name: 'Promote' }).click();
@@ -135,11 +174,13 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   await page.goto(clusterUrl);
   await hydrated(page);
 
-  // Rename the cluster.
+  // Rename the cluster: the form closes, the page and its title say the new name.
   await page.getByTestId('rename').click();
   await page.getByTestId('rename-input').fill('e2e-renamed');
   await page.getByTestId('rename-save').click();
   await page.getByTestId('page-title').getByText('e2e-renamed', { exact: true }).waitFor();
+  await page.getByTestId('rename-input').waitFor({ state: 'detached' });
+  assert.match(await page.title(), /^e2e-renamed · /);
 
   // Add a worker: its own operation, then four nodes.
   await page.getByTestId('add-count').fill('1');
@@ -152,7 +193,7 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
 
   // Remove n2: confirm, follow the operation, back on the cluster without it.
   const n2 = page.getByTestId('node-n2');
-  await n2.getByRole('button', { name: 'Remove' }).click();
+  await n2.getByRole('button', { name: 'Remove', exact: true }).click();
   await n2.getByRole('button', { name: 'Drain and remove' }).click();
   await page.getByText('Removing node n2').waitFor();
   await finishJob(page);

@@ -88,6 +88,7 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
   const otto = await watchedPage(browser);
   await signIn(otto.page, 'otto', ottoPassword);
   await otto.page.getByTestId('my-clusters').getByText('e2e-a').waitFor();
+  assert.equal(await otto.page.getByTestId('overview-subtitle').textContent(), 'The clusters you have access to.');
   await otto.page.goto(`${berth.url}/clusters`);
   await hydrated(otto.page);
   await otto.page.getByText('e2e-a', { exact: true }).waitFor();
@@ -102,6 +103,12 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
   otto.allow(({ status, console }) => status === 403 || (console && /403/.test(console)));
   await otto.page.goto(`${berth.url}/clusters/${b}`);
   await otto.page.getByTestId('cluster-error').getByText(/not permitted to see cluster/).waitFor();
+  // Said once, and nothing of the cluster is offered: no deploy button, no charts, no policy.
+  await hydrated(otto.page);
+  assert.equal(await otto.page.getByRole('alert').count(), 1, 'one refusal');
+  for (const part of ['deploy-here', 'workload-policy', 'chart-cpu', 'events']) {
+    assert.equal(await otto.page.getByTestId(part).count(), 0, `no ${part}`);
+  }
 
   // Made cluster admin of A, Otto drains its node.
   await page.goto(ottoPage);
@@ -114,7 +121,8 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
   otto.allow(({ status, url, console }) => (status === 403 && url?.endsWith('/api/get_cluster')) || (console && /403/.test(console)));
   await hydrated(otto.page);
   const n1 = otto.page.getByTestId('node-n1');
-  await n1.getByRole('button', { name: 'Drain' }).click();
+  await n1.getByRole('button', { name: 'Drain', exact: true }).click();
+  await n1.getByRole('button', { name: 'Drain n1' }).click();
   await n1.getByText('drain', { exact: true }).waitFor();
   assert.equal(await otto.page.getByTestId('delete').count(), 0, 'deleting a cluster stays with admins');
 

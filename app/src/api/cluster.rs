@@ -130,6 +130,8 @@ pub struct NodePage {
     pub tasks: Vec<TaskRow>,
     pub tasks_error: Option<String>,
     pub access: Access,
+    /// What draining this node would do beyond moving its tasks, seen against its cluster's nodes.
+    pub drain_warning: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,11 +281,14 @@ pub async fn get_node(cluster: i64, node: i64) -> Result<NodePage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     let detail = berth.node_detail(&actor, cluster, node).await.map_err(wire)?;
-    let cluster_name = berth.cluster(&actor, cluster).await.map_err(wire)?.cluster.name;
+    let summary = berth.cluster(&actor, cluster).await.map_err(wire)?;
+    let siblings: Vec<NodeRow> = summary.nodes.into_iter().map(map::node).collect();
+    let node = map::node(detail.node);
     Ok(NodePage {
         cluster_id: cluster,
-        cluster_name,
-        node: map::node(detail.node),
+        cluster_name: summary.cluster.name,
+        drain_warning: crate::pages::cluster::drain_warning(&node, &siblings),
+        node,
         tasks: detail
             .tasks
             .into_iter()

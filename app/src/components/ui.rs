@@ -143,11 +143,26 @@ pub fn ticker(every: std::time::Duration) -> ReadSignal<u64> {
     tick
 }
 
+/// The numeric route parameter `name` of a page whose path starts with `prefix`, kept while the
+/// router leaves the page: a page left for another route with a parameter of the same name
+/// (`/clusters/2` for `/jobs/6`) must not load that id as its own on the way out.
+pub fn page_id(prefix: &'static str, name: &'static str) -> Memo<i64> {
+    let params = leptos_router::hooks::use_params_map();
+    let location = leptos_router::hooks::use_location();
+    Memo::new(move |prev: Option<&i64>| {
+        let here = location.pathname.with(|p| p.starts_with(prefix));
+        match params.read().get(name).and_then(|s| s.parse::<i64>().ok()) {
+            Some(id) if here => id,
+            _ => prev.copied().unwrap_or(0),
+        }
+    })
+}
+
 /// A coloured pill for a state word (`ready`, `down`, `running`, …).
 #[component]
 pub fn StatusBadge(#[prop(into)] status: String, #[prop(optional)] testid: &'static str) -> impl IntoView {
     let tone = match status.as_str() {
-        "ready" | "succeeded" | "active" | "running" | "done" => {
+        "ready" | "succeeded" | "active" | "running" | "done" | "resolved" => {
             "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200"
         }
         "creating" | "pending" | "removing" | "deleting" | "pause" | "preparing" | "starting" | "assigned" => {
@@ -156,7 +171,7 @@ pub fn StatusBadge(#[prop(into)] status: String, #[prop(optional)] testid: &'sta
         "degraded" | "drain" | "unreachable" | "missing" | "unknown" => {
             "bg-amber-100 text-amber-800 dark:bg-amber-900/60 dark:text-amber-200"
         }
-        "down" | "failed" | "rejected" => "bg-red-100 text-red-800 dark:bg-red-900/60 dark:text-red-200",
+        "down" | "failed" | "rejected" | "firing" => "bg-red-100 text-red-800 dark:bg-red-900/60 dark:text-red-200",
         _ => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
     };
     view! {

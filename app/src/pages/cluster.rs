@@ -5,7 +5,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 
 use crate::api::cluster::{
     get_cluster, AddHost, AddNodes, ClusterDetail, DeleteCluster, NodeRow, RemoveNode, RenameCluster,
@@ -65,13 +65,70 @@ impl Actions {
     }
 }
 
+/// What a person is editing or confirming on the page. It lives outside the refreshing parts, so a
+/// refresh never resets a form being typed in or a confirmation being read.
+#[derive(Clone, Copy)]
+struct Ui {
+    renaming: RwSignal<bool>,
+    rename_text: RwSignal<String>,
+    /// Whether the delete confirmation is shown, and for a local cluster (whose nodes go with it).
+    deleting: RwSignal<Option<bool>>,
+    /// The node whose removal is armed.
+    removing: RwSignal<Option<i64>>,
+    /// The node whose drain waits for confirmation.
+    draining: RwSignal<Option<i64>>,
+}
+
+impl Ui {
+    fn new() -> Self {
+        Ui {
+            renaming: RwSignal::new(false),
+            rename_text: RwSignal::new(String::new()),
+            deleting: RwSignal::new(None),
+            removing: RwSignal::new(None),
+            draining: RwSignal::new(None),
+        }
+    }
+}
+
 #[component]
 pub fn ClusterPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let page = crate::components::ui::page_id("/clusters/", "id");
+    let id = move || page.get();
+    // Whether the cluster can be seen at all, once per cluster: a refusal is said once and nothing
+    // else of the page is shown.
+    let gate = Resource::new(id, get_cluster);
+    let body = move || {
+        Suspend::new(async move {
+            match gate.await {
+                Ok(_) => view! { <ClusterScreen id=id() /> }.into_any(),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    view! {
+                        <Title text="Cluster · Berth" />
+                        <ErrorBanner message=e.display() testid="cluster-error" />
+                    }
+                    .into_any()
+                }
+            }
+        })
+    };
+    view! {
+        <div class="mx-auto max-w-6xl space-y-6">
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+        </div>
+    }
+}
+
+/// A cluster the caller may see: its refreshing header and body, with the forms between them.
+#[component]
+fn ClusterScreen(id: i64) -> impl IntoView {
     let actions = Actions::new();
+    let ui = Ui::new();
     let tick = ticker(Duration::from_secs(3));
-    let detail = Resource::new(move || (id(), tick.get(), actions.version()), |(id, _, _)| get_cluster(id));
+    let detail = Resource::new(move || (tick.get(), actions.version()), move |_| get_cluster(id));
 
     // Jobs started here continue on their own page.
     let navigate = use_navigate();
@@ -86,38 +143,107 @@ pub fn ClusterPage() -> impl IntoView {
             navigate(&format!("/jobs/{job}"), Default::default());
         }
     });
+    // A change that went through closes what asked for it.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = actions.rename.value().get() {
+            ui.renaming.set(false);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = actions.availability.value().get() {
+            ui.draining.set(None);
+        }
+    });
 
-    let body = move || {
-        Suspend::new(async move {
-            match detail.await {
-                Ok(d) => view! { <ClusterView d actions /> }.into_any(),
-                Err(e) => {
-                    if e.code == "unauthenticated" {
-                        go_to("/signin");
+    let refreshed = move |part: fn(ClusterDetail, Actions, Ui) -> AnyView| {
+        move || {
+            Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => part(d, actions, ui),
+                    Err(e) => {
+                        if e.code == "unauthenticated" {
+                            go_to("/signin");
+                        }
+                        view! { <ErrorBanner message=e.display() testid="cluster-error" /> }.into_any()
                     }
-                    view! { <ErrorBanner message=e.display() testid="cluster-error" /> }.into_any()
                 }
-            }
-        })
+            })
+        }
     };
     view! {
-        <Title text="Cluster · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
-            <ClusterApps id=Signal::derive(id) />
-            <WorkloadPolicyCard id=Signal::derive(id) />
-            // Outside the refreshing part: the charts keep their range and the timeline its place.
-            {move || {
-                let cluster = id();
-                view! {
-                    <Card title="Usage">
-                        <MetricsPanel cluster scope="cluster" key=Signal::derive(String::new) />
-                    </Card>
-                    <Card title="Events">
-                        <EventsTimeline cluster app="" />
-                    </Card>
-                }
-            }}
+        <Transition fallback=|| ()>{refreshed(|d, actions, ui| view! { <ClusterHeader d actions ui /> }.into_any())}</Transition>
+        {move || ui.renaming.get().then(|| view! {
+            <ActionForm action=actions.rename>
+                <div class="flex flex-wrap items-center gap-2">
+                    <input type="hidden" name="id" value=id />
+                    <label for="rename-input" class="text-sm font-medium">"New name"</label>
+                    <input
+                        id="rename-input"
+                        name="name"
+                        class=INLINE_INPUT
+                        value=ui.rename_text.get_untracked()
+                        on:input:target=move |ev| ui.rename_text.set(ev.target().value())
+                        autofocus
+                        data-testid="rename-input"
+                    />
+                    <button type="submit" class=PRIMARY data-testid="rename-save">"Save"</button>
+                    <button type="button" class=BUTTON on:click=move |_| ui.renaming.set(false)>"Cancel"</button>
+                </div>
+            </ActionForm>
+        })}
+        {move || ui.deleting.get().map(|local| view! { <DeleteConfirm id local actions ui /> })}
+        {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
+        <Transition fallback=|| ()>{refreshed(|d, actions, ui| view! { <ClusterBody d actions ui /> }.into_any())}</Transition>
+        <ClusterApps id=Signal::derive(move || id) />
+        <WorkloadPolicyCard id=Signal::derive(move || id) />
+        // Outside the refreshing part: the charts keep their range and the timeline its place.
+        <Card title="Usage">
+            <MetricsPanel cluster=id scope="cluster" key=Signal::derive(String::new) />
+        </Card>
+        <Card title="Events">
+            <EventsTimeline cluster=id app="" />
+        </Card>
+    }
+}
+
+/// Deleting a cluster deletes its apps: the confirmation names them.
+#[component]
+fn DeleteConfirm(id: i64, local: bool, actions: Actions, ui: Ui) -> impl IntoView {
+    use crate::api::app::get_apps;
+    let apps = Resource::new(move || id, |id| get_apps(Some(id)));
+    view! {
+        <div role="alertdialog" aria-labelledby="delete-question" class="space-y-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950" data-testid="delete-dialog">
+            <p id="delete-question" class="font-medium">
+                {if local {
+                    "Delete this cluster? Its node containers, their data and its network are removed."
+                } else {
+                    "Delete this cluster? Its hosts leave the swarm and keep running, without the cluster's apps."
+                }}
+            </p>
+            <Transition fallback=|| view! { <p class="text-slate-500">"Looking for its apps…"</p> }>
+                {move || Suspend::new(async move {
+                    match apps.await {
+                        Ok(list) if list.is_empty() => view! { <p data-testid="delete-apps">"It has no apps."</p> }.into_any(),
+                        Ok(list) => {
+                            let names: Vec<String> = list.iter().map(|a| format!("{} ({})", a.name, a.status)).collect();
+                            view! {
+                                <p data-testid="delete-apps">
+                                    {format!("{} deleted with it: ", if list.len() == 1 { "This app is".to_string() } else { format!("These {} apps are", list.len()) })}
+                                    <span class="font-semibold">{format::and_list(&names)}</span>"."
+                                </p>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <ErrorBanner message=e.display() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <div class="flex flex-wrap items-center gap-2">
+                <ActionForm action=actions.delete>
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class=DANGER disabled=move || apps.get().is_none() || actions.delete.pending().get() data-testid="delete-confirm">"Delete cluster"</button>
+                </ActionForm>
+                <button type="button" class=BUTTON on:click=move |_| ui.deleting.set(None) data-testid="delete-cancel">"Cancel"</button>
+            </div>
         </div>
     }
 }
@@ -301,50 +427,52 @@ fn WorkloadPolicyCard(id: Signal<i64>) -> impl IntoView {
 }
 
 #[component]
-fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
-    let c = d.cluster.clone();
+fn ClusterHeader(d: ClusterDetail, actions: Actions, ui: Ui) -> impl IntoView {
+    let _ = actions;
+    let c = d.cluster;
     let id = c.id;
-    let renaming = RwSignal::new(false);
-    let deleting = RwSignal::new(false);
     let local = c.provider == "local";
-    let current_name = c.name.clone();
-    let has_pending = d.nodes.iter().any(|n| n.state == "pending");
     let access = d.access;
+    let name = c.name.clone();
     view! {
-        <PageHeader title=c.name.clone() subtitle=format!("{} cluster · {} nodes", c.provider, c.nodes)>
+        <Title text=format!("{} · Clusters · Berth", c.name) />
+        <nav aria-label="Breadcrumb" class="text-sm text-slate-500">
+            <A href="/clusters" attr:class="hover:underline">"Clusters"</A>
+            " / "
+            <span aria-current="page">{c.name.clone()}</span>
+        </nav>
+        <PageHeader title=c.name.clone() subtitle=format!("{} cluster · {}", c.provider, format::count(c.nodes, "node"))>
             <StatusBadge status=c.status.clone() testid="cluster-status" />
             <A href=format!("/clusters/{id}/dashboard") attr:class=BUTTON attr:data-testid="open-dashboard">"Dashboard"</A>
             <A href=format!("/clusters/{id}/logs") attr:class=BUTTON attr:data-testid="open-logs">"Logs"</A>
             <A href=format!("/clusters/{id}/alerts") attr:class=BUTTON attr:data-testid="open-alerts">"Alerts"</A>
             {access.manage.then(|| view! {
-                <button type="button" class=BUTTON on:click=move |_| renaming.update(|r| *r = !*r) data-testid="rename">"Rename"</button>
+                <button
+                    type="button"
+                    class=BUTTON
+                    aria-expanded=move || ui.renaming.get().to_string()
+                    on:click=move |_| {
+                        ui.rename_text.set(name.clone());
+                        ui.renaming.update(|r| *r = !*r);
+                    }
+                    data-testid="rename"
+                >"Rename"</button>
             })}
             {access.delete.then(|| view! {
-                <button type="button" class=BUTTON on:click=move |_| deleting.set(true) data-testid="delete">"Delete"</button>
+                <button type="button" class=BUTTON on:click=move |_| ui.deleting.set(Some(local)) data-testid="delete">"Delete"</button>
             })}
         </PageHeader>
-        {move || {
-            let current_name = current_name.clone();
-            renaming.get().then(move || view! {
-            <ActionForm action=actions.rename>
-                <div class="flex flex-wrap items-center gap-2">
-                    <input type="hidden" name="id" value=id />
-                    <input name="name" class=INLINE_INPUT value=current_name.clone() data-testid="rename-input" />
-                    <button type="submit" class=PRIMARY data-testid="rename-save">"Save"</button>
-                </div>
-            </ActionForm>
-        })}}
-        {move || deleting.get().then(|| view! {
-            <div role="alertdialog" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
-                <span class="flex-1">{if local { "Delete this cluster? Its node containers, their data and its network are removed." } else { "Delete this cluster? Its hosts leave the swarm." }}</span>
-                <ActionForm action=actions.delete>
-                    <input type="hidden" name="id" value=id />
-                    <button type="submit" class=DANGER data-testid="delete-confirm">"Delete cluster"</button>
-                </ActionForm>
-                <button type="button" class=BUTTON on:click=move |_| deleting.set(false)>"Cancel"</button>
-            </div>
-        })}
-        {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
+    }
+}
+
+#[component]
+fn ClusterBody(d: ClusterDetail, actions: Actions, ui: Ui) -> impl IntoView {
+    let c = d.cluster.clone();
+    let id = c.id;
+    let local = c.provider == "local";
+    let has_pending = d.nodes.iter().any(|n| n.state == "pending");
+    let access = d.access;
+    view! {
         {(!d.cluster.message.is_empty()).then(|| view! { <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="cluster-message">{d.cluster.message.clone()}</p> })}
         <div class="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
             <Summary label="Nodes ready" value=format!("{} / {}", c.ready, c.nodes) testid="nodes-ready" />
@@ -353,13 +481,13 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
             <Summary label="Zones" value=c.zones.join(", ") testid="zones" />
         </div>
         <Card title="Nodes">
-            <NodeTable nodes=d.nodes.clone() cluster=id actions manage=access.manage />
+            <NodeTable nodes=d.nodes.clone() cluster=id actions ui manage=access.manage />
             {(!local && access.manage).then(|| view! {
                 <ActionForm action=actions.add_host>
                     <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
                         <input type="hidden" name="cluster" value=id />
-                        <span>"Add the host"</span>
-                        <input name="host" class=INLINE_INPUT placeholder="tcp://10.0.0.7:2376" data-testid="add-host-endpoint" />
+                        <label for="add-host-endpoint">"Add the host"</label>
+                        <input id="add-host-endpoint" name="host" class=INLINE_INPUT placeholder="tcp://10.0.0.7:2376" data-testid="add-host-endpoint" />
                         <button type="submit" class=BUTTON disabled=move || actions.add_host.pending().get() || has_pending data-testid="add-host">"Add host"</button>
                         <A href="/hosts/prepare" attr:class="text-xs text-sky-700 underline dark:text-sky-300">"Prepare a host first"</A>
                     </div>
@@ -369,8 +497,8 @@ fn ClusterView(d: ClusterDetail, actions: Actions) -> impl IntoView {
                 <ActionForm action=actions.add>
                     <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
                         <input type="hidden" name="cluster" value=id />
-                        <span>"Add"</span>
-                        <input name="count" type="number" min="1" max="20" value="1" class=NUMBER data-testid="add-count" />
+                        <label for="add-count">"Add"</label>
+                        <input id="add-count" name="count" type="number" min="1" max="20" value="1" class=NUMBER data-testid="add-count" />
                         <span>"worker nodes"</span>
                         <button type="submit" class=BUTTON disabled=move || actions.add.pending().get() || has_pending data-testid="add-nodes">"Add nodes"</button>
                     </div>
@@ -411,8 +539,9 @@ fn Summary(label: &'static str, value: String, testid: &'static str) -> impl Int
 }
 
 #[component]
-fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions, manage: bool) -> impl IntoView {
+fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions, ui: Ui, manage: bool) -> impl IntoView {
     let now = nodes.iter().map(|n| n.seen_at).max().unwrap_or(0);
+    let warnings: Vec<Option<String>> = nodes.iter().map(|n| drain_warning(n, &nodes)).collect();
     view! {
         <div class="overflow-x-auto">
             <table class="min-w-full whitespace-nowrap text-sm">
@@ -430,37 +559,116 @@ fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions, manage: bool) 
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {nodes.into_iter().map(|n| view! { <NodeLine n cluster actions now manage /> }).collect_view()}
+                    {nodes.into_iter().zip(warnings).map(|(n, warning)| view! { <NodeLine n cluster actions ui now manage warning /> }).collect_view()}
                 </tbody>
             </table>
         </div>
     }
 }
 
+/// What draining `node` does beyond moving its tasks, when that is worth a second look: no other
+/// node left to run them, or the cluster's only manager.
+pub(crate) fn drain_warning(node: &NodeRow, all: &[NodeRow]) -> Option<String> {
+    let others_active = all.iter().any(|n| n.id != node.id && n.availability == "active" && n.state == "ready");
+    let managers = all.iter().filter(|n| n.role == "manager").count();
+    let mut said = Vec::new();
+    if !others_active {
+        said.push(
+            "No other node is active and ready: the apps' tasks will have nowhere to run until one is.".to_string(),
+        );
+    }
+    if node.role == "manager" && managers == 1 {
+        said.push("It is the cluster's only manager: it goes on managing the swarm, but add another manager before you remove it.".to_string());
+    }
+    (!said.is_empty()).then(|| said.join(" "))
+}
+
+/// Activate, Pause and Drain, always in this order with the current one pressed, so nothing moves
+/// under the cursor; a drain is confirmed first, with what it will do.
 #[component]
-fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, now: i64, manage: bool) -> impl IntoView {
-    let busy = matches!(n.state.as_str(), "pending" | "removing");
-    let node = n.id;
-    let confirm_remove = RwSignal::new(false);
-    let availability_button = move |value: &'static str, label: &'static str| {
+pub(crate) fn AvailabilityButtons(
+    cluster: i64,
+    node: i64,
+    name: String,
+    current: String,
+    busy: bool,
+    action: ServerAction<SetNodeAvailability>,
+    draining: RwSignal<Option<i64>>,
+    warning: Option<String>,
+) -> impl IntoView {
+    let drain_pressed = current == "drain";
+    let set = move |value: &'static str, label: &'static str| {
+        let pressed = current == value;
         view! {
-            <ActionForm action=actions.availability>
+            <ActionForm action=action>
                 <input type="hidden" name="cluster" value=cluster />
                 <input type="hidden" name="node" value=node />
                 <input type="hidden" name="availability" value=value />
-                <button type="submit" class=BUTTON disabled=busy data-testid=format!("{label}-{}", node)>{label}</button>
+                <button type="submit" class=BUTTON disabled=busy || pressed aria-pressed=pressed.to_string() data-testid=format!("{label}-{node}")>{label}</button>
             </ActionForm>
         }
     };
+    let (active, pause) = (set("active", "Activate"), set("pause", "Pause"));
+    view! {
+        {active}
+        {pause}
+        <button
+            type="button"
+            class=BUTTON
+            disabled=busy || drain_pressed
+            aria-pressed=drain_pressed.to_string()
+            aria-expanded=move || (draining.get() == Some(node)).to_string()
+            on:click=move |_| draining.set(Some(node))
+            data-testid=format!("Drain-{node}")
+        >"Drain"</button>
+        {move || (draining.get() == Some(node)).then(|| {
+            let warning = warning.clone();
+            let (label, question, yes) = (
+                format!("Drain {name}"),
+                format!("Drain {name}? Its tasks stop here and start on other nodes; none are placed here until it is activated again."),
+                format!("Drain {name}"),
+            );
+            view! {
+                <div role="alertdialog" aria-label=label class="basis-full space-y-2 whitespace-normal rounded-lg border border-amber-200 bg-amber-50 p-3 text-sm dark:border-amber-900 dark:bg-amber-950" data-testid=format!("drain-confirm-{node}")>
+                    <p>{question}</p>
+                    {warning.map(|w| view! { <p class="font-medium text-amber-800 dark:text-amber-200" data-testid="drain-warning">{w}</p> })}
+                    <div class="flex gap-2">
+                        <ActionForm action=action>
+                            <input type="hidden" name="cluster" value=cluster />
+                            <input type="hidden" name="node" value=node />
+                            <input type="hidden" name="availability" value="drain" />
+                            <button type="submit" class=DANGER data-testid=format!("drain-yes-{node}")>{yes}</button>
+                        </ActionForm>
+                        <button type="button" class=BUTTON on:click=move |_| draining.set(None)>"Cancel"</button>
+                    </div>
+                </div>
+            }
+        })}
+    }
+}
+
+#[component]
+fn NodeLine(
+    n: NodeRow,
+    cluster: i64,
+    actions: Actions,
+    ui: Ui,
+    now: i64,
+    manage: bool,
+    warning: Option<String>,
+) -> impl IntoView {
+    let busy = matches!(n.state.as_str(), "pending" | "removing");
+    let node = n.id;
     let (role_value, role_label) = if n.role == "manager" { ("worker", "Demote") } else { ("manager", "Promote") };
     let title =
         if n.message.is_empty() { format!("last seen {}", format::ago(n.seen_at, now)) } else { n.message.clone() };
     let testid = format!("node-{}", n.name);
     let name = n.name.clone();
+    let link_name = name.clone();
     view! {
         <tr data-testid=testid data-state=n.state.clone()>
             <td class="py-2 pr-4 font-medium">
-                <A href=format!("/clusters/{cluster}/nodes/{node}") attr:class="text-sky-700 hover:underline dark:text-sky-300">{name}</A>
+                <A href=format!("/clusters/{cluster}/nodes/{node}") attr:class="text-sky-700 hover:underline dark:text-sky-300">{link_name}</A>
                 {n.leader.then(|| view! { <span class="ml-1 text-xs text-slate-500">"leader"</span> })}
             </td>
             <td class="py-2 pr-4" title=title><StatusBadge status=n.state.clone() /></td>
@@ -472,27 +680,26 @@ fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, now: i64, manage: bool) 
             <td class="py-2 pr-4 tabular-nums text-slate-500">{format!("{} CPU · {}", format::cpus(n.cpus), format::bytes(n.memory_bytes))}</td>
             {manage.then(|| view! {
             <td class="py-2">
-                <div class="flex flex-wrap gap-1">
-                    {(n.availability != "drain").then(|| availability_button("drain", "Drain"))}
-                    {(n.availability != "pause").then(|| availability_button("pause", "Pause"))}
-                    {(n.availability != "active").then(|| availability_button("active", "Activate"))}
+                <div class="flex max-w-md flex-wrap gap-1">
+                    <AvailabilityButtons cluster node name=name.clone() current=n.availability.clone() busy action=actions.availability draining=ui.draining warning />
                     <ActionForm action=actions.role>
                         <input type="hidden" name="cluster" value=cluster />
                         <input type="hidden" name="node" value=node />
                         <input type="hidden" name="role" value=role_value />
                         <button type="submit" class=BUTTON disabled=busy data-testid=format!("{role_label}-{node}")>{role_label}</button>
                     </ActionForm>
-                    {move || if confirm_remove.get() {
+                    {move || if ui.removing.get() == Some(node) {
                         view! {
                             <ActionForm action=actions.remove>
                                 <input type="hidden" name="cluster" value=cluster />
                                 <input type="hidden" name="node" value=node />
                                 <button type="submit" class=DANGER data-testid=format!("remove-confirm-{node}")>"Drain and remove"</button>
                             </ActionForm>
+                            <button type="button" class=BUTTON on:click=move |_| ui.removing.set(None)>"Keep"</button>
                         }.into_any()
                     } else {
                         view! {
-                            <button type="button" class=BUTTON disabled=busy on:click=move |_| confirm_remove.set(true) data-testid=format!("Remove-{node}")>"Remove"</button>
+                            <button type="button" class=BUTTON disabled=busy on:click=move |_| ui.removing.set(Some(node)) data-testid=format!("Remove-{node}")>"Remove"</button>
                         }.into_any()
                     }}
                 </div>

@@ -6,7 +6,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use super::account::SELECT;
 use crate::api::cluster::get_cluster;
@@ -21,8 +21,8 @@ const REFRESH: Duration = Duration::from_secs(5);
 
 #[component]
 pub fn ClusterDashboard() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let page = crate::components::ui::page_id("/clusters/", "id");
+    let id = move || page.get();
     let tick = ticker(REFRESH);
     let detail = Resource::new(move || (id(), tick.get()), |(id, _)| get_cluster(id));
     let body = move || {

@@ -6,7 +6,6 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 
 use crate::api::cluster::{get_job, JobRow};
 use crate::components::ui::{go_to, ticker, ErrorBanner, PageHeader, ProgressBar, StatusBadge, BUTTON};
@@ -31,8 +30,8 @@ pub fn job_title(kind: &str, target: &str) -> String {
 
 #[component]
 pub fn JobPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let page = crate::components::ui::page_id("/jobs/", "id");
+    let id = move || page.get();
     let tick = ticker(Duration::from_secs(1));
     let job = Resource::new(move || (id(), tick.get()), |(id, _)| get_job(id));
     let body = move || {

@@ -16,74 +16,101 @@ const REFRESH: Duration = Duration::from_secs(3);
 
 #[component]
 pub fn Overview() -> impl IntoView {
-    let tick = ticker(REFRESH);
     // The machine Berth runs on is for admins: others are not sent to ask (a refusal would make the
-    // whole page a 403) and see their clusters instead.
+    // whole page a 403). Everyone starts from their clusters.
     let user = crate::components::layout::use_user();
-    let overview = Resource::new(
-        move || tick.get(),
-        move |_| async move {
-            match user.await {
-                Ok(Some(user)) if !user.admin => Err(AppError::new("forbidden", "the engine overview is for admins")),
-                _ => get_engine_overview().await,
-            }
-        },
-    );
-
     let content = move || {
         Suspend::new(async move {
-            match overview.await {
-                Ok(o) => Either::Left(view! { <EngineFacts o /> }),
-                // The machine Berth runs on is for admins; everyone else starts from their clusters.
-                Err(e) if e.code == "forbidden" => Either::Right(Either::Left(view! { <MyClusters /> })),
-                Err(e) => {
-                    if e.code == "unauthenticated" {
-                        go_to("/signin");
-                    }
-                    Either::Right(Either::Right(view! { <EngineDown e /> }))
-                }
+            let admin = user.await.ok().flatten().is_some_and(|u| u.admin);
+            view! {
+                <div class="flex flex-wrap items-end justify-between gap-2">
+                    <div>
+                        <h1 class="text-2xl font-semibold tracking-tight">"Overview"</h1>
+                        <p class="text-sm text-slate-500 dark:text-slate-400" data-testid="overview-subtitle">
+                            {if admin { "Your clusters, and the Docker engine Berth runs next to." } else { "The clusters you have access to." }}
+                        </p>
+                    </div>
+                    <span class="inline-flex items-center gap-2 text-xs text-slate-500" title="Refreshes every few seconds">
+                        <span class="relative flex h-2 w-2">
+                            <span class="absolute inline-flex h-full w-full animate-ping rounded-full bg-emerald-400 opacity-75"></span>
+                            <span class="relative inline-flex h-2 w-2 rounded-full bg-emerald-500"></span>
+                        </span>
+                        "Live"
+                    </span>
+                </div>
+                <MyClusters admin />
+                {admin.then(|| view! { <Engine /> })}
             }
         })
     };
-
     view! {
         <Title text="Overview · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">
-            <div class="flex flex-wrap items-end justify-between gap-2">
-                <div>
-                    <h1 class="text-2xl font-semibold tracking-tight">"Overview"</h1>
-                    <p class="text-sm text-slate-500 dark:text-slate-400">"The Docker engine Berth runs next to."</p>
-                </div>
-                <span class="inline-flex items-center gap-2 text-xs text-slate-500" title="Refreshes every 3 seconds">
-                    <span class="relative flex h-2 w-2">
-                        <span class="absolute inline-flex h-full w-full animate-ping rounded-full bg-emerald-400 opacity-75"></span>
-                        <span class="relative inline-flex h-2 w-2 rounded-full bg-emerald-500"></span>
-                    </span>
-                    "Live"
-                </span>
-            </div>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Asking the engine…"</p> }>{content}</Transition>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{content}</Transition>
         </div>
     }
 }
 
-/// The clusters a user who is not an admin may see, with their state.
+/// The local engine's facts, refreshed live (admins).
 #[component]
-fn MyClusters() -> impl IntoView {
-    let clusters = Resource::new(|| (), |_| crate::api::cluster::get_clusters());
+fn Engine() -> impl IntoView {
+    let tick = ticker(REFRESH);
+    let overview = Resource::new(move || tick.get(), |_| get_engine_overview());
+    let content = move || {
+        Suspend::new(async move {
+            match overview.await {
+                Ok(o) => Either::Left(view! { <EngineFacts o /> }),
+                Err(e) => {
+                    if e.code == "unauthenticated" {
+                        go_to("/signin");
+                    }
+                    Either::Right(view! { <EngineDown e /> })
+                }
+            }
+        })
+    };
     view! {
-        <Card title="Your clusters">
+        <h2 class="text-lg font-semibold tracking-tight">"This machine's Docker engine"</h2>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Asking the engine…"</p> }>{content}</Transition>
+    }
+}
+
+/// The clusters the user may see, with their state, refreshed.
+#[component]
+fn MyClusters(admin: bool) -> impl IntoView {
+    let tick = ticker(Duration::from_secs(5));
+    let clusters = Resource::new(move || tick.get(), |_| crate::api::cluster::get_clusters());
+    view! {
+        <Card title="Clusters">
             <Transition fallback=|| ()>{move || Suspend::new(async move {
-                let list = clusters.await.unwrap_or_default();
+                let list = match clusters.await {
+                    Ok(list) => list,
+                    Err(e) => {
+                        if e.code == "unauthenticated" {
+                            go_to("/signin");
+                        }
+                        return view! { <crate::components::ui::ErrorBanner message=e.display() /> }.into_any();
+                    }
+                };
                 if list.is_empty() {
-                    return view! { <p class="text-sm text-slate-500" data-testid="my-clusters-empty">"You have no access to a cluster yet; an admin can grant it."</p> }.into_any();
+                    return if admin {
+                        view! {
+                            <p class="text-sm text-slate-500" data-testid="my-clusters-empty">
+                                "No clusters yet. "
+                                <a class="font-medium text-sky-700 hover:underline dark:text-sky-300" href="/clusters/new">"Create one in one click"</a>
+                                " or add existing hosts."
+                            </p>
+                        }.into_any()
+                    } else {
+                        view! { <p class="text-sm text-slate-500" data-testid="my-clusters-empty">"You have no access to a cluster yet; an admin can grant it."</p> }.into_any()
+                    };
                 }
                 view! {
                     <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="my-clusters">
                         {list.into_iter().map(|c| view! {
-                            <li class="flex items-center justify-between gap-2 py-2">
-                                <a class="font-medium text-sky-700 hover:underline dark:text-sky-300" href=format!("/clusters/{}", c.id)>{c.name}</a>
-                                <span class="text-slate-500">{format!("{} / {} nodes ready", c.ready, c.nodes)}</span>
+                            <li class="flex flex-wrap items-center justify-between gap-2 py-2" data-testid="overview-cluster" data-name=c.name.clone()>
+                                <a class="font-medium text-sky-700 hover:underline dark:text-sky-300" href=format!("/clusters/{}", c.id)>{c.name.clone()}</a>
+                                <span class="text-slate-500">{format!("{} of {} ready", c.ready, format::count(c.nodes, "node"))}</span>
                                 <crate::components::ui::StatusBadge status=c.status />
                             </li>
                         }).collect_view()}

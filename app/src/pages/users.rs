@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 
 use super::account::{err, first_error, SessionList, TokenList, SELECT};
 use crate::api::ram::{
@@ -178,8 +178,8 @@ impl UserActions {
 
 #[component]
 pub fn UserDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let page = crate::components::ui::page_id("/users/", "id");
+    let id = move || page.get();
     let a = UserActions {
         disable: ServerAction::new(),
         role: ServerAction::new(),
