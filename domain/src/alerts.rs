@@ -96,6 +96,33 @@ pub struct AlertEvent {
     pub delivery: String,
 }
 
+/// What a cluster's rules can watch: its apps' services by full name (`shop_web`) and its nodes by
+/// name, for the form's choices and the check of a new rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertSubjects {
+    pub services: Vec<String>,
+    pub nodes: Vec<String>,
+}
+
+impl AlertSubjects {
+    /// Refuses a rule whose subject is not on the cluster (it would never fire), naming the field.
+    pub fn check(&self, r: &NewAlertRule) -> Result<()> {
+        let subject = r.subject.trim();
+        let service = r.kind == REPLICAS || (r.kind == METRIC && r.scope == "service");
+        let node = (r.kind == METRIC && r.scope == "node") || (r.kind == NODE_DOWN && !subject.is_empty());
+        if service && !self.services.iter().any(|s| s == subject) {
+            return Err(Error::invalid(
+                "subject",
+                format!("no app of this cluster has a service {subject}: choose one of the cluster's services"),
+            ));
+        }
+        if node && !self.nodes.iter().any(|n| n == subject) {
+            return Err(Error::invalid("subject", format!("this cluster has no node {subject}")));
+        }
+        Ok(())
+    }
+}
+
 /// A webhook URL as people other than the cluster's admins (and the history) see it: its scheme and
 /// host, never the path, query or credentials, where tokens live (`https://hooks.example/…`).
 pub fn webhook_shown(url: &str) -> String {
@@ -181,6 +208,26 @@ impl Berth {
         self.store.alert_events(cluster, 200).await
     }
 
+    /// What rules of this cluster can watch.
+    pub async fn alert_subjects(&self, actor: &Actor, cluster: i64) -> Result<AlertSubjects> {
+        self.authorize_read(actor, Permission::ClusterRead(cluster), "alerts.read", format!("cluster {cluster}"))
+            .await?;
+        self.subjects_of(cluster).await
+    }
+
+    async fn subjects_of(&self, cluster: i64) -> Result<AlertSubjects> {
+        let mut services = Vec::new();
+        for app in self.store.apps(Some(cluster)).await? {
+            // An app whose template no longer parses has no services to watch.
+            if let Ok(spec) = self.app_spec(&app).await {
+                services.extend(spec.services.keys().map(|s| format!("{}_{s}", app.name)));
+            }
+        }
+        services.sort();
+        let nodes = self.store.nodes(cluster).await?.into_iter().map(|n| n.name).collect();
+        Ok(AlertSubjects { services, nodes })
+    }
+
     /// Adds a rule: cluster admins (a webhook makes Berth send requests where the rule says).
     pub async fn alert_rule_create(&self, actor: &Actor, rule: NewAlertRule) -> Result<i64> {
         let params = json!({
@@ -199,6 +246,7 @@ impl Berth {
             if self.store.cluster(rule.cluster_id).await?.is_none() {
                 return Err(Error::NotFound(format!("cluster {}", rule.cluster_id)));
             }
+            self.subjects_of(rule.cluster_id).await?.check(&rule)?;
             let rule =
                 NewAlertRule { name: rule.name.trim().to_string(), webhook: rule.webhook.trim().to_string(), ..rule };
             if self.store.alert_rules(rule.cluster_id).await?.iter().any(|r| r.name == rule.name) {

@@ -1484,9 +1484,12 @@ fn task_views(tasks: Vec<engine::ServiceTask>, node_names: &HashMap<String, Stri
     let mut views = Vec::new();
     for (_, mut tasks) in by_slot {
         tasks.sort_by_key(|t| t.updated_at);
-        let restarts = tasks.len().saturating_sub(1) as u32;
         let Some(t) = tasks.pop() else { continue };
-        if t.desired_state == "shutdown" && t.state != "running" && restarts == 0 && t.error.is_empty() {
+        // Earlier tasks that ended on their own (failed, rejected, or exited while meant to run);
+        // those swarm shut down for an update, a drain or a scale are planned, not restarts.
+        let restarts =
+            tasks.iter().filter(|t| matches!(t.state.as_str(), "failed" | "rejected" | "complete")).count() as u32;
+        if t.desired_state == "shutdown" && t.state != "running" && tasks.is_empty() && t.error.is_empty() {
             // A slot scaled away: nothing to show.
             continue;
         }
@@ -1569,6 +1572,39 @@ fn short_id(id: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_tasks_that_ended_by_themselves_are_restarts() {
+        let task = |id: &str, state: &str, desired: &str, at: i64| engine::ServiceTask {
+            id: id.into(),
+            node_id: "n".into(),
+            slot: Some(1),
+            state: state.into(),
+            desired_state: desired.into(),
+            message: String::new(),
+            error: String::new(),
+            container_id: String::new(),
+            updated_at: at,
+        };
+        let names = HashMap::new();
+        // Two rolling updates: each earlier task was shut down as asked.
+        let updated = vec![
+            task("a", "shutdown", "shutdown", 1),
+            task("b", "shutdown", "shutdown", 2),
+            task("c", "running", "running", 3),
+        ];
+        let views = task_views(updated, &names);
+        assert_eq!((views.len(), views[0].id.as_str(), views[0].restarts), (1, "c", 0));
+        // A crash and an exit while meant to run: two restarts.
+        let crashed = vec![
+            task("a", "failed", "shutdown", 1),
+            task("b", "complete", "shutdown", 2),
+            task("c", "running", "running", 3),
+        ];
+        assert_eq!(task_views(crashed, &names)[0].restarts, 2);
+        // A slot scaled away shows nothing.
+        assert!(task_views(vec![task("a", "shutdown", "shutdown", 1)], &names).is_empty());
+    }
 
     fn spec(yaml: &str) -> compose::AppSpec {
         compose::parse(yaml, &BTreeMap::new()).unwrap().spec

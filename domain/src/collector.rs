@@ -57,6 +57,9 @@ pub(crate) struct Observatory {
     last_line: Mutex<HashMap<String, i64>>,
     /// The newest event seen per node (ms).
     event_seen: Mutex<HashMap<i64, i64>>,
+    /// Containers asked to stop (a `kill` event: swarm stopping a task for an update, a drain or a
+    /// scale down, or a person), with when: their `die` that follows is a planned stop, not a crash.
+    stopping: Mutex<HashMap<String, i64>>,
     loops: Mutex<HashMap<i64, JoinHandle<()>>>,
     maintenance: Mutex<Option<JoinHandle<()>>>,
 }
@@ -332,12 +335,20 @@ impl Berth {
         let since = seen.unwrap_or(now - self.config.collect_every.as_millis() as i64);
         if let Ok(list) = engine.events_between(since / 1000, now / 1000 + 1).await {
             let mut newest = since;
+            let mut stopping = lock(&self.observatory.stopping);
             for e in list.into_iter().filter(|e| e.ts > since) {
                 newest = newest.max(e.ts);
+                if e.kind == "container" && e.action == "kill" {
+                    stopping.insert(e.actor_id.clone(), e.ts);
+                }
+                let planned = e.kind == "container" && e.action == "die" && stopping.remove(&e.actor_id).is_some();
                 if e.kind == "container" || swarm_events {
-                    read.events.extend(timeline_event(cluster_id, &node.name, &e));
+                    read.events.extend(timeline_event(cluster_id, &node.name, &e, planned));
                 }
             }
+            // A kill that no die followed within the longest stop grace anyone sets.
+            stopping.retain(|_, at| *at > now - 15 * 60_000);
+            drop(stopping);
             lock(&self.observatory.event_seen).insert(node.id, newest);
         }
         Some(read)
@@ -554,7 +565,15 @@ fn condition(
             Some((
                 s.running < s.desired,
                 s.running as f64,
-                format!("service {} runs {} of {} replicas", s.name, s.running, s.desired),
+                if s.running < s.desired {
+                    format!("service {} runs {} of {} replicas", s.name, s.running, s.desired)
+                } else {
+                    match s.desired {
+                        0 => format!("service {} is scaled to 0", s.name),
+                        1 => format!("service {} runs its replica", s.name),
+                        n => format!("service {} runs all {n} of its replicas", s.name),
+                    }
+                },
             ))
         }
         NODE_DOWN => {
@@ -590,13 +609,16 @@ fn alert_event(rule: &AlertRule, at: i64, action: &str, message: &str) -> NewEve
 }
 
 /// The timeline's entry for an engine event, for the events people look for.
-fn timeline_event(cluster_id: i64, node: &str, e: &EngineEvent) -> Option<NewEvent> {
+/// `planned`: a container's `die` after it was asked to stop.
+fn timeline_event(cluster_id: i64, node: &str, e: &EngineEvent, planned: bool) -> Option<NewEvent> {
     let attr = |k: &str| e.attributes.get(k).cloned().unwrap_or_default();
     let (severity, message) = match (e.kind.as_str(), e.action.as_str()) {
         ("container", "die") => {
             let code = attr("exitCode");
             if code == "0" {
                 ("info", format!("{} stopped on {node}", attr("name")))
+            } else if planned {
+                ("info", format!("{} stopped on {node} as asked", attr("name")))
             } else {
                 ("error", format!("{} failed on {node}: exit code {code}", attr("name")))
             }
@@ -643,23 +665,26 @@ mod tests {
 
     #[test]
     fn engine_events_become_timeline_entries() {
-        let failed = timeline_event(
-            1,
-            "n1",
-            &event(
-                "container",
-                "die",
-                &[("name", "shop_web.1.ab"), ("exitCode", "3"), (SERVICE_LABEL, "shop_web"), (STACK_LABEL, "shop")],
-            ),
-        )
-        .unwrap();
+        let died = event(
+            "container",
+            "die",
+            &[("name", "shop_web.1.ab"), ("exitCode", "3"), (SERVICE_LABEL, "shop_web"), (STACK_LABEL, "shop")],
+        );
+        let failed = timeline_event(1, "n1", &died, false).unwrap();
+        // Stopped by swarm for an update, a drain or a scale down: killed first, no failure.
+        let stopped = timeline_event(1, "n1", &died, true).unwrap();
+        assert_eq!((stopped.severity, stopped.message.as_str()), ("info", "shop_web.1.ab stopped on n1 as asked"));
         assert_eq!((failed.severity, failed.service.as_str(), failed.app.as_str()), ("error", "shop_web", "shop"));
         assert!(failed.message.contains("exit code 3"), "{}", failed.message);
-        assert_eq!(timeline_event(1, "n1", &event("container", "die", &[("exitCode", "0")])).unwrap().severity, "info");
-        assert!(timeline_event(1, "n1", &event("container", "exec_create", &[])).is_none());
-        let down = timeline_event(1, "n1", &event("node", "update", &[("name", "n2"), ("state.new", "down")])).unwrap();
+        assert_eq!(
+            timeline_event(1, "n1", &event("container", "die", &[("exitCode", "0")]), false).unwrap().severity,
+            "info"
+        );
+        assert!(timeline_event(1, "n1", &event("container", "exec_create", &[]), false).is_none());
+        let down =
+            timeline_event(1, "n1", &event("node", "update", &[("name", "n2"), ("state.new", "down")]), false).unwrap();
         assert_eq!((down.severity, down.message.as_str()), ("warning", "node n2 is down"));
-        let updated = timeline_event(1, "n1", &event("service", "update", &[("name", "shop_web")])).unwrap();
+        let updated = timeline_event(1, "n1", &event("service", "update", &[("name", "shop_web")]), false).unwrap();
         assert_eq!(updated.message, "service shop_web updated");
         assert_eq!(updated.service, "shop_web");
     }

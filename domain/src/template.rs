@@ -86,23 +86,21 @@ impl Berth {
     pub async fn check_template(&self, actor: &Actor, compose_text: &str) -> Result<crate::app::Check> {
         authorize(actor, Permission::TemplateRead)?;
         let text = compose_text.to_string();
-        let (variables, diagnostics) = self
+        let (variables, diagnostics, services) = self
             .cpu(move || {
                 let variables = compose::variables(&text);
-                let diagnostics = match check_template(&text) {
-                    Ok(warnings) => warnings,
-                    Err(_) => {
-                        let vars = variables
-                            .iter()
-                            .map(|v| (v.name.clone(), v.default.clone().unwrap_or_else(|| "1".into())))
-                            .collect();
-                        compose::parse(&text, &vars).err().unwrap_or_default()
-                    }
-                };
-                (variables, diagnostics)
+                // Each variable as its default, or a stand-in where it has none.
+                let vars = variables
+                    .iter()
+                    .map(|v| (v.name.clone(), v.default.clone().unwrap_or_else(|| "1".into())))
+                    .collect();
+                match compose::parse(&text, &vars) {
+                    Ok(parsed) => (variables, parsed.warnings, parsed.spec.services.keys().cloned().collect()),
+                    Err(diagnostics) => (variables, diagnostics, Vec::new()),
+                }
             })
             .await?;
-        Ok(crate::app::Check { diagnostics, violations: Vec::new(), variables, services: Vec::new() })
+        Ok(crate::app::Check { diagnostics, violations: Vec::new(), variables, services })
     }
 
     /// Saves a new template (`id: None`) or a new version of one. Returns its id.

@@ -81,6 +81,19 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   assert.equal(await problem.first().getAttribute('data-line'), '7');
   assert.match(await problem.first().innerText(), /Line 7 · services\.web\.deploy\.replicas/);
   await page.locator('[data-testid=gutter] [data-line="7"][data-marked=true]').waitFor();
+  // The count says what the list holds; clicking the problem selects its line in the editor.
+  const listed = await page.locator('[data-testid=diagnostic]').count();
+  const counted = await page.getByTestId('problem-count').textContent();
+  const total = [...counted.matchAll(/(\d+) (error|warning)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  assert.equal(total, listed, `${counted} for ${listed} listed`);
+  await problem.first().getByRole('button', { name: 'Line 7' }).click();
+  const selected = await page.getByTestId('compose').evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd));
+  assert.equal(selected, BROKEN.split('\n')[6]);
+  // A YAML syntax error reads as a sentence at its line, with no empty field between dots.
+  await page.getByTestId('compose').fill('services:\n  web:\n    image: [unclosed\n');
+  await page.getByTestId('check').click();
+  await page.locator('[data-testid=diagnostic][data-severity=error]').first().waitFor();
+  assert.doesNotMatch(await page.locator('[data-testid=diagnostic]').first().innerText(), /· *·/);
 
   // Fixed with a required variable: the form asks for both variables.
   await page.getByTestId('compose').fill(BROKEN.replace('replicas: many', 'replicas: ${REPLICAS:?how many copies}'));
@@ -153,6 +166,13 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   await page.getByTestId('start').click();
   await operationSucceeded(page, 'Starting');
   await web.getByTestId('replicas').getByText('1/1 running').waitFor({ timeout: 60_000 });
+  // The scale, the versions, the redeploy and the stop each stopped containers as asked: the
+  // timeline says so without an error, and the running task counts no restart.
+  const events = page.getByTestId('events');
+  await events.getByText(/stopped on n1 as asked/).first().waitFor({ timeout: 30_000 });
+  assert.equal(await events.locator('[data-testid=event][data-severity=error]').count(), 0,
+    await events.innerText());
+  assert.equal(await web.locator('[data-testid=task][data-state=running] [data-testid=task-restarts]').textContent(), '0');
 
   // A stack made with the Docker CLI on the cluster's manager is listed there and adopted.
   const clusterId = clusterUrl.split('/').pop();
@@ -208,11 +228,20 @@ services:
   await page.locator('[data-testid=app-row][data-name=hello]').waitFor();
 
   // A catalog template: its variables are read from the text; deploying from it fills the form.
+  // Its check counts its one service; a bad name is said under the name field.
   await page.goto(`${berth.url}/templates/new`);
   await hydrated(page);
-  await page.getByTestId('template-name').fill('sleeper');
+  await page.getByTestId('template-name').fill('sleeper!');
   await page.getByTestId('template-description').fill('Sleeps, politely');
   await page.getByTestId('compose').fill(BROKEN.replace('replicas: many', 'replicas: ${REPLICAS:-1}'));
+  await page.getByRole('button', { name: 'Check', exact: true }).click();
+  await page.getByTestId('check-ok').getByText('No problems: 1 service — web').waitFor();
+  allow(({ url, console }) => url?.endsWith('/api/save_template') || (console && /422/.test(console)));
+  await page.getByTestId('save-template').click();
+  await page.getByTestId('error-name').getByText(/./).waitFor();
+  assert.equal(await page.getByTestId('save-error').count(), 0, 'no banner for a field');
+  allow(() => false);
+  await page.getByTestId('template-name').fill('sleeper');
   await page.getByTestId('save-template').click();
   await page.waitForURL(/\/templates\/\d+$/);
   await hydrated(page);

@@ -36,7 +36,7 @@ const TICKER = `services:
 `;
 
 test('observability: live logs, search, charts, alerts, operation history', async () => {
-  const { page, assertClean } = await watchedPage(browser);
+  const { page, assertClean, allow } = await watchedPage(browser);
   await createAdmin(page, berth);
 
   await page.goto(`${berth.url}/clusters/new`);
@@ -77,6 +77,48 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   const text = await viewer.getByTestId('log-lines').innerText();
   const hosts = new Set([...text.matchAll(/tick \d+ from (\S+)/g)].map((m) => m[1]));
   assert.equal(hosts.size, 2, `lines from both replicas: ${[...hosts]}`);
+
+  // Following: once the lines overflow the view, the newest stays in view as lines arrive.
+  // Scrolled up, new lines leave the view where it is and Follow is off; ticked again, it is back
+  // at the newest.
+  const box = viewer.getByTestId('log-lines');
+  const boxState = () => box.evaluate((el) => ({
+    top: el.scrollTop, bottom: el.scrollTop + el.clientHeight >= el.scrollHeight - 8, overflow: el.scrollHeight - el.clientHeight,
+  }));
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid=log-lines]');
+    return el.scrollHeight > el.clientHeight + 200;
+  }, null, { timeout: 30_000 });
+  const counted = await lines.count();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=log-line]').length > n, counted);
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid=log-lines]');
+    return el.scrollTop > 0 && el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+  }, null, { timeout: 5_000 });
+  await box.evaluate((el) => { el.scrollTop = 0; });
+  await page.locator('[data-testid=log-lines][data-following=false]').waitFor();
+  assert.equal(await viewer.getByTestId('log-follow').isChecked(), false);
+  const scrolledUp = await lines.count();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=log-line]').length > n + 3, scrolledUp);
+  assert.equal((await boxState()).top, 0, 'new lines do not move a view scrolled up');
+  await viewer.getByTestId('log-follow').check();
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid=log-lines]');
+    return el.scrollTop > 0 && el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+  }, null, { timeout: 5_000 });
+
+  // Timestamps and wrapping switch off and on; fewer lines reach back less far.
+  assert.ok(await viewer.getByTestId('log-time').count() > 0);
+  await viewer.getByTestId('log-timestamps').uncheck();
+  await viewer.getByTestId('log-time').first().waitFor({ state: 'detached' });
+  await viewer.getByTestId('log-timestamps').check();
+  await viewer.getByTestId('log-time').first().waitFor();
+  await viewer.getByTestId('log-wrap').uncheck();
+  assert.match(await lines.first().getAttribute('class'), /whitespace-pre(?!-)/);
+  await viewer.getByTestId('log-wrap').check();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=log-line]').length > 150, null, { timeout: 60_000 });
+  await viewer.getByTestId('log-lines-count').selectOption('100');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=log-line]').length <= 130, null, { timeout: 10_000 });
 
   // Paused: nothing new is shown, the count of waiting lines grows; resumed: live again.
   await viewer.getByTestId('log-pause').click();
@@ -154,6 +196,39 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await page.getByTestId('alert-create').click();
   await page.locator('[data-testid=rule][data-name="node gone"]').waitFor();
 
+  // A memory rule on the ticker: the subject is chosen from the cluster's services (there is no
+  // field to mistype a name into), a small threshold reads as typed (0.05 used to read 0.1), and the
+  // firing alert reads firing. (Without a limit the engine reports the host's memory as the limit,
+  // so the ticker uses a few millionths of it.)
+  await page.getByTestId('alert-name').fill('ticker memory');
+  await page.getByTestId('alert-kind').selectOption('metric');
+  await page.getByTestId('alert-scope').selectOption('service');
+  assert.deepEqual(await page.getByTestId('alert-subject').locator('option').allTextContents(), ['tick_ticker']);
+  await page.getByTestId('alert-metric').selectOption('mem');
+  await page.getByTestId('alert-threshold').fill('0.0001');
+  await page.getByTestId('alert-for').fill('0');
+  await page.getByTestId('alert-create').click();
+  const memRule = page.locator('[data-testid=rule][data-name="ticker memory"]');
+  await memRule.getByText('mem of service tick_ticker above 0.0001 for 0 s').waitFor();
+  const firing = page.locator('[data-testid=alert][data-state=firing]');
+  await firing.waitFor({ timeout: 60_000 });
+  assert.equal(await firing.locator('td').nth(1).textContent(), 'firing');
+  assert.equal(await firing.locator('td').nth(3).textContent(), '—');
+  await memRule.getByTestId('rule-delete').click();
+  await page.locator('[data-testid=alert][data-state=resolved]').waitFor();
+  assert.equal(await page.locator('[data-testid=alert][data-state=resolved] td').nth(1).textContent(), 'resolved');
+  // Through the API, a service that does not exist is refused, naming the field.
+  allow(({ url, console }) => url?.endsWith('/api/create_alert_rule') || (console && /422/.test(console)));
+  const refused = await page.evaluate(async (cluster) => {
+    const body = new URLSearchParams({ cluster, name: 'ghost', kind: 'replicas', scope: '', subject: 'tick_nothing',
+      metric: '', threshold: '', for_secs: '0', webhook: '' });
+    const res = await fetch('/api/create_alert_rule', { method: 'POST', body });
+    return { status: res.status, body: await res.json() };
+  }, clusterUrl.match(/\/clusters\/(\d+)/)[1]);
+  assert.equal(refused.body.field, 'subject', JSON.stringify(refused));
+  assert.match(refused.body.message, /no app of this cluster has a service tick_nothing/);
+  allow(() => false);
+
   // The deploy is in the operation history; CSV and verification.
   await page.goto(`${berth.url}/history`);
   await hydrated(page);
@@ -163,7 +238,7 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await page.getByTestId('filter-action').selectOption('alert.create');
   await page.getByTestId('history-search').fill('');
   await page.getByTestId('history-search-go').click();
-  await page.locator('[data-testid=operation-row][data-action="alert.create"]').waitFor();
+  await page.locator('[data-testid=operation-row][data-action="alert.create"]').first().waitFor();
   assert.equal(await page.locator('[data-testid=operation-row][data-action="app.create"]').count(), 0);
   const csv = page.waitForEvent('download');
   await page.getByTestId('export-csv').click();
@@ -173,10 +248,12 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await page.getByTestId('verify').click();
   await page.locator('[data-testid=verify-result][data-intact=true]').waitFor();
 
-  // Clean up: the cluster goes.
+  // Clean up: the cluster goes, and its confirmation names the app that goes with it.
   await page.goto(clusterUrl);
   await hydrated(page);
   await page.getByTestId('delete').click();
+  await page.getByTestId('delete-apps').getByText('tick (running)').waitFor();
+  assert.equal(await page.getByTestId('delete-apps').textContent(), 'This app is deleted with it: tick (running).');
   await page.getByTestId('delete-confirm').click();
   await page.waitForURL(/\/jobs\/\d+$/);
   await jobSucceeded(page);

@@ -226,6 +226,7 @@ fn rows() -> Vec<Row> {
         }),
         row("get_events", Read, |i| vec![("cluster", s(i.cluster)), ("app", s(""))]),
         row("get_alerts", Read, |i| vec![("cluster", s(i.cluster))]),
+        row("get_alert_subjects", Read, |i| vec![("cluster", s(i.cluster))]),
         row("create_alert_rule", Manage, |i| {
             vec![
                 ("cluster", s(i.cluster)),

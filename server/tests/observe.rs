@@ -99,7 +99,16 @@ async fn rest_observe(db: TestDb) {
     )
     .await;
     assert_eq!(refused["field"], "metric");
-    let hook = json!({ "name": "hot", "kind": "metric", "scope": "service", "subject": "shop_web", "metric": "cpu",
+    // A service the cluster does not run would never fire: refused, naming the subject.
+    let ghost = json!({ "name": "hot", "kind": "metric", "scope": "service", "subject": "shop_web", "metric": "cpu",
+                        "threshold": 80 });
+    let refused = body(
+        post(format!("/api/v1/clusters/{seen}/alerts"), &token, ghost).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(refused["field"], "subject");
+    let hook = json!({ "name": "hot", "kind": "metric", "scope": "cluster", "subject": "", "metric": "cpu",
                        "threshold": 80, "for_secs": 300, "webhook": "http://127.0.0.1:9/hook" });
     let created =
         body(post(format!("/api/v1/clusters/{seen}/alerts"), &token, hook.clone()).await.unwrap(), StatusCode::CREATED)
@@ -146,8 +155,9 @@ async fn rest_observe(db: TestDb) {
     assert_eq!(all.as_array().unwrap().len(), 2);
     assert_eq!(all[0]["target"], "gone");
     assert_eq!(all[0]["cluster_id"], hidden);
-    let words = body(get("/api/v1/operations?q=shop_web%20hot".into(), &root).await.unwrap(), StatusCode::OK).await;
-    assert!(words.as_array().unwrap().iter().all(|o| o["params"].as_str().unwrap().contains("shop_web")));
+    let words = body(get("/api/v1/operations?q=cpu%20hot".into(), &root).await.unwrap(), StatusCode::OK).await;
+    assert!(!words.as_array().unwrap().is_empty());
+    assert!(words.as_array().unwrap().iter().all(|o| o["target"] == "hot"), "{words}");
     let csv =
         text(get("/api/v1/operations?format=csv&action=alert.create".into(), &root).await.unwrap(), StatusCode::OK)
             .await;

@@ -320,10 +320,13 @@ pub async fn get_logs(
     q: String,
     after: Option<i64>,
     limit: i64,
+    #[server(default)] since_min: i64,
 ) -> Result<Vec<LogRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
-    let filter = domain::logs::LogFilter { after, limit, ..map::log_filter(cluster, app, service, container, q) };
+    let since_ns = (since_min > 0).then(|| (domain::clock::now_ms() - since_min * 60_000) * 1_000_000);
+    let filter =
+        domain::logs::LogFilter { after, limit, since_ns, ..map::log_filter(cluster, app, service, container, q) };
     Ok(berth.logs(&actor, &filter).await.map_err(wire)?.into_iter().map(map::log).collect())
 }
 
@@ -388,6 +391,21 @@ pub async fn get_alerts(cluster: i64) -> Result<AlertsPage, AppError> {
     let history = berth.alert_history(&actor, cluster).await.map_err(wire)?.into_iter().map(map::alert).collect();
     let can_manage = domain::authz::authorize(&actor, domain::Permission::ClusterManage(cluster)).is_ok();
     Ok(AlertsPage { rules, history, can_manage })
+}
+
+/// What a rule of the cluster can watch: its apps' services (full names) and its nodes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertSubjectsRow {
+    pub services: Vec<String>,
+    pub nodes: Vec<String>,
+}
+
+#[server(endpoint = "get_alert_subjects", output = crate::codec::Json)]
+pub async fn get_alert_subjects(cluster: i64) -> Result<AlertSubjectsRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let s = berth.alert_subjects(&actor, cluster).await.map_err(wire)?;
+    Ok(AlertSubjectsRow { services: s.services, nodes: s.nodes })
 }
 
 #[server(endpoint = "create_alert_rule", output = crate::codec::Json)]

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 
 use crate::api::app::{CheckRow, VariableRow};
 use crate::components::ui::INPUT;
+use crate::format;
 
 /// The editor. `check` holds the latest check of the text (none before the first).
 #[component]
@@ -18,6 +19,15 @@ pub fn ComposeEditor(
     on_change: Callback<()>,
 ) -> impl IntoView {
     let gutter = NodeRef::<html::Pre>::new();
+    let area = NodeRef::<html::Textarea>::new();
+    // A problem clicked: its line selected in the text and scrolled into view.
+    let jump = Callback::new(move |line: usize| {
+        let Some(el) = area.get_untracked() else { return };
+        let (start, end) = text.with_untracked(|t| line_span(t, line));
+        let _ = el.focus();
+        let _ = el.set_selection_range(start as u32, end as u32);
+        el.set_scroll_top(((line.saturating_sub(3)) * 20) as i32);
+    });
     let lines = move || text.with(|t| t.lines().count().max(1) + 1);
     let marked = move |line: usize| -> &'static str {
         check.with(|c| {
@@ -40,6 +50,8 @@ pub fn ComposeEditor(
                 }).collect_view()}
             </pre>
             <textarea
+                node_ref=area
+                aria-label="Compose template"
                 class="h-96 flex-1 resize-y whitespace-pre bg-transparent px-3 py-2 leading-5 outline-none"
                 spellcheck="false" wrap="off" data-testid="compose"
                 prop:value=move || text.get()
@@ -53,32 +65,65 @@ pub fn ComposeEditor(
                 }
             ></textarea>
         </div>
-        {move || check.get().map(|c| view! { <Problems check=c /> })}
+        {move || check.get().map(|c| view! { <Problems check=c jump /> })}
     }
 }
 
-/// The problems of a check, each at its line.
+/// Where line `line` (from 1) of `text` starts and ends, in UTF-16 units as the text area counts.
+fn line_span(text: &str, line: usize) -> (usize, usize) {
+    let mut start = 0;
+    for (i, l) in text.split('\n').enumerate() {
+        let len = l.encode_utf16().count();
+        if i + 1 == line {
+            return (start, start + len);
+        }
+        start += len + 1;
+    }
+    (start, start)
+}
+
+/// The problems of a check, each at its line; a click selects the line in the editor.
 #[component]
-fn Problems(check: CheckRow) -> impl IntoView {
+fn Problems(check: CheckRow, jump: Callback<usize>) -> impl IntoView {
     let ok = check.ok;
-    let count = check.diagnostics.iter().filter(|d| d.severity == "error").count();
+    let errors = check.diagnostics.iter().filter(|d| d.severity == "error").count() + check.violations.len();
+    let warnings = check.diagnostics.iter().filter(|d| d.severity != "error").count();
+    let summary = match (errors, warnings) {
+        (0, 0) => String::new(),
+        (0, w) => format::count(w as i64, "warning"),
+        (e, 0) => format::count(e as i64, "error"),
+        (e, w) => format!("{} and {}", format::count(e as i64, "error"), format::count(w as i64, "warning")),
+    };
+    let count_class = if errors == 0 {
+        "font-medium text-amber-700 dark:text-amber-300"
+    } else {
+        "font-medium text-red-700 dark:text-red-300"
+    };
     view! {
         <div class="space-y-1 text-sm" data-testid="problems" data-ok=ok.to_string()>
-            {(ok && check.diagnostics.is_empty()).then(|| view! {
+            {(ok && errors == 0).then(|| view! {
                 <p class="text-emerald-700 dark:text-emerald-300" data-testid="check-ok">
-                    {format!("No problems: {} service(s) — {}", check.services.len(), check.services.join(", "))}
+                    {format!("{}: {} — {}", if warnings == 0 { "No problems" } else { "No errors" }, format::count(check.services.len() as i64, "service"), check.services.join(", "))}
                 </p>
             })}
-            {(count > 0).then(|| view! { <p class="font-medium text-red-700 dark:text-red-300">{format!("{count} error(s)")}</p> })}
+            {(!summary.is_empty()).then(|| view! {
+                <p class=count_class data-testid="problem-count">{summary}</p>
+            })}
             <ul class="space-y-1">
                 {check.diagnostics.into_iter().map(|d| {
                     let error = d.severity == "error";
                     let class = if error { "text-red-700 dark:text-red-300" } else { "text-amber-700 dark:text-amber-300" };
-                    let place = if d.line > 0 { format!("Line {}", d.line) } else { "Template".to_string() };
+                    let line = d.line;
+                    let place = if line > 0 { format!("Line {line}") } else { "Template".to_string() };
                     view! {
-                        <li class=class data-testid="diagnostic" data-line=d.line data-severity=d.severity.clone()>
-                            <span class="font-semibold">{place}</span>
-                            " · "<span class="font-mono">{d.field}</span>" · "{d.message}
+                        <li class=class data-testid="diagnostic" data-line=line data-severity=d.severity.clone()>
+                            {if line > 0 {
+                                view! { <button type="button" class="font-semibold underline decoration-dotted hover:decoration-solid" title="Show this line" on:click=move |_| jump.run(line)>{place}</button> }.into_any()
+                            } else {
+                                view! { <span class="font-semibold">{place}</span> }.into_any()
+                            }}
+                            {(!d.field.is_empty()).then(|| view! { " · "<span class="font-mono">{d.field.clone()}</span> })}
+                            " · "{d.message}
                         </li>
                     }
                 }).collect_view()}
@@ -141,4 +186,18 @@ pub fn VariablesForm(
 /// The values worth sending: empty ones are left out (the template's default, or the kept value, applies).
 pub fn filled(values: &BTreeMap<String, String>) -> Vec<(String, String)> {
     values.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_span;
+
+    #[test]
+    fn lines_are_found_in_utf16_units() {
+        let text = "services:\n  wéb:\n    image: x";
+        assert_eq!(line_span(text, 1), (0, 9));
+        assert_eq!(line_span(text, 2), (10, 16));
+        assert_eq!(line_span(text, 3), (17, 29));
+        assert_eq!(line_span(text, 9), (30, 30));
+    }
 }

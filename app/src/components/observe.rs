@@ -256,8 +256,10 @@ pub fn save_file(name: &str, mime: &str, text: &str) {
 }
 
 /// Live logs of an app's service (all its replicas merged in time order) or of one container: new
-/// lines arrive every second unless paused; a filter narrows what is shown; a search asks the store
-/// (also for lines of containers that are gone); the shown lines can be downloaded.
+/// lines arrive every second unless paused, and the view follows them while it is scrolled to the
+/// bottom; lines wrap or not, with or without their time; the first load reaches back a chosen
+/// time and number of lines; a filter narrows what is shown; a search asks the store (also for
+/// lines of containers that are gone); the shown lines can be downloaded.
 #[component]
 pub fn LogViewer(
     cluster: i64,
@@ -273,14 +275,21 @@ pub fn LogViewer(
     let search = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let loading = RwSignal::new(false);
+    let follow = RwSignal::new(true);
+    let wrap = RwSignal::new(true);
+    let timestamps = RwSignal::new(true);
+    let since_min = RwSignal::new(0i64);
+    let count = RwSignal::new(300i64);
+    let view_ref = NodeRef::<leptos::html::Div>::new();
     let app_name = StoredValue::new(app);
 
     // A new subject (or search) starts again from its newest lines.
     let load = move || {
         let (service, container, q) = (service.get_untracked(), container.get_untracked(), search.get_untracked());
+        let (since, limit) = (since_min.get_untracked(), count.get_untracked());
         loading.set(true);
         leptos::task::spawn_local(async move {
-            match get_logs(cluster, app_name.get_value(), service, container, q.clone(), None, 300).await {
+            match get_logs(cluster, app_name.get_value(), service, container, q.clone(), None, limit, since).await {
                 Ok(rows) => {
                     last.set(rows.iter().map(|r| r.id).max());
                     lines.set(rows.into_iter().collect());
@@ -296,8 +305,45 @@ pub fn LogViewer(
         service.track();
         container.track();
         search.track();
+        since_min.track();
+        count.track();
         load();
     });
+    // Following: after new lines are drawn, the view scrolls to the newest.
+    // Where following last put the view: lines drawn since can leave it above the bottom without
+    // anyone having scrolled.
+    let auto_top = StoredValue::new(0i32);
+    let to_bottom = move || {
+        if let Some(el) = view_ref.get_untracked() {
+            request_animation_frame(move || {
+                el.set_scroll_top(el.scroll_height());
+                auto_top.set_value(el.scroll_top());
+            });
+        }
+    };
+    Effect::new(move |_| {
+        lines.track();
+        filter.track();
+        wrap.track();
+        timestamps.track();
+        if follow.get_untracked() {
+            to_bottom();
+        }
+    });
+    // Scrolling up stops following; scrolling back to the bottom follows again.
+    let on_scroll = move |_| {
+        if let Some(el) = view_ref.get_untracked() {
+            let top = el.scroll_top();
+            let following = follow.get_untracked();
+            if top + el.client_height() >= el.scroll_height() - 8 {
+                if !following {
+                    follow.set(true);
+                }
+            } else if following && top < auto_top.get_value() - 4 {
+                follow.set(false);
+            }
+        }
+    };
     // The tail: what arrived since the newest line, bounded per poll and in the buffer.
     let tick = ticker(Duration::from_secs(1));
     let polling = RwSignal::new(false);
@@ -317,7 +363,7 @@ pub fn LogViewer(
         let (service, container) = (service.get_untracked(), container.get_untracked());
         leptos::task::spawn_local(async move {
             if let Ok(mut rows) =
-                get_logs(cluster, app_name.get_value(), service, container, String::new(), Some(after), 500).await
+                get_logs(cluster, app_name.get_value(), service, container, String::new(), Some(after), 500, 0).await
             {
                 if let Some(max) = rows.iter().map(|r| r.id).max() {
                     last.set(Some(max));
@@ -393,6 +439,37 @@ pub fn LogViewer(
                     })}
                 </form>
                 <button type="button" class=BUTTON data-testid="log-download" on:click=download>"Download"</button>
+            </div>
+            <div class="flex flex-wrap items-center gap-x-4 gap-y-2 text-sm">
+                <label class="inline-flex items-center gap-1">
+                    <input type="checkbox" data-testid="log-follow" prop:checked=move || follow.get()
+                        on:change=move |ev| { let on = event_target_checked(&ev); follow.set(on); if on { to_bottom(); } } />
+                    "Follow"
+                </label>
+                <label class="inline-flex items-center gap-1">
+                    <input type="checkbox" data-testid="log-wrap" prop:checked=move || wrap.get() on:change=move |ev| wrap.set(event_target_checked(&ev)) />
+                    "Wrap lines"
+                </label>
+                <label class="inline-flex items-center gap-1">
+                    <input type="checkbox" data-testid="log-timestamps" prop:checked=move || timestamps.get() on:change=move |ev| timestamps.set(event_target_checked(&ev)) />
+                    "Timestamps"
+                </label>
+                <label class="inline-flex items-center gap-1">"Since"
+                    <select class="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950" data-testid="log-since"
+                        on:change=move |ev| since_min.set(event_target_value(&ev).parse().unwrap_or(0))>
+                        {[(0, "any time"), (5, "5 minutes"), (15, "15 minutes"), (60, "1 hour"), (360, "6 hours"), (1440, "24 hours")].into_iter().map(|(v, label)| view! {
+                            <option value=v.to_string() selected=move || since_min.get() == v>{label}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label class="inline-flex items-center gap-1">"Lines"
+                    <select class="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950" data-testid="log-lines-count"
+                        on:change=move |ev| count.set(event_target_value(&ev).parse().unwrap_or(300))>
+                        {[100i64, 300, 1000, 2000].into_iter().map(|v| view! {
+                            <option value=v.to_string() selected=move || count.get() == v>{v.to_string()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
                 <span class="text-xs text-slate-500" data-testid="log-count">
                     {move || {
                         let n = lines.with(VecDeque::len);
@@ -403,15 +480,16 @@ pub fn LogViewer(
                 </span>
             </div>
             {move || error.get().map(|e| view! { <p class="text-sm text-red-600 dark:text-red-400">{e}</p> })}
-            <div class="max-h-96 overflow-auto rounded-lg bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-100" data-testid="log-lines">
+            <div node_ref=view_ref on:scroll=on_scroll class="max-h-96 overflow-auto rounded-lg bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-100" data-testid="log-lines" data-following=move || follow.get().to_string()>
                 {move || {
                     let rows = shown();
                     if rows.is_empty() {
                         return view! { <p class="text-slate-400">{if loading.get() { "Loading…" } else { "No log lines yet." }}</p> }.into_any();
                     }
+                    let (wrapped, times) = (wrap.get(), timestamps.get());
                     rows.into_iter().map(|l| view! {
-                        <div class="flex gap-3 whitespace-pre-wrap break-all" data-testid="log-line">
-                            <span class="shrink-0 text-slate-500">{format::time_of_day_utc(l.ts / 1_000_000).trim_end_matches(" UTC").to_string()}</span>
+                        <div class=if wrapped { "flex gap-3 whitespace-pre-wrap break-all" } else { "flex gap-3 whitespace-pre" } data-testid="log-line">
+                            {times.then(|| view! { <span class="shrink-0 text-slate-500" data-testid="log-time">{format::time_of_day_utc(l.ts / 1_000_000).trim_end_matches(" UTC").to_string()}</span> })}
                             <span class="shrink-0 text-sky-300" title=l.container_id.clone()>{short_task(&l.task)}</span>
                             <span class=if l.stream == "stderr" { "text-amber-200" } else { "" }>{l.line}</span>
                         </div>
@@ -456,7 +534,7 @@ pub fn EventsTimeline(cluster: i64, #[prop(into)] app: String) -> impl IntoView 
                         _ => "bg-sky-500",
                     };
                     view! {
-                        <li class="flex items-start gap-2" data-testid="event" data-kind=e.kind.clone() data-action=e.action.clone()>
+                        <li class="flex items-start gap-2" data-testid="event" data-kind=e.kind.clone() data-action=e.action.clone() data-severity=e.severity.clone()>
                             <span class=format!("mt-1.5 h-2 w-2 shrink-0 rounded-full {tone}")></span>
                             <span class="shrink-0 tabular-nums text-slate-500">{format::date_utc(e.ts).trim_end_matches(" UTC").to_string()}</span>
                             <span>{e.message}</span>

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::observe::{get_alerts, AlertsPage, CreateAlertRule, DeleteAlertRule};
+use crate::api::observe::{get_alert_subjects, get_alerts, AlertsPage, CreateAlertRule, DeleteAlertRule};
 use crate::components::observe::EventsTimeline;
 use crate::components::ui::{
     go_to, ticker, Card, ErrorBanner, PageHeader, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
@@ -28,6 +28,15 @@ pub fn AlertsView() -> impl IntoView {
         |(c, _, _, _)| get_alerts(c),
     );
     let kind = RwSignal::new("metric".to_string());
+    let scope = RwSignal::new("service".to_string());
+    // What the subject field offers: the cluster's services or nodes, asked once in the browser.
+    let subjects = LocalResource::new(move || get_alert_subjects(cluster()));
+    let watches = move || match (kind.get().as_str(), scope.get().as_str()) {
+        ("metric", "service") | ("replicas", _) => "service",
+        ("metric", "node") => "node",
+        ("node_down", _) => "any-node",
+        _ => "cluster",
+    };
     let body = move || {
         Suspend::new(async move {
             match page.await {
@@ -66,10 +75,10 @@ pub fn AlertsView() -> impl IntoView {
                         </label>
                         {move || (kind.get() == "metric").then(|| view! {
                             <label class="text-sm">"Of"
-                                <select class=INPUT name="scope" data-testid="alert-scope">
-                                    <option value="service">"a service"</option>
-                                    <option value="node">"a node"</option>
-                                    <option value="cluster">"the whole cluster"</option>
+                                <select class=INPUT name="scope" data-testid="alert-scope" on:change=move |ev| scope.set(event_target_value(&ev))>
+                                    <option value="service" selected=move || scope.get() == "service">"a service"</option>
+                                    <option value="node" selected=move || scope.get() == "node">"a node"</option>
+                                    <option value="cluster" selected=move || scope.get() == "cluster">"the whole cluster"</option>
                                 </select>
                             </label>
                             <label class="text-sm">"Metric"
@@ -83,9 +92,30 @@ pub fn AlertsView() -> impl IntoView {
                         {move || (kind.get() != "metric").then(|| view! {
                             <input type="hidden" name="scope" value="" /><input type="hidden" name="metric" value="" /><input type="hidden" name="threshold" value="" />
                         })}
-                        <label class="text-sm">{move || if kind.get() == "node_down" { "Node (empty: any)" } else { "Service or node name (e.g. shop_web)" }}
-                            <input class=INPUT name="subject" data-testid="alert-subject" />
-                        </label>
+                        {move || {
+                            let watches = watches();
+                            let (label, choices, any): (&str, Vec<String>, Option<&str>) = match watches {
+                                "service" => ("Service", subjects.get().and_then(Result::ok).map(|s| s.services).unwrap_or_default(), None),
+                                "node" => ("Node", subjects.get().and_then(Result::ok).map(|s| s.nodes).unwrap_or_default(), None),
+                                "any-node" => ("Node", subjects.get().and_then(Result::ok).map(|s| s.nodes).unwrap_or_default(), Some("any node")),
+                                _ => return view! { <input type="hidden" name="subject" value="" /> }.into_any(),
+                            };
+                            if choices.is_empty() && any.is_none() {
+                                let none = if watches == "service" { "No app of this cluster has services yet: deploy one first." } else { "The cluster has no nodes." };
+                                return view! {
+                                    <p class="self-end text-sm text-slate-500" data-testid="alert-subject-none">{none}</p>
+                                    <input type="hidden" name="subject" value="" />
+                                }.into_any();
+                            }
+                            view! {
+                                <label class="text-sm">{label}
+                                    <select class=INPUT name="subject" required=any.is_none() data-testid="alert-subject">
+                                        {any.map(|a| view! { <option value="">{a}</option> })}
+                                        {choices.into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                                    </select>
+                                </label>
+                            }.into_any()
+                        }}
                         <label class="text-sm">"For at least (seconds)"<input class=INPUT name="for_secs" inputmode="numeric" value="60" data-testid="alert-for" /></label>
                         <label class="text-sm sm:col-span-2">"Webhook (http:// or https://, optional)"<input class=INPUT name="webhook" type="url" data-testid="alert-webhook" /></label>
                         <div class="flex items-end"><button type="submit" class=PRIMARY data-testid="alert-create">"Add rule"</button></div>
@@ -113,7 +143,7 @@ fn Lists(p: AlertsPage, cluster: i64, delete: ServerAction<DeleteAlertRule>) -> 
                         {p.rules.into_iter().map(|r| {
                             let id = r.id;
                             let what = match r.kind.as_str() {
-                                "metric" => format!("{} of {} {} above {} for {} s", r.metric, r.scope, r.subject, format::tenths(r.threshold), r.for_secs),
+                                "metric" => format!("{} of {} {} above {} for {} s", r.metric, r.scope, r.subject, r.threshold, r.for_secs),
                                 "replicas" => format!("service {} below its desired replicas for {} s", r.subject, r.for_secs),
                                 _ => format!("node {} down for {} s", if r.subject.is_empty() { "(any)" } else { &r.subject }, r.for_secs),
                             };
@@ -145,9 +175,9 @@ fn Lists(p: AlertsPage, cluster: i64, delete: ServerAction<DeleteAlertRule>) -> 
                             {p.history.into_iter().map(|a| view! {
                                 <tr data-testid="alert" data-state=if a.resolved_at.is_some() { "resolved" } else { "firing" }>
                                     <td class="py-1 font-medium">{a.rule_name.clone()}</td>
-                                    <td><StatusBadge status=if a.resolved_at.is_some() { "resolved" } else { "failed" } /></td>
+                                    <td><StatusBadge status=if a.resolved_at.is_some() { "resolved" } else { "firing" } /></td>
                                     <td class="tabular-nums">{format::date_utc(a.fired_at)}</td>
-                                    <td class="tabular-nums">{a.resolved_at.map(format::date_utc).unwrap_or_else(|| "firing".into())}</td>
+                                    <td class="tabular-nums">{a.resolved_at.map(format::date_utc).unwrap_or_else(|| "—".into())}</td>
                                     <td>{a.message.clone()}</td>
                                     <td class="text-xs text-slate-500">{a.delivery.clone()}</td>
                                 </tr>

@@ -8,7 +8,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::app::{
     app_diff, get_app, get_apps, get_template, vars_to_text, AppPage, CheckApp, DeleteApp, DeployApp, RedeployApp,
@@ -256,8 +256,8 @@ impl Ui {
 
 #[component]
 pub fn AppView() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let page = crate::components::ui::page_id("/apps/", "id");
+    let id = move || page.get();
     let actions = Actions {
         scale: ServerAction::new(),
         resources: ServerAction::new(),
@@ -625,7 +625,7 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
                                 <td class=TD>{t.slot.map(|s| s.to_string()).unwrap_or_else(|| "—".into())}</td>
                                 <td class=TD>{t.node.clone()}</td>
                                 <td class=TD>{t.state.clone()}{(t.desired_state != "running").then(|| format!(" → {}", t.desired_state))}</td>
-                                <td class=TD>{t.restarts}</td>
+                                <td class=TD data-testid="task-restarts">{t.restarts}</td>
                                 <td class=class data-testid="task-message" data-error=failed.to_string()>{text}</td>
                             </tr>
                         }

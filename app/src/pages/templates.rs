@@ -100,6 +100,7 @@ fn Editor(p: Option<TemplatePage>) -> impl IntoView {
         check.dispatch(CheckTemplate { compose: text.get_untracked() });
     });
     let result = Signal::derive(move || check.value().get().and_then(Result::ok));
+    let field_error = move |field: &str| save.value().get().and_then(Result::err).and_then(|e| e.for_field(field));
     let navigate = use_navigate();
     let nav = navigate.clone();
     Effect::new(move |_| {
@@ -125,11 +126,13 @@ fn Editor(p: Option<TemplatePage>) -> impl IntoView {
             <div class="grid gap-4 sm:grid-cols-2">
                 <label class="block space-y-1">
                     <span class="text-sm font-medium">"Name"</span>
-                    <input class=INPUT data-testid="template-name" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                    <input class=INPUT data-testid="template-name" aria-invalid=move || field_error("name").is_some().to_string() prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                    <span class="block min-h-4 text-xs text-red-600 dark:text-red-400" data-testid="error-name">{move || field_error("name")}</span>
                 </label>
                 <label class="block space-y-1">
                     <span class="text-sm font-medium">"Description"</span>
-                    <input class=INPUT data-testid="template-description" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev)) />
+                    <input class=INPUT data-testid="template-description" aria-invalid=move || field_error("description").is_some().to_string() prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev)) />
+                    <span class="block min-h-4 text-xs text-red-600 dark:text-red-400" data-testid="error-description">{move || field_error("description")}</span>
                 </label>
             </div>
             <ComposeEditor text check=result on_change=run_check />
@@ -138,7 +141,7 @@ fn Editor(p: Option<TemplatePage>) -> impl IntoView {
                     "Variables: "{c.variables.iter().map(|v| match &v.default { Some(d) => format!("{} (default {d})", v.name), None => format!("{} (required)", v.name) }).collect::<Vec<_>>().join(", ")}
                 </p>
             })}
-            {move || save.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() testid="save-error" /> })}
+            {move || save.value().get().and_then(Result::err).filter(|e| !matches!(e.field.as_deref(), Some("name" | "description"))).map(|e| view! { <ErrorBanner message=e.display() testid="save-error" /> })}
             {move || delete.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() /> })}
             <div class="flex justify-end gap-2">
                 <button type="button" class=BUTTON on:click=move |_| run_check.run(())>"Check"</button>
