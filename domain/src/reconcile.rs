@@ -163,11 +163,12 @@ impl Berth {
             let reachable = answers[&node.id];
             let member = swarm.as_ref().and_then(|s| s.iter().find(|m| m.id == node.swarm_node_id));
             let observation = observe(node, member, swarm.is_some(), reachable, local, now);
-            if observation.state != node.state {
-                let event = node_changed(node, &observation, now);
-                self.store.event_insert(&[event]).await?;
+            // Written only over the state this pass read: of two overlapping passes (a lease that
+            // lapsed under load), one moves the node and tells the timeline.
+            let moved = self.store.node_observe(node.id, &node.state, &observation).await?;
+            if moved && observation.state != node.state {
+                self.store.event_insert(&[node_changed(node, &observation, now)]).await?;
             }
-            self.store.node_observe(node.id, &observation).await?;
         }
 
         let nodes = self.store.nodes(cluster_id).await?;

@@ -184,13 +184,16 @@ impl Store {
     }
 
     /// Writes what the reconciler observed; `true` when anything but `seen_at` changed.
-    pub async fn node_observe(&self, id: i64, o: &NodeObservation) -> Result<bool> {
+    /// Writes what a pass observed of a node; `was`: only if the node is still in that state (the
+    /// pass that moves a node to a new state is the one that says so, even when two overlap).
+    pub async fn node_observe(&self, id: i64, was: &str, o: &NodeObservation) -> Result<bool> {
         let labels = serde_json::to_string(&o.labels)?;
         let changed = sqlx::query(
             "UPDATE nodes SET role = $2, zone = $3, state = $4, availability = $5, leader = $6, engine_version = $7, \
              nano_cpus = $8, memory_bytes = $9, labels = $10, message = $11 \
-             WHERE id = $1 AND (role <> $2 OR zone <> $3 OR state <> $4 OR availability <> $5 OR leader <> $6 \
-             OR engine_version <> $7 OR nano_cpus <> $8 OR memory_bytes <> $9 OR labels <> $10 OR message <> $11)",
+             WHERE id = $1 AND state = $12 AND (role <> $2 OR zone <> $3 OR state <> $4 OR availability <> $5 \
+             OR leader <> $6 OR engine_version <> $7 OR nano_cpus <> $8 OR memory_bytes <> $9 OR labels <> $10 \
+             OR message <> $11)",
         )
         .bind(id)
         .bind(&o.role)
@@ -203,6 +206,7 @@ impl Store {
         .bind(o.memory_bytes)
         .bind(&labels)
         .bind(&o.message)
+        .bind(was)
         .execute(&self.pool)
         .await?
         .rows_affected();
