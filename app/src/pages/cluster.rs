@@ -171,7 +171,7 @@ fn ClusterScreen(id: i64) -> impl IntoView {
         }
     };
     view! {
-        <Transition fallback=|| ()>{refreshed(|d, actions, ui| view! { <ClusterHeader d actions ui /> }.into_any())}</Transition>
+        <Transition fallback=|| ()>{refreshed(|d, _, ui| view! { <ClusterHeader d ui /> }.into_any())}</Transition>
         {move || ui.renaming.get().then(|| view! {
             <ActionForm action=actions.rename>
                 <div class="flex flex-wrap items-center gap-2">
@@ -427,8 +427,7 @@ fn WorkloadPolicyCard(id: Signal<i64>) -> impl IntoView {
 }
 
 #[component]
-fn ClusterHeader(d: ClusterDetail, actions: Actions, ui: Ui) -> impl IntoView {
-    let _ = actions;
+fn ClusterHeader(d: ClusterDetail, ui: Ui) -> impl IntoView {
     let c = d.cluster;
     let id = c.id;
     let local = c.provider == "local";
