@@ -491,20 +491,26 @@ impl Berth {
         }
         let berth = self.clone();
         tokio::spawn(async move {
+            if rule.muted_until > crate::clock::now_ms() {
+                let until = crate::clock::rfc3339(rule.muted_until);
+                let _ = berth.store.alert_delivered(alert, &format!("{status}: not sent, muted until {until}")).await;
+                return;
+            }
             let cluster = berth.store.cluster(rule.cluster_id).await.ok().flatten().map(|c| c.name).unwrap_or_default();
-            let body = serde_json::json!({
-                "status": status,
-                "alert": alert,
-                "rule": { "id": rule.id, "name": rule.name, "kind": rule.kind, "scope": rule.scope,
-                          "subject": rule.subject, "metric": rule.metric, "threshold": rule.threshold,
-                          "for_secs": rule.for_secs },
-                "cluster": { "id": rule.cluster_id, "name": cluster },
-                "value": value,
-                "message": message,
-                "fired_at": fired_at,
-                "resolved_at": resolved_at,
-            });
-            let delivery = crate::webhook::deliver(&rule.webhook, &body, crate::webhook::RETRY_DELAYS).await;
+            let note =
+                crate::alerts::notification(&rule, &cluster, alert, status, value, &message, fired_at, resolved_at);
+            let delivery = match note {
+                crate::alerts::Notification::Post(body) => {
+                    crate::webhook::deliver(&rule.webhook, &body, crate::webhook::RETRY_DELAYS).await
+                }
+                crate::alerts::Notification::Mail { subject, body } => {
+                    let to = crate::alerts::email_addresses(&rule.webhook).unwrap_or_default();
+                    match berth.send_mail(&to, &subject, &body).await {
+                        Ok(()) => format!("e-mailed {}", to.join(", ")),
+                        Err(e) => format!("e-mail failed: {e}"),
+                    }
+                }
+            };
             let _ = berth.store.alert_delivered(alert, &format!("{status}: {delivery}")).await;
         });
     }
@@ -702,6 +708,8 @@ mod tests {
             threshold: 50.0,
             for_secs: 0,
             webhook: String::new(),
+            channel: "webhook".into(),
+            muted_until: 0,
             enabled: 1,
             created_by: "ann".into(),
             created_at: 0,

@@ -145,6 +145,55 @@ async fn webhook_server() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     (url, received)
 }
 
+/// An SMTP sink: speaks just enough SMTP to take messages, and keeps each message's text.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let messages = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let messages = messages.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let (read, mut write) = stream.into_split();
+                let mut lines = tokio::io::BufReader::new(read).lines();
+                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(text) = data.as_mut() {
+                        if line == "." {
+                            messages.lock().unwrap().push(std::mem::take(text));
+                            data = None;
+                            let _ = write.write_all(b"250 OK\r\n").await;
+                        } else {
+                            text.push_str(&line);
+                            text.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split(' ').next().unwrap_or_default().to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    let _ = write.write_all(answer).await;
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
 const APP: &str = r#"
 services:
   talk:
@@ -311,6 +360,7 @@ async fn logs_metrics_alerts_and_timeline_of_a_real_cluster() {
                 threshold: 30.0,
                 for_secs: 0,
                 webhook: hook.clone(),
+                channel: String::new(),
             },
         )
         .await
@@ -368,20 +418,32 @@ async fn logs_metrics_alerts_and_timeline_of_a_real_cluster() {
     assert!(app_events.iter().all(|e| e.app == "obs"), "{app_events:#?}");
     eprintln!("CPU alert checked after {:?}", started.elapsed());
 
-    // 4. A replicas rule fires while the idle service cannot place its task, and resolves after.
-    let replicas = berth
-        .alert_rule_create(
-            &admin,
-            NewAlertRule {
-                cluster_id: id,
-                name: "idle replicas".into(),
-                kind: "replicas".into(),
-                subject: "obs_idle".into(),
-                ..NewAlertRule::default()
-            },
-        )
-        .await
-        .unwrap();
+    // 4. A replicas rule fires while the idle service cannot place its task, and resolves after. It
+    // e-mails through the installation's mail server (a local SMTP sink): refused before one is set
+    // up, then the firing arrives as an e-mail; muted, the resolution is not sent.
+    let idle_rule = NewAlertRule {
+        cluster_id: id,
+        name: "idle replicas".into(),
+        kind: "replicas".into(),
+        subject: "obs_idle".into(),
+        channel: "email".into(),
+        webhook: "ops@example.com".into(),
+        ..NewAlertRule::default()
+    };
+    let refused = berth.alert_rule_create(&admin, idle_rule.clone()).await.unwrap_err();
+    assert!(matches!(&refused, domain::Error::Invalid { field, .. } if field == "channel"), "{refused:?}");
+    let (smtp_port, mails) = smtp_sink().await;
+    let mail = domain::mail::MailInput {
+        host: "127.0.0.1".into(),
+        port: smtp_port,
+        security: "none".into(),
+        from: "berth@example.com".into(),
+        ..Default::default()
+    };
+    berth.set_mail(&admin, mail).await.unwrap();
+    berth.mail_test(&admin, "ops@example.com").await.unwrap();
+    assert!(mails.lock().unwrap().iter().any(|m| m.contains("Subject: Berth: test e-mail")), "{mails:?}");
+    let replicas = berth.alert_rule_create(&admin, idle_rule).await.unwrap();
     let open = async || {
         let history = berth.alert_history(&admin, id).await.unwrap();
         history.into_iter().find(|a| a.rule_id == replicas)
@@ -392,11 +454,22 @@ async fn logs_metrics_alerts_and_timeline_of_a_real_cluster() {
     eventually(Duration::from_secs(30), "the replicas rule fires", async || open().await.is_some()).await;
     let fired = open().await.unwrap();
     assert!(fired.message.contains("obs_idle runs 0 of 1"), "{fired:?}");
+    eventually(Duration::from_secs(15), "the firing is e-mailed", async || {
+        mails.lock().unwrap().iter().any(|m| m.contains("FIRING: idle replicas on cluster observe"))
+    })
+    .await;
+    let sent = mails.lock().unwrap().len();
+    berth.alert_rule_mute(&admin, id, replicas, 60).await.unwrap();
     docker(&["-H", &manager, "service", "update", "-d", "--constraint-rm", "node.labels.nowhere==1", "obs_idle"]);
     eventually(Duration::from_secs(30), "the replicas rule resolves", async || {
         open().await.unwrap().resolved_at.is_some()
     })
     .await;
+    eventually(Duration::from_secs(10), "the muted resolution is recorded, not sent", async || {
+        open().await.unwrap().delivery.starts_with("resolved: not sent, muted until")
+    })
+    .await;
+    assert_eq!(mails.lock().unwrap().len(), sent, "nothing is e-mailed while muted");
     eprintln!("replicas alert checked after {:?}", started.elapsed());
 
     // Logs outlive their containers: delete the app, the lines are still found.

@@ -685,6 +685,9 @@ struct AlertBody {
     for_secs: i64,
     #[serde(default)]
     webhook: String,
+    /// `webhook` (the default), `slack`, `teams` or `email`.
+    #[serde(default)]
+    channel: String,
 }
 
 async fn create_alert(
@@ -703,6 +706,7 @@ async fn create_alert(
         threshold: b.threshold,
         for_secs: b.for_secs,
         webhook: b.webhook,
+        channel: b.channel,
     };
     let rule = state.berth.alert_rule_create(&actor, rule).await.map_err(fail(&actor))?;
     Ok((StatusCode::CREATED, Json(json!({ "rule": rule }))))

@@ -112,7 +112,32 @@ pub struct AlertRuleRow {
     pub threshold: f64,
     pub for_secs: i64,
     pub webhook: String,
+    /// `webhook`, `slack`, `teams` or `email`.
+    pub channel: String,
+    /// Notifications are held until then (Unix ms; 0: not muted).
+    pub muted_until: i64,
     pub created_by: String,
+}
+
+/// An alert firing now, on a cluster the user may see.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FiringRow {
+    pub cluster_id: i64,
+    pub cluster_name: String,
+    pub rule_name: String,
+    pub message: String,
+    pub fired_at: i64,
+}
+
+/// The mail server, as the settings page shows it (never the password).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MailRow {
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub from: String,
+    pub username: String,
+    pub password_set: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,6 +157,9 @@ pub struct AlertsPage {
     pub history: Vec<AlertRow>,
     /// Whether this user may add and delete rules (cluster admins).
     pub can_manage: bool,
+    /// Whether this user may mute rules (operators and up).
+    pub can_mute: bool,
+    pub now: i64,
 }
 
 #[cfg(feature = "ssr")]
@@ -239,6 +267,8 @@ pub mod map {
             threshold: r.threshold,
             for_secs: r.for_secs,
             webhook: r.webhook,
+            channel: r.channel,
+            muted_until: r.muted_until,
             created_by: r.created_by,
         }
     }
@@ -390,7 +420,8 @@ pub async fn get_alerts(cluster: i64) -> Result<AlertsPage, AppError> {
     let rules = berth.alert_rules(&actor, cluster).await.map_err(wire)?.into_iter().map(map::rule).collect();
     let history = berth.alert_history(&actor, cluster).await.map_err(wire)?.into_iter().map(map::alert).collect();
     let can_manage = domain::authz::authorize(&actor, domain::Permission::ClusterManage(cluster)).is_ok();
-    Ok(AlertsPage { rules, history, can_manage })
+    let can_mute = domain::authz::authorize(&actor, domain::Permission::AppOperate(cluster)).is_ok();
+    Ok(AlertsPage { rules, history, can_manage, can_mute, now: domain::clock::now_ms() })
 }
 
 /// What a rule of the cluster can watch: its apps' services (full names) and its nodes.
@@ -408,9 +439,12 @@ pub async fn get_alert_subjects(cluster: i64) -> Result<AlertSubjectsRow, AppErr
     Ok(AlertSubjectsRow { services: s.services, nodes: s.nodes })
 }
 
+/// Adds a rule, or (with `rule`) changes that rule.
 #[server(endpoint = "create_alert_rule", output = crate::codec::Json)]
+#[allow(clippy::too_many_arguments)]
 pub async fn create_alert_rule(
     cluster: i64,
+    rule: Option<i64>,
     name: String,
     kind: String,
     scope: String,
@@ -419,6 +453,7 @@ pub async fn create_alert_rule(
     threshold: String,
     for_secs: String,
     webhook: String,
+    #[server(default)] channel: String,
 ) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -429,7 +464,7 @@ pub async fn create_alert_rule(
         }
         v.parse::<f64>().map_err(|_| wire(domain::Error::invalid(field, "must be a number")))
     };
-    let rule = domain::alerts::NewAlertRule {
+    let new = domain::alerts::NewAlertRule {
         cluster_id: cluster,
         name,
         kind,
@@ -439,8 +474,94 @@ pub async fn create_alert_rule(
         threshold: number("threshold", &threshold)?,
         for_secs: number("for_secs", &for_secs)? as i64,
         webhook,
+        channel,
     };
-    berth.alert_rule_create(&actor, rule).await.map_err(wire)
+    match rule {
+        Some(id) => berth.alert_rule_update(&actor, id, new).await.map(|()| id).map_err(wire),
+        None => berth.alert_rule_create(&actor, new).await.map_err(wire),
+    }
+}
+
+/// Mutes a rule's notifications for `minutes` (0 unmutes); answers until when.
+#[server(endpoint = "mute_alert_rule", output = crate::codec::Json)]
+pub async fn mute_alert_rule(cluster: i64, id: i64, minutes: i64) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.alert_rule_mute(&actor, cluster, id, minutes).await.map_err(wire)
+}
+
+/// The alerts firing now on the clusters this user may see.
+#[server(endpoint = "get_firing", output = crate::codec::Json)]
+pub async fn get_firing() -> Result<Vec<FiringRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    Ok(berth
+        .alerts_firing(&actor)
+        .await
+        .map_err(wire)?
+        .into_iter()
+        .map(|f| FiringRow {
+            cluster_id: f.alert.cluster_id,
+            cluster_name: f.cluster_name,
+            rule_name: f.alert.rule_name,
+            message: f.alert.message,
+            fired_at: f.alert.fired_at,
+        })
+        .collect())
+}
+
+#[cfg(feature = "ssr")]
+fn mail_row(m: domain::mail::MailView) -> MailRow {
+    MailRow {
+        host: m.host,
+        port: m.port,
+        security: m.security,
+        from: m.from,
+        username: m.username,
+        password_set: m.password_set,
+    }
+}
+
+#[server(endpoint = "get_mail", output = crate::codec::Json)]
+pub async fn get_mail() -> Result<MailRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    Ok(mail_row(berth.mail(&actor).await.map_err(wire)?))
+}
+
+#[server(endpoint = "set_mail", output = crate::codec::Json)]
+pub async fn set_mail(
+    host: String,
+    port: String,
+    security: String,
+    from: String,
+    username: String,
+    password: String,
+    clear_password: Option<String>,
+) -> Result<MailRow, AppError> {
+    use super::ssr::{context, invalid, wire};
+    let (berth, actor) = context()?;
+    let port = match port.trim() {
+        "" if host.trim().is_empty() => 0,
+        p => p.parse::<u16>().map_err(|_| invalid("port", "must be a number between 1 and 65535"))?,
+    };
+    let input = domain::mail::MailInput {
+        host,
+        port,
+        security,
+        from,
+        username,
+        password,
+        clear_password: clear_password.is_some(),
+    };
+    Ok(mail_row(berth.set_mail(&actor, input).await.map_err(wire)?))
+}
+
+#[server(endpoint = "test_mail", output = crate::codec::Json)]
+pub async fn test_mail(to: String) -> Result<(), AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.mail_test(&actor, &to).await.map_err(wire)
 }
 
 #[server(endpoint = "delete_alert_rule", output = crate::codec::Json)]

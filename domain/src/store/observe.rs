@@ -53,7 +53,8 @@ impl Store {
     pub async fn alert_rule_insert(&self, r: &NewAlertRule, created_by: &str, now: i64) -> Result<i64> {
         Ok(sqlx::query_scalar(
             "INSERT INTO alert_rules (cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, \
-             enabled, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) RETURNING id",
+             channel, enabled, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12) \
+             RETURNING id",
         )
         .bind(r.cluster_id)
         .bind(&r.name)
@@ -64,6 +65,7 @@ impl Store {
         .bind(r.threshold)
         .bind(r.for_secs)
         .bind(&r.webhook)
+        .bind(&r.channel)
         .bind(created_by)
         .bind(now)
         .fetch_one(&self.pool)
@@ -72,8 +74,8 @@ impl Store {
 
     pub async fn alert_rules(&self, cluster: i64) -> Result<Vec<AlertRule>> {
         Ok(sqlx::query_as(
-            "SELECT id, cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, enabled, \
-             created_by, created_at FROM alert_rules WHERE cluster_id = $1 ORDER BY name",
+            "SELECT id, cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, channel, \
+             muted_until, enabled, created_by, created_at FROM alert_rules WHERE cluster_id = $1 ORDER BY name",
         )
         .bind(cluster)
         .fetch_all(&self.pool)
@@ -82,8 +84,8 @@ impl Store {
 
     pub async fn alert_rule(&self, id: i64) -> Result<Option<AlertRule>> {
         Ok(sqlx::query_as(
-            "SELECT id, cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, enabled, \
-             created_by, created_at FROM alert_rules WHERE id = $1",
+            "SELECT id, cluster_id, name, kind, scope, subject, metric, threshold, for_secs, webhook, channel, \
+             muted_until, enabled, created_by, created_at FROM alert_rules WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -114,6 +116,48 @@ impl Store {
         };
         query.execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Changes a rule's fields (its cluster stays).
+    pub async fn alert_rule_update(&self, id: i64, r: &NewAlertRule) -> Result<()> {
+        sqlx::query(
+            "UPDATE alert_rules SET name = $1, kind = $2, scope = $3, subject = $4, metric = $5, threshold = $6, \
+             for_secs = $7, webhook = $8, channel = $9 WHERE id = $10",
+        )
+        .bind(&r.name)
+        .bind(&r.kind)
+        .bind(&r.scope)
+        .bind(&r.subject)
+        .bind(&r.metric)
+        .bind(r.threshold)
+        .bind(r.for_secs)
+        .bind(&r.webhook)
+        .bind(&r.channel)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        // A changed condition is judged afresh.
+        self.alert_pending_set(id, None).await
+    }
+
+    /// Mutes a rule's notifications until `until` (Unix ms; 0 unmutes).
+    pub async fn alert_rule_mute(&self, id: i64, until: i64) -> Result<()> {
+        sqlx::query("UPDATE alert_rules SET muted_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every unresolved alert, newest first.
+    pub async fn alerts_firing(&self) -> Result<Vec<AlertEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT id, rule_id, rule_name, cluster_id, fired_at, resolved_at, value, message, delivery \
+             FROM alert_events WHERE resolved_at IS NULL ORDER BY fired_at DESC, id DESC LIMIT 500",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn alert_rule_delete(&self, id: i64) -> Result<()> {
