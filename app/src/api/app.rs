@@ -92,6 +92,8 @@ pub struct ServiceRow {
     pub tasks: Vec<AppTaskRow>,
     pub drift: Vec<String>,
     pub deployed: bool,
+    /// `http://address:port` where the published ports answer.
+    pub links: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,6 +107,8 @@ pub struct AppPage {
     pub services: Vec<ServiceRow>,
     pub extra_services: Vec<String>,
     pub live_error: Option<String>,
+    /// Changes made by hand since the current version (a new version undoes them).
+    pub by_hand: Vec<String>,
     pub access: Access,
     pub jobs: Vec<crate::api::cluster::JobRow>,
 }
@@ -263,10 +267,12 @@ pub mod map {
                         .collect(),
                     drift: s.drift,
                     deployed: s.deployed,
+                    links: s.links,
                 })
                 .collect(),
             extra_services: d.extra_services,
             live_error: d.live_error,
+            by_hand: d.by_hand,
             access,
             jobs,
         }
@@ -324,6 +330,18 @@ pub async fn get_apps(cluster: Option<i64>) -> Result<Vec<AppRow>, AppError> {
         .iter()
         .map(|a| AppRow { cluster_name: names.get(&a.cluster_id).cloned().unwrap_or_default(), ..map::app(a) })
         .collect())
+}
+
+/// One page of the apps the caller may see, searched and sorted on the server.
+#[server(endpoint = "list_apps", output = crate::codec::Json)]
+pub async fn list_apps(
+    q: String,
+    sort: String,
+    desc: bool,
+    page: usize,
+) -> Result<crate::api::list::PageRows<AppRow>, AppError> {
+    let rows = get_apps(None).await?;
+    crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
 }
 
 #[server(endpoint = "get_app", output = crate::codec::Json)]
@@ -488,6 +506,18 @@ pub async fn get_templates() -> Result<Vec<TemplateRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     Ok(berth.templates(&actor).await.map_err(wire)?.into_iter().map(map::template).collect())
+}
+
+/// One page of the template catalog, searched and sorted on the server.
+#[server(endpoint = "list_templates", output = crate::codec::Json)]
+pub async fn list_templates(
+    q: String,
+    sort: String,
+    desc: bool,
+    page: usize,
+) -> Result<crate::api::list::PageRows<TemplateRow>, AppError> {
+    let rows = get_templates().await?;
+    crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
 }
 
 #[server(endpoint = "get_template", output = crate::codec::Json)]

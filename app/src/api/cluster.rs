@@ -230,6 +230,18 @@ pub async fn get_clusters() -> Result<Vec<ClusterRow>, AppError> {
     Ok(berth.clusters(&actor).await.map_err(wire)?.into_iter().map(map::cluster).collect())
 }
 
+/// One page of the clusters the caller may see, searched and sorted on the server.
+#[server(endpoint = "list_clusters", output = crate::codec::Json)]
+pub async fn list_clusters(
+    q: String,
+    sort: String,
+    desc: bool,
+    page: usize,
+) -> Result<crate::api::list::PageRows<ClusterRow>, AppError> {
+    let rows = get_clusters().await?;
+    crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
+}
+
 #[server(endpoint = "get_cluster", output = crate::codec::Json)]
 pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
     use super::ssr::{context, wire};

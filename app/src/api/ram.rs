@@ -101,6 +101,10 @@ pub struct Dashboard {
     pub cluster: ClusterRow,
     pub nodes: Vec<NodeRow>,
     pub now: i64,
+    pub apps: Vec<crate::api::app::AppRow>,
+    pub firing: Vec<crate::api::observe::AlertRow>,
+    /// The cluster's CPU and memory over the last hour.
+    pub series: crate::api::observe::SeriesRow,
 }
 
 #[cfg(feature = "ssr")]
@@ -210,6 +214,18 @@ pub async fn get_users() -> Result<Vec<UserRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     Ok(berth.users(&actor).await.map_err(wire)?.into_iter().map(map::user).collect())
+}
+
+/// One page of the accounts, searched and sorted on the server.
+#[server(endpoint = "list_users", output = crate::codec::Json)]
+pub async fn list_users(
+    q: String,
+    sort: String,
+    desc: bool,
+    page: usize,
+) -> Result<crate::api::list::PageRows<UserRow>, AppError> {
+    let rows = get_users().await?;
+    crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
 }
 
 #[server(endpoint = "get_user", output = crate::codec::Json)]
@@ -411,7 +427,36 @@ pub async fn revoke_share(id: i64) -> Result<(), AppError> {
 #[server(endpoint = "get_shared_dashboard", output = crate::codec::Json)]
 pub async fn get_shared_dashboard(token: String) -> Result<Dashboard, AppError> {
     use super::ssr::{berth, wire};
-    let summary = berth()?.shared_dashboard(&token).await.map_err(wire)?;
+    let berth = berth()?;
+    let summary = berth.shared_dashboard(&token).await.map_err(wire)?;
+    let extras = berth.shared_dashboard_extras(&token).await.map_err(wire)?;
+    Ok(dashboard(summary, extras))
+}
+
+/// A cluster's dashboard, for anyone who may see the cluster.
+#[server(endpoint = "get_dashboard", output = crate::codec::Json)]
+pub async fn get_dashboard(cluster: i64) -> Result<Dashboard, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let summary = berth.cluster(&actor, cluster).await.map_err(wire)?;
+    let extras = berth.dashboard_extras(&actor, cluster).await.map_err(wire)?;
+    Ok(dashboard(summary, extras))
+}
+
+#[cfg(feature = "ssr")]
+fn dashboard(summary: domain::cluster::ClusterSummary, extras: domain::ram::DashboardExtras) -> Dashboard {
     let nodes = summary.nodes.iter().cloned().map(crate::api::cluster::map::node).collect();
-    Ok(Dashboard { cluster: crate::api::cluster::map::cluster(summary), nodes, now: domain::clock::now_ms() })
+    let cluster_name = summary.cluster.name.clone();
+    Dashboard {
+        cluster: crate::api::cluster::map::cluster(summary),
+        nodes,
+        now: domain::clock::now_ms(),
+        apps: extras
+            .apps
+            .iter()
+            .map(|a| crate::api::app::AppRow { cluster_name: cluster_name.clone(), ..crate::api::app::map::app(a) })
+            .collect(),
+        firing: extras.firing.into_iter().map(crate::api::observe::map::alert).collect(),
+        series: crate::api::observe::map::series(extras.series),
+    }
 }

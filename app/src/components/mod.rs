@@ -4,5 +4,6 @@ pub mod compose_editor;
 pub mod dashboard;
 pub mod layout;
 pub mod observe;
+pub mod table;
 pub mod theme;
 pub mod ui;

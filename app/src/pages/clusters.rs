@@ -7,21 +7,23 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::cluster::{get_clusters, get_quotas, ClusterRow, CreateCluster, CreateHostsCluster, ProbeHosts};
+use crate::api::cluster::{get_quotas, list_clusters, ClusterRow, CreateCluster, CreateHostsCluster, ProbeHosts};
+use crate::components::table::{use_list_args, ListSearch, Pager, SortHeader};
 use crate::components::ui::{go_to, ticker, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 use crate::format;
 
 #[component]
 pub fn Clusters() -> impl IntoView {
     let tick = ticker(Duration::from_secs(3));
-    let clusters = Resource::new(move || tick.get(), |_| get_clusters());
+    let args = use_list_args();
+    let clusters = Resource::new(move || (tick.get(), args.get()), |(_, a)| list_clusters(a.q, a.sort, a.desc, a.page));
     // Only admins create clusters; others are told how they get access instead.
     let user = crate::components::layout::use_user();
     let rows = move || {
         Suspend::new(async move {
             let is_admin = matches!(user.await, Ok(Some(u)) if u.admin);
             match clusters.await {
-                Ok(list) if list.is_empty() => view! {
+                Ok(p) if p.total == 0 && args.with_untracked(|a| a.q.is_empty()) => view! {
                     <div class="rounded-xl border border-dashed border-slate-300 p-10 text-center dark:border-slate-700" data-testid="no-clusters">
                         <p class="font-medium">"No clusters yet"</p>
                         {if is_admin {
@@ -35,7 +37,10 @@ pub fn Clusters() -> impl IntoView {
                     </div>
                 }
                 .into_any(),
-                Ok(list) => view! { <ClusterTable list /> }.into_any(),
+                Ok(p) => view! {
+                    <ClusterTable list=p.rows args />
+                    <Pager total=p.total page=p.page per_page=p.per_page args noun="cluster" />
+                }.into_any(),
                 Err(e) => {
                     if e.code == "unauthenticated" {
                         go_to("/signin");
@@ -54,29 +59,31 @@ pub fn Clusters() -> impl IntoView {
                         .then(|| view! { <A href="/clusters/new" attr:class=PRIMARY attr:data-testid="new-cluster">"Create cluster"</A> })
                 })}</Transition>
             </PageHeader>
+            <ListSearch args label="Search clusters" placeholder="Name, status, provider, zone" />
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{rows}</Transition>
         </div>
     }
 }
 
 #[component]
-fn ClusterTable(list: Vec<ClusterRow>) -> impl IntoView {
+fn ClusterTable(list: Vec<ClusterRow>, args: Memo<crate::api::list::ListArgs>) -> impl IntoView {
     view! {
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full divide-y divide-slate-200 text-sm dark:divide-slate-800">
                 <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
                     <tr>
-                        <th class="px-4 py-3">"Name"</th>
-                        <th class="px-4 py-3">"Status"</th>
-                        <th class="px-4 py-3">"Nodes ready"</th>
+                        <SortHeader label="Name" column="name" args />
+                        <SortHeader label="Status" column="status" args />
+                        <SortHeader label="Nodes ready" column="nodes" args />
                         <th class="px-4 py-3">"Managers"</th>
                         <th class="px-4 py-3">"Zones"</th>
                         <th class="px-4 py-3">"CPUs"</th>
                         <th class="px-4 py-3">"Memory"</th>
-                        <th class="px-4 py-3">"Provider"</th>
+                        <SortHeader label="Provider" column="provider" args />
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {list.is_empty().then(|| view! { <tr><td colspan="8" class="px-4 py-3 text-slate-500" data-testid="no-match">"No cluster matches the search."</td></tr> })}
                     {list
                         .into_iter()
                         .map(|c| {
@@ -146,7 +153,7 @@ pub fn NewCluster() -> impl IntoView {
                 type="button"
                 data-testid=testid
                 aria-pressed=move || (hosts_mode.get() == hosts).to_string()
-                class="rounded-md px-3 py-1.5 text-sm font-medium text-slate-600 aria-pressed:bg-sky-600 aria-pressed:text-white dark:text-slate-300"
+                class="rounded-md px-3 py-1.5 text-sm font-medium text-slate-600 aria-pressed:bg-sky-700 aria-pressed:text-white dark:text-slate-300"
                 on:click=move |_| hosts_mode.set(hosts)
             >
                 {label}

@@ -10,11 +10,53 @@ use crate::components::observe::save_file;
 use crate::components::ui::{go_to, Card, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 use crate::format;
 
+/// The history's view in the address (`/history?q=…&actor=…&action=…&outcome=…&hours=…&before=…`), so
+/// a filtered view can be shared, reloaded and gone back to.
+fn href(h: &HistoryQuery) -> String {
+    let mut parts = Vec::new();
+    for (key, value) in [("q", &h.q), ("actor", &h.actor), ("action", &h.action), ("outcome", &h.outcome)] {
+        if !value.is_empty() {
+            parts.push(format!("{key}={}", crate::components::table::encode(value)));
+        }
+    }
+    if let Some(c) = h.cluster {
+        parts.push(format!("cluster={c}"));
+    }
+    if h.hours > 0 {
+        parts.push(format!("hours={}", h.hours));
+    }
+    if let Some(b) = h.before {
+        parts.push(format!("before={b}"));
+    }
+    if parts.is_empty() {
+        "/history".into()
+    } else {
+        format!("/history?{}", parts.join("&"))
+    }
+}
+
 #[component]
 pub fn History() -> impl IntoView {
-    let query = RwSignal::new(HistoryQuery::default());
-    // The form's fields; applied on submit (and at once for the menus).
-    let q = RwSignal::new(String::new());
+    let map = leptos_router::hooks::use_query_map();
+    let query = Memo::new(move |_| {
+        map.with(|m| {
+            let text = |k: &str| m.get(k).unwrap_or_default();
+            let number = |k: &str| m.get(k).and_then(|v| v.parse::<i64>().ok());
+            HistoryQuery {
+                q: text("q"),
+                actor: text("actor"),
+                action: text("action"),
+                outcome: text("outcome"),
+                cluster: number("cluster"),
+                hours: number("hours").unwrap_or(0),
+                before: number("before"),
+            }
+        })
+    });
+    let navigate = leptos_router::hooks::use_navigate();
+    let go = Callback::new(move |h: HistoryQuery| navigate(&href(&h), Default::default()));
+    // The search field; applied on submit (the menus apply at once).
+    let q = RwSignal::new(query.get_untracked().q);
     let page = Resource::new(
         move || query.get(),
         |h| get_history(h.q, h.actor, h.action, h.outcome, h.cluster, h.hours, h.before),
@@ -31,10 +73,10 @@ pub fn History() -> impl IntoView {
         });
     };
     let set = move |f: fn(&mut HistoryQuery, String), v: String| {
-        query.update(|h| {
-            f(h, v);
-            h.before = None;
-        })
+        let mut h = query.get_untracked();
+        f(&mut h, v);
+        h.before = None;
+        go.run(h);
     };
     let body = move || {
         Suspend::new(async move {
@@ -77,10 +119,10 @@ pub fn History() -> impl IntoView {
                         <Rows rows=p.rows.clone() />
                         <div class="flex items-center gap-2">
                             {move || query.with(|h| h.before.is_some()).then(|| view! {
-                                <button type="button" class=BUTTON on:click=move |_| query.update(|h| h.before = None)>"Newest"</button>
+                                <button type="button" class=BUTTON on:click=move |_| go.run(HistoryQuery { before: None, ..query.get_untracked() })>"Newest"</button>
                             })}
                             {next.map(|id| view! {
-                                <button type="button" class=BUTTON data-testid="older" on:click=move |_| query.update(|h| h.before = Some(id))>"Older"</button>
+                                <button type="button" class=BUTTON data-testid="older" on:click=move |_| go.run(HistoryQuery { before: Some(id), ..query.get_untracked() })>"Older"</button>
                             })}
                         </div>
                         {can_verify.then(|| view! { <Verify verify /> })}

@@ -6,34 +6,112 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::api::app::{get_template, get_templates, CheckTemplate, DeleteTemplate, SaveTemplate, TemplatePage};
+use std::collections::BTreeSet;
+
+use crate::api::app::{
+    delete_template, get_template, list_templates, CheckTemplate, DeleteTemplate, SaveTemplate, TemplatePage,
+};
 use crate::components::compose_editor::ComposeEditor;
-use crate::components::ui::{go_to, ErrorBanner, PageHeader, BUTTON, INPUT, PRIMARY};
+use crate::components::table::{use_list_args, ListSearch, Pager, SortHeader};
+use crate::components::ui::{go_to, use_toasts, ErrorBanner, PageHeader, BUTTON, DANGER, INPUT, PRIMARY};
 use crate::format;
 
 #[component]
 pub fn Templates() -> impl IntoView {
     let user = crate::components::layout::use_user();
-    let templates = Resource::new(|| (), |_| get_templates());
+    let args = use_list_args();
+    // Bumped after a bulk delete so the page reloads.
+    let deleted = RwSignal::new(0u32);
+    let templates =
+        Resource::new(move || (args.get(), deleted.get()), |(a, _)| list_templates(a.q, a.sort, a.desc, a.page));
+    let selected = RwSignal::new(BTreeSet::<i64>::new());
+    let confirming = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let toasts = use_toasts();
+    let delete_selected = move |_| {
+        let ids: Vec<i64> = selected.get_untracked().into_iter().collect();
+        confirming.set(false);
+        leptos::task::spawn_local(async move {
+            let mut done = 0;
+            for id in ids {
+                match delete_template(id).await {
+                    Ok(()) => {
+                        done += 1;
+                        selected.update(|s| {
+                            s.remove(&id);
+                        });
+                    }
+                    Err(e) => {
+                        error.set(Some(e.display()));
+                        break;
+                    }
+                }
+            }
+            if done > 0 {
+                toasts.say(format!("Deleted {}", format::count(done, "template")));
+            }
+            deleted.update(|d| *d += 1);
+        });
+    };
     let body = move || {
         Suspend::new(async move {
+            let admin = user.await.ok().flatten().is_some_and(|u| u.admin);
             match templates.await {
-                Ok(list) if list.is_empty() => view! { <p class="text-sm text-slate-500">"The catalog is empty."</p> }.into_any(),
-                Ok(list) => view! {
-                    <ul class="grid gap-4 sm:grid-cols-2">
-                        {list.into_iter().map(|t| { let item_name = t.name.clone(); view! {
-                            <li class="space-y-2 rounded-xl border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900" data-testid="template" data-name=item_name>
-                                <div class="flex items-center gap-2">
-                                    <A href=format!("/templates/{}", t.id) attr:class="font-semibold text-sky-700 hover:underline dark:text-sky-300">{t.name.clone()}</A>
-                                    <span class="text-xs text-slate-500">{format!("v{} · {}", t.version, format::date_utc(t.updated_at))}</span>
-                                </div>
-                                <p class="text-sm text-slate-600 dark:text-slate-300">{t.description.clone()}</p>
-                                <p class="text-xs text-slate-500">{if t.variables.is_empty() { "No variables".to_string() } else { format!("Variables: {}", t.variables.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")) }}</p>
-                                <A href=format!("/apps/new?template={}", t.id) attr:class=PRIMARY attr:data-testid="deploy-template">"Deploy"</A>
-                            </li>
-                        }}).collect_view()}
-                    </ul>
-                }.into_any(),
+                Ok(p) if p.total == 0 && args.with_untracked(|a| a.q.is_empty()) => {
+                    view! { <p class="text-sm text-slate-500" data-testid="no-templates">"The catalog is empty."</p> }
+                        .into_any()
+                }
+                Ok(p) => {
+                    let page_ids: Vec<i64> = p.rows.iter().map(|t| t.id).collect();
+                    let all_ids = page_ids.clone();
+                    let all =
+                        move || !page_ids.is_empty() && selected.with(|s| page_ids.iter().all(|id| s.contains(id)));
+                    view! {
+                    <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+                        <table class="min-w-full text-sm" data-testid="templates">
+                            <thead><tr>
+                                {admin.then(|| view! {
+                                    <th class="w-8 px-3 py-2"><input type="checkbox" aria-label="Select all on this page" data-testid="select-all"
+                                        prop:checked=all.clone()
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            selected.update(|s| for id in &all_ids { if on { s.insert(*id); } else { s.remove(id); } });
+                                        } /></th>
+                                })}
+                                <SortHeader label="Template" column="name" args />
+                                <th class=TH>"Description"</th>
+                                <th class=TH>"Variables"</th>
+                                <SortHeader label="Version" column="version" args />
+                                <SortHeader label="Changed" column="changed" args />
+                                <th class=TH><span class="sr-only">"Deploy"</span></th>
+                            </tr></thead>
+                            <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                                {p.rows.is_empty().then(|| view! { <tr><td colspan="7" class=TD data-testid="no-match">"No template matches the search."</td></tr> })}
+                                {p.rows.into_iter().map(|t| {
+                                    let id = t.id;
+                                    let item_name = t.name.clone();
+                                    let label = format!("Select {}", t.name);
+                                    view! {
+                                    <tr data-testid="template" data-name=item_name>
+                                        {admin.then(|| view! {
+                                            <td class=TD><input type="checkbox" aria-label=label data-testid="select"
+                                                prop:checked=move || selected.with(|s| s.contains(&id))
+                                                on:change=move |ev| { let on = event_target_checked(&ev); selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } }); } /></td>
+                                        })}
+                                        <td class=TD><A href=format!("/templates/{id}") attr:class="font-semibold text-sky-700 hover:underline dark:text-sky-300">{t.name.clone()}</A></td>
+                                        <td class=format!("{TD} max-w-xs truncate text-slate-600 dark:text-slate-300") title=t.description.clone()>{t.description.clone()}</td>
+                                        <td class=format!("{TD} text-xs text-slate-500")>{if t.variables.is_empty() { "none".to_string() } else { t.variables.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ") }}</td>
+                                        <td class=TD>{format!("v{}", t.version)}</td>
+                                        <td class=format!("{TD} whitespace-nowrap")>{format::date_utc(t.updated_at)}</td>
+                                        <td class=TD><A href=format!("/apps/new?template={id}") attr:class=PRIMARY attr:data-testid="deploy-template">"Deploy"</A></td>
+                                    </tr>
+                                }}).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <Pager total=p.total page=p.page per_page=p.per_page args noun="template" />
+                }.into_any()
+                }
                 Err(e) => {
                     if e.code == "unauthenticated" {
                         go_to("/signin");
@@ -43,6 +121,7 @@ pub fn Templates() -> impl IntoView {
             }
         })
     };
+    let count = move || selected.with(BTreeSet::len);
     view! {
         <Title text="Templates · Berth" />
         <div class="mx-auto max-w-6xl space-y-6">
@@ -54,10 +133,29 @@ pub fn Templates() -> impl IntoView {
                     })}
                 </Transition>
             </PageHeader>
+            <div class="flex flex-wrap items-center justify-between gap-3">
+                <ListSearch args label="Search templates" placeholder="Name, description, author" />
+                {move || (count() > 0).then(|| view! {
+                    <button type="button" class=DANGER data-testid="delete-selected" on:click=move |_| confirming.set(true)>
+                        {format!("Delete {}", format::count(count() as i64, "template"))}
+                    </button>
+                })}
+            </div>
+            {move || (confirming.get() && count() > 0).then(|| view! {
+                <div role="alertdialog" aria-label="Delete templates" data-testid="bulk-confirm" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
+                    <span class="flex-1">{format!("Delete {}? Apps deployed from them keep running; their versions are kept.", format::count(count() as i64, "template"))}</span>
+                    <button type="button" class=DANGER data-testid="bulk-yes" on:click=delete_selected>"Delete"</button>
+                    <button type="button" class=BUTTON on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </div>
+            })}
+            {move || error.get().map(|e| view! { <ErrorBanner message=e testid="bulk-error" /> })}
             <Transition fallback=|| ()>{body}</Transition>
         </div>
     }
 }
+
+const TH: &str = "px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500";
+const TD: &str = "px-3 py-2 align-top";
 
 /// A template's editor (`/templates/new` or `/templates/:id`) with its versions.
 #[component]
@@ -96,6 +194,7 @@ fn Editor(p: Option<TemplatePage>) -> impl IntoView {
     let check = ServerAction::<CheckTemplate>::new();
     let save = ServerAction::<SaveTemplate>::new();
     let delete = ServerAction::<DeleteTemplate>::new();
+    let confirm_delete = RwSignal::new(false);
     let run_check = Callback::new(move |_| {
         check.dispatch(CheckTemplate { compose: text.get_untracked() });
     });
@@ -119,9 +218,16 @@ fn Editor(p: Option<TemplatePage>) -> impl IntoView {
         <PageHeader title=title subtitle="Variables are written ${NAME}, ${NAME:-default} or ${NAME:?message}; the deploy form asks for them.">
             {id.map(|id| view! { <A href=format!("/apps/new?template={id}") attr:class=PRIMARY>"Deploy"</A> })}
             {(manage && id.is_some()).then(|| view! {
-                <button type="button" class=BUTTON data-testid="delete-template" on:click=move |_| { if let Some(id) = id { delete.dispatch(DeleteTemplate { id }); } }>"Delete"</button>
+                <button type="button" class=BUTTON data-testid="delete-template" on:click=move |_| confirm_delete.set(true)>"Delete"</button>
             })}
         </PageHeader>
+        {move || confirm_delete.get().then(|| view! {
+            <div role="alertdialog" aria-label="Delete the template" data-testid="delete-template-confirm" class="flex flex-wrap items-center gap-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950">
+                <span class="flex-1">"Delete this template and its versions? Apps deployed from it keep running."</span>
+                <button type="button" class=DANGER data-testid="delete-template-yes" on:click=move |_| { confirm_delete.set(false); if let Some(id) = id { delete.dispatch(DeleteTemplate { id }); } }>"Delete template"</button>
+                <button type="button" class=BUTTON on:click=move |_| confirm_delete.set(false)>"Cancel"</button>
+            </div>
+        })}
         <div class="space-y-4 rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <div class="grid gap-4 sm:grid-cols-2">
                 <label class="block space-y-1">

@@ -8,9 +8,10 @@ use leptos_router::hooks::use_navigate;
 
 use super::account::{err, first_error, SessionList, TokenList, SELECT};
 use crate::api::ram::{
-    get_user, get_users, CreateUser, DeleteUser, Issued, ResetPassword, RevokeGrant, RevokeSession, RevokeToken,
+    get_user, list_users, CreateUser, DeleteUser, Issued, ResetPassword, RevokeGrant, RevokeSession, RevokeToken,
     SetGrant, SetUserDisabled, SetUserRole, UserPage, UserRow,
 };
+use crate::components::table::{use_list_args, ListSearch, Pager, SortHeader};
 use crate::components::ui::{
     full_address, go_to, Card, ErrorBanner, Fact, PageHeader, ShownOnce, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
 };
@@ -38,24 +39,28 @@ fn access_summary(u: &UserRow) -> String {
 #[component]
 pub fn Users() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
-    let users = Resource::new(move || create.version().get(), |_| get_users());
+    let args = use_list_args();
+    let users =
+        Resource::new(move || (create.version().get(), args.get()), |(_, a)| list_users(a.q, a.sort, a.desc, a.page));
     let list = move || {
         Suspend::new(async move {
             match users.await {
-                Ok(users) => view! {
+                Ok(p) => view! {
                     <Card title="Accounts">
+                    <div class="mb-3"><ListSearch args label="Search accounts" placeholder="Username, name, role" /></div>
                     <div class="overflow-x-auto">
                         <table class="min-w-full whitespace-nowrap text-sm" data-testid="users">
                             <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
                                 <tr>
-                                    <th class="py-2 pr-4">"User"</th>
-                                    <th class="py-2 pr-4">"Role"</th>
+                                    <SortHeader label="User" column="username" args />
+                                    <SortHeader label="Role" column="role" args />
                                     <th class="py-2 pr-4">"Access"</th>
                                     <th class="py-2">"State"</th>
                                 </tr>
                             </thead>
                             <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                                {users.into_iter().map(|u| {
+                                {p.rows.is_empty().then(|| view! { <tr><td colspan="4" class="py-2 text-slate-500" data-testid="no-match">"No account matches the search."</td></tr> })}
+                                {p.rows.into_iter().map(|u| {
                                     let state = if u.disabled { "disabled" } else if u.invite_expires_at.is_some() { "invited" } else { "active" };
                                     let testid = format!("user-{}", u.username);
                                     let access = access_summary(&u);
@@ -77,6 +82,7 @@ pub fn Users() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
+                    <div class="mt-3"><Pager total=p.total page=p.page per_page=p.per_page args noun="account" /></div>
                     </Card>
                     <NewUserForm create />
                 }
@@ -191,6 +197,10 @@ pub fn UserDetailPage() -> impl IntoView {
         revoke_token: ServerAction::new(),
     };
     let page = Resource::new(move || (id(), a.version()), |(id, _)| get_user(id));
+    crate::toast_on_success!(a.role, "Role changed");
+    crate::toast_on_success!(a.grant, "Access granted");
+    crate::toast_on_success!(a.revoke_grant, "Access revoked");
+    crate::toast_on_success!(a.disable, "Account updated");
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = a.delete.value().get() {
@@ -289,12 +299,12 @@ fn UserView(p: UserPage, a: UserActions) -> impl IntoView {
                         <ActionForm action=a.grant>
                             <input type="hidden" name="user" value=id />
                             <div class="mt-3 grid gap-2 sm:grid-cols-3 sm:items-end">
-                                <select name="role" class=SELECT data-testid="grant-role">
+                                <select name="role" class=SELECT data-testid="grant-role" aria-label="Role to grant">
                                     <option value="viewer">"Viewer"</option>
                                     <option value="operator">"Operator"</option>
                                     <option value="cluster_admin">"Cluster admin"</option>
                                 </select>
-                                <select name="cluster" class=SELECT data-testid="grant-cluster">
+                                <select name="cluster" class=SELECT data-testid="grant-cluster" aria-label="On which cluster">
                                     {p.clusters.iter().map(|(cid, name)| view! { <option value=cid.to_string()>{name.clone()}</option> }).collect_view()}
                                     <option value="all">"Every cluster"</option>
                                 </select>
