@@ -101,6 +101,11 @@ pub fn rate(v: f64) -> String {
 }
 
 /// Unix milliseconds → `HH:MM` (UTC), for chart axes.
+/// A number as typed: `0.05`, `80`, never rounded.
+pub fn number(v: f64) -> String {
+    format!("{v}")
+}
+
 pub fn hour_minute_utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000).rem_euclid(86_400);
     format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)

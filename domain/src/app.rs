@@ -140,6 +140,9 @@ pub struct AppDetail {
     pub extra_services: Vec<String>,
     /// Why the live state could not be read (the cluster's managers do not answer, …).
     pub live_error: Option<String>,
+    /// What was changed by hand since the current version (scale, resources), one line each: a
+    /// new version from the template undoes it.
+    pub by_hand: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -168,6 +171,9 @@ pub struct ServiceView {
     /// What differs between the desired spec and the live service (empty: none).
     pub drift: Vec<String>,
     pub deployed: bool,
+    /// Where the published TCP ports answer: `http://<node address>:<port>` for each node that runs
+    /// one of the service's tasks (ports are published in host mode, on the nodes themselves).
+    pub links: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -939,7 +945,10 @@ impl Berth {
             let mut o = app.overrides();
             o.replicas.insert(service.to_string(), replicas);
             if !o.stopped {
-                manager.service_scale(&format!("{}_{service}", app.name), replicas).await?;
+                manager
+                    .service_scale(&format!("{}_{service}", app.name), replicas)
+                    .await
+                    .map_err(|e| not_deployed(e, &app.name, service))?;
             }
             self.store.app_set_overrides(app.id, &o, now_ms()).await
         })
@@ -960,7 +969,10 @@ impl Berth {
         self.mutate(actor, op, |_| async move {
             validate_resources(resources)?;
             let (_, manager) = self.live_change(actor, &app, service).await?;
-            manager.service_set_resources(&format!("{}_{service}", app.name), resources).await?;
+            manager
+                .service_set_resources(&format!("{}_{service}", app.name), resources)
+                .await
+                .map_err(|e| not_deployed(e, &app.name, service))?;
             let mut o = app.overrides();
             o.resources.insert(service.to_string(), resources.clone());
             self.store.app_set_overrides(app.id, &o, now_ms()).await
@@ -1165,6 +1177,7 @@ impl Berth {
             services: Vec::new(),
             extra_services: Vec::new(),
             live_error: None,
+            by_hand: Vec::new(),
             app,
         };
         if let Err(e) = self.fill_live(&mut detail, &current.compose, &vars).await {
@@ -1181,17 +1194,16 @@ impl Berth {
     ) -> Result<()> {
         let app = &detail.app;
         let parsed = self.parse_compose(compose_text, vars).await?;
+        detail.by_hand = by_hand(&parsed.spec, &app.overrides());
         let installation = self.installation().await?;
         let plan = Plan::new(&installation, app, app.version, parsed.spec, &app.overrides());
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
         let live = plan.live(&manager).await?;
-        let node_names: HashMap<String, String> = self
-            .store
-            .nodes(app.cluster_id)
-            .await?
-            .into_iter()
-            .map(|n| (n.swarm_node_id.clone(), n.name.clone()))
-            .collect();
+        let nodes = self.store.nodes(app.cluster_id).await?;
+        let node_names: HashMap<String, String> =
+            nodes.iter().map(|n| (n.swarm_node_id.clone(), n.name.clone())).collect();
+        let node_addresses: HashMap<&str, &str> =
+            nodes.iter().filter(|n| !n.address.is_empty()).map(|n| (n.name.as_str(), n.address.as_str())).collect();
         let mut names: Vec<&ServiceDeploy> = plan.deploys.iter().collect();
         names.sort_by(|a, b| a.alias.cmp(&b.alias));
         for d in names {
@@ -1221,6 +1233,7 @@ impl Berth {
                 tasks: Vec::new(),
                 drift: Vec::new(),
                 deployed: false,
+                links: Vec::new(),
             };
             if let Some(l) = live.get(&d.name) {
                 view.deployed = true;
@@ -1232,6 +1245,17 @@ impl Berth {
                 view.update_message = l.update_message.clone();
                 view.drift = drift(&engine::normalise(d), &l.spec);
                 view.tasks = task_views(manager.service_tasks(&l.id).await?, &node_names);
+                let running: BTreeSet<&str> =
+                    view.tasks.iter().filter(|t| t.state == "running").map(|t| t.node.as_str()).collect();
+                view.links = s
+                    .ports
+                    .iter()
+                    .filter(|p| p.protocol == "tcp")
+                    .filter_map(|p| p.published)
+                    .flat_map(|port| {
+                        running.iter().filter_map(|n| node_addresses.get(n)).map(move |a| format!("http://{a}:{port}"))
+                    })
+                    .collect();
             } else if app.status != "deploying" {
                 view.drift = vec!["not deployed: the service is missing from the swarm".into()];
             }
@@ -1509,7 +1533,39 @@ fn task_views(tasks: Vec<engine::ServiceTask>, node_names: &HashMap<String, Stri
     views
 }
 
-/// What differs between a desired and a live service spec, one line per field, values shortened.
+/// A live change to a service the swarm does not have (its deploy was interrupted, or it was removed
+/// behind Berth's back) is a conflict the person can resolve, not an engine failure.
+fn not_deployed(e: impl Into<Error>, app: &str, service: &str) -> Error {
+    match e.into() {
+        Error::Engine(m) if m.contains("answered 404") => {
+            Error::Conflict(format!("{service} of {app} is not on the swarm: redeploy the app first"))
+        }
+        other => other,
+    }
+}
+
+/// The changes made by hand since the version whose spec is `spec`, as a person would say them.
+pub fn by_hand(spec: &compose::AppSpec, overrides: &Overrides) -> Vec<String> {
+    let mut out = Vec::new();
+    for (service, n) in &overrides.replicas {
+        let template = match spec.services.get(service).map(|s| &s.mode) {
+            Some(compose::Mode::Replicated(t)) => *t,
+            _ => continue,
+        };
+        if template != *n {
+            out.push(format!("{service} scaled to {n} (the template says {template})"));
+        }
+    }
+    for (service, r) in &overrides.resources {
+        if spec.services.get(service).is_some_and(|s| s.resources != *r) {
+            out.push(format!("{service}'s CPU and memory set by hand"));
+        }
+    }
+    out
+}
+
+/// What differs between a desired and a live service spec, one line per leaf field
+/// (`mode.replicated: 3 desired, 2 live`), values as plain text, shortened, never JSON.
 pub fn drift(desired: &compose::ServiceSpec, live: &compose::ServiceSpec) -> Vec<String> {
     let (Ok(serde_json::Value::Object(d)), Ok(serde_json::Value::Object(l))) =
         (serde_json::to_value(desired), serde_json::to_value(live))
@@ -1536,20 +1592,52 @@ pub fn drift(desired: &compose::ServiceSpec, live: &compose::ServiceSpec) -> Vec
             continue;
         }
         let have = l.get(key).cloned().unwrap_or(serde_json::Value::Null);
-        if *want != have {
-            let show = |v: &serde_json::Value| short(&v.to_string()).to_string();
-            let field = match key.as_str() {
-                "environment" => "environment (values not shown)".to_string(),
-                _ => key.clone(),
-            };
-            if key == "environment" {
-                out.push(field);
-            } else {
-                out.push(format!("{field}: desired {}, live {}", show(want), show(&have)));
-            }
+        if *want == have {
+            continue;
+        }
+        if key == "environment" {
+            out.push("environment (values not shown)".to_string());
+        } else {
+            leaf_drift(key, want, &have, &mut out);
         }
     }
     out
+}
+
+/// The leaves under `path` that differ between `want` and `have`, as lines.
+fn leaf_drift(path: &str, want: &serde_json::Value, have: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (want, have) {
+        (Value::Object(w), Value::Object(h)) => {
+            let keys: std::collections::BTreeSet<&String> = w.keys().chain(h.keys()).collect();
+            for k in keys {
+                let (a, b) = (w.get(k).unwrap_or(&Value::Null), h.get(k).unwrap_or(&Value::Null));
+                if a != b {
+                    leaf_drift(&format!("{path}.{k}"), a, b, out);
+                }
+            }
+        }
+        (Value::Object(w), Value::Null) | (Value::Null, Value::Object(w)) if w.is_empty() => {}
+        _ => {
+            let field = if path == "mode.replicated" { "replicas" } else { path };
+            out.push(format!("{field}: {} desired, {} live", short(&plain(want)), short(&plain(have))))
+        }
+    }
+}
+
+/// A JSON value as a person would write it: strings bare, lists joined, nothing as "none".
+fn plain(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "none".into(),
+        Value::String(s) if s.is_empty() => "empty".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => a.iter().map(plain).collect::<Vec<_>>().join(", "),
+        Value::Object(o) if o.is_empty() => "none".into(),
+        Value::Object(o) => o.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
 }
 
 fn short(s: &str) -> &str {
@@ -1685,7 +1773,9 @@ mod tests {
         b.environment.insert("PASSWORD".into(), "x".into());
         let d = drift(&a, &b);
         assert_eq!(d.len(), 3, "{d:?}");
-        assert!(d.iter().any(|l| l.starts_with("image: desired \"a:1\", live \"a:2\"")), "{d:?}");
+        assert!(d.iter().any(|l| l == "image: a:1 desired, a:2 live"), "{d:?}");
+        assert!(d.iter().any(|l| l == "replicas: 1 desired, 3 live"), "{d:?}");
+        assert!(d.iter().all(|l| !l.contains('{') && !l.contains('"')), "no JSON: {d:?}");
         assert!(d.iter().any(|l| l == "environment (values not shown)"), "{d:?}");
     }
 

@@ -40,8 +40,9 @@ const H: f64 = 140.0;
 const LEFT: f64 = 4.0;
 const TOP: f64 = 8.0;
 
-/// A line chart in SVG: gaps where data is missing, the top value and the range's ends on the axes,
-/// and each line's latest value in the legend.
+/// A line chart in SVG: gaps where data is missing, y ticks with units, the range's ends on the time
+/// axis, each line's latest value in the legend, and under the pointer a crosshair with a tooltip
+/// that gives the time and every line's value there.
 #[component]
 pub fn LineChart(
     title: &'static str,
@@ -84,25 +85,90 @@ pub fn LineChart(
             .collect_view()
     };
     let count = move || lines.with(|ls| ls.iter().map(|l| l.points.len()).sum::<usize>());
+    // Where the pointer is, as a fraction of the plot's width (none when it is elsewhere).
+    let hover = RwSignal::new(None::<f64>);
+    let on_move = move |ev: leptos::ev::MouseEvent| {
+        let el = event_target::<web_sys::Element>(&ev);
+        let rect = el.get_bounding_client_rect();
+        if rect.width() > 0.0 {
+            hover.set(Some(((f64::from(ev.client_x()) - rect.left()) / rect.width()).clamp(0.0, 1.0)));
+        }
+    };
+    // The time under the pointer and, per line, the nearest sample's value.
+    let under = move || {
+        let frac = hover.get()?;
+        let (from, to) = (from.get(), to.get());
+        let t = from + ((to - from) as f64 * frac) as i64;
+        let step = step.get().max(1);
+        let values: Vec<(&'static str, &'static str, String)> = lines.with(|ls| {
+            ls.iter()
+                .map(|l| {
+                    let near = nearest(&l.points, t).filter(|p| (p.0 - t).abs() <= step * 2);
+                    (l.label, l.tone, near.map(|p| unit(p.1)).unwrap_or_else(|| "no sample".into()))
+                })
+                .collect()
+        });
+        Some((frac, t, values))
+    };
     view! {
-        <figure class="rounded-lg border border-slate-200 p-3 dark:border-slate-800" data-testid=testid data-points=count>
-            <figcaption class="mb-1 flex flex-wrap items-center justify-between gap-2 text-xs">
-                <span class="font-semibold uppercase tracking-wide text-slate-500">{title}</span>
-                <span class="flex flex-wrap gap-3">{legend}</span>
-            </figcaption>
-            <svg viewBox="0 0 600 140" class="h-32 w-full" preserveAspectRatio="none" role="img" aria-label=title>
-                <line x1="0" x2="600" y1="8" y2="8" class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
-                <line x1="0" x2="600" y1="74" y2="74" class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
-                <line x1="0" x2="600" y1="139" y2="139" class="stroke-slate-300 dark:stroke-slate-700" vector-effect="non-scaling-stroke"></line>
-                {paths}
-            </svg>
-            <div class="flex justify-between text-[11px] tabular-nums text-slate-500">
-                <span>{move || format::hour_minute_utc(from.get())}</span>
-                <span>{move || format!("max {}", unit(top()))}</span>
-                <span>{move || format!("{} UTC", format::hour_minute_utc(to.get()))}</span>
-            </div>
-            {move || (count() == 0).then(|| view! { <p class="text-xs text-slate-500" data-testid=format!("{testid}-empty")>"No samples in this range yet."</p> })}
-        </figure>
+            <figure class="rounded-lg border border-slate-200 p-3 dark:border-slate-800" data-testid=testid data-points=count>
+                <figcaption class="mb-1 flex flex-wrap items-center justify-between gap-2 text-xs">
+                    <span class="font-semibold uppercase tracking-wide text-slate-500">{title}</span>
+                    <span class="flex flex-wrap gap-3">{legend}</span>
+                </figcaption>
+                <div class="flex gap-2">
+                    <div class="flex h-32 w-16 shrink-0 flex-col justify-between text-right text-[11px] tabular-nums text-slate-500" aria-hidden="true" data-testid="y-ticks">
+                        <span>{move || unit(top())}</span>
+                        <span>{move || unit(top() / 2.0)}</span>
+                        <span>{move || unit(0.0)}</span>
+                    </div>
+                    <div class="relative min-w-0 flex-1">
+                        <svg viewBox="0 0 600 140" class="h-32 w-full" preserveAspectRatio="none" role="img" aria-label=title>
+                            <line x1="0" x2="600" y1="8" y2="8" class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
+                            <line x1="0" x2="600" y1="74" y2="74" class="stroke-slate-200 dark:stroke-slate-800" vector-effect="non-scaling-stroke"></line>
+                            <line x1="0" x2="600" y1="139" y2="139" class="stroke-slate-300 dark:stroke-slate-700" vector-effect="non-scaling-stroke"></line>
+                            {paths}
+                            {move || hover.get().map(|f| {
+                                let x = (f * W) as i64;
+                                view! { <line x1=x x2=x y1="0" y2="140" class="stroke-slate-400 dark:stroke-slate-500" stroke-dasharray="3 3" vector-effect="non-scaling-stroke" data-testid="crosshair"></line> }
+                            })}
+                        </svg>
+                        // A transparent layer takes the pointer so the tooltip follows it over the lines.
+                        <div class="absolute inset-0 cursor-crosshair" data-testid=format!("{testid}-plot")
+                            on:mousemove=on_move on:mouseleave=move |_| hover.set(None)></div>
+                        {move || under().map(|(frac, t, values)| {
+                            // The tooltip sits in the corner away from the pointer (no inline styles under the CSP).
+                            let side = if frac > 0.5 { "left-1" } else { "right-1" };
+                            view! {
+                                <div role="tooltip" data-testid="chart-tooltip"
+                                    class=format!("pointer-events-none absolute top-1 z-10 whitespace-nowrap rounded-md border border-slate-200 bg-white/95 px-2 py-1 text-[11px] shadow dark:border-slate-700 dark:bg-slate-900/95 {side}")
+    >
+                                    <p class="font-semibold tabular-nums">{format::time_of_day_utc(t)}</p>
+                                    {values.into_iter().map(|(label, tone, value)| view! {
+                                        <p class="flex gap-2"><span class=tone.replace("stroke-", "text-")>"●"</span><span>{label}</span><span class="ml-auto tabular-nums">{value}</span></p>
+                                    }).collect_view()}
+                                </div>
+                            }
+                        })}
+                    </div>
+                </div>
+                <div class="ml-[4.5rem] flex justify-between text-[11px] tabular-nums text-slate-500">
+                    <span>{move || format::hour_minute_utc(from.get())}</span>
+                    <span>{move || format!("{} UTC", format::hour_minute_utc(to.get()))}</span>
+                </div>
+                {move || (count() == 0).then(|| view! { <p class="text-xs text-slate-500" data-testid=format!("{testid}-empty")>"No samples in this range yet."</p> })}
+            </figure>
+        }
+}
+
+/// The sample nearest to `t` (points are in time order).
+fn nearest(points: &[(i64, f64)], t: i64) -> Option<(i64, f64)> {
+    let i = points.partition_point(|p| p.0 < t);
+    let after = points.get(i);
+    let before = i.checked_sub(1).and_then(|j| points.get(j));
+    match (before, after) {
+        (Some(b), Some(a)) => Some(if t - b.0 <= a.0 - t { *b } else { *a }),
+        (b, a) => b.or(a).copied(),
     }
 }
 
@@ -145,7 +211,13 @@ pub fn MetricsPanel(
     #[prop(into)] scope: Signal<&'static str>,
     #[prop(into)] key: Signal<String>,
 ) -> impl IntoView {
-    let range = RwSignal::new(3_600_000_i64);
+    // The range chosen last (kept in the browser for every chart), 15 minutes at first.
+    let range = RwSignal::new(RANGES[0].1);
+    Effect::new(move |_| {
+        if let Some(ms) = stored_range() {
+            range.set(ms);
+        }
+    });
     let tick = ticker(Duration::from_secs(10));
     let data = Resource::new(
         move || (scope.get(), key.get(), range.get(), tick.get()),
@@ -214,7 +286,10 @@ pub fn MetricsPanel(
                             class=move || if range.get() == ms { PRIMARY } else { BUTTON }
                             aria-pressed=move || (range.get() == ms).to_string()
                             data-testid=format!("range-{}", label.replace(' ', ""))
-                            on:click=move |_| range.set(ms)
+                            on:click=move |_| {
+                                range.set(ms);
+                                store_range(ms);
+                            }
                         >{*label}</button>
                     }
                 }).collect_view()}
@@ -228,6 +303,21 @@ pub fn MetricsPanel(
                 <LineChart title="Disk I/O" testid="chart-disk" lines=disk from to step unit=format::rate />
             </div>
         </div>
+    }
+}
+
+const RANGE_KEY: &str = "berth-chart-range";
+
+/// The chart range this browser chose last, if it is one of [`RANGES`].
+fn stored_range() -> Option<i64> {
+    let storage = window().local_storage().ok().flatten()?;
+    let ms = storage.get_item(RANGE_KEY).ok().flatten()?.parse::<i64>().ok()?;
+    RANGES.iter().any(|r| r.1 == ms).then_some(ms)
+}
+
+fn store_range(ms: i64) {
+    if let Ok(Some(storage)) = window().local_storage() {
+        let _ = storage.set_item(RANGE_KEY, &ms.to_string());
     }
 }
 
@@ -489,7 +579,7 @@ pub fn LogViewer(
                     let (wrapped, times) = (wrap.get(), timestamps.get());
                     rows.into_iter().map(|l| view! {
                         <div class=if wrapped { "flex gap-3 whitespace-pre-wrap break-all" } else { "flex gap-3 whitespace-pre" } data-testid="log-line">
-                            {times.then(|| view! { <span class="shrink-0 text-slate-500" data-testid="log-time">{format::time_of_day_utc(l.ts / 1_000_000).trim_end_matches(" UTC").to_string()}</span> })}
+                            {times.then(|| view! { <span class="shrink-0 text-slate-400" data-testid="log-time">{format::time_of_day_utc(l.ts / 1_000_000).trim_end_matches(" UTC").to_string()}</span> })}
                             <span class="shrink-0 text-sky-300" title=l.container_id.clone()>{short_task(&l.task)}</span>
                             <span class=if l.stream == "stderr" { "text-amber-200" } else { "" }>{l.line}</span>
                         </div>
@@ -569,5 +659,33 @@ mod tests {
     fn tasks_are_shortened() {
         assert_eq!(short_task("shop_web.2.x7k3"), "web.2");
         assert_eq!(short_task("plain"), "plain");
+    }
+}
+
+/// The alerts firing now on the clusters the user may see, refreshed; nothing when none fire.
+#[component]
+pub fn FiringAlerts() -> impl IntoView {
+    let tick = ticker(Duration::from_secs(10));
+    let firing = Resource::new(move || tick.get(), |_| crate::api::observe::get_firing());
+    view! {
+        <Transition fallback=|| ()>{move || Suspend::new(async move {
+            let list = firing.await.unwrap_or_default();
+            (!list.is_empty()).then(|| view! {
+                <section id="firing" class="rounded-xl border border-red-200 bg-red-50 p-5 shadow-sm dark:border-red-900 dark:bg-red-950/60" data-testid="firing-alerts">
+                    <h2 class="mb-3 text-sm font-semibold uppercase tracking-wide text-red-800 dark:text-red-200">
+                        {format!("{} firing", format::count(list.len() as i64, "alert"))}
+                    </h2>
+                    <ul class="space-y-1 text-sm">
+                        {list.into_iter().map(|a| view! {
+                            <li class="flex flex-wrap items-baseline gap-2" data-testid="firing-alert">
+                                <a href=format!("/clusters/{}/alerts", a.cluster_id) class="font-semibold text-red-800 hover:underline dark:text-red-200">{a.rule_name}</a>
+                                <span class="text-slate-500">{format!("on {} since {}", a.cluster_name, format::time_of_day_utc(a.fired_at))}</span>
+                                <span class="text-slate-700 dark:text-slate-300">{a.message}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+            })
+        })}</Transition>
     }
 }

@@ -11,18 +11,21 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::app::{
-    app_diff, get_app, get_apps, get_template, vars_to_text, AppPage, CheckApp, DeleteApp, DeployApp, RedeployApp,
-    RollbackApp, ScaleService, ServiceRow, SetServiceResources, StartApp, StopApp, UpdateApp,
+    app_diff, get_app, get_template, get_templates, list_apps, vars_to_text, AppPage, CheckApp, DeleteApp, DeployApp,
+    RedeployApp, RollbackApp, ScaleService, ServiceRow, SetServiceResources, StartApp, StopApp, UpdateApp,
 };
 use crate::api::cluster::{get_clusters, JobRow};
 use crate::components::compose_editor::{filled, ComposeEditor, VariablesForm};
 use crate::components::observe::{EventsTimeline, LogViewer, MetricsPanel};
+use crate::components::table::{use_list_args, ListSearch, Pager, SortHeader};
 use crate::components::ui::{
     go_to, ticker, Card, ErrorBanner, PageHeader, ProgressBar, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
 };
 use crate::error::AppError;
 use crate::format;
 
+/// The largest Compose file the deploy form reads from disk.
+const MAX_UPLOAD: f64 = 256.0 * 1024.0;
 const SMALL: &str =
     "w-20 rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
 const TH: &str = "px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500";
@@ -38,19 +41,27 @@ fn error_view(e: AppError) -> AnyView {
 #[component]
 pub fn Apps() -> impl IntoView {
     let tick = ticker(Duration::from_secs(5));
-    let apps = Resource::new(move || tick.get(), |_| get_apps(None));
+    let args = use_list_args();
+    let apps = Resource::new(move || (tick.get(), args.get()), |(_, a)| list_apps(a.q, a.sort, a.desc, a.page));
     let body = move || {
         Suspend::new(async move {
             match apps.await {
-                Ok(apps) if apps.is_empty() => view! {
+                Ok(p) if p.total == 0 && args.with_untracked(|a| a.q.is_empty()) => view! {
                     <p class="text-sm text-slate-500" data-testid="no-apps">"No apps yet. Deploy one from a Compose template."</p>
                 }.into_any(),
-                Ok(apps) => view! {
+                Ok(p) => view! {
                     <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-                        <table class="min-w-full text-sm">
-                            <thead><tr><th class=TH>"App"</th><th class=TH>"Cluster"</th><th class=TH>"Status"</th><th class=TH>"Version"</th><th class=TH>"Changed"</th></tr></thead>
+                        <table class="min-w-full text-sm" data-testid="apps">
+                            <thead><tr>
+                                <SortHeader label="App" column="name" args />
+                                <SortHeader label="Cluster" column="cluster" args />
+                                <SortHeader label="Status" column="status" args />
+                                <SortHeader label="Version" column="version" args />
+                                <SortHeader label="Changed" column="changed" args />
+                            </tr></thead>
                             <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                                {apps.into_iter().map(|a| { let row_name = a.name.clone(); view! {
+                                {p.rows.is_empty().then(|| view! { <tr><td colspan="5" class=TD data-testid="no-match">"No app matches the search."</td></tr> })}
+                                {p.rows.into_iter().map(|a| { let row_name = a.name.clone(); view! {
                                     <tr data-testid="app-row" data-name=row_name>
                                         <td class=TD><A href=format!("/apps/{}", a.id) attr:class="font-medium text-sky-700 hover:underline dark:text-sky-300">{a.name.clone()}</A></td>
                                         <td class=TD>{a.cluster_name.clone()}</td>
@@ -62,6 +73,7 @@ pub fn Apps() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
+                    <Pager total=p.total page=p.page per_page=p.per_page args noun="app" />
                 }.into_any(),
                 Err(e) => error_view(e),
             }
@@ -74,6 +86,7 @@ pub fn Apps() -> impl IntoView {
                 <A href="/templates" attr:class=BUTTON>"Templates"</A>
                 <A href="/apps/new" attr:class=PRIMARY attr:data-testid="new-app">"Deploy an app"</A>
             </PageHeader>
+            <ListSearch args label="Search apps" placeholder="Name, cluster, status, author" />
             <Transition fallback=|| ()>{body}</Transition>
         </div>
     }
@@ -109,6 +122,8 @@ pub fn NewApp() -> impl IntoView {
         }
     });
     let cluster_id = move || cluster.get().parse::<i64>().ok();
+    let templates = Resource::new(|| (), |_| get_templates());
+    let upload_error = RwSignal::new(None::<String>);
     let run_check = Callback::new(move |_| {
         if let Some(c) = cluster_id() {
             check.dispatch(CheckApp {
@@ -124,7 +139,42 @@ pub fn NewApp() -> impl IntoView {
         Some(c) => c.variables,
         None => template.get().and_then(Result::ok).flatten().map(|t| t.template.variables).unwrap_or_default(),
     });
+    // A Compose file from disk replaces the editor's text, then it is checked.
+    let on_file = move |ev: leptos::ev::Event| {
+        let input = event_target::<web_sys::HtmlInputElement>(&ev);
+        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        if file.size() > MAX_UPLOAD {
+            upload_error.set(Some(format!(
+                "{} has {}: a Compose file may have at most 256 KB",
+                file.name(),
+                format::bytes(file.size() as i64)
+            )));
+            return;
+        }
+        upload_error.set(None);
+        let read = file.text();
+        leptos::task::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(read).await.ok().and_then(|v| v.as_string()) {
+                Some(t) => {
+                    text.set(t);
+                    run_check.run(());
+                }
+                None => upload_error.set(Some("The file could not be read as text".into())),
+            }
+        });
+    };
     let navigate = use_navigate();
+    let pick = navigate.clone();
+    let on_pick = move |ev: leptos::ev::Event| {
+        let chosen = event_target_value(&ev);
+        let cluster = cluster.get_untracked();
+        let path = if chosen.is_empty() {
+            format!("/apps/new?cluster={cluster}")
+        } else {
+            format!("/apps/new?template={chosen}&cluster={cluster}")
+        };
+        pick(&path, Default::default());
+    };
     Effect::new(move |_| {
         if let Some(Ok(d)) = deploy.value().get() {
             navigate(&format!("/apps/{}", d.app), Default::default());
@@ -169,6 +219,29 @@ pub fn NewApp() -> impl IntoView {
                             prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
                         <span class="block text-xs text-slate-500">"The stack's name on the swarm: a-z, 0-9 and '-'"</span>
                         <span class="block text-xs text-red-600" data-testid="error-name">{move || field_error("name")}</span>
+                    </label>
+                </div>
+                <div class="flex flex-wrap items-end gap-4">
+                    <label class="block space-y-1">
+                        <span class="text-sm font-medium">"Start from a template"</span>
+                        <select class=INPUT data-testid="template-picker" on:change=on_pick>
+                            <option value="">"None: paste or upload"</option>
+                            <Suspense fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    let chosen = template_id();
+                                    templates.await.unwrap_or_default().into_iter().map(|t| {
+                                        view! { <option value=t.id.to_string() selected=chosen == Some(t.id)>{t.name}</option> }
+                                    }).collect_view()
+                                })}
+                            </Suspense>
+                        </select>
+                    </label>
+                    <label class="block space-y-1">
+                        <span class="text-sm font-medium">"Or upload a Compose file"</span>
+                        <input type="file" accept=".yml,.yaml,text/yaml,application/yaml,text/plain" data-testid="upload"
+                            class="block text-sm file:mr-3 file:rounded-md file:border file:border-slate-300 file:bg-white file:px-3 file:py-1.5 file:text-sm dark:file:border-slate-700 dark:file:bg-slate-900"
+                            on:change=on_file />
+                        <span class="block text-xs text-red-600" data-testid="error-upload">{move || upload_error.get()}</span>
                     </label>
                 </div>
                 <ComposeEditor text check=result on_change=run_check />
@@ -225,8 +298,8 @@ impl Actions {
 }
 
 /// What the edit panel starts from: the template, the variables (secret ones without a value), the
-/// cluster.
-type EditSeed = (String, Vec<(String, Option<String>)>, i64);
+/// cluster, and what was changed by hand since (a new version undoes it).
+type EditSeed = (String, Vec<(String, Option<String>)>, i64, Vec<String>);
 
 /// What the person is doing on an app's page. It lives outside the part that refreshes every two
 /// seconds, and while any of it is open the refresh pauses, so nothing typed is lost.
@@ -243,6 +316,10 @@ struct Ui {
     typing: RwSignal<bool>,
     /// The version whose changes are shown (kept across refreshes; it does not pause them).
     diff: RwSignal<Option<i64>>,
+    /// The versions' changes fetched so far.
+    diffs: RwSignal<BTreeMap<i64, Vec<crate::api::app::DiffRow>>>,
+    /// The version a rollback to waits for confirmation.
+    rolling: RwSignal<Option<i64>>,
 }
 
 impl Ui {
@@ -275,7 +352,14 @@ pub fn AppView() -> impl IntoView {
         resources: RwSignal::new(None),
         typing: RwSignal::new(false),
         diff: RwSignal::new(None),
+        diffs: RwSignal::new(BTreeMap::new()),
+        rolling: RwSignal::new(None),
     };
+    let query = use_query_map();
+    let tab = Memo::new(move |_| {
+        let asked = query.read().get("tab").unwrap_or_default();
+        TABS.iter().map(|t| t.0).find(|k| *k == asked).unwrap_or("overview")
+    });
     let tick = ticker(Duration::from_secs(2));
     // The tick, held still while the person is in the middle of something.
     let refresh = Memo::new(move |prev: Option<&u64>| match prev {
@@ -283,6 +367,9 @@ pub fn AppView() -> impl IntoView {
         _ => tick.get(),
     });
     let page = Resource::new(move || (id(), refresh.get(), actions.version()), |(id, _, _)| get_app(id));
+    crate::toast_on_success!(actions.scale, "Scaling: swarm starts or stops the replicas");
+    crate::toast_on_success!(actions.resources, "Resources applied: the tasks are replaced");
+    crate::toast_on_success!(actions.stop, "App stopped");
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(job)) = actions.delete.value().get() {
@@ -314,7 +401,7 @@ pub fn AppView() -> impl IntoView {
     let body = move || {
         Suspend::new(async move {
             match page.await {
-                Ok(p) => view! { <AppBody p actions ui /> }.into_any(),
+                Ok(p) => view! { <AppBody p actions ui tab /> }.into_any(),
                 Err(_) => ().into_any(),
             }
         })
@@ -336,11 +423,12 @@ pub fn AppView() -> impl IntoView {
                 </ActionForm>
             })}
             {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
-            {move || ui.editing.get().map(|(compose, vars, cluster)| view! {
-                <Edit id=app_id.get_untracked() compose vars cluster update=actions.update ui />
+            {move || ui.editing.get().map(|(compose, vars, cluster, undone)| view! {
+                <Edit id=app_id.get_untracked() compose vars cluster undone update=actions.update ui />
             })}
+            <TabBar id=app_id tab />
             <Transition fallback=|| ()>{body}</Transition>
-            <AppObserve id=app_id />
+            <AppObserve page tab />
         </div>
     }
 }
@@ -355,15 +443,14 @@ struct Observed {
     services: Vec<(String, Vec<(String, String)>)>,
 }
 
-/// Charts, live logs and the events of the app's services. It sits outside the part of the page
-/// that refreshes, so the chosen service, range, paused logs and search survive the refreshes.
+/// Charts, live logs and the events of the app's services, each on its tab. It sits outside the
+/// part of the page that refreshes, so the chosen service, range, paused logs and search survive
+/// the refreshes; the replicas offered follow the page's own data, so they are never stale.
 #[component]
-fn AppObserve(id: Signal<i64>) -> impl IntoView {
-    let tick = ticker(Duration::from_secs(15));
-    let base = Resource::new(move || (id.get(), tick.get()), |(id, _)| get_app(id));
+fn AppObserve(page: Resource<Result<AppPage, AppError>>, tab: Memo<&'static str>) -> impl IntoView {
     let observed = RwSignal::new(None::<Observed>);
     Effect::new(move |_| {
-        if let Some(Ok(p)) = base.get() {
+        if let Some(Ok(p)) = page.get() {
             let app = p.app.name.clone();
             let services = p
                 .services
@@ -396,6 +483,11 @@ fn AppObserve(id: Signal<i64>) -> impl IntoView {
                     service.set(o.services.first().map(|s| s.0.clone()).unwrap_or_default());
                     container.set(String::new());
                 }
+                // A replica that is gone (scaled down, replaced) is no longer offered.
+                let c = container.get_untracked();
+                if !c.is_empty() && !o.services.iter().any(|(_, cs)| cs.iter().any(|(id, _)| *id == c)) {
+                    container.set(String::new());
+                }
             }
         })
     });
@@ -409,39 +501,56 @@ fn AppObserve(id: Signal<i64>) -> impl IntoView {
                 .unwrap_or_default()
         })
     };
+    let pickers = move || {
+        view! {
+            <div class="flex flex-wrap items-end gap-3">
+                <label class="text-sm">"Service"
+                    <select class=INPUT data-testid="observe-service" on:change=move |ev| { service.set(event_target_value(&ev)); container.set(String::new()); }>
+                        {move || observed.with(|o| o.as_ref().map(|o| o.services.iter().map(|(name, _)| {
+                            let (value, current) = (name.clone(), name.clone());
+                            view! { <option value=value selected=move || service.get() == current>{name.clone()}</option> }
+                        }).collect_view()))}
+                    </select>
+                </label>
+                <label class="text-sm">"Replica"
+                    <select class=INPUT data-testid="observe-container" on:change=move |ev| container.set(event_target_value(&ev))>
+                        <option value="" selected=move || container.get().is_empty()>"All replicas"</option>
+                        {move || containers().into_iter().map(|(id, label)| {
+                            let current = id.clone();
+                            view! { <option value=id selected=move || container.get() == current>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+            </div>
+        }
+    };
     move || {
-        subject.get().map(|(cluster, app)| {
-            let events_app = app.clone();
-            view! {
+        subject.get().map(|(cluster, app)| match tab.get() {
+            "monitoring" => view! {
                 <Card title="Monitoring">
                     <div class="space-y-4" data-testid="monitoring">
-                        <div class="flex flex-wrap items-end gap-3">
-                            <label class="text-sm">"Service"
-                                <select class=INPUT data-testid="observe-service" on:change=move |ev| { service.set(event_target_value(&ev)); container.set(String::new()); }>
-                                    {move || observed.with(|o| o.as_ref().map(|o| o.services.iter().map(|(name, _)| {
-                                        let (value, current) = (name.clone(), name.clone());
-                                        view! { <option value=value selected=move || service.get() == current>{name.clone()}</option> }
-                                    }).collect_view()))}
-                                </select>
-                            </label>
-                            <label class="text-sm">"Replica"
-                                <select class=INPUT data-testid="observe-container" on:change=move |ev| container.set(event_target_value(&ev))>
-                                    <option value="" selected=move || container.get().is_empty()>"All replicas"</option>
-                                    {move || containers().into_iter().map(|(id, label)| {
-                                        let current = id.clone();
-                                        view! { <option value=id selected=move || container.get() == current>{label}</option> }
-                                    }).collect_view()}
-                                </select>
-                            </label>
-                        </div>
+                        {pickers()}
                         <MetricsPanel cluster scope key />
+                    </div>
+                </Card>
+            }
+            .into_any(),
+            "logs" => view! {
+                <Card title="Logs">
+                    <div class="space-y-4" data-testid="logs">
+                        {pickers()}
                         <LogViewer cluster app=app.clone() service=service container />
                     </div>
                 </Card>
+            }
+            .into_any(),
+            "events" => view! {
                 <Card title="Events">
-                    <EventsTimeline cluster app=events_app />
+                    <EventsTimeline cluster app=app.clone() />
                 </Card>
             }
+            .into_any(),
+            _ => ().into_any(),
         })
     }
 }
@@ -453,7 +562,7 @@ fn Header(p: AppPage, actions: Actions, ui: Ui) -> impl IntoView {
     let operate = p.access.operate;
     let stopped = app.status == "stopped";
     let busy = p.jobs.first().is_some_and(|j| j.status == "running");
-    let seed = (p.compose.clone(), p.vars.clone(), app.cluster_id);
+    let seed = (p.compose.clone(), p.vars.clone(), app.cluster_id, p.by_hand.clone());
     view! {
         <PageHeader title=app.name.clone() subtitle=format!("Version {} on cluster {}", app.version, p.cluster_name)>
             <StatusBadge status=app.status.clone() testid="app-status" />
@@ -474,27 +583,66 @@ fn Header(p: AppPage, actions: Actions, ui: Ui) -> impl IntoView {
 }
 
 #[component]
-fn AppBody(p: AppPage, actions: Actions, ui: Ui) -> impl IntoView {
+fn AppBody(p: AppPage, actions: Actions, ui: Ui, tab: Memo<&'static str>) -> impl IntoView {
     let app = p.app.clone();
     let id = app.id;
     let operate = p.access.operate;
     let latest = p.jobs.first().cloned();
     let current = app.version;
+    let (services, extra, versions) = (p.services.clone(), p.extra_services.clone(), p.versions.clone());
     view! {
         {(!app.message.is_empty()).then(|| view! { <ErrorBanner message=app.message.clone() testid="app-message" /> })}
         {p.live_error.clone().map(|e| view! { <ErrorBanner message=format!("Live state unavailable: {e}") testid="live-error" /> })}
         {latest.map(|job| view! { <Operation job /> })}
-        <Card title="Services">
-            <div class="space-y-4" data-testid="services">
-                {p.services.clone().into_iter().map(|s| view! { <Service s app=id operate actions ui /> }).collect_view()}
-                {(!p.extra_services.is_empty()).then(|| view! {
-                    <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="extra-services">
-                        "Running in the stack but not in this version: "{p.extra_services.join(", ")}
-                    </p>
-                })}
-            </div>
-        </Card>
-        <Versions id versions=p.versions.clone() current operate rollback=actions.rollback shown=ui.diff />
+        {move || (tab.get() == "overview").then(|| {
+            let extra = extra.clone();
+            let services = services.clone();
+            view! {
+                <Card title="Services">
+                    <div class="space-y-4" data-testid="services">
+                        {services.into_iter().map(|s| view! { <Service s app=id operate actions ui /> }).collect_view()}
+                        {(!extra.is_empty()).then(|| view! {
+                            <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="extra-services">
+                                "Running in the stack but not in this version: "{extra.join(", ")}
+                            </p>
+                        })}
+                    </div>
+                </Card>
+            }
+        })}
+        {move || (tab.get() == "versions").then(|| view! {
+            <Versions id versions=versions.clone() current operate rollback=actions.rollback ui />
+        })}
+    }
+}
+
+/// The tabs of an app's page: (key in `?tab=`, label).
+const TABS: &[(&str, &str)] = &[
+    ("overview", "Overview"),
+    ("versions", "Versions"),
+    ("monitoring", "Monitoring"),
+    ("logs", "Logs"),
+    ("events", "Events"),
+];
+
+/// The tab bar: links, so a tab can be shared and the back button goes to the one before.
+#[component]
+fn TabBar(id: Signal<i64>, tab: Memo<&'static str>) -> impl IntoView {
+    view! {
+        <nav role="tablist" aria-label="App sections" class="-mb-2 flex gap-1 overflow-x-auto border-b border-slate-200 dark:border-slate-800">
+            {TABS.iter().map(|(key, label)| {
+                let key = *key;
+                view! {
+                    <A href=move || format!("/apps/{}?tab={key}", id.get())
+                        attr:role="tab"
+                        attr:aria-selected=move || (tab.get() == key).to_string()
+                        attr:data-testid=format!("tab-{key}")
+                        attr:class="whitespace-nowrap border-b-2 border-transparent px-3 py-2 text-sm font-medium text-slate-600 hover:text-slate-900 aria-selected:border-sky-600 aria-selected:text-sky-700 dark:text-slate-300 dark:hover:text-white dark:aria-selected:text-sky-300">
+                        {*label}
+                    </A>
+                }
+            }).collect_view()}
+        </nav>
     }
 }
 
@@ -546,16 +694,23 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
                 <span class="font-semibold">{name.clone()}</span>
                 <span class="font-mono text-xs text-slate-500">{s.image.clone()}</span>
                 <span class=if healthy { "text-sm text-emerald-700 dark:text-emerald-300" } else { "text-sm text-amber-700 dark:text-amber-300" } data-testid="replicas">
-                    {format!("{}/{} running{}", s.running, s.desired, if s.global { " (global)" } else { "" })}
+                    {replicas_text(s.running, s.desired, s.global)}
                 </span>
                 {(!s.update_state.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("update {}", s.update_state)}</span> })}
                 {(!s.ports.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("ports {}", s.ports.join(", "))}</span> })}
+                {(!s.links.is_empty()).then(|| view! {
+                    <span class="flex flex-wrap gap-2 text-xs" data-testid="port-links">
+                        {s.links.iter().map(|l| view! {
+                            <a href=l.clone() target="_blank" rel="noopener noreferrer" class="font-mono text-sky-700 underline hover:no-underline dark:text-sky-300">{l.clone()}</a>
+                        }).collect_view()}
+                    </span>
+                })}
                 <span class="flex-1"></span>
                 {(operate && !s.global).then(|| {
                     let typed = input_name.clone();
                     let current = desired.clone();
                     view! {
-                        <input type="number" min="0" max="1000" class=SMALL data-testid="scale-input" aria-label="Replicas"
+                        <input type="number" min="0" max="1000" class=SMALL data-testid="scale-input" aria-label=format!("Replicas of {}", name.clone())
                             prop:value=move || ui.scale.with(|m| m.get(&typed).cloned()).unwrap_or_else(|| desired.clone())
                             on:focus=move |_| ui.typing.set(true)
                             on:blur=move |_| ui.typing.set(false)
@@ -582,7 +737,8 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
             </div>
             {(!s.drift.is_empty()).then(|| view! {
                 <ul class="mt-2 text-xs text-amber-700 dark:text-amber-300" data-testid="drift">
-                    {s.drift.iter().map(|d| view! { <li>"Drift: "{d.clone()}</li> }).collect_view()}
+                    <li class="font-medium">"Differs from this version:"</li>
+                    {s.drift.iter().map(|d| view! { <li data-testid="drift-field">{d.clone()}</li> }).collect_view()}
                 </ul>
             })}
             {(!s.constraints.is_empty() || !s.spread.is_empty()).then(|| view! {
@@ -636,6 +792,17 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
     }
 }
 
+/// How many replicas run, said plainly: never "3/2 running" while an update stops old tasks.
+fn replicas_text(running: u64, desired: u64, global: bool) -> String {
+    if global {
+        format!("{running} running (one per node)")
+    } else if running > desired {
+        format!("{desired} wanted · {running} running while old tasks stop")
+    } else {
+        format!("{running} of {desired} running")
+    }
+}
+
 /// Editing the template and variables of an app: a new version, rolled out.
 #[component]
 fn Edit(
@@ -643,6 +810,7 @@ fn Edit(
     compose: String,
     vars: Vec<(String, Option<String>)>,
     cluster: i64,
+    undone: Vec<String>,
     update: ServerAction<UpdateApp>,
     ui: Ui,
 ) -> impl IntoView {
@@ -664,6 +832,13 @@ fn Edit(
     view! {
         <Card title="Edit: deploy a new version">
             <div class="space-y-4">
+                {(!undone.is_empty()).then(|| view! {
+                    <div role="note" class="rounded-lg border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-900 dark:bg-amber-950 dark:text-amber-100" data-testid="undone">
+                        <p class="font-medium">"The new version runs what its template says, which undoes:"</p>
+                        <ul class="mt-1 list-disc pl-5">{undone.iter().map(|u| view! { <li>{u.clone()}</li> }).collect_view()}</ul>
+                        <p class="mt-1">"Change the template to keep them."</p>
+                    </div>
+                })}
                 <ComposeEditor text check=result on_change=run_check />
                 <VariablesForm variables values kept />
                 <div class="flex justify-end gap-2">
@@ -685,55 +860,77 @@ fn Versions(
     current: i64,
     operate: bool,
     rollback: ServerAction<RollbackApp>,
-    shown: RwSignal<Option<i64>>,
+    ui: Ui,
 ) -> impl IntoView {
-    let diff = Resource::new(
-        move || shown.get(),
-        move |v| async move {
-            match v {
-                Some(v) if v > 1 => app_diff(id, v - 1, v).await.map(Some),
-                _ => Ok(None),
-            }
-        },
-    );
     view! {
         <Card title="Versions">
             <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="versions">
                 {versions.into_iter().map(|v| {
                     let n = v.version;
+                    let shown = move || ui.diff.get() == Some(n);
+                    let asking = move || ui.rolling.get() == Some(n);
                     view! {
-                        <li class="flex flex-wrap items-center gap-3 py-2" data-testid="version" data-version=n>
-                            <span class="font-semibold">{format!("v{n}")}</span>
-                            <span>{v.action.clone()}{(!v.note.is_empty()).then(|| format!(" {}", v.note))}</span>
-                            <span class="text-slate-500">{format!("{} · {}", v.created_by, format::date_utc(v.created_at))}</span>
-                            {(n == current).then(|| view! { <span class="rounded bg-sky-100 px-1.5 text-xs text-sky-800 dark:bg-sky-900 dark:text-sky-100">"current"</span> })}
-                            <span class="flex-1"></span>
-                            {(n > 1).then(|| view! {
-                                <button type="button" class=BUTTON data-testid="show-diff" on:click=move |_| shown.set(if shown.get_untracked() == Some(n) { None } else { Some(n) })>"Changes"</button>
+                        <li class="py-2" data-testid="version" data-version=n>
+                            <div class="flex flex-wrap items-center gap-3">
+                                <span class="font-semibold">{format!("v{n}")}</span>
+                                <span>{v.action.clone()}{(!v.note.is_empty()).then(|| format!(" {}", v.note))}</span>
+                                <span class="text-slate-500">{format!("{} · {}", v.created_by, format::date_utc(v.created_at))}</span>
+                                {(n == current).then(|| view! { <span class="rounded bg-sky-100 px-1.5 text-xs text-sky-800 dark:bg-sky-900 dark:text-sky-100">"current"</span> })}
+                                <span class="flex-1"></span>
+                                {(n > 1).then(|| view! {
+                                    <button type="button" class=BUTTON data-testid="show-diff" aria-expanded=move || shown().to_string()
+                                        on:click=move |_| ui.diff.set(if ui.diff.get_untracked() == Some(n) { None } else { Some(n) })>"Changes"</button>
+                                })}
+                                {(operate && n != current).then(|| view! {
+                                    <button type="button" class=BUTTON data-testid="rollback" on:click=move |_| ui.rolling.set(Some(n))>"Roll back to this"</button>
+                                })}
+                            </div>
+                            {move || asking().then(|| view! {
+                                <div role="alertdialog" aria-label=format!("Roll back to version {n}") data-testid="rollback-confirm"
+                                    class="mt-2 flex flex-wrap items-center gap-3 rounded-lg border border-amber-200 bg-amber-50 p-3 dark:border-amber-900 dark:bg-amber-950">
+                                    <span class="flex-1">{format!("Roll back to version {n}? Berth deploys its template and variables as a new version; the running tasks are replaced.")}</span>
+                                    <button type="button" class=PRIMARY data-testid="rollback-yes" on:click=move |_| {
+                                        ui.rolling.set(None);
+                                        rollback.dispatch(RollbackApp { id, version: n });
+                                    }>{format!("Roll back to v{n}")}</button>
+                                    <button type="button" class=BUTTON on:click=move |_| ui.rolling.set(None)>"Cancel"</button>
+                                </div>
                             })}
-                            {(operate && n != current).then(|| view! {
-                                <button type="button" class=BUTTON data-testid="rollback" on:click=move |_| { rollback.dispatch(RollbackApp { id, version: n }); }>"Roll back to this"</button>
-                            })}
+                            {move || shown().then(|| view! { <VersionDiff id version=n ui /> })}
                         </li>
                     }
                 }).collect_view()}
             </ul>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match diff.await {
-                        Ok(Some(lines)) => view! {
-                            <pre class="mt-3 overflow-x-auto rounded-md bg-slate-50 p-3 text-xs dark:bg-slate-950" data-testid="diff">
-                                {lines.into_iter().map(|l| {
-                                    let class = match l.tag.as_str() { "+" => "text-emerald-700 dark:text-emerald-300", "-" => "text-red-700 dark:text-red-300", _ => "text-slate-500" };
-                                    view! { <div class=class>{format!("{} {}", l.tag, l.text)}</div> }
-                                }).collect_view()}
-                            </pre>
-                        }.into_any(),
-                        Ok(None) => ().into_any(),
-                        Err(e) => view! { <ErrorBanner message=e.display() /> }.into_any(),
-                    }
-                })}
-            </Transition>
         </Card>
+    }
+}
+
+/// The changes a version made to the one before it, under its row; fetched once and kept while the
+/// page refreshes.
+#[component]
+fn VersionDiff(id: i64, version: i64, ui: Ui) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    if ui.diffs.with_untracked(|d| !d.contains_key(&version)) {
+        leptos::task::spawn_local(async move {
+            match app_diff(id, version - 1, version).await {
+                Ok(lines) => ui.diffs.update(|d| {
+                    d.insert(version, lines);
+                }),
+                Err(e) => error.set(Some(e.display())),
+            }
+        });
+    }
+    move || {
+        if let Some(e) = error.get() {
+            return view! { <ErrorBanner message=e /> }.into_any();
+        }
+        ui.diffs.with(|d| d.get(&version).cloned()).map(|lines| view! {
+            <pre class="mt-2 overflow-x-auto rounded-md bg-slate-50 p-3 text-xs dark:bg-slate-950" data-testid="diff">
+                {lines.into_iter().map(|l| {
+                    let class = match l.tag.as_str() { "+" => "text-emerald-700 dark:text-emerald-300", "-" => "text-red-700 dark:text-red-300", _ => "text-slate-500" };
+                    view! { <div class=class>{format!("{} {}", l.tag, l.text)}</div> }
+                }).collect_view()}
+            </pre>
+        }.into_any()).unwrap_or_else(|| view! { <p class="mt-2 text-xs text-slate-500">"Loading the changes…"</p> }.into_any())
     }
 }
