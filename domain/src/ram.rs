@@ -625,6 +625,27 @@ impl Berth {
 
     /// The dashboard behind a shared link: the link itself is the authorization, for one cluster, read
     /// only, until it expires or is revoked.
+    /// What a cluster's dashboard shows besides its nodes (viewers and up).
+    pub async fn dashboard_extras(&self, actor: &Actor, cluster: i64) -> Result<DashboardExtras> {
+        self.authorize_read(actor, Permission::ClusterRead(cluster), "dashboard.read", format!("cluster {cluster}"))
+            .await?;
+        self.extras(cluster).await
+    }
+
+    /// The same for a shared link (the link is the permission).
+    pub async fn shared_dashboard_extras(&self, token: &str) -> Result<DashboardExtras> {
+        let summary = self.shared_dashboard(token).await?;
+        self.extras(summary.cluster.id).await
+    }
+
+    async fn extras(&self, cluster: i64) -> Result<DashboardExtras> {
+        let apps = self.store.apps(Some(cluster)).await?;
+        let firing =
+            self.store.alert_events(cluster, 200).await?.into_iter().filter(|a| a.resolved_at.is_none()).collect();
+        let series = self.series(cluster, "cluster", "", now_ms(), 3_600_000).await?;
+        Ok(DashboardExtras { apps, firing, series })
+    }
+
     pub async fn shared_dashboard(&self, token: &str) -> Result<ClusterSummary> {
         let gone = || Error::Forbidden("This dashboard link has expired or been revoked.".into());
         if token.len() != 64 {
@@ -636,6 +657,15 @@ impl Berth {
         }
         Ok(self.shown(self.cluster_summary(share.cluster_id).await?.ok_or_else(gone)?, false))
     }
+}
+
+/// What a dashboard shows besides the cluster and its nodes: the cluster's apps, the alerts firing
+/// on it, and its CPU and memory over the last hour.
+#[derive(Clone, Debug)]
+pub struct DashboardExtras {
+    pub apps: Vec<crate::app::App>,
+    pub firing: Vec<crate::alerts::AlertEvent>,
+    pub series: crate::metrics::Series,
 }
 
 fn grant_view(g: &GrantRow, names: &std::collections::HashMap<i64, String>) -> Option<GrantView> {

@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::account::SELECT;
 use crate::api::cluster::get_cluster;
-use crate::api::ram::{get_shared_dashboard, get_shares, CreateShare, RevokeShare};
+use crate::api::ram::{get_dashboard, get_shared_dashboard, get_shares, CreateShare, RevokeShare};
 use crate::components::dashboard::DashboardView;
 use crate::components::ui::{
     full_address, go_to, ticker, Card, ErrorBanner, Logo, PageHeader, ShownOnce, StatusBadge, BUTTON, INPUT, PRIMARY,
@@ -24,21 +24,17 @@ pub fn ClusterDashboard() -> impl IntoView {
     let page = crate::components::ui::page_id("/clusters/", "id");
     let id = move || page.get();
     let tick = ticker(REFRESH);
-    let detail = Resource::new(move || (id(), tick.get()), |(id, _)| get_cluster(id));
+    let detail = Resource::new(move || (id(), tick.get()), |(id, _)| get_dashboard(id));
     let body = move || {
         Suspend::new(async move {
             match detail.await {
-                Ok(d) => {
-                    let now =
-                        d.jobs.first().map_or(0, |j| j.now).max(d.nodes.iter().map(|n| n.seen_at).max().unwrap_or(0));
-                    view! {
-                        <PageHeader title=format!("{} dashboard", d.cluster.name) subtitle="Read only; refreshes every 5 seconds.">
-                            <A href=format!("/clusters/{}", d.cluster.id) attr:class=BUTTON>"Open cluster"</A>
-                        </PageHeader>
-                        <DashboardView cluster=d.cluster.clone() nodes=d.nodes.clone() now />
-                    }
-                    .into_any()
+                Ok(d) => view! {
+                    <PageHeader title=format!("{} dashboard", d.cluster.name) subtitle="Read only; refreshes every 5 seconds.">
+                        <A href=format!("/clusters/{}", d.cluster.id) attr:class=BUTTON>"Open cluster"</A>
+                    </PageHeader>
+                    <DashboardView d />
                 }
+                .into_any(),
                 Err(e) => {
                     if e.code == "unauthenticated" {
                         go_to("/signin");
@@ -140,7 +136,7 @@ pub fn SharedDashboard() -> impl IntoView {
             match data.await {
                 Ok(d) => view! {
                     <PageHeader title=d.cluster.name.clone() subtitle="Shared dashboard · read only · refreshes every 5 seconds" />
-                    <DashboardView cluster=d.cluster nodes=d.nodes now=d.now />
+                    <DashboardView d />
                 }
                 .into_any(),
                 Err(e) => view! { <ErrorBanner message=e.message testid="share-invalid" /> }.into_any(),

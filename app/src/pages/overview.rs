@@ -38,6 +38,7 @@ pub fn Overview() -> impl IntoView {
                         "Live"
                     </span>
                 </div>
+                <crate::components::observe::FiringAlerts />
                 <MyClusters admin />
                 {admin.then(|| view! { <Engine /> })}
             }
@@ -179,7 +180,7 @@ fn EngineFacts(o: EngineOverview) -> impl IntoView {
                 <dl>
                     <Fact label="Version" value=o.engine_version testid="engine-version" />
                     <Fact label="API version" value=format!("{} (min {})", o.api_version, o.min_api_version) testid="api-version" />
-                    <Fact label="Endpoint" value=o.endpoint />
+                    <Fact label="Endpoint" value=if o.endpoint.starts_with("unix://") { "this machine's Docker socket".to_string() } else { o.endpoint.clone() } />
                     <Fact label="Storage driver" value=o.storage_driver />
                     <Fact label="Cgroups" value=o.cgroup />
                 </dl>
@@ -207,10 +208,10 @@ fn EngineFacts(o: EngineOverview) -> impl IntoView {
                         <Fact label="Managers / nodes" value=format!("{} / {}", o.swarm_managers, o.swarm_nodes) />
                     })}
                     {(!o.swarm_error.is_empty()).then(|| view! { <Fact label="Error" value=o.swarm_error.clone() /> })}
-                    {(o.swarm_state != "active").then(|| view! {
-                        <p class="text-sm text-slate-500 dark:text-slate-400">"This engine is not part of a swarm. Clusters that Berth creates run their own swarms."</p>
-                    })}
                 </dl>
+                {(o.swarm_state != "active").then(|| view! {
+                    <p class="text-sm text-slate-500 dark:text-slate-400">"This engine is not part of a swarm. Clusters that Berth creates run their own swarms."</p>
+                })}
             </Card>
             <div class="lg:col-span-2 flex items-end justify-end text-xs text-slate-500" data-testid="updated-at">
                 {format!("Updated {}", format::time_of_day_utc(o.fetched_at))}
