@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 use super::theme::ThemeToggle;
-use super::ui::{go_to, icons, Icon, Logo};
+use super::ui::{go_to, icons, Icon, Logo, ToastRegion, Toasts};
 use crate::api::session::{get_current_user, CurrentUser, SignOut};
 use crate::error::AppError;
 
@@ -33,6 +33,7 @@ const NAV: &[(&str, &str, &str, bool)] = &[
 pub fn Console() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
     provide_context(user);
+    let toasts = Toasts::provide();
     let sign_out = ServerAction::<SignOut>::new();
     let menu_open = RwSignal::new(false);
 
@@ -62,13 +63,37 @@ pub fn Console() -> impl IntoView {
         })
     };
 
+    // Escape closes the narrow menu.
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" && menu_open.get_untracked() {
+            menu_open.set(false);
+        }
+    });
+    on_cleanup(move || escape.remove());
+
     view! {
         <div class="flex min-h-screen flex-col">
+            <a href="#main" data-testid="skip-link"
+                on:click=move |ev| {
+                    // The router would treat the link as a navigation: move the focus instead.
+                    ev.prevent_default();
+                    if let Some(main) = document().get_element_by_id("main") {
+                        use leptos::wasm_bindgen::JsCast;
+                        if let Ok(main) = main.dyn_into::<web_sys::HtmlElement>() {
+                            let _ = main.focus();
+                        }
+                    }
+                }
+                class="sr-only z-50 rounded-md bg-sky-700 px-3 py-2 text-sm font-semibold text-white focus:not-sr-only focus:fixed focus:left-2 focus:top-2">
+                "Skip to content"
+            </a>
             <header class="sticky top-0 z-20 flex h-14 items-center gap-3 border-b border-slate-200 bg-white/90 px-4 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
                 <button
                     type="button"
                     class="rounded-md p-2 text-slate-500 hover:bg-slate-100 md:hidden dark:hover:bg-slate-800"
                     aria-label="Menu"
+                    aria-controls="main-nav"
+                    aria-expanded=move || menu_open.get().to_string()
                     data-testid="menu"
                     on:click=move |_| menu_open.update(|o| *o = !*o)
                 >
@@ -78,6 +103,7 @@ pub fn Console() -> impl IntoView {
                     <Logo />
                 </a>
                 <div class="ml-auto flex items-center gap-2">
+                    <FiringBadge />
                     <ThemeToggle />
                     <Transition fallback=|| ()>{user_name}</Transition>
                     <ActionForm action=sign_out>
@@ -93,11 +119,16 @@ pub fn Console() -> impl IntoView {
                 </div>
             </header>
             <div class="flex flex-1">
+                {move || menu_open.get().then(|| view! {
+                    <div class="fixed inset-0 top-14 z-10 bg-slate-900/40 md:hidden" data-testid="menu-backdrop" aria-hidden="true"
+                        on:click=move |_| menu_open.set(false)></div>
+                })}
                 <nav
+                    id="main-nav"
                     aria-label="Main"
                     class=move || {
                         // On small screens the menu opens over the page; from `md` up it is a column.
-                        let shown = if menu_open.get() { "fixed inset-y-0 top-14 left-0 z-10 block shadow-lg" } else { "hidden" };
+                        let shown = if menu_open.get() { "fixed inset-y-0 top-14 left-0 z-20 block shadow-lg" } else { "hidden" };
                         format!("{shown} w-56 shrink-0 border-r border-slate-200 bg-white p-3 md:static md:block md:shadow-none dark:border-slate-800 dark:bg-slate-900")
                     }
                     on:click=move |_| menu_open.set(false)
@@ -127,10 +158,32 @@ pub fn Console() -> impl IntoView {
                     }
                     })}</Transition>
                 </nav>
-                <main class="min-w-0 flex-1 p-4 sm:p-6 lg:p-8">
+                <main id="main" tabindex="-1" class="min-w-0 flex-1 p-4 outline-none sm:p-6 lg:p-8">
                     <Outlet />
+                    <ToastRegion toasts />
                 </main>
             </div>
         </div>
+    }
+}
+
+/// "2 firing" in the top bar while alerts fire on the user's clusters: a link to them on the
+/// overview. Asked in the browser only, every 15 s.
+#[component]
+fn FiringBadge() -> impl IntoView {
+    let tick = super::ui::ticker(std::time::Duration::from_secs(15));
+    let firing = LocalResource::new(move || {
+        tick.get();
+        crate::api::observe::get_firing()
+    });
+    move || {
+        let n = firing.get().and_then(Result::ok).map_or(0, |l| l.len());
+        (n > 0).then(|| view! {
+            <a href="/#firing" data-testid="firing-badge" title="Alerts firing now"
+                class="inline-flex items-center gap-1 rounded-full bg-red-600 px-2.5 py-1 text-xs font-semibold text-white hover:bg-red-500">
+                <Icon path=icons::ALERT class="h-3.5 w-3.5" />
+                {format!("{n} firing")}
+            </a>
+        })
     }
 }

@@ -124,7 +124,7 @@ pub fn SubmitButton(label: &'static str, busy_label: &'static str, #[prop(into)]
         <button
             type="submit"
             disabled=move || busy.get()
-            class="w-full rounded-md bg-sky-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-sky-500 focus:outline-none focus:ring-2 focus:ring-sky-500/50 disabled:cursor-wait disabled:opacity-70"
+            class="w-full rounded-md bg-sky-700 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-sky-600 focus:outline-none focus:ring-2 focus:ring-sky-500/50 disabled:cursor-wait disabled:opacity-70"
         >
             {move || if busy.get() { busy_label } else { label }}
         </button>
@@ -183,9 +183,13 @@ pub fn StatusBadge(#[prop(into)] status: String, #[prop(optional)] testid: &'sta
 
 /// A horizontal bar filled to `percent` (SVG, so no inline styles are needed under the CSP).
 #[component]
-pub fn ProgressBar(#[prop(into)] percent: Signal<u8>, #[prop(optional)] failed: Signal<bool>) -> impl IntoView {
+pub fn ProgressBar(
+    #[prop(into)] percent: Signal<u8>,
+    #[prop(optional)] failed: Signal<bool>,
+    #[prop(default = "Progress")] label: &'static str,
+) -> impl IntoView {
     view! {
-        <div role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || percent.get() data-testid="progress">
+        <div role="progressbar" aria-label=label aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || percent.get() data-testid="progress">
             <svg class="h-3 w-full overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" viewBox="0 0 100 3" preserveAspectRatio="none">
                 <rect
                     x="0" y="0" height="3"
@@ -200,7 +204,7 @@ pub fn ProgressBar(#[prop(into)] percent: Signal<u8>, #[prop(optional)] failed: 
 /// A secondary button.
 pub const BUTTON: &str = "inline-flex items-center gap-1 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 shadow-sm hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-200 dark:hover:bg-slate-800";
 /// The primary button.
-pub const PRIMARY: &str = "inline-flex items-center gap-1 rounded-md bg-sky-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-sky-500 disabled:opacity-50";
+pub const PRIMARY: &str = "inline-flex items-center gap-1 rounded-md bg-sky-700 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-sky-600 disabled:opacity-50";
 /// A destructive button.
 pub const DANGER: &str = "inline-flex items-center gap-1 rounded-md bg-red-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-red-500 disabled:opacity-50";
 /// A text input.
@@ -229,15 +233,91 @@ pub fn go_to(path: &str) {
     let _ = window().location().set_href(path);
 }
 
-/// A secret or one-time link shown once after it was issued (API token, invite, shared link).
+/// A secret or one-time link shown once after it was issued (API token, invite, shared link),
+/// with a button that copies it.
 #[component]
 pub fn ShownOnce(#[prop(into)] note: String, #[prop(into)] value: String, testid: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let text = value.clone();
     view! {
         <div class="mb-3 rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
             <p class="font-medium">{note}</p>
-            <code class="mt-1 block break-all font-mono" data-testid=testid>{value}</code>
+            <div class="mt-1 flex items-start gap-2">
+                <code class="block min-w-0 flex-1 break-all font-mono" data-testid=testid>{value}</code>
+                <button type="button" class=BUTTON data-testid="copy" on:click=move |_| {
+                    copy_text(&text);
+                    copied.set(true);
+                }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+            </div>
         </div>
     }
+}
+
+/// Puts `text` on the clipboard (browser only; nothing happens where the clipboard is refused).
+pub fn copy_text(text: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    let navigator = window().navigator();
+    let Ok(clipboard) = js_sys::Reflect::get(&navigator, &"clipboard".into()) else { return };
+    let Ok(write) = js_sys::Reflect::get(&clipboard, &"writeText".into()) else { return };
+    if let Some(write) = write.dyn_ref::<js_sys::Function>() {
+        let _ = write.call1(&clipboard, &text.into());
+    }
+}
+
+/// A short message that says an action worked; it goes by itself after a few seconds.
+#[derive(Clone, Copy)]
+pub struct Toasts(RwSignal<Vec<(u64, String)>>);
+
+impl Toasts {
+    /// Shows `message` for five seconds.
+    pub fn say(&self, message: impl Into<String>) {
+        let list = self.0;
+        let id = list.with_untracked(|l| l.last().map_or(0, |t| t.0 + 1));
+        list.update(|l| l.push((id, message.into())));
+        set_timeout(move || list.update(|l| l.retain(|t| t.0 != id)), std::time::Duration::from_secs(5));
+    }
+}
+
+/// The console's toasts (context); a page outside the console gets a list nobody shows.
+pub fn use_toasts() -> Toasts {
+    use_context::<Toasts>().unwrap_or_else(|| Toasts(RwSignal::new(Vec::new())))
+}
+
+impl Toasts {
+    /// New toasts, provided to the pages below the caller.
+    pub fn provide() -> Toasts {
+        let toasts = Toasts(RwSignal::new(Vec::new()));
+        provide_context(toasts);
+        toasts
+    }
+}
+
+/// Shows the toasts in a polite live region.
+#[component]
+pub fn ToastRegion(toasts: Toasts) -> impl IntoView {
+    view! {
+        <div role="status" aria-live="polite" class="pointer-events-none fixed bottom-4 right-4 z-40 flex flex-col items-end gap-2">
+            <For each=move || toasts.0.get() key=|t| t.0 let:t>
+                <p class="pointer-events-auto rounded-lg bg-slate-900 px-4 py-2 text-sm text-white shadow-lg dark:bg-slate-100 dark:text-slate-900" data-testid="toast">{t.1}</p>
+            </For>
+        </div>
+    }
+}
+
+/// Says `message` (an expression, evaluated then) in a toast each time the server action succeeds.
+#[macro_export]
+macro_rules! toast_on_success {
+    ($action:expr, $message:expr) => {{
+        let toasts = $crate::components::ui::use_toasts();
+        let action = $action;
+        leptos::prelude::Effect::new(move |prev: Option<usize>| {
+            let v = action.version().get();
+            if prev.is_some_and(|p| p != v) && action.value().with(|r| matches!(r, Some(Ok(_)))) {
+                toasts.say($message);
+            }
+            v
+        });
+    }};
 }
 
 /// A path on this console as a full address, to copy and send (browser only).

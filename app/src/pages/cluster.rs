@@ -126,6 +126,9 @@ pub fn ClusterPage() -> impl IntoView {
 #[component]
 fn ClusterScreen(id: i64) -> impl IntoView {
     let actions = Actions::new();
+    crate::toast_on_success!(actions.rename, "Cluster renamed");
+    crate::toast_on_success!(actions.availability, "Node availability changed");
+    crate::toast_on_success!(actions.role, "Node role changed");
     let ui = Ui::new();
     let tick = ticker(Duration::from_secs(3));
     let detail = Resource::new(move || (tick.get(), actions.version()), move |_| get_cluster(id));
@@ -324,6 +327,7 @@ fn ClusterApps(id: Signal<i64>) -> impl IntoView {
 fn WorkloadPolicyCard(id: Signal<i64>) -> impl IntoView {
     use crate::api::cluster::{get_workload_policy, SetWorkloadPolicy};
     let save = ServerAction::<SetWorkloadPolicy>::new();
+    crate::toast_on_success!(save, "Workload policy saved");
     let editing = RwSignal::new(false);
     // Reloaded only after a save that succeeded: after a refusal the form keeps what was typed.
     let saved = RwSignal::new(0u32);

@@ -23,6 +23,8 @@ pub fn NodeView() -> impl IntoView {
     };
     let labels = ServerAction::<SetNodeLabels>::new();
     let availability = ServerAction::<SetNodeAvailability>::new();
+    crate::toast_on_success!(labels, "Labels saved");
+    crate::toast_on_success!(availability, "Node availability changed");
     let draining = RwSignal::new(None::<i64>);
     Effect::new(move |_| {
         if let Some(Ok(())) = availability.value().get() {
