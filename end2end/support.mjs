@@ -3,7 +3,7 @@
 // responses.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, symlinkSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, symlinkSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,4 +182,26 @@ export async function refreshes(page, endpoint, n = 1) {
   for (let i = 0; i < n; i++) {
     await page.waitForResponse((r) => r.url().endsWith(`/api/${endpoint}`), { timeout: 15_000 });
   }
+}
+
+let axeSource;
+
+/**
+ * Runs axe-core (WCAG 2.1 A and AA rules) on the page as it is and fails with every serious or
+ * critical violation, named with the elements it found. Evaluated through the DevTools protocol, so
+ * the page's CSP does not stand in the way and the page itself loads nothing more.
+ */
+export async function assertAccessible(page, what) {
+  axeSource ??= readFileSync(join(root, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      resultTypes: ['violations'],
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+  if (violations.length) throw new Error(`${what}: accessibility violations:\n${violations.join('\n')}`);
 }

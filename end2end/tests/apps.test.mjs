@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
   docker,
+  assertAccessible,
 } from '../support.mjs';
 
 let berth;
@@ -72,6 +73,7 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   await hydrated(page);
   await page.getByTestId('app-cluster').selectOption({ label: 'apps-e2e' });
   await page.getByTestId('app-name').fill('hello');
+  await assertAccessible(page, 'the deploy form');
 
   // The error is flagged at its line, in the list and in the gutter.
   await page.getByTestId('compose').fill(BROKEN);
@@ -115,39 +117,57 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   assert.ok(await page.locator('[data-testid=op-step]').count() >= 5, 'the steps are listed');
   await page.getByTestId('app-status').getByText('running').waitFor();
   const web = page.locator('[data-testid=service][data-name=web]');
-  await web.getByTestId('replicas').getByText('1/1 running').waitFor({ timeout: 60_000 });
+  await web.getByTestId('replicas').getByText('1 of 1 running').waitFor({ timeout: 60_000 });
+  await assertAccessible(page, 'the app page');
 
   // Scale to 2.
   await web.getByTestId('scale-input').fill('2');
   await web.getByTestId('scale').click();
-  await web.getByTestId('replicas').getByText('2/2 running').waitFor({ timeout: 60_000 });
+  await page.getByTestId('toast').getByText(/^Scaling/).waitFor();
+  await web.getByTestId('replicas').getByText('2 of 2 running').waitFor({ timeout: 60_000 });
   assert.equal(await web.locator('[data-testid=task][data-state=running]').count(), 2);
   // A healthy task's message ("started") is not an error: it is not red.
   const message = web.locator('[data-testid=task][data-state=running] [data-testid=task-message]').first();
   assert.equal(await message.getAttribute('data-error'), 'false');
   assert.doesNotMatch(await message.getAttribute('class'), /red/);
 
-  // A new version: another greeting.
+  // A new version: another greeting. Edit says the new version undoes the scale made by hand.
   await page.getByTestId('edit').click();
+  await page.getByTestId('undone').getByText('web scaled to 2 (the template says 1)').waitFor();
   await page.getByTestId('var-GREETING').waitFor();
   await page.getByTestId('var-GREETING').fill('goodbye');
   await page.getByTestId('update').click();
+  // While the update runs the page never shows JSON as drift nor "3/2 running".
+  assert.doesNotMatch(await page.getByTestId('services').innerText(), /[{}"]|\d\/\d running/);
+  // The page is in tabs; a tab is a link that can be shared.
+  await page.getByTestId('tab-versions').click();
+  await page.waitForURL(/\?tab=versions$/);
+  assert.equal(await page.getByTestId('tab-versions').getAttribute('aria-selected'), 'true');
+  assert.equal(await page.getByTestId('services').count(), 0, 'the services are on the overview tab');
   await page.locator('[data-testid=version][data-version="2"]').waitFor({ timeout: 30_000 });
   await operationSucceeded(page);
 
-  // Roll back to version 1: version 3 says so, and its changes show the greeting going back.
-  await page.locator('[data-testid=version][data-version="1"]').getByTestId('rollback').click();
+  // Roll back to version 1, confirmed first: version 3 says so, and its changes (under its own
+  // row) show the greeting going back.
+  const v1 = page.locator('[data-testid=version][data-version="1"]');
+  await v1.getByTestId('rollback').click();
+  await v1.getByTestId('rollback-confirm').waitFor();
+  await page.waitForResponse((r) => r.url().endsWith('/api/get_app'), { timeout: 10_000 });
+  assert.equal(await page.locator('[data-testid=version]').count(), 2, 'nothing rolls back before it is confirmed');
+  await v1.getByTestId('rollback-yes').click();
   const v3 = page.locator('[data-testid=version][data-version="3"]');
   await v3.waitFor({ timeout: 30_000 });
   await v3.getByText('rollback to version 1').waitFor();
   await operationSucceeded(page);
   await v3.getByTestId('show-diff').click();
-  const diff = page.getByTestId('diff');
+  const diff = v3.getByTestId('diff');
+  await assertAccessible(page, 'the versions tab');
   await diff.getByText('- #   GREETING = goodbye').waitFor();
   await diff.getByText('+ #   GREETING = hello').waitFor();
   assert.equal(await page.locator('[data-testid=version]').count(), 3);
 
   // Live resources: a memory limit, kept when the form is opened again.
+  await page.getByTestId('tab-overview').click();
   await web.getByTestId('resources').click();
   await web.locator('input[name=limit_memory]').fill('64M');
   await web.getByRole('button', { name: 'Apply' }).click();
@@ -162,16 +182,18 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   await operationSucceeded(page, 'Redeploying');
   await page.getByTestId('stop').click();
   await page.getByTestId('app-status').getByText('stopped').waitFor();
-  await web.getByTestId('replicas').getByText('0/0 running').waitFor({ timeout: 60_000 });
+  await web.getByTestId('replicas').getByText('0 of 0 running').waitFor({ timeout: 60_000 });
   await page.getByTestId('start').click();
   await operationSucceeded(page, 'Starting');
-  await web.getByTestId('replicas').getByText('1/1 running').waitFor({ timeout: 60_000 });
+  await web.getByTestId('replicas').getByText('1 of 1 running').waitFor({ timeout: 60_000 });
   // The scale, the versions, the redeploy and the stop each stopped containers as asked: the
   // timeline says so without an error, and the running task counts no restart.
+  await page.getByTestId('tab-events').click();
   const events = page.getByTestId('events');
   await events.getByText(/stopped on n1 as asked/).first().waitFor({ timeout: 30_000 });
   assert.equal(await events.locator('[data-testid=event][data-severity=error]').count(), 0,
     await events.innerText());
+  await page.getByTestId('tab-overview').click();
   assert.equal(await web.locator('[data-testid=task][data-state=running] [data-testid=task-restarts]').textContent(), '0');
 
   // A stack made with the Docker CLI on the cluster's manager is listed there and adopted.
@@ -215,10 +237,20 @@ services:
   await stack.getByTestId('adopt').click();
   await page.waitForURL(/\/apps\/\d+$/);
   await hydrated(page);
+  await page.getByTestId('tab-versions').click();
   await page.locator('[data-testid=version][data-version="1"]').getByText('adopt').waitFor();
+  await page.getByTestId('tab-overview').click();
   const probe = page.locator('[data-testid=service][data-name=probe]');
-  await probe.getByTestId('replicas').getByText('1/1 running').waitFor({ timeout: 60_000 });
+  await probe.getByTestId('replicas').getByText('1 of 1 running').waitFor({ timeout: 60_000 });
   assert.equal(await probe.getByTestId('drift').count(), 0, 'an adopted stack does not drift');
+  // A service that runs 1 of 2 because its second task cannot be placed (at most one per node, and
+  // one node) makes the app degraded, never a green "running".
+  docker('-H', manager, 'service', 'update', '--detach=false', '--no-resolve-image', '--replicas-max-per-node', '1', 'ext_probe');
+  docker('-H', manager, 'service', 'scale', '--detach', 'ext_probe=2');
+  await page.getByTestId('app-status').getByText('degraded').waitFor({ timeout: 30_000 });
+  // The change behind Berth's back reads as fields, never JSON.
+  await probe.getByTestId('drift-field').getByText('replicas: 1 desired, 2 live').waitFor();
+  await page.getByTestId('app-message').getByText(/probe runs 1 of 2/).waitFor();
   await page.goto(appUrl);
   await hydrated(page);
 
@@ -226,6 +258,21 @@ services:
   await page.goto(`${berth.url}/apps`);
   await hydrated(page);
   await page.locator('[data-testid=app-row][data-name=hello]').waitFor();
+  await assertAccessible(page, 'the apps list');
+  // The table sorts by a column (the second click reverses), and the sort is in the address.
+  await page.getByTestId('sort-name').click();
+  await page.waitForURL(/\/apps\?sort=name$/);
+  const names = async () => page.locator('[data-testid=app-row]').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+  await page.waitForFunction(() => document.querySelector('[data-testid=app-row]')?.dataset.name === 'ext');
+  assert.deepEqual(await names(), ['ext', 'hello']);
+  await page.getByTestId('sort-name').click();
+  await page.waitForURL(/\/apps\?sort=name&desc=1$/);
+  await page.waitForFunction(() => document.querySelector('[data-testid=app-row]')?.dataset.name === 'hello');
+  assert.equal(await page.locator('th[aria-sort=descending]').count(), 1);
+  assert.equal(await page.getByTestId('pager-range').textContent(), '2 apps');
+  await page.reload();
+  await hydrated(page);
+  assert.deepEqual(await names(), ['hello', 'ext'], 'a reload shows the same view');
 
   // A catalog template: its variables are read from the text; deploying from it fills the form.
   // Its check counts its one service; a bad name is said under the name field.
@@ -249,13 +296,45 @@ services:
   await page.goto(`${berth.url}/templates`);
   await hydrated(page);
   const card = page.locator('[data-testid=template][data-name=sleeper]');
-  await card.getByText('Variables: GREETING, REPLICAS').waitFor();
+  await card.getByText('GREETING, REPLICAS').waitFor();
+  // The catalog's table: the search goes into the address, so the view can be shared.
+  await page.getByTestId('list-search').fill('politely');
+  await page.getByTestId('list-search-go').click();
+  await page.waitForURL(/\/templates\?q=politely$/);
+  await card.waitFor();
+  await page.getByTestId('list-search').fill('nothing like it');
+  await page.getByTestId('list-search-go').click();
+  await page.getByTestId('no-match').waitFor();
+  await page.getByTestId('list-search-clear').click();
+  await page.waitForURL(/\/templates$/);
+  await assertAccessible(page, 'the templates table');
   await card.getByTestId('deploy-template').click();
   await page.waitForURL(/\/apps\/new\?template=\d+$/);
   await hydrated(page);
   await page.getByTestId('var-REPLICAS').waitFor();
   assert.match(await page.getByTestId('compose').inputValue(), /REPLICAS:-1/);
   assert.equal(await page.getByTestId('app-name').inputValue(), 'sleeper');
+  // The form's template picker shows where the text came from; a Compose file from disk replaces
+  // the text, and one too big is refused under the field.
+  assert.equal(await page.getByTestId('template-picker').locator('option:checked').textContent(), 'sleeper');
+  const upload = join(berth.dataDir, 'upload.yml');
+  writeFileSync(upload, 'services:\n  uploaded:\n    image: berth-test/busybox:1\n');
+  await page.getByTestId('upload').setInputFiles(upload);
+  await page.waitForFunction(() => document.querySelector('[data-testid=compose]').value.includes('  uploaded:'));
+  writeFileSync(upload, `# ${'x'.repeat(300 * 1024)}\n`);
+  await page.getByTestId('upload').setInputFiles(upload);
+  await page.getByTestId('error-upload').getByText(/at most 256 KB/).waitFor();
+  assert.match(await page.getByTestId('compose').inputValue(), /uploaded:/, 'the text is kept');
+
+  // Templates are deleted in bulk from the table, after a confirmation; a toast says it is done.
+  await page.goto(`${berth.url}/templates`);
+  await hydrated(page);
+  await card.getByTestId('select').check();
+  await page.getByTestId('delete-selected').getByText('Delete 1 template').click();
+  await page.getByTestId('bulk-confirm').waitFor();
+  await page.getByTestId('bulk-yes').click();
+  await page.getByTestId('toast').getByText('Deleted 1 template').waitFor();
+  await page.getByTestId('no-templates').waitFor();
 
   // Delete the app (its operation page follows), then the cluster.
   await page.goto(appUrl);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers, berthContainers,
   PASSWORD, jobSucceeded, refreshes,
+  assertAccessible,
 } from '../support.mjs';
 
 let berth;
@@ -115,8 +116,14 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   await hydrated(page);
   await page.locator('[data-testid=overview-cluster][data-name=e2e]').getByText('3 of 3 nodes ready').waitFor();
   await page.getByTestId('containers-running').waitFor();
+  await assertAccessible(page, 'the overview');
+  await page.goto(`${berth.url}/clusters`);
+  await hydrated(page);
+  await page.getByTestId('cluster-e2e').waitFor();
+  await assertAccessible(page, 'the clusters list');
   await page.goto(clusterPage);
   await hydrated(page);
+  await assertAccessible(page, 'the cluster page');
 
   // What is being typed or confirmed outlives the page's refreshes: the Rename field (with the
   // caret in it), n2's armed removal, n1's drain confirmation (it is the only manager, so it warns)

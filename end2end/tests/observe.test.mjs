@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
+  assertAccessible,
 } from '../support.mjs';
 
 let berth;
@@ -65,8 +66,10 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
 
   // Live lines arrive from both replicas, merged.
+  await page.getByTestId('tab-logs').click();
   const viewer = page.getByTestId('log-viewer');
   await viewer.waitFor({ timeout: 30_000 });
+  await assertAccessible(page, 'the logs tab');
   const lines = viewer.getByTestId('log-line');
   await lines.filter({ hasText: 'tick' }).first().waitFor({ timeout: 60_000 });
   const before = await lines.count();
@@ -153,16 +156,35 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await viewer.getByTestId('log-search-clear').click();
 
   // The CPU chart has samples.
+  await page.getByTestId('tab-monitoring').click();
   const cpu = page.getByTestId('chart-cpu');
   await page.waitForFunction(
     () => Number(document.querySelector('[data-testid=chart-cpu]')?.getAttribute('data-points') ?? 0) > 0,
     null, { timeout: 60_000 },
   );
   assert.ok(await cpu.locator('path').count() >= 1);
+  // A new app's charts show the last 15 minutes; the y axis has ticks with units.
+  assert.equal(await page.getByTestId('range-15min').getAttribute('aria-pressed'), 'true');
+  assert.match(await cpu.getByTestId('y-ticks').innerText(), /%[\s\S]*%[\s\S]*0 %/);
+  // Under the pointer: a crosshair and a tooltip with the time and the value.
+  const plot = cpu.getByTestId('chart-cpu-plot');
+  const plotBox = await plot.boundingBox();
+  await page.mouse.move(plotBox.x + plotBox.width * 0.98, plotBox.y + plotBox.height / 2);
+  await cpu.getByTestId('crosshair').waitFor({ state: 'attached' });
+  assert.match(await cpu.getByTestId('chart-tooltip').innerText(), /\d\d:\d\d:\d\d UTC[\s\S]*CPU[\s\S]*(%|no sample)/);
+  await page.mouse.move(0, 0);
+  await cpu.getByTestId('chart-tooltip').waitFor({ state: 'detached' });
+  // The chosen range is kept across reloads.
   await page.getByTestId('range-24h').click();
+  await page.getByTestId('range-24h').and(page.locator('[aria-pressed=true]')).waitFor();
+  await assertAccessible(page, 'the monitoring tab');
+  await page.reload();
+  await hydrated(page);
+  await page.getByTestId('tab-monitoring').click();
   await page.getByTestId('range-24h').and(page.locator('[aria-pressed=true]')).waitFor();
 
   // The events of the app: its containers started.
+  await page.getByTestId('tab-events').click();
   await page.getByTestId('events').getByText(/started on/).first().waitFor({ timeout: 30_000 });
 
   // The cluster's log search finds the app's lines too.
@@ -214,6 +236,30 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await firing.waitFor({ timeout: 60_000 });
   assert.equal(await firing.locator('td').nth(1).textContent(), 'firing');
   assert.equal(await firing.locator('td').nth(3).textContent(), '—');
+  await assertAccessible(page, 'the alerts page');
+  // A firing alert shows in the top bar on every page; it links to the overview's list.
+  await page.getByTestId('firing-badge').getByText('1 firing').waitFor({ timeout: 20_000 });
+  await page.getByTestId('firing-badge').click();
+  await page.locator('[data-testid=firing-alert]').getByText('ticker memory').waitFor();
+  await assertAccessible(page, 'the overview');
+  await page.goBack();
+  await hydrated(page);
+  // Mute says until when; unmute.
+  await memRule.getByTestId('rule-mute').click();
+  await memRule.getByTestId('rule-muted').getByText(/muted until \d\d:\d\d:\d\d UTC/).waitFor();
+  await memRule.getByTestId('rule-unmute').click();
+  await memRule.getByTestId('rule-mute').waitFor();
+  // Edit: the form holds the rule; a new threshold and channel are saved in place.
+  await memRule.getByTestId('rule-edit').click();
+  assert.equal(await page.getByTestId('alert-name').inputValue(), 'ticker memory');
+  assert.equal(await page.getByTestId('alert-threshold').inputValue(), '0.0001');
+  await page.getByTestId('alert-threshold').fill('0.0002');
+  await page.getByTestId('alert-channel').selectOption('slack');
+  await page.getByTestId('alert-webhook').fill('http://127.0.0.1:9/slack');
+  await page.getByTestId('alert-create').click();
+  await memRule.getByText('mem of service tick_ticker above 0.0002 for 0 s').waitFor();
+  await memRule.getByTestId('rule-destination').getByText('Slack: http://127.0.0.1:9/slack').waitFor();
+  assert.equal(await page.locator('[data-testid=rule]').count(), 2, 'edited in place, not added');
   await memRule.getByTestId('rule-delete').click();
   await page.locator('[data-testid=alert][data-state=resolved]').waitFor();
   assert.equal(await page.locator('[data-testid=alert][data-state=resolved] td').nth(1).textContent(), 'resolved');
@@ -236,9 +282,12 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await page.getByTestId('history-search-go').click();
   await page.locator('[data-testid=operation-row][data-action="app.create"][data-outcome=success]').waitFor();
   await page.getByTestId('filter-action').selectOption('alert.create');
+  // The filters are in the address: a reload shows the same view.
+  await page.waitForURL(/\/history\?q=tick&action=alert\.create$/);
   await page.getByTestId('history-search').fill('');
   await page.getByTestId('history-search-go').click();
   await page.locator('[data-testid=operation-row][data-action="alert.create"]').first().waitFor();
+  await assertAccessible(page, 'the operation history');
   assert.equal(await page.locator('[data-testid=operation-row][data-action="app.create"]').count(), 0);
   const csv = page.waitForEvent('download');
   await page.getByTestId('export-csv').click();

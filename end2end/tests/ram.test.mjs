@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, jobSucceeded,
+  assertAccessible,
 } from '../support.mjs';
 
 let berth;
@@ -73,6 +74,7 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
   // The admin creates Otto with a password and makes him an operator on A.
   await page.goto(`${berth.url}/users`);
   await hydrated(page);
+  await assertAccessible(page, 'the users page');
   await page.getByTestId('new-username').fill('otto');
   const ottoPassword = 'otto rows across the harbour';
   await page.getByTestId('new-password').fill(ottoPassword);
@@ -136,6 +138,11 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
   await otto.page.getByTestId('create-token').click();
   const token = await otto.page.getByTestId('new-token').textContent();
   assert.match(token, /^berth_[0-9a-f]{64}$/);
+  // Its copy button puts it on the clipboard.
+  await otto.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: berth.url });
+  await otto.page.getByTestId('copy').click();
+  await otto.page.getByTestId('copy').getByText('Copied').waitFor();
+  assert.equal(await otto.page.evaluate(() => navigator.clipboard.readText()), token);
   const listed = await fetch(`${berth.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(listed.status, 200);
   assert.deepEqual((await listed.json()).map((c) => c.name), ['e2e-a']);

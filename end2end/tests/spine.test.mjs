@@ -85,6 +85,31 @@ test('first admin, sign out and in, live overview', async () => {
     docker('rm', '-f', name);
   }
 
+  // The first Tab reaches the skip link, which goes to the page's content.
+  await page.goto(`${berth.url}/`);
+  await hydrated(page);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'skip-link');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
+
+  // At 390 px the navigation is a drawer over a backdrop; Escape or the backdrop closes it.
+  await page.setViewportSize({ width: 390, height: 800 });
+  const menu = page.getByTestId('menu');
+  assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+  await menu.click();
+  assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+  await page.getByRole('navigation', { name: 'Main' }).getByText('Clusters').waitFor();
+  await page.getByTestId('menu-backdrop').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByTestId('menu-backdrop').waitFor({ state: 'detached' });
+  await menu.click();
+  await page.getByTestId('menu-backdrop').click({ position: { x: 370, y: 400 } });
+  assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `the overview fits 390 px (it is ${wide} px wide)`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+
   await page.getByTestId('sign-out').click();
   await page.waitForURL(/\/signin$/);
   assertClean(assert);
