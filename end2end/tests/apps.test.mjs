@@ -321,8 +321,9 @@ services:
   writeFileSync(upload, 'services:\n  uploaded:\n    image: berth-test/busybox:1\n');
   await page.getByTestId('upload').setInputFiles(upload);
   await page.waitForFunction(() => document.querySelector('[data-testid=compose]').value.includes('  uploaded:'));
-  writeFileSync(upload, `# ${'x'.repeat(300 * 1024)}\n`);
-  await page.getByTestId('upload').setInputFiles(upload);
+  const big = join(berth.dataDir, 'big.yml');
+  writeFileSync(big, `# ${'x'.repeat(300 * 1024)}\n`);
+  await page.getByTestId('upload').setInputFiles(big);
   await page.getByTestId('error-upload').getByText(/at most 256 KB/).waitFor();
   assert.match(await page.getByTestId('compose').inputValue(), /uploaded:/, 'the text is kept');
 

@@ -168,8 +168,9 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   assert.match(await cpu.getByTestId('y-ticks').innerText(), /%[\s\S]*%[\s\S]*0 %/);
   // Under the pointer: a crosshair and a tooltip with the time and the value.
   const plot = cpu.getByTestId('chart-cpu-plot');
+  await plot.scrollIntoViewIfNeeded();
   const plotBox = await plot.boundingBox();
-  await page.mouse.move(plotBox.x + plotBox.width * 0.98, plotBox.y + plotBox.height / 2);
+  await plot.hover({ position: { x: Math.floor(plotBox.width * 0.98), y: Math.floor(plotBox.height / 2) } });
   await cpu.getByTestId('crosshair').waitFor({ state: 'attached' });
   assert.match(await cpu.getByTestId('chart-tooltip').innerText(), /\d\d:\d\d:\d\d UTC[\s\S]*CPU[\s\S]*(%|no sample)/);
   await page.mouse.move(0, 0);
@@ -177,6 +178,7 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   // The chosen range is kept across reloads.
   await page.getByTestId('range-24h').click();
   await page.getByTestId('range-24h').and(page.locator('[aria-pressed=true]')).waitFor();
+  await page.mouse.move(0, 0);
   await assertAccessible(page, 'the monitoring tab');
   await page.reload();
   await hydrated(page);

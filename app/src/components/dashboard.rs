@@ -42,7 +42,7 @@ pub fn DashboardView(d: Dashboard) -> impl IntoView {
                 <ul class="space-y-1 text-sm">
                     {firing.into_iter().map(|a| view! {
                         <li data-testid="dash-alert"><span class="font-semibold">{a.rule_name}</span>" · "{a.message}
-                            <span class="text-slate-500">{format!(" · since {}", format::time_of_day_utc(a.fired_at))}</span></li>
+                            <span class="text-slate-700 dark:text-slate-300">{format!(" · since {}", format::time_of_day_utc(a.fired_at))}</span></li>
                     }).collect_view()}
                 </ul>
             </section>

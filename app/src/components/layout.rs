@@ -180,7 +180,7 @@ fn FiringBadge() -> impl IntoView {
         let n = firing.get().and_then(Result::ok).map_or(0, |l| l.len());
         (n > 0).then(|| view! {
             <a href="/#firing" data-testid="firing-badge" title="Alerts firing now"
-                class="inline-flex items-center gap-1 rounded-full bg-red-600 px-2.5 py-1 text-xs font-semibold text-white hover:bg-red-500">
+                class="inline-flex items-center gap-1 rounded-full bg-red-700 px-2.5 py-1 text-xs font-semibold text-white hover:bg-red-800">
                 <Icon path=icons::ALERT class="h-3.5 w-3.5" />
                 {format!("{n} firing")}
             </a>

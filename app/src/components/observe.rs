@@ -679,7 +679,7 @@ pub fn FiringAlerts() -> impl IntoView {
                         {list.into_iter().map(|a| view! {
                             <li class="flex flex-wrap items-baseline gap-2" data-testid="firing-alert">
                                 <a href=format!("/clusters/{}/alerts", a.cluster_id) class="font-semibold text-red-800 hover:underline dark:text-red-200">{a.rule_name}</a>
-                                <span class="text-slate-500">{format!("on {} since {}", a.cluster_name, format::time_of_day_utc(a.fired_at))}</span>
+                                <span class="text-slate-700 dark:text-slate-300">{format!("on {} since {}", a.cluster_name, format::time_of_day_utc(a.fired_at))}</span>
                                 <span class="text-slate-700 dark:text-slate-300">{a.message}</span>
                             </li>
                         }).collect_view()}

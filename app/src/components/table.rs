@@ -1,11 +1,11 @@
 //! The pieces every list table shares: the view's state lives in the page's address
-//! (`?q=web&sort=name&desc=1&page=2`), so a view can be shared, reloaded and gone back to; sorting,
-//! searching and paging are links and a GET form, and the server does the work
+//! (`?q=web&sort=name&desc=1&page=2`), so a view can be shared, reloaded and gone back to; sorting
+//! and paging are links, the search navigates, and the server does the work
 //! ([`crate::api::list`]).
 
 use leptos::prelude::*;
-use leptos_router::components::{Form, A};
-use leptos_router::hooks::{use_location, use_query_map};
+use leptos_router::components::A;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
 use crate::api::list::ListArgs;
 use crate::components::ui::{BUTTON, INPUT, PRIMARY};
@@ -81,27 +81,29 @@ pub fn SortHeader(label: &'static str, column: &'static str, args: Memo<ListArgs
     }
 }
 
-/// The search form over a table: a GET form, so the words go into the address.
+/// The search form over a table: submitting it puts the words into the address (page 1, the sort
+/// kept).
 #[component]
 pub fn ListSearch(args: Memo<ListArgs>, label: &'static str, placeholder: &'static str) -> impl IntoView {
     let location = use_location();
+    let navigate = use_navigate();
+    let input = NodeRef::<leptos::html::Input>::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let q = input.get_untracked().map(|i| i.value()).unwrap_or_default();
+        let next = ListArgs { q: q.trim().to_string(), page: 1, ..args.get_untracked() };
+        navigate(&list_href(&location.pathname.get_untracked(), &next), Default::default());
+    };
     view! {
-        <Form method="GET" action=move || location.pathname.get() attr:class="flex flex-wrap items-center gap-2" attr:role="search">
-            <input type="search" name="q" class=format!("{INPUT} max-w-sm") aria-label=label placeholder=placeholder
+        <form class="flex flex-wrap items-center gap-2" role="search" on:submit=on_submit>
+            <input type="search" node_ref=input class=format!("{INPUT} max-w-sm") aria-label=label placeholder=placeholder
                 data-testid="list-search" prop:value=move || args.with(|a| a.q.clone()) />
-            {move || args.with(|a| (!a.sort.is_empty()).then(|| {
-                let (sort, desc) = (a.sort.clone(), a.desc);
-                view! {
-                    <input type="hidden" name="sort" value=sort />
-                    {desc.then(|| view! { <input type="hidden" name="desc" value="1" /> })}
-                }
-            }))}
             <button type="submit" class=PRIMARY data-testid="list-search-go">"Search"</button>
             {move || args.with(|a| (!a.q.is_empty()).then(|| {
                 let clear = ListArgs { q: String::new(), page: 1, ..a.clone() };
                 view! { <A href=list_href(&location.pathname.get_untracked(), &clear) attr:class=BUTTON attr:data-testid="list-search-clear">"Clear"</A> }
             }))}
-        </Form>
+        </form>
     }
 }
 

@@ -124,7 +124,7 @@ pub fn SubmitButton(label: &'static str, busy_label: &'static str, #[prop(into)]
         <button
             type="submit"
             disabled=move || busy.get()
-            class="w-full rounded-md bg-sky-700 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-sky-600 focus:outline-none focus:ring-2 focus:ring-sky-500/50 disabled:cursor-wait disabled:opacity-70"
+            class="w-full rounded-md bg-sky-700 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-sky-800 focus:outline-none focus:ring-2 focus:ring-sky-500/50 disabled:cursor-wait disabled:opacity-70"
         >
             {move || if busy.get() { busy_label } else { label }}
         </button>
@@ -204,7 +204,7 @@ pub fn ProgressBar(
 /// A secondary button.
 pub const BUTTON: &str = "inline-flex items-center gap-1 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 shadow-sm hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-200 dark:hover:bg-slate-800";
 /// The primary button.
-pub const PRIMARY: &str = "inline-flex items-center gap-1 rounded-md bg-sky-700 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-sky-600 disabled:opacity-50";
+pub const PRIMARY: &str = "inline-flex items-center gap-1 rounded-md bg-sky-700 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-sky-800 disabled:opacity-50";
 /// A destructive button.
 pub const DANGER: &str = "inline-flex items-center gap-1 rounded-md bg-red-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-red-500 disabled:opacity-50";
 /// A text input.
