@@ -1535,12 +1535,11 @@ fn task_views(tasks: Vec<engine::ServiceTask>, node_names: &HashMap<String, Stri
 
 /// A live change to a service the swarm does not have (its deploy was interrupted, or it was removed
 /// behind Berth's back) is a conflict the person can resolve, not an engine failure.
-fn not_deployed(e: impl Into<Error>, app: &str, service: &str) -> Error {
-    match e.into() {
-        Error::Engine(m) if m.contains("answered 404") => {
-            Error::Conflict(format!("{service} of {app} is not on the swarm: redeploy the app first"))
-        }
-        other => other,
+fn not_deployed(e: engine::EngineError, app: &str, service: &str) -> Error {
+    if e.status() == Some(404) {
+        Error::Conflict(format!("{service} of {app} is not on the swarm: redeploy the app first"))
+    } else {
+        e.into()
     }
 }
 

@@ -632,10 +632,12 @@ impl Berth {
         self.extras(cluster).await
     }
 
-    /// The same for a shared link (the link is the permission).
-    pub async fn shared_dashboard_extras(&self, token: &str) -> Result<DashboardExtras> {
+    /// A shared link's dashboard whole: the cluster with its nodes and the rest (the link is the
+    /// permission; it is checked once).
+    pub async fn shared_dashboard_with_extras(&self, token: &str) -> Result<(ClusterSummary, DashboardExtras)> {
         let summary = self.shared_dashboard(token).await?;
-        self.extras(summary.cluster.id).await
+        let extras = self.extras(summary.cluster.id).await?;
+        Ok((summary, extras))
     }
 
     async fn extras(&self, cluster: i64) -> Result<DashboardExtras> {

@@ -428,8 +428,7 @@ pub async fn revoke_share(id: i64) -> Result<(), AppError> {
 pub async fn get_shared_dashboard(token: String) -> Result<Dashboard, AppError> {
     use super::ssr::{berth, wire};
     let berth = berth()?;
-    let summary = berth.shared_dashboard(&token).await.map_err(wire)?;
-    let extras = berth.shared_dashboard_extras(&token).await.map_err(wire)?;
+    let (summary, extras) = berth.shared_dashboard_with_extras(&token).await.map_err(wire)?;
     Ok(dashboard(summary, extras))
 }
 
