@@ -95,7 +95,7 @@ pub fn DashboardView(d: Dashboard) -> impl IntoView {
             </div>
         </Card>
         <Card title="Nodes">
-            <div class="overflow-x-auto">
+            <div tabindex="0" role="region" aria-label="Nodes" class="overflow-x-auto">
                 <table class="min-w-full whitespace-nowrap text-sm">
                     <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
                         <tr>

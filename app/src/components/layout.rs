@@ -159,7 +159,11 @@ pub fn Console() -> impl IntoView {
                     })}</Transition>
                 </nav>
                 <main id="main" tabindex="-1" class="min-w-0 flex-1 p-4 outline-none sm:p-6 lg:p-8">
-                    <Outlet />
+                    // One content width and left edge for every page; a narrow page (a form) keeps
+                    // the left edge and ends sooner.
+                    <div class="mx-auto max-w-6xl">
+                        <Outlet />
+                    </div>
                     <ToastRegion toasts />
                 </main>
             </div>

@@ -143,7 +143,7 @@ pub fn Account() -> impl IntoView {
     };
     view! {
         <Title text="Account · Berth" />
-        <div class="mx-auto max-w-5xl space-y-6">
+        <div class="max-w-5xl space-y-6">
             <PageHeader title="Account" subtitle="Your password, sessions and API tokens." />
             {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="account-error" /> })}
             <Transition fallback=|| ()>{body}</Transition>
@@ -193,7 +193,7 @@ pub fn TokenList(tokens: Vec<TokenRow>, now: i64, revoke: ServerAction<RevokeTok
         return view! { <p class="text-sm text-slate-500" data-testid="no-tokens">"No API tokens."</p> }.into_any();
     }
     view! {
-        <div class="overflow-x-auto">
+        <div tabindex="0" role="region" aria-label="Tokens" class="overflow-x-auto">
             <table class="min-w-full whitespace-nowrap text-sm" data-testid="tokens">
                 <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
                     <tr>

@@ -81,7 +81,7 @@ pub fn AlertsView() -> impl IntoView {
     let can_manage = move || access.get().and_then(Result::ok).is_some_and(|p| p.can_manage);
     view! {
         <Title text="Alerts · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <PageHeader title="Alerts" subtitle="Rules checked after every collection; firings and resolutions go to the rule's webhook.">
                 <A href=move || format!("/clusters/{}", cluster()) attr:class=BUTTON>"Back to the cluster"</A>
             </PageHeader>

@@ -50,7 +50,7 @@ pub fn Apps() -> impl IntoView {
                     <p class="text-sm text-slate-500" data-testid="no-apps">"No apps yet. Deploy one from a Compose template."</p>
                 }.into_any(),
                 Ok(p) => view! {
-                    <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+                    <div tabindex="0" role="region" aria-label="Apps" class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
                         <table class="min-w-full text-sm" data-testid="apps">
                             <thead><tr>
                                 <SortHeader label="App" column="name" args />
@@ -81,7 +81,7 @@ pub fn Apps() -> impl IntoView {
     };
     view! {
         <Title text="Apps · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <PageHeader title="Apps" subtitle="Compose templates running as swarm stacks.">
                 <A href="/templates" attr:class=BUTTON>"Templates"</A>
                 <A href="/apps/new" attr:class=PRIMARY attr:data-testid="new-app">"Deploy an app"</A>
@@ -195,7 +195,7 @@ pub fn NewApp() -> impl IntoView {
     };
     view! {
         <Title text="Deploy an app · Berth" />
-        <div class="mx-auto max-w-5xl space-y-6">
+        <div class="max-w-5xl space-y-6">
             <PageHeader title="Deploy an app" subtitle="Paste a Compose file (v2 or v3) or start from a template; Berth checks it before anything runs." />
             <div class="space-y-5 rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
                 <div class="grid gap-5 sm:grid-cols-2">
@@ -409,7 +409,7 @@ pub fn AppView() -> impl IntoView {
     let app_id = Signal::derive(id);
     view! {
         <Title text="App · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{header}</Transition>
             {move || ui.deleting.get().then(|| view! {
                 <ActionForm action=actions.delete>

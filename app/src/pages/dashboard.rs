@@ -48,7 +48,7 @@ pub fn ClusterDashboard() -> impl IntoView {
     let manage = Resource::new(id, |id| async move { get_cluster(id).await.map(|d| d.access.manage).unwrap_or(false) });
     view! {
         <Title text="Dashboard · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
             <Transition fallback=|| ()>{move || Suspend::new(async move {
                 manage.await.then(|| view! { <Shares cluster=id() /> })

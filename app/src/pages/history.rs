@@ -140,7 +140,7 @@ pub fn History() -> impl IntoView {
     };
     view! {
         <Title text="Operation history · Berth" />
-        <div class="mx-auto max-w-7xl space-y-6">
+        <div class="space-y-6">
             <PageHeader title="Operation history" subtitle="Every change anyone attempted, with its outcome. Append-only and hash-chained.">
                 <button type="button" class=BUTTON data-testid="export-csv" on:click=csv>"Export CSV"</button>
             </PageHeader>
@@ -171,7 +171,7 @@ fn Rows(rows: Vec<OperationRow>) -> impl IntoView {
             .into_any();
     }
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
+        <div tabindex="0" role="region" aria-label="Operations" class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full text-left text-sm" data-testid="history">
                 <thead class="bg-slate-50 text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50">
                     <tr>

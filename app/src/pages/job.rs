@@ -49,7 +49,7 @@ pub fn JobPage() -> impl IntoView {
     };
     view! {
         <Title text="Operation · Berth" />
-        <div class="mx-auto max-w-3xl space-y-6">
+        <div class="max-w-3xl space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
         </div>
     }

@@ -61,7 +61,7 @@ pub fn ClusterLogs() -> impl IntoView {
     };
     view! {
         <Title text="Logs · Berth" />
-        <div class="mx-auto max-w-7xl space-y-6">
+        <div class="space-y-6">
             <PageHeader title="Logs" subtitle="Every line collected from this cluster's containers, kept after they are gone until retention removes it.">
                 <button type="button" class=BUTTON data-testid="logs-download" on:click=download>"Download"</button>
                 <A href=move || format!("/clusters/{}", cluster()) attr:class=BUTTON>"Back to the cluster"</A>

@@ -46,7 +46,7 @@ pub fn Overview() -> impl IntoView {
     };
     view! {
         <Title text="Overview · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{content}</Transition>
         </div>
     }

@@ -12,7 +12,7 @@ pub fn PrepareHost() -> impl IntoView {
     let prepare = ServerAction::<PrepareHost>::new();
     view! {
         <Title text="Prepare a host · Berth" />
-        <div class="mx-auto max-w-4xl space-y-6">
+        <div class="max-w-4xl space-y-6">
             <PageHeader title="Prepare a host" subtitle="Berth reaches existing hosts over mutual TLS: the host proves itself with a certificate from Berth's CA, Berth with its client certificate." />
             <Card title="The host">
                 <ActionForm action=prepare>

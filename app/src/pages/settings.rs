@@ -55,7 +55,7 @@ pub fn Settings() -> impl IntoView {
     };
     view! {
         <Title text="Settings · Berth" />
-        <div class="mx-auto max-w-3xl space-y-6">
+        <div class="max-w-3xl space-y-6">
             <PageHeader title="Settings" subtitle="Limits for this installation." />
             {move || error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() /> })}
             <Card title="Quotas">

@@ -67,7 +67,7 @@ pub fn Templates() -> impl IntoView {
                     let all =
                         move || !page_ids.is_empty() && selected.with(|s| page_ids.iter().all(|id| s.contains(id)));
                     view! {
-                    <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+                    <div tabindex="0" role="region" aria-label="Templates" class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
                         <table class="min-w-full text-sm" data-testid="templates">
                             <thead><tr>
                                 {admin.then(|| view! {
@@ -124,7 +124,7 @@ pub fn Templates() -> impl IntoView {
     let count = move || selected.with(BTreeSet::len);
     view! {
         <Title text="Templates · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <PageHeader title="Templates" subtitle="Compose templates with variables, ready to deploy to any cluster.">
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
@@ -178,7 +178,7 @@ pub fn TemplateEdit() -> impl IntoView {
     };
     view! {
         <Title text="Template · Berth" />
-        <div class="mx-auto max-w-5xl space-y-6">
+        <div class="max-w-5xl space-y-6">
             <Transition fallback=|| ()>{body}</Transition>
         </div>
     }
