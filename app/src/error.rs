@@ -14,9 +14,13 @@ pub struct AppError {
     /// the call itself failed.
     pub code: String,
     pub message: String,
-    /// The input field an `invalid` error is about.
+    /// The input field an `invalid` error is about (the first, when several are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every field that is wrong and why, when an `invalid` error is about more than one (boxed: an
+    /// error stays small to pass around).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Box<Vec<(String, String)>>>,
     /// The request id the server logged this error under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
@@ -27,11 +31,21 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        AppError { code: code.into(), message: message.into(), field: None, error_id: None, retry_after: None }
+        AppError {
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            fields: None,
+            error_id: None,
+            retry_after: None,
+        }
     }
 
     /// The message for `field`, when this error is about it.
     pub fn for_field(&self, field: &str) -> Option<String> {
+        if let Some(all) = &self.fields {
+            return all.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone());
+        }
         (self.field.as_deref() == Some(field)).then(|| self.message.clone())
     }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
 use crate::engine::NodeRole;
-use crate::error::{Error, Result};
+use crate::error::{Checks, Error, Result};
 use crate::job::{JobSpec, Prepared};
 use crate::node::Node;
 use crate::operation::Op;
@@ -123,19 +123,22 @@ pub fn validate_zones(zones: &[String]) -> Result<Vec<String>> {
 }
 
 impl LocalClusterInput {
-    /// Checks every field, naming the first that is wrong.
+    /// Checks every field, naming each that is wrong.
     pub fn validate(&self) -> Result<LocalClusterInput> {
-        let name = validate_name("name", &self.name, 40)?;
-        if !(1..=MAX_NODES).contains(&self.nodes) {
-            return Err(Error::invalid("nodes", format!("must be between 1 and {MAX_NODES}")));
+        let mut checks = Checks::default();
+        let name = checks.field(validate_name("name", &self.name, 40));
+        let nodes_ok = (1..=MAX_NODES).contains(&self.nodes);
+        if !nodes_ok {
+            checks.invalid("nodes", format!("must be between 1 and {MAX_NODES}"));
         }
         if !matches!(self.managers, 1 | 3) {
-            return Err(Error::invalid("managers", "must be 1 or 3"));
+            checks.invalid("managers", "must be 1 or 3");
+        } else if nodes_ok && self.managers > self.nodes {
+            checks.invalid("managers", "cannot be more than the nodes");
         }
-        if self.managers > self.nodes {
-            return Err(Error::invalid("managers", "cannot be more than the nodes"));
-        }
-        Ok(LocalClusterInput { name, nodes: self.nodes, managers: self.managers, zones: validate_zones(&self.zones)? })
+        let zones = checks.field(validate_zones(&self.zones));
+        let (name, zones) = checks.done(name.zip(zones))?;
+        Ok(LocalClusterInput { name, nodes: self.nodes, managers: self.managers, zones })
     }
 }
 
@@ -452,6 +455,15 @@ mod tests {
                 Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field, "{input:?}"),
                 other => panic!("{input:?}: {other:?}"),
             }
+        }
+        // Every wrong field at once, each said once, in the form's order.
+        let bad = LocalClusterInput { name: "x y".into(), nodes: 0, managers: 2, zones: vec!["a".into(), "a".into()] };
+        match bad.validate() {
+            Err(Error::Problems(all)) => {
+                let fields: Vec<&str> = all.iter().map(|(f, _)| f.as_str()).collect();
+                assert_eq!(fields, ["name", "nodes", "managers", "zones"]);
+            }
+            other => panic!("{other:?}"),
         }
     }
 

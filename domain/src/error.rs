@@ -22,6 +22,10 @@ pub enum Error {
     /// Bad input; `field` names what was wrong so a form can point at it.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// Bad input in several fields at once, each named, so a form can point at all of them; never
+    /// fewer than two (one is [`Error::Invalid`]).
+    #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    Problems(Vec<(String, String)>),
     /// Too many failed attempts; the caller may retry after this many seconds.
     #[error("too many failed attempts; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
@@ -49,7 +53,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
-            Error::Invalid { .. } => "invalid",
+            Error::Invalid { .. } | Error::Problems(_) => "invalid",
             Error::Throttled { .. } => "throttled",
             Error::EngineUnreachable(_) => "engine_unreachable",
             Error::NodeUnreachable(_) => "node_unreachable",
@@ -61,6 +65,86 @@ impl Error {
 
     pub fn invalid(field: impl Into<String>, message: impl fmt::Display) -> Self {
         Error::Invalid { field: field.into(), message: message.to_string() }
+    }
+}
+
+/// The checks of one input's fields, gathered so that every wrong field is said at once.
+///
+/// ```
+/// # use domain::error::{Checks, Error};
+/// let mut checks = Checks::default();
+/// let name = checks.field(Err::<String, _>(Error::invalid("name", "is required")));
+/// let nodes = checks.field(Ok::<u32, Error>(3));
+/// assert!(name.is_none() && nodes == Some(3));
+/// assert!(matches!(checks.finish(), Err(Error::Invalid { .. })));
+/// ```
+#[derive(Debug, Default)]
+pub struct Checks {
+    problems: Vec<(String, String)>,
+    /// An error that is not about a field (it wins: the input could not be checked).
+    other: Option<Error>,
+}
+
+impl Checks {
+    /// The checked value, or `None` after noting why not.
+    pub fn field<T>(&mut self, checked: Result<T>) -> Option<T> {
+        match checked {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.note(e);
+                None
+            }
+        }
+    }
+
+    /// Notes a problem with `field`.
+    pub fn invalid(&mut self, field: impl Into<String>, message: impl fmt::Display) {
+        self.note(Error::invalid(field, message));
+    }
+
+    fn note(&mut self, e: Error) {
+        match e {
+            // One message per field: the first said is the one to fix first.
+            Error::Invalid { field, message } => {
+                if !self.problems.iter().any(|(f, _)| *f == field) {
+                    self.problems.push((field, message));
+                }
+            }
+            Error::Problems(all) => {
+                for (field, message) in all {
+                    self.note(Error::Invalid { field, message });
+                }
+            }
+            other => {
+                self.other.get_or_insert(other);
+            }
+        }
+    }
+
+    /// Whether nothing was wrong so far.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty() && self.other.is_none()
+    }
+
+    /// `Ok` when every check passed; otherwise the problems, all of them.
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(e) = self.other {
+            return Err(e);
+        }
+        match self.problems.len() {
+            0 => Ok(()),
+            1 => {
+                let (field, message) = self.problems.remove(0);
+                Err(Error::Invalid { field, message })
+            }
+            _ => Err(Error::Problems(self.problems)),
+        }
+    }
+
+    /// `value` when every check passed (`value` is then `Some`).
+    pub fn done<T>(self, value: Option<T>) -> Result<T> {
+        self.finish()?;
+        value.ok_or_else(|| Error::invalid("input", "could not be checked"))
     }
 }
 

@@ -10,7 +10,7 @@ use crate::authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope,
 use crate::bootstrap::{random_token, token_hash};
 use crate::clock::now_ms;
 use crate::cluster::ClusterSummary;
-use crate::error::{Error, Result};
+use crate::error::{Checks, Error, Result};
 use crate::operation::{Attempt, Op, Who};
 use crate::store::{GrantRow, NewToken, NewUser, SessionRow, ShareRow, TokenRow};
 use crate::user::{normalize_display_name, normalize_username, Role, User};
@@ -33,6 +33,21 @@ pub struct NewAccount {
     pub display_name: String,
     pub admin: bool,
     pub password: Option<String>,
+}
+
+impl NewAccount {
+    /// Checks every field, naming each that is wrong; answers the canonical username and display
+    /// name.
+    pub fn validate(&self) -> Result<(String, String)> {
+        let mut checks = Checks::default();
+        let username = checks.field(normalize_username(&self.username));
+        let name = username.as_deref().unwrap_or_default();
+        let display_name = checks.field(normalize_display_name(&self.display_name, name));
+        if let Some(password) = &self.password {
+            checks.field(check_password_for(password, name));
+        }
+        checks.done(username.zip(display_name))
+    }
 }
 
 /// A user with their grants, for the users page.
@@ -148,13 +163,9 @@ impl Berth {
             }),
         };
         self.mutate(actor, op, |_| async {
-            let username = normalize_username(&input.username)?;
-            let display_name = normalize_display_name(&input.display_name, &username)?;
+            let (username, display_name) = input.validate()?;
             let password_hash = match &input.password {
-                Some(password) => {
-                    check_password_for(password, &username)?;
-                    self.hasher.hash(password).await?
-                }
+                Some(password) => self.hasher.hash(password).await?,
                 // No password can match an empty hash: the account waits for its invite to be used.
                 None => String::new(),
             };
@@ -296,13 +307,15 @@ impl Berth {
             {
                 return Err(Error::invalid("current_password", "is not your current password"));
             }
-            check_password_for(new, &me.username)?;
-            if new != confirm {
-                return Err(Error::invalid("confirm_password", "does not match the new password"));
-            }
+            let mut checks = Checks::default();
             if new == current {
-                return Err(Error::invalid("password", "is the same as the current one"));
+                checks.invalid("password", "is the same as the current one");
             }
+            checks.field(check_password_for(new, &me.username));
+            if new != confirm {
+                checks.invalid("confirm_password", "does not match the new password");
+            }
+            checks.finish()?;
             let hash = self.hasher.hash(new).await?;
             self.store.user_set_password(me.id, &hash, now_ms()).await?;
             Ok(())
@@ -339,10 +352,12 @@ impl Berth {
                 InviteState::Valid { username, .. } => username,
                 InviteState::Invalid(why) => return Err(Error::Forbidden(why)),
             };
-            check_password_for(password, &username)?;
+            let mut checks = Checks::default();
+            checks.field(check_password_for(password, &username));
             if password != confirm {
-                return Err(Error::invalid("confirm_password", "does not match the password"));
+                checks.invalid("confirm_password", "does not match the password");
             }
+            checks.finish()?;
             let hash = self.hasher.hash(password).await?;
             let id = self
                 .store

@@ -1,6 +1,6 @@
 //! Users: the accounts people sign in with.
 
-use crate::error::{Error, Result};
+use crate::error::{Checks, Error, Result};
 use crate::store::UserRow;
 
 /// A user's installation-wide role. What a plain user may do comes from their grants
@@ -105,14 +105,17 @@ pub struct ValidAccount {
 }
 
 impl AccountInput {
-    /// Checks every field, naming the first that is wrong.
+    /// Checks every field, naming each that is wrong.
     pub fn validate(&self) -> Result<ValidAccount> {
-        let username = normalize_username(&self.username)?;
-        let display_name = normalize_display_name(&self.display_name, &username)?;
-        crate::password::check_new(&self.password)?;
+        let mut checks = Checks::default();
+        let username = checks.field(normalize_username(&self.username));
+        let display_name =
+            checks.field(normalize_display_name(&self.display_name, username.as_deref().unwrap_or_default()));
+        checks.field(crate::password::check_new(&self.password));
         if self.password != self.confirm_password {
-            return Err(Error::invalid("confirm_password", "does not match the password"));
+            checks.invalid("confirm_password", "does not match the password");
         }
+        let (username, display_name) = checks.done(username.zip(display_name))?;
         Ok(ValidAccount { username, display_name })
     }
 }

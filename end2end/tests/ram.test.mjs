@@ -75,7 +75,20 @@ test('roles per cluster, a viewer without buttons, a shared dashboard until revo
   await page.goto(`${berth.url}/users`);
   await hydrated(page);
   await assertAccessible(page, 'the users page');
+  // The browser checks what it can before sending (the username's characters); the server says
+  // every other wrong field at once.
+  await page.getByTestId('new-username').fill('otto bad');
+  await page.getByTestId('create-user').click();
+  assert.equal(await page.getByTestId('new-username').evaluate((el) => el.validity.patternMismatch), true);
   await page.getByTestId('new-username').fill('otto');
+  await page.getByTestId('new-password').fill('1qaz2wsx3edc');
+  await page.getByTestId('new-confirm').fill('something else');
+  admin.allow(({ status, console }) => status === 422 || (console && /422/.test(console)));
+  await page.getByTestId('create-user').click();
+  await page.getByTestId('error-password').getByText(/common/).waitFor();
+  assert.match(await page.getByTestId('error-confirm_password').textContent(), /does not match/);
+  assert.equal(await page.getByTestId('error-username').textContent(), '');
+  admin.allow(() => false);
   const ottoPassword = 'otto rows across the harbour';
   await page.getByTestId('new-password').fill(ottoPassword);
   await page.getByTestId('new-confirm').fill(ottoPassword);

@@ -246,14 +246,22 @@ pub async fn create_user(
     password: String,
     confirm_password: String,
 ) -> Result<Option<Issued>, AppError> {
-    use super::ssr::{context, invalid, wire};
+    use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     let admin = is_admin_role(&role, true)?;
+    let input = domain::ram::NewAccount {
+        username,
+        display_name,
+        admin,
+        password: Some(password.clone()).filter(|p| !p.is_empty()),
+    };
+    // A repeated password that differs is said with whatever else is wrong.
     if !password.is_empty() && password != confirm_password {
-        return Err(invalid("confirm_password", "does not match the password"));
+        let mut checks = domain::error::Checks::default();
+        checks.field(input.validate());
+        checks.invalid("confirm_password", "does not match the password");
+        checks.finish().map_err(wire)?;
     }
-    let input =
-        domain::ram::NewAccount { username, display_name, admin, password: Some(password).filter(|p| !p.is_empty()) };
     let (user, invite) = berth.create_user(&actor, &input).await.map_err(wire)?;
     Ok(invite.map(|i| Issued { id: user.id, secret: format!("/invite?token={}", i.secret), expires_at: i.expires_at }))
 }

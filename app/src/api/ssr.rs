@@ -125,7 +125,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict(_) => StatusCode::CONFLICT,
-        Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Invalid { .. } | Error::Problems(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::EngineUnreachable(_) | Error::NodeUnreachable(_) | Error::Unavailable(_) => {
             StatusCode::SERVICE_UNAVAILABLE
@@ -157,6 +157,11 @@ pub fn wire(e: Error) -> AppError {
             out.field = Some(field.clone());
             out.message = message.clone();
         }
+        // The message names every field, for a form that shows one banner.
+        Error::Problems(all) => {
+            out.field = all.first().map(|(f, _)| f.clone());
+            out.fields = Some(Box::new(all.clone()));
+        }
         Error::Throttled { retry_after_secs } => out.retry_after = Some(*retry_after_secs),
         _ => tracing::debug!(error_id = error_id.as_deref().unwrap_or("-"), code = e.code(), "request refused"),
     }
@@ -171,5 +176,10 @@ pub fn invalid(field: &str, message: &str) -> AppError {
 
 /// A whole number typed into a form field, or an error naming the field.
 pub fn number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, AppError> {
-    raw.trim().parse().map_err(|_| invalid(field, "must be a whole number"))
+    whole(field, raw).map_err(wire)
+}
+
+/// [`number`] as a domain error, for [`domain::error::Checks`].
+pub fn whole<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, Error> {
+    raw.trim().parse().map_err(|_| Error::invalid(field, "must be a whole number"))
 }

@@ -52,7 +52,7 @@ pub fn Clusters() -> impl IntoView {
     };
     view! {
         <Title text="Clusters · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <PageHeader title="Clusters" subtitle="Docker swarms that Berth creates and operates.">
                 <Transition fallback=|| ()>{move || Suspend::new(async move {
                     matches!(user.await, Ok(Some(u)) if u.admin)
@@ -68,7 +68,7 @@ pub fn Clusters() -> impl IntoView {
 #[component]
 fn ClusterTable(list: Vec<ClusterRow>, args: Memo<crate::api::list::ListArgs>) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
+        <div tabindex="0" role="region" aria-label="Clusters" class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full divide-y divide-slate-200 text-sm dark:divide-slate-800">
                 <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
                     <tr>
@@ -164,7 +164,8 @@ pub fn NewCluster() -> impl IntoView {
         view! {
             <label class="block space-y-1">
                 <span class="text-sm font-medium">"Name"</span>
-                <input name="name" required class=INPUT placeholder="prod" autocomplete="off" data-testid="cluster-name" />
+                <input name="name" required maxlength="40" pattern=r"\s*[A-Za-z][A-Za-z0-9\-]*\s*" title="a-z, 0-9 and '-', starting with a letter"
+                    class=INPUT placeholder="prod" autocomplete="off" data-testid="cluster-name" />
                 <span class="block text-xs text-slate-500">"a-z, 0-9 and '-'"</span>
                 <span class="block text-xs text-red-600" data-testid="error-name">{field_error("name")}</span>
             </label>
@@ -201,7 +202,7 @@ pub fn NewCluster() -> impl IntoView {
     };
     view! {
         <Title text="Create cluster · Berth" />
-        <div class="mx-auto max-w-2xl space-y-6">
+        <div class="max-w-2xl space-y-6">
             <PageHeader title="Create a cluster" subtitle="A Docker swarm: on this machine in one click, or on hosts you already run." />
             <div class="inline-flex gap-1 rounded-lg border border-slate-200 bg-white p-1 dark:border-slate-800 dark:bg-slate-900">
                 {tab(false, "On this machine", "mode-local")}

@@ -48,7 +48,7 @@ pub fn Users() -> impl IntoView {
                 Ok(p) => view! {
                     <Card title="Accounts">
                     <div class="mb-3"><ListSearch args label="Search accounts" placeholder="Username, name, role" /></div>
-                    <div class="overflow-x-auto">
+                    <div tabindex="0" role="region" aria-label="Accounts" class="overflow-x-auto">
                         <table class="min-w-full whitespace-nowrap text-sm" data-testid="users">
                             <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
                                 <tr>
@@ -98,7 +98,7 @@ pub fn Users() -> impl IntoView {
     };
     view! {
         <Title text="Users · Berth" />
-        <div class="mx-auto max-w-5xl space-y-6">
+        <div class="space-y-6">
             <PageHeader title="Users" subtitle="Accounts and what each may do. Give sub-accounts roles on clusters from their page." />
             <Transition fallback=|| ()>{list}</Transition>
         </div>
@@ -116,13 +116,14 @@ fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
                     <div class="grid gap-3 sm:grid-cols-2">
                         <label class="block space-y-1">
                             <span class="text-sm font-medium">"Username"</span>
-                            <input name="username" class=INPUT autocomplete="off" data-testid="new-username" />
-                            <span class="block text-xs text-red-600">{field_error("username")}</span>
+                            <input name="username" class=INPUT autocomplete="off" required maxlength="64" pattern=r"[A-Za-z0-9][A-Za-z0-9._\-]*"
+                                title="Letters, digits, '.', '_' and '-', starting with a letter or digit" data-testid="new-username" />
+                            <span class="block text-xs text-red-600" data-testid="error-username">{field_error("username")}</span>
                         </label>
                         <label class="block space-y-1">
                             <span class="text-sm font-medium">"Display name"</span>
-                            <input name="display_name" class=INPUT autocomplete="off" />
-                            <span class="block text-xs text-red-600">{field_error("display_name")}</span>
+                            <input name="display_name" class=INPUT autocomplete="off" maxlength="64" />
+                            <span class="block text-xs text-red-600" data-testid="error-display_name">{field_error("display_name")}</span>
                         </label>
                         <label class="block space-y-1">
                             <span class="text-sm font-medium">"Role"</span>
@@ -134,14 +135,14 @@ fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
                         <div></div>
                         <label class="block space-y-1">
                             <span class="text-sm font-medium">"Initial password"</span>
-                            <input name="password" type="password" class=INPUT autocomplete="new-password" data-testid="new-password" />
+                            <input name="password" type="password" class=INPUT autocomplete="new-password" minlength="12" data-testid="new-password" />
                             <span class="block text-xs text-slate-500">"Leave empty to get an invite link with which they choose their own."</span>
-                            <span class="block text-xs text-red-600">{field_error("password")}</span>
+                            <span class="block text-xs text-red-600" data-testid="error-password">{field_error("password")}</span>
                         </label>
                         <label class="block space-y-1">
                             <span class="text-sm font-medium">"Repeat the password"</span>
                             <input name="confirm_password" type="password" class=INPUT autocomplete="new-password" data-testid="new-confirm" />
-                            <span class="block text-xs text-red-600">{field_error("confirm_password")}</span>
+                            <span class="block text-xs text-red-600" data-testid="error-confirm_password">{field_error("confirm_password")}</span>
                         </label>
                     </div>
                     <div class="mt-3 flex flex-wrap items-center gap-3">
@@ -234,7 +235,7 @@ pub fn UserDetailPage() -> impl IntoView {
     };
     view! {
         <Title text="User · Berth" />
-        <div class="mx-auto max-w-5xl space-y-6">
+        <div class="max-w-5xl space-y-6">
             {move || error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
             <Transition fallback=|| ()>{body}</Transition>
         </div>
