@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
-use crate::error::{Error, Result};
+use crate::error::{Checks, Error, Result};
 use crate::operation::Op;
 use crate::Berth;
 
@@ -39,6 +39,23 @@ pub struct Event {
     pub severity: String,
     pub message: String,
 }
+
+/// Which of a cluster's events a timeline shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// One app's events (its name), or every event of the cluster when empty.
+    pub app: String,
+    /// `warning` (warnings and errors) or `error`; empty for every event.
+    pub severity: String,
+    /// Words that must all appear in the message, subject, service or action.
+    pub q: String,
+    /// Only events older than this one (the next page).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// The severities a timeline can be narrowed to.
+pub const EVENT_SEVERITIES: &[&str] = &["warning", "error"];
 
 /// Rule kinds.
 pub const METRIC: &str = "metric";
@@ -185,54 +202,53 @@ pub fn webhook_shown(url: &str) -> String {
     format!("{scheme}://{host}{}", if cut { "/…" } else { "" })
 }
 
-/// Checks a rule's fields, naming the first that is wrong.
+/// Checks a rule's fields, naming each that is wrong.
 pub fn validate_rule(r: &NewAlertRule) -> Result<()> {
+    let mut checks = Checks::default();
     let name = r.name.trim();
     if name.is_empty() || name.len() > 64 {
-        return Err(Error::invalid("name", "must be 1 to 64 characters"));
+        checks.invalid("name", "must be 1 to 64 characters");
     }
     match r.kind.as_str() {
         METRIC => {
             if !["service", "node", "cluster"].contains(&r.scope.as_str()) {
-                return Err(Error::invalid("scope", "must be service, node or cluster"));
-            }
-            if r.scope != "cluster" && r.subject.trim().is_empty() {
-                return Err(Error::invalid("subject", format!("name the {} the rule watches", r.scope)));
+                checks.invalid("scope", "must be service, node or cluster");
+            } else if r.scope != "cluster" && r.subject.trim().is_empty() {
+                checks.invalid("subject", format!("name the {} the rule watches", r.scope));
             }
             if !["cpu", "mem"].contains(&r.metric.as_str()) {
-                return Err(Error::invalid("metric", "must be cpu or mem"));
+                checks.invalid("metric", "must be cpu or mem");
             }
             if !r.threshold.is_finite() || r.threshold <= 0.0 {
-                return Err(Error::invalid("threshold", "must be a number above 0"));
+                checks.invalid("threshold", "must be a number above 0");
             }
         }
         REPLICAS => {
             if r.subject.trim().is_empty() {
-                return Err(Error::invalid("subject", "name the service the rule watches"));
+                checks.invalid("subject", "name the service the rule watches");
             }
         }
         NODE_DOWN => {}
-        _ => return Err(Error::invalid("kind", "must be metric, replicas or node_down")),
+        _ => checks.invalid("kind", "must be metric, replicas or node_down"),
     }
     if !(0..=86_400).contains(&r.for_secs) {
-        return Err(Error::invalid("for_secs", "must be between 0 and 86400 seconds"));
+        checks.invalid("for_secs", "must be between 0 and 86400 seconds");
     }
     let channel = if r.channel.is_empty() { "webhook" } else { r.channel.as_str() };
-    if !CHANNELS.contains(&channel) {
-        return Err(Error::invalid("channel", "must be webhook, slack, teams or email"));
-    }
     let hook = r.webhook.trim();
-    if channel == "email" {
-        email_addresses(hook)?;
+    if !CHANNELS.contains(&channel) {
+        checks.invalid("channel", "must be webhook, slack, teams or email");
+    } else if channel == "email" {
+        checks.field(email_addresses(hook));
     } else if !hook.is_empty() {
         let ok = (hook.starts_with("http://") || hook.starts_with("https://"))
             && hook.len() <= 2048
             && hook.parse::<hyper::Uri>().is_ok_and(|u| u.host().is_some());
         if !ok {
-            return Err(Error::invalid("webhook", "must be an http:// or https:// URL"));
+            checks.invalid("webhook", "must be an http:// or https:// URL");
         }
     }
-    Ok(())
+    checks.finish()
 }
 
 /// The rule as it is kept: trimmed, the channel named.
@@ -315,6 +331,19 @@ impl Berth {
         self.authorize_read(actor, Permission::ClusterRead(cluster), "events.read", format!("cluster {cluster}"))
             .await?;
         self.store.events(cluster, app, limit).await
+    }
+
+    /// The cluster's events that `filter` lets through, newest first.
+    pub async fn events_where(&self, actor: &Actor, cluster: i64, filter: &EventFilter) -> Result<Vec<Event>> {
+        if !filter.severity.is_empty() && !EVENT_SEVERITIES.contains(&filter.severity.as_str()) {
+            return Err(Error::invalid("severity", "must be warning or error (or empty for every event)"));
+        }
+        if filter.q.chars().count() > 200 {
+            return Err(Error::invalid("q", "a search has at most 200 characters"));
+        }
+        self.authorize_read(actor, Permission::ClusterRead(cluster), "events.read", format!("cluster {cluster}"))
+            .await?;
+        self.store.events_where(cluster, filter).await
     }
 
     pub async fn alert_rules(&self, actor: &Actor, cluster: i64) -> Result<Vec<AlertRule>> {

@@ -402,6 +402,14 @@ async fn logs_metrics_alerts_and_timeline_of_a_real_cluster() {
     let alert =
         |action: &str| events.iter().any(|e| e.kind == "alert" && e.action == action && e.subject == "burner hot");
     assert!(alert("firing") && alert("resolved"), "{events:#?}");
+    // A timeline narrowed to a severity outside the allow-list is refused, naming the field.
+    for severity in ["debug", "Error", "error ", "warning,error", "%"] {
+        let filter = domain::alerts::EventFilter { severity: severity.into(), limit: 10, ..Default::default() };
+        let err = berth.events_where(&admin, id, &filter).await.unwrap_err();
+        assert!(matches!(&err, domain::Error::Invalid { field, .. } if field == "severity"), "{severity:?}: {err:?}");
+    }
+    let errors = domain::alerts::EventFilter { severity: "error".into(), limit: 1000, ..Default::default() };
+    assert!(berth.events_where(&admin, id, &errors).await.unwrap().iter().all(|e| e.severity == "error"));
     // The engines' events arrive with the next collection after they happen.
     eventually(Duration::from_secs(15), "the app's starts and the burner's end in the timeline", async || {
         let app_events = berth.events(&admin, id, "obs", 1000).await.unwrap();

@@ -257,6 +257,28 @@ async fn events_and_alerts_are_kept(store: Store) {
     let messages = |e: Vec<domain::alerts::Event>| e.into_iter().map(|e| e.message).collect::<Vec<_>>();
     assert_eq!(messages(store.events(cluster, "", 10).await.unwrap()), ["at 3", "at 2", "at 1"]);
     assert_eq!(messages(store.events(cluster, "shop", 10).await.unwrap()), ["at 3", "at 1"]);
+    // Narrowed by words, severity and a page's last event.
+    let mut info = event(4, "shop");
+    info.severity = "info";
+    info.message = "shop web started".into();
+    store.event_insert(&[info]).await.unwrap();
+    let filter = |severity: &str, q: &str, before: Option<i64>| domain::alerts::EventFilter {
+        severity: severity.into(),
+        q: q.into(),
+        before,
+        limit: 2,
+        ..Default::default()
+    };
+    let all = store.events_where(cluster, &filter("", "", None)).await.unwrap();
+    assert_eq!(messages(all.clone()), ["shop web started", "at 3"]);
+    let older = store.events_where(cluster, &filter("", "", Some(all[1].id))).await.unwrap();
+    assert_eq!(messages(older), ["at 2", "at 1"]);
+    assert_eq!(messages(store.events_where(cluster, &filter("error", "", None)).await.unwrap()), ["at 3", "at 2"]);
+    assert_eq!(
+        messages(store.events_where(cluster, &filter("", "WEB start", None)).await.unwrap()),
+        ["shop web started"]
+    );
+    assert_eq!(messages(store.events_where(cluster, &filter("", "100%_", None)).await.unwrap()), Vec::<String>::new());
     assert_eq!(store.event_expire(2).await.unwrap(), 1);
 
     let rule = NewAlertRule {

@@ -80,6 +80,14 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   await page.getByTestId('no-clusters').waitFor();
   await page.getByTestId('new-cluster').click();
   await page.waitForURL(/\/clusters\/new$/);
+  // Every wrong field is said at once, under each field.
+  await page.getByTestId('cluster-name').fill('e2e-');
+  await page.getByTestId('cluster-zones').fill('east, east');
+  allow(({ status, console }) => status === 422 || (console && /422/.test(console)));
+  await page.getByTestId('create-cluster').click();
+  await page.getByTestId('error-name').getByText(/may not end with/).waitFor();
+  assert.match(await page.getByTestId('error-zones').textContent(), /listed twice/);
+  allow(() => false);
   await page.getByTestId('cluster-name').fill('e2e');
   await page.getByTestId('cluster-nodes').fill('3');
   await page.getByTestId('cluster-zones').fill('east, west');
@@ -117,6 +125,14 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   await page.locator('[data-testid=overview-cluster][data-name=e2e]').getByText('3 of 3 nodes ready').waitFor();
   await page.getByTestId('containers-running').waitFor();
   await assertAccessible(page, 'the overview');
+  // One content width and left edge on every page, narrow forms included.
+  const edges = [];
+  for (const path of ['/clusters/new', '/settings', '/history', '/users', '/templates', '/account', '/hosts/prepare']) {
+    await page.goto(`${berth.url}${path}`);
+    await hydrated(page);
+    edges.push(await page.getByTestId('page-title').evaluate((el) => Math.round(el.getBoundingClientRect().left)));
+  }
+  assert.equal(new Set(edges).size, 1, `the pages' titles start at ${edges}`);
   await page.goto(`${berth.url}/clusters`);
   await hydrated(page);
   await page.getByTestId('cluster-e2e').waitFor();
@@ -137,6 +153,7 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   await page.getByTestId('rename').click();
   await page.getByTestId('rename-input').fill('e2e-ren');
   await refreshes(page, 'get_cluster', 2);
+  await refreshes(page, 'list_nodes', 1);
   assert.equal(await page.getByTestId('rename-input').inputValue(), 'e2e-ren');
   assert.ok(await page.getByTestId('rename-input').evaluate((el) => el === document.activeElement), 'the caret stays');
   assert.equal(await page.getByTestId('node-n2').getByRole('button', { name: 'Drain and remove' }).count(), 1);
@@ -197,6 +214,36 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   await page.waitForURL(/\/clusters\/\d+$/);
   await page.getByTestId('nodes-ready').getByText('4 / 4').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId('node-n4').getAttribute('data-state'), 'ready');
+
+  // The nodes table: search and sort (kept in the address), and a bulk drain that says first what
+  // it would do, seen against every node of the cluster.
+  await page.getByTestId('list-search').fill('n4');
+  await page.getByTestId('list-search-go').click();
+  await page.waitForURL(/\/clusters\/\d+\?q=n4$/);
+  await page.getByTestId('pager-range').getByText('1 node', { exact: true }).waitFor();
+  assert.equal(await page.locator('[data-testid=nodes] tbody tr').count(), 1);
+  await page.getByTestId('list-search-clear').click();
+  await page.getByTestId('pager-range').getByText('4 nodes', { exact: true }).waitFor();
+  await page.getByTestId('sort-name').click();
+  await page.waitForURL(/\?sort=name$/);
+  await page.getByTestId('sort-name').click();
+  await page.waitForURL(/\?sort=name&desc=1$/);
+  await page.waitForFunction(() =>
+    document.querySelector('[data-testid=nodes] tbody tr')?.dataset.testid === 'node-n4');
+  await page.getByTestId('select-n1').check();
+  await page.getByTestId('select-n4').check();
+  await page.getByTestId('drain-selected').getByText('Drain 2 nodes').click();
+  const bulk = page.getByTestId('bulk-drain-confirm');
+  await bulk.getByTestId('drain-warning').getByText(/n1 is the cluster's only manager/).waitFor();
+  await bulk.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByTestId('select-n1').uncheck();
+  await page.getByTestId('select-n2').check();
+  await page.getByTestId('drain-selected').click();
+  await bulk.getByRole('button', { name: 'Drain 2 nodes' }).click();
+  await bulk.waitFor({ state: 'detached' });
+  await page.getByTestId('node-n2').getByText('drain', { exact: true }).waitFor();
+  await page.getByTestId('node-n4').getByText('drain', { exact: true }).waitFor();
+  assert.equal(await page.getByTestId('node-n1').getByText('active', { exact: true }).count(), 1);
 
   // Remove n2: confirm, follow the operation, back on the cluster without it.
   const n2 = page.getByTestId('node-n2');

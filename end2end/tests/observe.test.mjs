@@ -36,6 +36,18 @@ const TICKER = `services:
       replicas: 2
 `;
 
+/** A web server on a published host-mode port. */
+const SITE = `services:
+  web:
+    image: berth-test/busybox:1
+    init: true
+    command: ["sh", "-c", "busybox mkdir -p /www && echo port-ok > /www/index.html && exec busybox httpd -f -p 8080 -h /www"]
+    ports:
+      - target: 8080
+        published: 18081
+        mode: host
+`;
+
 test('observability: live logs, search, charts, alerts, operation history', async () => {
   const { page, assertClean, allow } = await watchedPage(browser);
   await createAdmin(page, berth);
@@ -193,6 +205,21 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   // The events of the app: its containers started.
   await page.getByTestId('tab-events').click();
   await page.getByTestId('events').getByText(/started on/).first().waitFor({ timeout: 30_000 });
+  // The timeline is searched and narrowed on the server, its view kept in the address beside the tab.
+  await page.getByTestId('events-search').fill('started');
+  await page.getByTestId('events-search-go').click();
+  await page.waitForURL(/\?tab=events&events_q=started$/);
+  await page.waitForFunction(() => {
+    const shown = [...document.querySelectorAll('[data-testid=event]')];
+    return shown.length > 0 && shown.every((e) => /started/.test(e.textContent));
+  });
+  await page.getByTestId('events-severity').selectOption('error');
+  await page.waitForURL(/&severity=error$/);
+  await page.getByTestId('events-empty').getByText('No event matches.').waitFor();
+  await page.reload();
+  await hydrated(page);
+  assert.equal(await page.getByTestId('events-severity').inputValue(), 'error');
+  assert.equal(await page.getByTestId('events-search').inputValue(), 'started');
 
   // The cluster's log search finds the app's lines too.
   await page.goto(`${clusterUrl}/logs`);
@@ -294,6 +321,7 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await page.getByTestId('history-search').fill('');
   await page.getByTestId('history-search-go').click();
   await page.locator('[data-testid=operation-row][data-action="alert.create"]').first().waitFor();
+  await assertAccessible(page, 'the operation history');
   assert.equal(await page.locator('[data-testid=operation-row][data-action="app.create"]').count(), 0);
   const csv = page.waitForEvent('download');
   await page.getByTestId('export-csv').click();
@@ -303,12 +331,36 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await page.getByTestId('verify').click();
   await page.locator('[data-testid=verify-result][data-intact=true]').waitFor();
 
-  // Clean up: the cluster goes, and its confirmation names the app that goes with it.
+  // A published port is a link to an address that reaches the service.
+  await page.goto(`${clusterUrl.replace(/\/clusters\/(\d+)$/, '/apps/new?cluster=$1')}`);
+  await hydrated(page);
+  await page.getByTestId('app-cluster').selectOption({ label: 'observe-e2e' });
+  await page.getByTestId('app-name').fill('site');
+  await page.getByTestId('compose').fill(SITE);
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-ok').waitFor();
+  await page.getByTestId('deploy').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  await hydrated(page);
+  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+  const link = page.getByTestId('port-links').getByRole('link');
+  await link.first().waitFor({ timeout: 30_000 });
+  const href = await link.first().getAttribute('href');
+  assert.match(href, /^http:\/\/\d+\.\d+\.\d+\.\d+:18081$/);
+  let body = '';
+  for (let i = 0; i < 50 && body !== 'port-ok\n'; i++) {
+    body = await fetch(href).then((r) => r.text(), () => '');
+    if (body !== 'port-ok\n') await new Promise((r) => setTimeout(r, 200)); // httpd is starting
+  }
+  assert.equal(body, 'port-ok\n', `${href} answers`);
+
+  // Clean up: the cluster goes, and its confirmation names the apps that go with it.
   await page.goto(clusterUrl);
   await hydrated(page);
   await page.getByTestId('delete').click();
   await page.getByTestId('delete-apps').getByText('tick (running)').waitFor();
-  assert.equal(await page.getByTestId('delete-apps').textContent(), 'This app is deleted with it: tick (running).');
+  assert.equal(await page.getByTestId('delete-apps').textContent(),
+    'These 2 apps are deleted with it: site (running) and tick (running).');
   await page.getByTestId('delete-confirm').click();
   await page.waitForURL(/\/jobs\/\d+$/);
   await jobSucceeded(page);

@@ -155,8 +155,13 @@ impl ApiError {
             other => other.to_string(),
         };
         let mut body = json!({ "code": e.code(), "message": message, "error_id": request_id });
-        if let Error::Invalid { field, .. } = &e {
-            body["field"] = json!(field);
+        match &e {
+            Error::Invalid { field, .. } => body["field"] = json!(field),
+            Error::Problems(all) => {
+                body["field"] = json!(all.first().map(|(f, _)| f));
+                body["fields"] = all.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
+            }
+            _ => {}
         }
         ApiError { status, body }
     }
@@ -632,6 +637,13 @@ async fn metrics(
 struct EventsQuery {
     #[serde(default)]
     app: String,
+    /// `warning` (warnings and errors) or `error`.
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    q: String,
+    /// Events older than this one's id: the next page.
+    before: Option<i64>,
     limit: Option<i64>,
 }
 
@@ -641,7 +653,14 @@ async fn events(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<app::api::observe::EventRow>>, ApiError> {
-    let events = state.berth.events(&actor, id, &q.app, q.limit.unwrap_or(100)).await.map_err(fail(&actor))?;
+    let filter = domain::alerts::EventFilter {
+        app: q.app,
+        severity: q.severity,
+        q: q.q,
+        before: q.before,
+        limit: q.limit.unwrap_or(100),
+    };
+    let events = state.berth.events_where(&actor, id, &filter).await.map_err(fail(&actor))?;
     Ok(Json(events.into_iter().map(app::api::observe::map::event).collect()))
 }
 

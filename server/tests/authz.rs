@@ -134,7 +134,10 @@ fn rows() -> Vec<Row> {
         row("get_workload_policy", Read, |i| vec![("cluster", s(i.cluster))]),
         row("set_workload_policy", Manage, |i| vec![("cluster", s(i.cluster)), ("paths", s("")), ("networks", s(""))]),
         row("get_job", Read, |i| vec![("id", s(i.job))]),
-        row("get_node", Read, |i| vec![("cluster", s(i.cluster)), ("node", s(i.node))]),
+        row("get_node", Read, |i| [vec![("cluster", s(i.cluster)), ("node", s(i.node))], list_args()].concat()),
+        row("list_nodes", Read, |i| [vec![("cluster", s(i.cluster))], list_args()].concat()),
+        row("drain_warning", Read, |i| vec![("cluster", s(i.cluster)), ("nodes", s(i.node))]),
+        row("drain_nodes", Manage, |i| vec![("cluster", s(i.cluster)), ("nodes", s(i.node))]),
         row("rename_cluster", Manage, |i| vec![("id", s(i.cluster)), ("name", s(""))]),
         row("set_node_availability", Manage, |i| {
             vec![("cluster", s(i.cluster)), ("node", s(i.node)), ("availability", s("drain"))]
@@ -246,7 +249,7 @@ fn rows() -> Vec<Row> {
         row("get_series", Read, |i| {
             vec![("cluster", s(i.cluster)), ("scope", s("cluster")), ("key", s("")), ("range", s("3600000"))]
         }),
-        row("get_events", Read, |i| vec![("cluster", s(i.cluster)), ("app", s(""))]),
+        row("get_events", Read, |i| vec![("cluster", s(i.cluster)), ("app", s("")), ("severity", s("")), ("q", s(""))]),
         row("get_alerts", Read, |i| vec![("cluster", s(i.cluster))]),
         row("get_alert_subjects", Read, |i| vec![("cluster", s(i.cluster))]),
         row("create_alert_rule", Manage, |i| {

@@ -46,6 +46,10 @@ pub struct NodeRow {
     pub labels: Vec<(String, String)>,
     pub message: String,
     pub seen_at: i64,
+    /// What draining this node would do beyond moving its tasks, seen against all of its cluster's
+    /// nodes (in [`list_nodes`]' rows; `None` elsewhere).
+    #[serde(default)]
+    pub drain_warning: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,7 +131,8 @@ pub struct NodePage {
     pub cluster_id: i64,
     pub cluster_name: String,
     pub node: NodeRow,
-    pub tasks: Vec<TaskRow>,
+    /// The page of the node's tasks the table asked for.
+    pub tasks: crate::api::list::PageRows<TaskRow>,
     pub tasks_error: Option<String>,
     pub access: Access,
     /// What draining this node would do beyond moving its tasks, seen against its cluster's nodes.
@@ -166,7 +171,31 @@ pub mod map {
             message: n.message.clone(),
             seen_at: n.seen_at,
             name: n.name,
+            drain_warning: None,
         }
+    }
+
+    /// What draining the nodes `draining` does beyond moving their tasks, when that is worth a
+    /// second look: no node left to run them, or the cluster's only manager among them.
+    pub fn drain_warning(draining: &[i64], all: &[NodeRow]) -> Option<String> {
+        let others_active =
+            all.iter().any(|n| !draining.contains(&n.id) && n.availability == "active" && n.state == "ready");
+        let managers: Vec<&NodeRow> = all.iter().filter(|n| n.role == "manager").collect();
+        let mut said = Vec::new();
+        if !others_active {
+            said.push(
+                "No other node is active and ready: the apps' tasks will have nowhere to run until one is.".to_string(),
+            );
+        }
+        if let [only] = managers[..] {
+            if draining.contains(&only.id) {
+                let who = if draining.len() > 1 { format!("{} is", only.name) } else { "It is".to_string() };
+                said.push(format!(
+                    "{who} the cluster's only manager: it goes on managing the swarm, but add another manager before you remove it."
+                ));
+            }
+        }
+        (!said.is_empty()).then(|| said.join(" "))
     }
 
     pub fn cluster(s: ClusterSummary) -> ClusterRow {
@@ -255,14 +284,23 @@ pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
 /// Creates a local cluster in one click; answers the id of the job that builds it.
 #[server(endpoint = "create_cluster", output = crate::codec::Json)]
 pub async fn create_cluster(name: String, nodes: String, managers: String, zones: String) -> Result<i64, AppError> {
-    use super::ssr::{context, number, wire};
+    use super::ssr::{context, whole, wire};
     let (berth, actor) = context()?;
+    let mut checks = domain::error::Checks::default();
     let input = domain::cluster::LocalClusterInput {
         name,
-        nodes: number("nodes", &nodes)?,
-        managers: number("managers", &managers)?,
+        // A number that does not parse fails its range check too; only the first message is kept.
+        nodes: checks.field(whole("nodes", &nodes)).unwrap_or(u32::MAX),
+        managers: checks.field(whole("managers", &managers)).unwrap_or(1),
         zones: zones.split([',', ' ']).map(str::to_owned).collect(),
     };
+    if !checks.ok() {
+        // A number that does not parse is said with every other wrong field, to those who may create
+        // clusters (the domain checks the rest after it authorizes).
+        domain::authz::authorize(&actor, domain::Permission::ClusterCreate).map_err(wire)?;
+        checks.field(input.validate());
+        return Err(checks.finish().map_err(wire).unwrap_err());
+    }
     berth.create_local_cluster(&actor, &input).await.map_err(wire)
 }
 
@@ -289,34 +327,108 @@ pub async fn get_job(id: i64) -> Result<JobRow, AppError> {
 }
 
 #[server(endpoint = "get_node", output = crate::codec::Json)]
-pub async fn get_node(cluster: i64, node: i64) -> Result<NodePage, AppError> {
+pub async fn get_node(
+    cluster: i64,
+    node: i64,
+    q: String,
+    sort: String,
+    desc: bool,
+    page: usize,
+) -> Result<NodePage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     let detail = berth.node_detail(&actor, cluster, node).await.map_err(wire)?;
     let summary = berth.cluster(&actor, cluster).await.map_err(wire)?;
     let siblings: Vec<NodeRow> = summary.nodes.into_iter().map(map::node).collect();
     let node = map::node(detail.node);
+    let tasks: Vec<TaskRow> = detail
+        .tasks
+        .into_iter()
+        .map(|(t, service)| TaskRow {
+            id: t.id,
+            service,
+            slot: t.slot,
+            state: t.state,
+            desired_state: t.desired_state,
+            message: t.message,
+            error: t.error,
+        })
+        .collect();
     Ok(NodePage {
         cluster_id: cluster,
         cluster_name: summary.cluster.name,
-        drain_warning: crate::pages::cluster::drain_warning(&node, &siblings),
+        drain_warning: map::drain_warning(&[node.id], &siblings),
         node,
-        tasks: detail
-            .tasks
-            .into_iter()
-            .map(|(t, service)| TaskRow {
-                id: t.id,
-                service,
-                slot: t.slot,
-                state: t.state,
-                desired_state: t.desired_state,
-                message: t.message,
-                error: t.error,
-            })
-            .collect(),
+        tasks: crate::api::list::ssr::paged(tasks, crate::api::list::ListArgs { q, sort, desc, page })?,
         tasks_error: detail.tasks_error,
         access: Access::of(&actor, cluster),
     })
+}
+
+/// One page of a cluster's nodes, searched and sorted on the server; each row says what draining it
+/// would do.
+#[server(endpoint = "list_nodes", output = crate::codec::Json)]
+pub async fn list_nodes(
+    cluster: i64,
+    q: String,
+    sort: String,
+    desc: bool,
+    page: usize,
+) -> Result<crate::api::list::PageRows<NodeRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let summary = berth.cluster(&actor, cluster).await.map_err(wire)?;
+    let all: Vec<NodeRow> = summary.nodes.into_iter().map(map::node).collect();
+    let mut shown = crate::api::list::ssr::paged(all.clone(), crate::api::list::ListArgs { q, sort, desc, page })?;
+    for row in &mut shown.rows {
+        row.drain_warning = map::drain_warning(&[row.id], &all);
+    }
+    Ok(shown)
+}
+
+/// The node ids of a bulk action: `3,5,8`.
+#[cfg(feature = "ssr")]
+fn node_ids(raw: &str) -> Result<Vec<i64>, AppError> {
+    let ids = raw.split(',').map(|id| super::ssr::number::<i64>("nodes", id)).collect::<Result<Vec<_>, _>>()?;
+    if ids.is_empty() || ids.len() > crate::api::list::MAX_BULK {
+        return Err(super::ssr::invalid("nodes", &format!("name 1 to {} nodes", crate::api::list::MAX_BULK)));
+    }
+    Ok(ids)
+}
+
+/// What draining the nodes `nodes` (`3,5,8`) together would do beyond moving their tasks.
+#[server(endpoint = "drain_warning", output = crate::codec::Json)]
+pub async fn drain_warning(cluster: i64, nodes: String) -> Result<Option<String>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let summary = berth.cluster(&actor, cluster).await.map_err(wire)?;
+    let ids = node_ids(&nodes)?;
+    let all: Vec<NodeRow> = summary.nodes.into_iter().map(map::node).collect();
+    if let Some(id) = ids.iter().find(|id| !all.iter().any(|n| n.id == **id)) {
+        return Err(super::ssr::invalid("nodes", &format!("node {id} is not in this cluster")));
+    }
+    Ok(map::drain_warning(&ids, &all))
+}
+
+/// Drains the nodes `nodes` (`3,5,8`), one after another, each authorized and recorded on its own.
+/// Stops at the first refusal, naming the node; answers how many were drained.
+#[server(endpoint = "drain_nodes", output = crate::codec::Json)]
+pub async fn drain_nodes(cluster: i64, nodes: String) -> Result<usize, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    // Refused before the list is read; each drain is authorized (and recorded) again by the domain.
+    domain::authz::authorize(&actor, domain::Permission::ClusterManage(cluster)).map_err(wire)?;
+    let ids = node_ids(&nodes)?;
+    for (done, node) in ids.iter().enumerate() {
+        if let Err(e) =
+            berth.set_node_availability(&actor, cluster, *node, domain::engine::NodeAvailability::Drain).await
+        {
+            let mut e = wire(e);
+            e.message = format!("{} drained; node {node} was not: {}", done, e.message);
+            return Err(e);
+        }
+    }
+    Ok(ids.len())
 }
 
 /// `active`, `pause` or `drain`.

@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most rows one bulk action may name.
+pub const MAX_BULK: usize = 200;
+
 /// One page of rows and where it sits in the whole list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PageRows<T> {
@@ -40,7 +43,7 @@ pub mod ssr {
 
     use super::{ListArgs, PageRows};
     use crate::api::app::{AppRow, TemplateRow};
-    use crate::api::cluster::ClusterRow;
+    use crate::api::cluster::{ClusterRow, NodeRow, TaskRow};
     use crate::api::ram::UserRow;
     use crate::error::AppError;
 
@@ -117,6 +120,53 @@ pub mod ssr {
                 "nodes" => Key::Num(i64::from(self.nodes)),
                 "created" => Key::Num(self.created_at),
                 _ => text(&self.name),
+            }
+        }
+    }
+
+    impl Listable for NodeRow {
+        const SORTS: &'static [&'static str] = &["name", "state", "role", "availability", "zone", "address", "engine"];
+        fn haystack(&self) -> String {
+            let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(
+                "{} {} {} {} {} {} {} {}",
+                self.name,
+                self.state,
+                self.role,
+                self.availability,
+                self.zone,
+                self.address,
+                self.engine_version,
+                labels.join(" ")
+            )
+        }
+        fn sort_key(&self, column: &str) -> Key {
+            match column {
+                "state" => text(&self.state),
+                "role" => text(&self.role),
+                "availability" => text(&self.availability),
+                "zone" => text(&self.zone),
+                "address" => text(&self.address),
+                "engine" => text(&self.engine_version),
+                _ => text(&self.name),
+            }
+        }
+    }
+
+    impl Listable for TaskRow {
+        const SORTS: &'static [&'static str] = &["service", "slot", "state", "desired"];
+        fn haystack(&self) -> String {
+            format!(
+                "{} {} {} {} {} {}",
+                self.service, self.state, self.desired_state, self.message, self.error, self.id
+            )
+        }
+        fn sort_key(&self, column: &str) -> Key {
+            match column {
+                "slot" => Key::Num(self.slot.unwrap_or(0)),
+                "state" => text(&self.state),
+                "desired" => text(&self.desired_state),
+                _ => text(&self.service),
             }
         }
     }

@@ -406,11 +406,23 @@ pub async fn get_series(cluster: i64, scope: String, key: String, range: i64) ->
     Ok(map::series(berth.metric_series(&actor, cluster, &scope, &key, range).await.map_err(wire)?))
 }
 
+/// Events a timeline shows at a time.
+pub const EVENTS_PAGE: usize = 50;
+
+/// A page of the cluster's (or one app's) events, newest first: narrowed to `severity` (`warning`
+/// or `error`) and the words `q`, older than the event `before` for the pages after the first.
 #[server(endpoint = "get_events", output = crate::codec::Json)]
-pub async fn get_events(cluster: i64, app: String) -> Result<Vec<EventRow>, AppError> {
+pub async fn get_events(
+    cluster: i64,
+    app: String,
+    severity: String,
+    q: String,
+    before: Option<i64>,
+) -> Result<Vec<EventRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
-    Ok(berth.events(&actor, cluster, &app, 100).await.map_err(wire)?.into_iter().map(map::event).collect())
+    let filter = domain::alerts::EventFilter { app, severity, q, before, limit: EVENTS_PAGE as i64 };
+    Ok(berth.events_where(&actor, cluster, &filter).await.map_err(wire)?.into_iter().map(map::event).collect())
 }
 
 #[server(endpoint = "get_alerts", output = crate::codec::Json)]

@@ -7,9 +7,12 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
 
 use super::ui::{ticker, BUTTON, INPUT, PRIMARY};
-use crate::api::observe::{get_events, get_logs, get_series, logs_text, EventRow, LogRow, SeriesRow};
+use crate::api::observe::{get_events, get_logs, get_series, logs_text, EventRow, LogRow, SeriesRow, EVENTS_PAGE};
+use crate::components::table::query_href;
 use crate::format;
 
 /// Lines the viewer keeps; older ones drop off the top.
@@ -598,24 +601,81 @@ fn short_task(task: &str) -> String {
     rest.split_once('_').map_or(rest, |(_, s)| s).to_string()
 }
 
-/// The newest events of a cluster (of one app when `app` is not empty), refreshed every 5 s.
+/// A cluster's (or one app's) events, newest first and refreshed, narrowed by words and severity
+/// on the server, a page at a time. The view is kept in the address (`events_q`, `severity`,
+/// `events_before`), beside whatever else the page keeps there.
 #[component]
 pub fn EventsTimeline(cluster: i64, #[prop(into)] app: String) -> impl IntoView {
     let tick = ticker(Duration::from_secs(5));
     let app = StoredValue::new(app);
-    let events = Resource::new(move || tick.get(), move |_| get_events(cluster, app.get_value()));
-    let rows = RwSignal::new(Vec::<EventRow>::new());
-    Effect::new(move |_| {
-        if let Some(Ok(list)) = events.get() {
-            rows.set(list);
-        }
+    let query = use_query_map();
+    let shown = Memo::new(move |_| {
+        query.with(|q| {
+            (
+                q.get("events_q").unwrap_or_default(),
+                q.get("severity").unwrap_or_default(),
+                q.get("events_before").and_then(|b| b.parse::<i64>().ok()),
+            )
+        })
     });
+    let events = Resource::new(
+        move || (tick.get(), shown.get()),
+        move |(_, (q, severity, before))| get_events(cluster, app.get_value(), severity, q, before),
+    );
+    // The rows shown stay while the next refresh loads.
+    let rows = RwSignal::new(Vec::<EventRow>::new());
+    let error = RwSignal::new(None::<String>);
+    Effect::new(move |_| match events.get() {
+        Some(Ok(list)) => {
+            rows.set(list);
+            error.set(None);
+        }
+        Some(Err(e)) => error.set(Some(e.display())),
+        None => {}
+    });
+    let location = use_location();
+    let navigate = use_navigate();
+    let go = Callback::new(move |changes: Vec<(&'static str, Option<String>)>| {
+        let href = query_href(&location.pathname.get_untracked(), &location.search.get_untracked(), &changes);
+        navigate(&href, NavigateOptions { scroll: false, ..Default::default() });
+    });
+    let input = NodeRef::<leptos::html::Input>::new();
+    let on_search = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let q = input.get_untracked().map(|i| i.value().trim().to_string()).unwrap_or_default();
+        go.run(vec![("events_q", (!q.is_empty()).then_some(q)), ("events_before", None)]);
+    };
+    let on_severity = move |ev: leptos::ev::Event| {
+        let severity = event_target_value(&ev);
+        go.run(vec![("severity", (!severity.is_empty()).then_some(severity)), ("events_before", None)]);
+    };
+    let older = move |_| {
+        if let Some(last) = rows.with_untracked(|r| r.last().map(|e| e.id)) {
+            go.run(vec![("events_before", Some(last.to_string()))]);
+        }
+    };
+    let newest = move |_| go.run(vec![("events_before", None)]);
+    let narrowed = move || shown.with(|(q, severity, _)| !q.is_empty() || !severity.is_empty());
     view! {
-        <ol class="max-h-80 space-y-1 overflow-auto text-sm" data-testid="events">
+        <form class="mb-3 flex flex-wrap items-center gap-2" role="search" on:submit=on_search>
+            <input type="search" node_ref=input class=format!("{INPUT} max-w-xs") aria-label="Search events"
+                placeholder="Words in the event" data-testid="events-search" prop:value=move || shown.with(|s| s.0.clone()) />
+            <label class="sr-only" for=format!("events-severity-{cluster}")>"Severity"</label>
+            <select id=format!("events-severity-{cluster}") class=format!("{INPUT} w-auto") data-testid="events-severity"
+                prop:value=move || shown.with(|s| s.1.clone()) on:change=on_severity>
+                <option value="">"Every event"</option>
+                <option value="warning">"Warnings and errors"</option>
+                <option value="error">"Errors"</option>
+            </select>
+            <button type="submit" class=BUTTON data-testid="events-search-go">"Search"</button>
+        </form>
+        {move || error.get().map(|e| view! { <p role="alert" class="mb-2 text-sm text-red-700 dark:text-red-300" data-testid="events-error">{e}</p> })}
+        <ol class="max-h-80 space-y-1 overflow-auto text-sm" data-testid="events" tabindex="0" aria-label="Events">
             {move || {
                 let list = rows.get();
                 if list.is_empty() {
-                    return view! { <li class="text-slate-500">"No events yet."</li> }.into_any();
+                    let none = if narrowed() { "No event matches." } else { "No events yet." };
+                    return view! { <li class="text-slate-500" data-testid="events-empty">{none}</li> }.into_any();
                 }
                 list.into_iter().map(|e| {
                     let tone = match e.severity.as_str() {
@@ -624,7 +684,7 @@ pub fn EventsTimeline(cluster: i64, #[prop(into)] app: String) -> impl IntoView 
                         _ => "bg-sky-500",
                     };
                     view! {
-                        <li class="flex items-start gap-2" data-testid="event" data-kind=e.kind.clone() data-action=e.action.clone() data-severity=e.severity.clone()>
+                        <li class="flex items-start gap-2" data-testid="event" data-id=e.id data-kind=e.kind.clone() data-action=e.action.clone() data-severity=e.severity.clone()>
                             <span class=format!("mt-1.5 h-2 w-2 shrink-0 rounded-full {tone}")></span>
                             <span class="shrink-0 tabular-nums text-slate-500">{format::date_utc(e.ts).trim_end_matches(" UTC").to_string()}</span>
                             <span>{e.message}</span>
@@ -633,6 +693,14 @@ pub fn EventsTimeline(cluster: i64, #[prop(into)] app: String) -> impl IntoView 
                 }).collect_view().into_any()
             }}
         </ol>
+        <div class="mt-2 flex gap-2 text-sm">
+            {move || shown.with(|s| s.2.is_some()).then(|| view! {
+                <button type="button" class=BUTTON data-testid="events-newest" on:click=newest>"Newest events"</button>
+            })}
+            {move || (rows.with(Vec::len) >= EVENTS_PAGE).then(|| view! {
+                <button type="button" class=BUTTON data-testid="events-older" on:click=older>"Older events"</button>
+            })}
+        </div>
     }
 }
 

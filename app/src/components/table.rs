@@ -24,20 +24,37 @@ pub fn use_list_args() -> Memo<ListArgs> {
     })
 }
 
-/// The address of `path` showing the table as `args` says.
-pub fn list_href(path: &str, args: &ListArgs) -> String {
-    let mut parts = Vec::new();
-    if !args.q.is_empty() {
-        parts.push(format!("q={}", encode(&args.q)));
-    }
-    if !args.sort.is_empty() {
-        parts.push(format!("sort={}", encode(&args.sort)));
-        if args.desc {
-            parts.push("desc=1".into());
-        }
-    }
-    if args.page > 1 {
-        parts.push(format!("page={}", args.page));
+/// The address of `path` showing the table as `args` says, keeping the other parameters of
+/// `search` (the current `?…`, such as the tab or another table's view).
+pub fn list_href(path: &str, search: &str, args: &ListArgs) -> String {
+    let sort = (!args.sort.is_empty()).then(|| args.sort.clone());
+    query_href(
+        path,
+        search,
+        &[
+            ("q", (!args.q.is_empty()).then(|| args.q.clone())),
+            ("desc", (sort.is_some() && args.desc).then(|| "1".to_string())),
+            ("sort", sort),
+            ("page", (args.page > 1).then(|| args.page.to_string())),
+        ],
+    )
+}
+
+/// `path` with the query `search` changed: each named parameter set to its value, or removed when
+/// it has none. The parameters not named keep their places; new ones follow them.
+pub fn query_href(path: &str, search: &str, changes: &[(&str, Option<String>)]) -> String {
+    let named = |pair: &str| {
+        let key = pair.split('=').next().unwrap_or_default();
+        changes.iter().any(|(k, _)| *k == key)
+    };
+    let mut parts: Vec<String> =
+        search.trim_start_matches('?').split('&').filter(|p| !p.is_empty() && !named(p)).map(str::to_string).collect();
+    let mut set: Vec<&(&str, Option<String>)> = changes.iter().filter(|(_, v)| v.is_some()).collect();
+    // A fixed order for the table's own parameters: `q`, `sort`, `desc`, `page`.
+    let rank = |k: &str| ["q", "sort", "desc", "page"].iter().position(|x| *x == k).unwrap_or(4);
+    set.sort_by_key(|(k, _)| rank(k));
+    for (key, value) in set {
+        parts.push(format!("{key}={}", encode(value.as_deref().unwrap_or_default())));
     }
     if parts.is_empty() {
         path.to_string()
@@ -68,7 +85,7 @@ pub fn SortHeader(label: &'static str, column: &'static str, args: Memo<ListArgs
         a.desc = a.sort == column && !a.desc;
         a.sort = column.to_string();
         a.page = 1;
-        list_href(&location.pathname.get(), &a)
+        list_href(&location.pathname.get(), &location.search.get(), &a)
     };
     view! {
         <th scope="col" class="px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500"
@@ -92,7 +109,10 @@ pub fn ListSearch(args: Memo<ListArgs>, label: &'static str, placeholder: &'stat
         ev.prevent_default();
         let q = input.get_untracked().map(|i| i.value()).unwrap_or_default();
         let next = ListArgs { q: q.trim().to_string(), page: 1, ..args.get_untracked() };
-        navigate(&list_href(&location.pathname.get_untracked(), &next), Default::default());
+        navigate(
+            &list_href(&location.pathname.get_untracked(), &location.search.get_untracked(), &next),
+            Default::default(),
+        );
     };
     view! {
         <form class="flex flex-wrap items-center gap-2" role="search" on:submit=on_submit>
@@ -101,7 +121,7 @@ pub fn ListSearch(args: Memo<ListArgs>, label: &'static str, placeholder: &'stat
             <button type="submit" class=PRIMARY data-testid="list-search-go">"Search"</button>
             {move || args.with(|a| (!a.q.is_empty()).then(|| {
                 let clear = ListArgs { q: String::new(), page: 1, ..a.clone() };
-                view! { <A href=list_href(&location.pathname.get_untracked(), &clear) attr:class=BUTTON attr:data-testid="list-search-clear">"Clear"</A> }
+                view! { <A href=list_href(&location.pathname.get_untracked(), &location.search.get_untracked(), &clear) attr:class=BUTTON attr:data-testid="list-search-clear">"Clear"</A> }
             }))}
         </form>
     }
@@ -117,7 +137,7 @@ pub fn Pager(total: usize, page: usize, per_page: usize, args: Memo<ListArgs>, n
     let to = move |p: usize| {
         let mut a = args.get_untracked();
         a.page = p;
-        list_href(&location.pathname.get_untracked(), &a)
+        list_href(&location.pathname.get_untracked(), &location.search.get_untracked(), &a)
     };
     let shown = if total <= per_page {
         format::count(total as i64, noun)
@@ -145,8 +165,18 @@ mod tests {
     #[test]
     fn the_address_holds_the_view() {
         let a = ListArgs { q: "web & db".into(), sort: "name".into(), desc: true, page: 3 };
-        assert_eq!(list_href("/apps", &a), "/apps?q=web%20%26%20db&sort=name&desc=1&page=3");
-        assert_eq!(list_href("/apps", &ListArgs { page: 1, ..Default::default() }), "/apps");
+        assert_eq!(list_href("/apps", "", &a), "/apps?q=web%20%26%20db&sort=name&desc=1&page=3");
+        assert_eq!(list_href("/apps", "?page=2", &ListArgs { page: 1, ..Default::default() }), "/apps");
+        // Other parameters stay: the tab, another table's view.
+        assert_eq!(
+            list_href(
+                "/apps/1",
+                "?tab=events&q=old&severity=error",
+                &ListArgs { q: "web".into(), ..Default::default() }
+            ),
+            "/apps/1?tab=events&severity=error&q=web"
+        );
+        assert_eq!(query_href("/c/1", "?sort=name&events_q=x", &[("events_q", None)]), "/c/1?sort=name");
         assert_eq!(encode("ü"), "%C3%BC");
     }
 }

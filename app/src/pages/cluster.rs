@@ -1,5 +1,6 @@
 //! One cluster: status, nodes and what can be done to them, recent operations, rename and delete.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -8,10 +9,11 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::cluster::{
-    get_cluster, AddHost, AddNodes, ClusterDetail, DeleteCluster, NodeRow, RemoveNode, RenameCluster,
-    SetNodeAvailability, SetNodeRole,
+    drain_warning, get_cluster, list_nodes, AddHost, AddNodes, ClusterDetail, DeleteCluster, DrainNodes, NodeRow,
+    RemoveNode, RenameCluster, SetNodeAvailability, SetNodeRole,
 };
 use crate::components::observe::{EventsTimeline, MetricsPanel};
+use crate::components::table::{use_list_args, ListSearch, Pager, SortHeader};
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, DANGER, PRIMARY};
 
 /// Inputs that sit in a line of text rather than fill a form.
@@ -31,6 +33,7 @@ struct Actions {
     add_host: ServerAction<AddHost>,
     rename: ServerAction<RenameCluster>,
     delete: ServerAction<DeleteCluster>,
+    drain: ServerAction<DrainNodes>,
 }
 
 impl Actions {
@@ -43,12 +46,16 @@ impl Actions {
             add_host: ServerAction::new(),
             rename: ServerAction::new(),
             delete: ServerAction::new(),
+            drain: ServerAction::new(),
         }
     }
 
     /// Bumps whenever an action finishes, so the page reloads its data.
     fn version(&self) -> usize {
-        self.availability.version().get() + self.role.version().get() + self.rename.version().get()
+        self.availability.version().get()
+            + self.role.version().get()
+            + self.rename.version().get()
+            + self.drain.version().get()
     }
 
     /// The latest error of any action, for one banner.
@@ -62,6 +69,7 @@ impl Actions {
             .or_else(|| err_job(self.add.value().get()))
             .or_else(|| err_job(self.add_host.value().get()))
             .or_else(|| err_job(self.delete.value().get()))
+            .or_else(|| self.drain.value().get().and_then(Result::err))
     }
 }
 
@@ -77,6 +85,9 @@ struct Ui {
     removing: RwSignal<Option<i64>>,
     /// The node whose drain waits for confirmation.
     draining: RwSignal<Option<i64>>,
+    /// The nodes ticked for a bulk drain, and whether that drain waits for confirmation.
+    selected: RwSignal<BTreeSet<i64>>,
+    bulk_draining: RwSignal<bool>,
 }
 
 impl Ui {
@@ -87,6 +98,8 @@ impl Ui {
             deleting: RwSignal::new(None),
             removing: RwSignal::new(None),
             draining: RwSignal::new(None),
+            selected: RwSignal::new(BTreeSet::new()),
+            bulk_draining: RwSignal::new(false),
         }
     }
 }
@@ -116,7 +129,7 @@ pub fn ClusterPage() -> impl IntoView {
         })
     };
     view! {
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
         </div>
     }
@@ -129,6 +142,7 @@ fn ClusterScreen(id: i64) -> impl IntoView {
     crate::toast_on_success!(actions.rename, "Cluster renamed");
     crate::toast_on_success!(actions.availability, "Node availability changed");
     crate::toast_on_success!(actions.role, "Node role changed");
+    crate::toast_on_success!(actions.drain, "Nodes drained");
     let ui = Ui::new();
     let tick = ticker(Duration::from_secs(3));
     let detail = Resource::new(move || (tick.get(), actions.version()), move |_| get_cluster(id));
@@ -157,6 +171,13 @@ fn ClusterScreen(id: i64) -> impl IntoView {
             ui.draining.set(None);
         }
     });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = actions.drain.value().get() {
+            ui.bulk_draining.set(false);
+            ui.selected.set(BTreeSet::new());
+        }
+    });
+    let manage = Signal::derive(move || detail.get().and_then(Result::ok).is_some_and(|d| d.access.manage));
 
     let refreshed = move |part: fn(ClusterDetail, Actions, Ui) -> AnyView| {
         move || {
@@ -196,7 +217,12 @@ fn ClusterScreen(id: i64) -> impl IntoView {
         })}
         {move || ui.deleting.get().map(|local| view! { <DeleteConfirm id local actions ui /> })}
         {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
-        <Transition fallback=|| ()>{refreshed(|d, actions, ui| view! { <ClusterBody d actions ui /> }.into_any())}</Transition>
+        <Transition fallback=|| ()>{refreshed(|d, _, _| view! { <ClusterSummary d /> }.into_any())}</Transition>
+        <Card title="Nodes">
+            <NodeList cluster=id tick actions ui manage />
+            <Transition fallback=|| ()>{refreshed(|d, actions, _| view! { <AddNodesForm d actions /> }.into_any())}</Transition>
+        </Card>
+        <Transition fallback=|| ()>{refreshed(|d, _, _| view! { <ClusterFacts d /> }.into_any())}</Transition>
         <ClusterApps id=Signal::derive(move || id) />
         <WorkloadPolicyCard id=Signal::derive(move || id) />
         // Outside the refreshing part: the charts keep their range and the timeline its place.
@@ -469,23 +495,28 @@ fn ClusterHeader(d: ClusterDetail, ui: Ui) -> impl IntoView {
 }
 
 #[component]
-fn ClusterBody(d: ClusterDetail, actions: Actions, ui: Ui) -> impl IntoView {
-    let c = d.cluster.clone();
-    let id = c.id;
-    let local = c.provider == "local";
-    let has_pending = d.nodes.iter().any(|n| n.state == "pending");
-    let access = d.access;
+fn ClusterSummary(d: ClusterDetail) -> impl IntoView {
+    let c = d.cluster;
     view! {
-        {(!d.cluster.message.is_empty()).then(|| view! { <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="cluster-message">{d.cluster.message.clone()}</p> })}
+        {(!c.message.is_empty()).then(|| view! { <p class="text-sm text-amber-700 dark:text-amber-300" data-testid="cluster-message">{c.message.clone()}</p> })}
         <div class="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
             <Summary label="Nodes ready" value=format!("{} / {}", c.ready, c.nodes) testid="nodes-ready" />
             <Summary label="Managers" value=c.managers.to_string() testid="managers" />
             <Summary label="CPUs · memory" value=format!("{} · {}", format::cpus(c.cpus), format::bytes(c.memory_bytes)) testid="resources" />
             <Summary label="Zones" value=c.zones.join(", ") testid="zones" />
         </div>
-        <Card title="Nodes">
-            <NodeTable nodes=d.nodes.clone() cluster=id actions ui manage=access.manage />
-            {(!local && access.manage).then(|| view! {
+    }
+}
+
+/// Adding nodes: existing hosts to a hosts cluster, new worker containers to a local one.
+#[component]
+fn AddNodesForm(d: ClusterDetail, actions: Actions) -> impl IntoView {
+    let id = d.cluster.id;
+    let local = d.cluster.provider == "local";
+    let has_pending = d.nodes.iter().any(|n| n.state == "pending");
+    let manage = d.access.manage;
+    view! {
+            {(!local && manage).then(|| view! {
                 <ActionForm action=actions.add_host>
                     <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
                         <input type="hidden" name="cluster" value=id />
@@ -496,7 +527,7 @@ fn ClusterBody(d: ClusterDetail, actions: Actions, ui: Ui) -> impl IntoView {
                     </div>
                 </ActionForm>
             })}
-            {(local && access.manage).then(|| view! {
+            {(local && manage).then(|| view! {
                 <ActionForm action=actions.add>
                     <div class="mt-4 flex flex-wrap items-center gap-2 text-sm">
                         <input type="hidden" name="cluster" value=id />
@@ -507,7 +538,13 @@ fn ClusterBody(d: ClusterDetail, actions: Actions, ui: Ui) -> impl IntoView {
                     </div>
                 </ActionForm>
             })}
-        </Card>
+    }
+}
+
+#[component]
+fn ClusterFacts(d: ClusterDetail) -> impl IntoView {
+    let c = d.cluster;
+    view! {
         <div class="grid gap-6 lg:grid-cols-2">
             <Card title="Engines">
                 <dl>
@@ -541,49 +578,126 @@ fn Summary(label: &'static str, value: String, testid: &'static str) -> impl Int
     }
 }
 
+/// The cluster's nodes, a page at a time (searched, sorted and paged on the server, the view in the
+/// address), refreshed with the page; ticked nodes can be drained together.
 #[component]
-fn NodeTable(nodes: Vec<NodeRow>, cluster: i64, actions: Actions, ui: Ui, manage: bool) -> impl IntoView {
-    let now = nodes.iter().map(|n| n.seen_at).max().unwrap_or(0);
-    let warnings: Vec<Option<String>> = nodes.iter().map(|n| drain_warning(n, &nodes)).collect();
+fn NodeList(cluster: i64, tick: ReadSignal<u64>, actions: Actions, ui: Ui, manage: Signal<bool>) -> impl IntoView {
+    let args = use_list_args();
+    let nodes = Resource::new(
+        move || (tick.get(), actions.version(), args.get()),
+        move |(_, _, a)| list_nodes(cluster, a.q, a.sort, a.desc, a.page),
+    );
+    let table = move || {
+        Suspend::new(async move {
+            match nodes.await {
+                Ok(p) => {
+                    let pager = (p.total > 0).then(|| {
+                        view! { <div class="mt-3"><Pager total=p.total page=p.page per_page=p.per_page args noun="node" /></div> }
+                    });
+                    view! {
+                        <NodeTable nodes=p.rows cluster actions ui manage=manage.get_untracked() args />
+                        {pager}
+                    }
+                    .into_any()
+                }
+                Err(e) => view! { <ErrorBanner message=e.display() testid="nodes-error" /> }.into_any(),
+            }
+        })
+    };
+    let count = move || ui.selected.with(BTreeSet::len);
     view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full whitespace-nowrap text-sm">
-                <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
-                    <tr>
-                        <th class="py-2 pr-4">"Node"</th>
-                        <th class="py-2 pr-4">"State"</th>
-                        <th class="py-2 pr-4">"Role"</th>
-                        <th class="py-2 pr-4">"Availability"</th>
-                        <th class="py-2 pr-4">"Zone"</th>
-                        <th class="py-2 pr-4">"Address"</th>
-                        <th class="py-2 pr-4">"Engine"</th>
-                        <th class="py-2 pr-4">"Resources"</th>
-                        {manage.then(|| view! { <th class="py-2">"Actions"</th> })}
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {nodes.into_iter().zip(warnings).map(|(n, warning)| view! { <NodeLine n cluster actions ui now manage warning /> }).collect_view()}
-                </tbody>
-            </table>
+        <div class="mb-3 flex flex-wrap items-center justify-between gap-3">
+            <ListSearch args label="Search nodes" placeholder="Name, state, role, zone, label" />
+            {move || (manage.get() && count() > 0).then(|| view! {
+                <button type="button" class=BUTTON data-testid="drain-selected" aria-expanded=move || ui.bulk_draining.get().to_string()
+                    on:click=move |_| ui.bulk_draining.set(true)>
+                    {move || format!("Drain {}", format::count(count() as i64, "node"))}
+                </button>
+            })}
+        </div>
+        {move || (ui.bulk_draining.get() && count() > 0).then(|| view! { <BulkDrainConfirm cluster actions ui /> })}
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{table}</Transition>
+    }
+}
+
+/// Draining the ticked nodes, confirmed first with what it will do (asked of the server, which sees
+/// every node, not only the page shown).
+#[component]
+fn BulkDrainConfirm(cluster: i64, actions: Actions, ui: Ui) -> impl IntoView {
+    let ids = move || ui.selected.with(|s| s.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+    let warning = Resource::new(ids, move |ids| drain_warning(cluster, ids));
+    let count = move || ui.selected.with(BTreeSet::len) as i64;
+    view! {
+        <div role="alertdialog" aria-label="Drain nodes" data-testid="bulk-drain-confirm"
+            class="mb-3 space-y-2 rounded-lg border border-amber-200 bg-amber-50 p-3 text-sm dark:border-amber-900 dark:bg-amber-950">
+            <p>{move || format!("Drain {}? Their tasks stop there and start on other nodes; none are placed on them until they are activated again.", format::count(count(), "node"))}</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match warning.await {
+                        Ok(Some(w)) => view! { <p class="font-medium text-amber-800 dark:text-amber-200" data-testid="drain-warning">{w}</p> }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <ErrorBanner message=e.display() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <div class="flex gap-2">
+                <button type="button" class=DANGER data-testid="bulk-drain-yes" disabled=move || actions.drain.pending().get()
+                    on:click=move |_| { actions.drain.dispatch(DrainNodes { cluster, nodes: ids() }); }>
+                    {move || format!("Drain {}", format::count(count(), "node"))}
+                </button>
+                <button type="button" class=BUTTON on:click=move |_| ui.bulk_draining.set(false)>"Cancel"</button>
+            </div>
         </div>
     }
 }
 
-/// What draining `node` does beyond moving its tasks, when that is worth a second look: no other
-/// node left to run them, or the cluster's only manager.
-pub(crate) fn drain_warning(node: &NodeRow, all: &[NodeRow]) -> Option<String> {
-    let others_active = all.iter().any(|n| n.id != node.id && n.availability == "active" && n.state == "ready");
-    let managers = all.iter().filter(|n| n.role == "manager").count();
-    let mut said = Vec::new();
-    if !others_active {
-        said.push(
-            "No other node is active and ready: the apps' tasks will have nowhere to run until one is.".to_string(),
-        );
+#[component]
+fn NodeTable(
+    nodes: Vec<NodeRow>,
+    cluster: i64,
+    actions: Actions,
+    ui: Ui,
+    manage: bool,
+    args: Memo<crate::api::list::ListArgs>,
+) -> impl IntoView {
+    let now = nodes.iter().map(|n| n.seen_at).max().unwrap_or(0);
+    let page_ids: Vec<i64> = nodes.iter().map(|n| n.id).collect();
+    let all_ids = page_ids.clone();
+    let all_ticked = move || !page_ids.is_empty() && ui.selected.with(|s| page_ids.iter().all(|id| s.contains(id)));
+    let empty = nodes.is_empty();
+    view! {
+        <div tabindex="0" role="region" aria-label="Nodes" class="overflow-x-auto">
+            <table class="min-w-full whitespace-nowrap text-sm" data-testid="nodes">
+                <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
+                    <tr>
+                        {manage.then(|| view! {
+                            <th class="py-2 pr-2">
+                                <input type="checkbox" aria-label="Select every node on this page" data-testid="select-all-nodes"
+                                    prop:checked=all_ticked
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        ui.selected.update(|s| for id in &all_ids { if on { s.insert(*id); } else { s.remove(id); } });
+                                    } />
+                            </th>
+                        })}
+                        <SortHeader label="Node" column="name" args />
+                        <SortHeader label="State" column="state" args />
+                        <SortHeader label="Role" column="role" args />
+                        <SortHeader label="Availability" column="availability" args />
+                        <SortHeader label="Zone" column="zone" args />
+                        <SortHeader label="Address" column="address" args />
+                        <SortHeader label="Engine" column="engine" args />
+                        <th class="px-3 py-2">"Resources"</th>
+                        {manage.then(|| view! { <th class="px-3 py-2">"Actions"</th> })}
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {empty.then(|| view! { <tr><td colspan="10" class="px-3 py-3 text-slate-500" data-testid="no-match">"No node matches the search."</td></tr> })}
+                    {nodes.into_iter().map(|n| view! { <NodeLine n cluster actions ui now manage /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
-    if node.role == "manager" && managers == 1 {
-        said.push("It is the cluster's only manager: it goes on managing the swarm, but add another manager before you remove it.".to_string());
-    }
-    (!said.is_empty()).then(|| said.join(" "))
 }
 
 /// Activate, Pause and Drain, always in this order with the current one pressed, so nothing moves
@@ -651,15 +765,8 @@ pub(crate) fn AvailabilityButtons(
 }
 
 #[component]
-fn NodeLine(
-    n: NodeRow,
-    cluster: i64,
-    actions: Actions,
-    ui: Ui,
-    now: i64,
-    manage: bool,
-    warning: Option<String>,
-) -> impl IntoView {
+fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, ui: Ui, now: i64, manage: bool) -> impl IntoView {
+    let warning = n.drain_warning.clone();
     let busy = matches!(n.state.as_str(), "pending" | "removing");
     let node = n.id;
     let (role_value, role_label) = if n.role == "manager" { ("worker", "Demote") } else { ("manager", "Promote") };
@@ -670,19 +777,29 @@ fn NodeLine(
     let link_name = name.clone();
     view! {
         <tr data-testid=testid data-state=n.state.clone()>
-            <td class="py-2 pr-4 font-medium">
+            {manage.then(|| view! {
+                <td class="py-2 pr-2">
+                    <input type="checkbox" aria-label=format!("Select {name}") data-testid=format!("select-{name}")
+                        prop:checked=move || ui.selected.with(|s| s.contains(&node))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            ui.selected.update(|s| { if on { s.insert(node); } else { s.remove(&node); } });
+                        } />
+                </td>
+            })}
+            <td class="px-3 py-2 font-medium">
                 <A href=format!("/clusters/{cluster}/nodes/{node}") attr:class="text-sky-700 hover:underline dark:text-sky-300">{link_name}</A>
                 {n.leader.then(|| view! { <span class="ml-1 text-xs text-slate-500">"leader"</span> })}
             </td>
-            <td class="py-2 pr-4" title=title><StatusBadge status=n.state.clone() /></td>
-            <td class="py-2 pr-4">{n.role.clone()}</td>
-            <td class="py-2 pr-4"><StatusBadge status=n.availability.clone() /></td>
-            <td class="py-2 pr-4">{n.zone.clone()}</td>
-            <td class="py-2 pr-4 tabular-nums text-slate-500">{n.address.clone()}</td>
-            <td class="py-2 pr-4 text-slate-500">{n.engine_version.clone()}</td>
-            <td class="py-2 pr-4 tabular-nums text-slate-500">{format!("{} CPU · {}", format::cpus(n.cpus), format::bytes(n.memory_bytes))}</td>
+            <td class="px-3 py-2" title=title><StatusBadge status=n.state.clone() /></td>
+            <td class="px-3 py-2">{n.role.clone()}</td>
+            <td class="px-3 py-2"><StatusBadge status=n.availability.clone() /></td>
+            <td class="px-3 py-2">{n.zone.clone()}</td>
+            <td class="px-3 py-2 tabular-nums text-slate-500">{n.address.clone()}</td>
+            <td class="px-3 py-2 text-slate-500">{n.engine_version.clone()}</td>
+            <td class="px-3 py-2 tabular-nums text-slate-500">{format!("{} CPU · {}", format::cpus(n.cpus), format::bytes(n.memory_bytes))}</td>
             {manage.then(|| view! {
-            <td class="py-2">
+            <td class="px-3 py-2">
                 <div class="flex max-w-md flex-wrap gap-1">
                     <AvailabilityButtons cluster node name=name.clone() current=n.availability.clone() busy action=actions.availability draining=ui.draining warning />
                     <ActionForm action=actions.role>

@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::cluster::{get_node, NodePage, SetNodeAvailability, SetNodeLabels};
 use crate::components::observe::MetricsPanel;
+use crate::components::table::{use_list_args, ListSearch, Pager, SortHeader};
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, Fact, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 use crate::format;
 use crate::pages::cluster::AvailabilityButtons;
@@ -32,13 +33,17 @@ pub fn NodeView() -> impl IntoView {
         }
     });
     let tick = ticker(Duration::from_secs(3));
+    let args = use_list_args();
     let page = Resource::new(
-        move || (ids(), tick.get(), labels.version().get() + availability.version().get()),
-        |((cluster, node), _, _)| get_node(cluster, node),
+        move || (ids(), tick.get(), labels.version().get() + availability.version().get(), args.get()),
+        |((cluster, node), _, _, a)| get_node(cluster, node, a.q, a.sort, a.desc, a.page),
     );
     // The zone and labels form reads the node once, and again only after a save: a refresh never
     // resets what is being typed.
-    let form = Resource::new(move || (ids(), labels.version().get()), |((cluster, node), _)| get_node(cluster, node));
+    let form = Resource::new(
+        move || (ids(), labels.version().get()),
+        |((cluster, node), _)| get_node(cluster, node, String::new(), String::new(), false, 1),
+    );
     let error =
         move || labels.value().get().and_then(Result::err).or_else(|| availability.value().get().and_then(Result::err));
     let body = move || {
@@ -54,6 +59,14 @@ pub fn NodeView() -> impl IntoView {
             }
         })
     };
+    let tasks = move || {
+        Suspend::new(async move {
+            match page.await {
+                Ok(p) => view! { <NodeTasks p args /> }.into_any(),
+                Err(_) => ().into_any(),
+            }
+        })
+    };
     let labels_form = move || {
         Suspend::new(async move {
             match form.await {
@@ -64,9 +77,14 @@ pub fn NodeView() -> impl IntoView {
     };
     view! {
         <Title text="Node · Berth" />
-        <div class="mx-auto max-w-6xl space-y-6">
+        <div class="space-y-6">
             {move || error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+            // The search sits outside the refreshing part, so a refresh never resets what is typed.
+            <Card title="Tasks on this node">
+                <div class="mb-3"><ListSearch args label="Search tasks" placeholder="Service, state, message" /></div>
+                <Transition fallback=|| ()>{tasks}</Transition>
+            </Card>
             <Transition fallback=|| ()>{labels_form}</Transition>
             {move || {
                 let (cluster, node) = ids();
@@ -124,35 +142,49 @@ fn NodeDetail(
             </div>
             })}
         </Card>
-        <Card title="Tasks on this node">
+    }
+}
+
+/// The page of the node's tasks the address asks for.
+#[component]
+fn NodeTasks(p: NodePage, args: Memo<crate::api::list::ListArgs>) -> impl IntoView {
+    view! {
             {p.tasks_error.clone().map(|e| view! { <ErrorBanner message=e /> })}
-            {if p.tasks.is_empty() {
+            {if p.tasks.total == 0 && args.with_untracked(|a| a.q.is_empty()) {
                 view! { <p class="text-sm text-slate-500" data-testid="no-tasks">"No tasks."</p> }.into_any()
             } else {
+                let tasks = p.tasks;
                 view! {
-                    <div class="overflow-x-auto">
+                    <div tabindex="0" role="region" aria-label="Tasks" class="overflow-x-auto">
                     <table class="min-w-full text-sm" data-testid="node-tasks">
-                        <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
-                            <tr><th class="py-2 pr-4">"Service"</th><th class="py-2 pr-4">"Slot"</th><th class="py-2 pr-4">"State"</th><th class="py-2 pr-4">"Desired"</th><th class="py-2">"Message"</th></tr>
+                        <thead>
+                            <tr>
+                                <SortHeader label="Service" column="service" args />
+                                <SortHeader label="Slot" column="slot" args />
+                                <SortHeader label="State" column="state" args />
+                                <SortHeader label="Desired" column="desired" args />
+                                <th class="px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">"Message"</th>
+                            </tr>
                         </thead>
                         <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                            {p.tasks.into_iter().map(|t| {
+                            {tasks.rows.is_empty().then(|| view! { <tr><td colspan="5" class="px-3 py-3 text-slate-500" data-testid="no-match">"No task matches the search."</td></tr> })}
+                            {tasks.rows.into_iter().map(|t| {
                                 let failed = !t.error.is_empty();
                                 view! {
-                                <tr>
-                                    <td class="py-2 pr-4 font-medium">{t.service}</td>
-                                    <td class="py-2 pr-4 tabular-nums">{t.slot.map(|s| s.to_string()).unwrap_or_default()}</td>
-                                    <td class="py-2 pr-4"><StatusBadge status=t.state /></td>
-                                    <td class="py-2 pr-4 text-slate-500">{t.desired_state}</td>
-                                    <td class=if failed { "py-2 text-red-700 dark:text-red-300" } else { "py-2 text-slate-500" }>{if failed { t.error } else { t.message }}</td>
+                                <tr data-testid="node-task">
+                                    <td class="px-3 py-2 font-medium">{t.service}</td>
+                                    <td class="px-3 py-2 tabular-nums">{t.slot.map(|s| s.to_string()).unwrap_or_default()}</td>
+                                    <td class="px-3 py-2"><StatusBadge status=t.state /></td>
+                                    <td class="px-3 py-2 text-slate-500">{t.desired_state}</td>
+                                    <td class=if failed { "px-3 py-2 text-red-700 dark:text-red-300" } else { "px-3 py-2 text-slate-500" }>{if failed { t.error } else { t.message }}</td>
                                 </tr>
                             }}).collect_view()}
                         </tbody>
                     </table>
                     </div>
+                    <div class="mt-3"><Pager total=tasks.total page=tasks.page per_page=tasks.per_page args noun="task" /></div>
                 }.into_any()
             }}
-        </Card>
     }
 }
 

@@ -1,7 +1,7 @@
 //! Events of the clusters' timelines, alert rules and the alerts they fired.
 
-use super::Store;
-use crate::alerts::{AlertEvent, AlertRule, Event, NewAlertRule, NewEvent};
+use super::{Args, Store};
+use crate::alerts::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
 use crate::error::Result;
 
 impl Store {
@@ -33,17 +33,40 @@ impl Store {
 
     /// The newest events of a cluster (of one app when `app` is not empty), newest first.
     pub async fn events(&self, cluster: i64, app: &str, limit: i64) -> Result<Vec<Event>> {
-        let filter = if app.is_empty() { "" } else { "AND app = $2" };
+        self.events_where(cluster, &EventFilter { app: app.to_string(), limit, ..Default::default() }).await
+    }
+
+    /// The newest events of a cluster that `f` lets through, newest first.
+    pub async fn events_where(&self, cluster: i64, f: &EventFilter) -> Result<Vec<Event>> {
+        let mut args = Args::default();
+        let mut clauses = vec![format!("cluster_id = {}", args.int(cluster))];
+        if !f.app.is_empty() {
+            clauses.push(format!("app = {}", args.text(&f.app)));
+        }
+        // Severities are an allow-list checked by the domain; these are the store's own words.
+        match f.severity.as_str() {
+            "warning" => clauses.push("severity IN ('warning', 'error')".into()),
+            "error" => clauses.push("severity = 'error'".into()),
+            _ => {}
+        }
+        for word in f.q.split_whitespace().take(8) {
+            let n = args.text(format!("%{}%", word.to_lowercase().replace(['%', '_'], "")));
+            clauses.push(format!(
+                "(LOWER(message) LIKE {n} OR LOWER(subject) LIKE {n} OR LOWER(service) LIKE {n} OR LOWER(action) LIKE {n})"
+            ));
+        }
+        if let Some(before) = f.before {
+            let n = args.int(before);
+            let ts = format!("(SELECT ts FROM events WHERE id = {n})");
+            clauses.push(format!("(ts < {ts} OR (ts = {ts} AND id < {n}))"));
+        }
         let sql = format!(
             "SELECT id, cluster_id, ts, kind, action, app, service, subject, severity, message FROM events \
-             WHERE cluster_id = $1 {filter} ORDER BY ts DESC, id DESC LIMIT {}",
-            limit.clamp(1, 1000)
+             WHERE {} ORDER BY ts DESC, id DESC LIMIT {}",
+            clauses.join(" AND "),
+            f.limit.clamp(1, 1000)
         );
-        let mut query = sqlx::query_as(&sql).bind(cluster);
-        if !app.is_empty() {
-            query = query.bind(app);
-        }
-        Ok(query.fetch_all(&self.pool).await?)
+        Ok(args.bind(sqlx::query_as(&sql)).fetch_all(&self.pool).await?)
     }
 
     pub async fn event_expire(&self, before: i64) -> Result<u64> {
