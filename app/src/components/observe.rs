@@ -658,10 +658,10 @@ pub fn EventsTimeline(cluster: i64, #[prop(into)] app: String) -> impl IntoView 
     let narrowed = move || shown.with(|(q, severity, _)| !q.is_empty() || !severity.is_empty());
     view! {
         <form class="mb-3 flex flex-wrap items-center gap-2" role="search" on:submit=on_search>
-            <input type="search" node_ref=input class=format!("{INPUT} max-w-xs") aria-label="Search events"
+            <input type="search" node_ref=input class=format!("{} min-w-0 flex-1 sm:max-w-xs", INPUT.replace("block w-full ", "")) aria-label="Search events"
                 placeholder="Words in the event" data-testid="events-search" prop:value=move || shown.with(|s| s.0.clone()) />
             <label class="sr-only" for=format!("events-severity-{cluster}")>"Severity"</label>
-            <select id=format!("events-severity-{cluster}") class=format!("{INPUT} w-auto") data-testid="events-severity"
+            <select id=format!("events-severity-{cluster}") class="rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-950" data-testid="events-severity"
                 prop:value=move || shown.with(|s| s.1.clone()) on:change=on_severity>
                 <option value="">"Every event"</option>
                 <option value="warning">"Warnings and errors"</option>

@@ -116,7 +116,7 @@ pub fn ListSearch(args: Memo<ListArgs>, label: &'static str, placeholder: &'stat
     };
     view! {
         <form class="flex flex-wrap items-center gap-2" role="search" on:submit=on_submit>
-            <input type="search" node_ref=input class=format!("{INPUT} max-w-sm") aria-label=label placeholder=placeholder
+            <input type="search" node_ref=input class=format!("{} min-w-0 flex-1 sm:max-w-sm", INPUT.replace("block w-full ", "")) aria-label=label placeholder=placeholder
                 data-testid="list-search" prop:value=move || args.with(|a| a.q.clone()) />
             <button type="submit" class=PRIMARY data-testid="list-search-go">"Search"</button>
             {move || args.with(|a| (!a.q.is_empty()).then(|| {

@@ -219,7 +219,7 @@ fn ClusterScreen(id: i64) -> impl IntoView {
         {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
         <Transition fallback=|| ()>{refreshed(|d, _, _| view! { <ClusterSummary d /> }.into_any())}</Transition>
         <Card title="Nodes">
-            <NodeList cluster=id tick actions ui manage />
+            <NodeList cluster=id tick actions ui manage detail />
             <Transition fallback=|| ()>{refreshed(|d, actions, _| view! { <AddNodesForm d actions /> }.into_any())}</Transition>
         </Card>
         <Transition fallback=|| ()>{refreshed(|d, _, _| view! { <ClusterFacts d /> }.into_any())}</Transition>
@@ -581,7 +581,14 @@ fn Summary(label: &'static str, value: String, testid: &'static str) -> impl Int
 /// The cluster's nodes, a page at a time (searched, sorted and paged on the server, the view in the
 /// address), refreshed with the page; ticked nodes can be drained together.
 #[component]
-fn NodeList(cluster: i64, tick: ReadSignal<u64>, actions: Actions, ui: Ui, manage: Signal<bool>) -> impl IntoView {
+fn NodeList(
+    cluster: i64,
+    tick: ReadSignal<u64>,
+    actions: Actions,
+    ui: Ui,
+    manage: Signal<bool>,
+    detail: Resource<Result<ClusterDetail, AppError>>,
+) -> impl IntoView {
     let args = use_list_args();
     let nodes = Resource::new(
         move || (tick.get(), actions.version(), args.get()),
@@ -589,13 +596,16 @@ fn NodeList(cluster: i64, tick: ReadSignal<u64>, actions: Actions, ui: Ui, manag
     );
     let table = move || {
         Suspend::new(async move {
+            // What the caller may do is awaited with the rows, so the server renders the same
+            // columns the browser hydrates.
+            let manage = matches!(detail.await, Ok(d) if d.access.manage);
             match nodes.await {
                 Ok(p) => {
                     let pager = (p.total > 0).then(|| {
                         view! { <div class="mt-3"><Pager total=p.total page=p.page per_page=p.per_page args noun="node" /></div> }
                     });
                     view! {
-                        <NodeTable nodes=p.rows cluster actions ui manage=manage.get_untracked() args />
+                        <NodeTable nodes=p.rows cluster actions ui manage args />
                         {pager}
                     }
                     .into_any()
@@ -608,7 +618,7 @@ fn NodeList(cluster: i64, tick: ReadSignal<u64>, actions: Actions, ui: Ui, manag
     view! {
         <div class="mb-3 flex flex-wrap items-center justify-between gap-3">
             <ListSearch args label="Search nodes" placeholder="Name, state, role, zone, label" />
-            {move || (manage.get() && count() > 0).then(|| view! {
+            {move || (count() > 0 && manage.get()).then(|| view! {
                 <button type="button" class=BUTTON data-testid="drain-selected" aria-expanded=move || ui.bulk_draining.get().to_string()
                     on:click=move |_| ui.bulk_draining.set(true)>
                     {move || format!("Drain {}", format::count(count() as i64, "node"))}
@@ -800,7 +810,8 @@ fn NodeLine(n: NodeRow, cluster: i64, actions: Actions, ui: Ui, now: i64, manage
             <td class="px-3 py-2 tabular-nums text-slate-500">{format!("{} CPU · {}", format::cpus(n.cpus), format::bytes(n.memory_bytes))}</td>
             {manage.then(|| view! {
             <td class="px-3 py-2">
-                <div class="flex max-w-md flex-wrap gap-1">
+                // Wide enough for the buttons in one row; a confirmation wraps below them.
+                <div class="flex w-[27rem] flex-wrap gap-1">
                     <AvailabilityButtons cluster node name=name.clone() current=n.availability.clone() busy action=actions.availability draining=ui.draining warning />
                     <ActionForm action=actions.role>
                         <input type="hidden" name="cluster" value=cluster />
