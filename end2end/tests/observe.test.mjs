@@ -48,6 +48,20 @@ const SITE = `services:
         mode: host
 `;
 
+/** Fills the deploy form that is open for the cluster, checks, deploys and waits until it ran. */
+async function deployApp(page, name, compose) {
+  await hydrated(page);
+  await page.getByTestId('app-cluster').selectOption({ label: 'observe-e2e' });
+  await page.getByTestId('app-name').fill(name);
+  await page.getByTestId('compose').fill(compose);
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-ok').waitFor();
+  await page.getByTestId('deploy').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  await hydrated(page);
+  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+}
+
 test('observability: live logs, search, charts, alerts, operation history', async () => {
   const { page, assertClean, allow } = await watchedPage(browser);
   await createAdmin(page, berth);
@@ -66,16 +80,7 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   await hydrated(page);
   await page.getByTestId('deploy-here').click();
   await page.waitForURL(/\/apps\/new\?cluster=\d+$/);
-  await hydrated(page);
-  await page.getByTestId('app-cluster').selectOption({ label: 'observe-e2e' });
-  await page.getByTestId('app-name').fill('tick');
-  await page.getByTestId('compose').fill(TICKER);
-  await page.getByTestId('check').click();
-  await page.getByTestId('check-ok').waitFor();
-  await page.getByTestId('deploy').click();
-  await page.waitForURL(/\/apps\/\d+$/);
-  await hydrated(page);
-  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+  await deployApp(page, 'tick', TICKER);
 
   // Live lines arrive from both replicas, merged.
   await page.getByTestId('tab-logs').click();
@@ -333,16 +338,7 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
 
   // A published port is a link to an address that reaches the service.
   await page.goto(`${clusterUrl.replace(/\/clusters\/(\d+)$/, '/apps/new?cluster=$1')}`);
-  await hydrated(page);
-  await page.getByTestId('app-cluster').selectOption({ label: 'observe-e2e' });
-  await page.getByTestId('app-name').fill('site');
-  await page.getByTestId('compose').fill(SITE);
-  await page.getByTestId('check').click();
-  await page.getByTestId('check-ok').waitFor();
-  await page.getByTestId('deploy').click();
-  await page.waitForURL(/\/apps\/\d+$/);
-  await hydrated(page);
-  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+  await deployApp(page, 'site', SITE);
   const link = page.getByTestId('port-links').getByRole('link');
   await link.first().waitFor({ timeout: 30_000 });
   const href = await link.first().getAttribute('href');

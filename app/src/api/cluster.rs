@@ -299,7 +299,7 @@ pub async fn create_cluster(name: String, nodes: String, managers: String, zones
         // clusters (the domain checks the rest after it authorizes).
         domain::authz::authorize(&actor, domain::Permission::ClusterCreate).map_err(wire)?;
         checks.field(input.validate());
-        return Err(checks.finish().map_err(wire).unwrap_err());
+        checks.finish().map_err(wire)?;
     }
     berth.create_local_cluster(&actor, &input).await.map_err(wire)
 }

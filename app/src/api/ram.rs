@@ -255,8 +255,10 @@ pub async fn create_user(
         admin,
         password: Some(password.clone()).filter(|p| !p.is_empty()),
     };
-    // A repeated password that differs is said with whatever else is wrong.
+    // A repeated password that differs is said with whatever else is wrong, to those who may
+    // create accounts (the domain checks the rest after it authorizes).
     if !password.is_empty() && password != confirm_password {
+        domain::authz::authorize(&actor, domain::Permission::UserManage).map_err(wire)?;
         let mut checks = domain::error::Checks::default();
         checks.field(input.validate());
         checks.invalid("confirm_password", "does not match the password");

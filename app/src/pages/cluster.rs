@@ -177,7 +177,6 @@ fn ClusterScreen(id: i64) -> impl IntoView {
             ui.selected.set(BTreeSet::new());
         }
     });
-    let manage = Signal::derive(move || detail.get().and_then(Result::ok).is_some_and(|d| d.access.manage));
 
     let refreshed = move |part: fn(ClusterDetail, Actions, Ui) -> AnyView| {
         move || {
@@ -219,7 +218,7 @@ fn ClusterScreen(id: i64) -> impl IntoView {
         {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
         <Transition fallback=|| ()>{refreshed(|d, _, _| view! { <ClusterSummary d /> }.into_any())}</Transition>
         <Card title="Nodes">
-            <NodeList cluster=id tick actions ui manage detail />
+            <NodeList cluster=id tick actions ui detail />
             <Transition fallback=|| ()>{refreshed(|d, actions, _| view! { <AddNodesForm d actions /> }.into_any())}</Transition>
         </Card>
         <Transition fallback=|| ()>{refreshed(|d, _, _| view! { <ClusterFacts d /> }.into_any())}</Transition>
@@ -586,9 +585,9 @@ fn NodeList(
     tick: ReadSignal<u64>,
     actions: Actions,
     ui: Ui,
-    manage: Signal<bool>,
     detail: Resource<Result<ClusterDetail, AppError>>,
 ) -> impl IntoView {
+    let manage = move || detail.get().and_then(Result::ok).is_some_and(|d| d.access.manage);
     let args = use_list_args();
     let nodes = Resource::new(
         move || (tick.get(), actions.version(), args.get()),
@@ -618,7 +617,7 @@ fn NodeList(
     view! {
         <div class="mb-3 flex flex-wrap items-center justify-between gap-3">
             <ListSearch args label="Search nodes" placeholder="Name, state, role, zone, label" />
-            {move || (count() > 0 && manage.get()).then(|| view! {
+            {move || (count() > 0 && manage()).then(|| view! {
                 <button type="button" class=BUTTON data-testid="drain-selected" aria-expanded=move || ui.bulk_draining.get().to_string()
                     on:click=move |_| ui.bulk_draining.set(true)>
                     {move || format!("Drain {}", format::count(count() as i64, "node"))}
