@@ -1507,7 +1507,10 @@ fn task_views(tasks: Vec<engine::ServiceTask>, node_names: &HashMap<String, Stri
     }
     let mut views = Vec::new();
     for (_, mut tasks) in by_slot {
-        tasks.sort_by_key(|t| t.updated_at);
+        // The slot's current task is the one swarm wants running; a task it stopped (scaled away,
+        // replaced) may report its shutdown after its successor started, so the newest change alone
+        // is not the current task.
+        tasks.sort_by_key(|t| (t.desired_state == "running", t.updated_at));
         let Some(t) = tasks.pop() else { continue };
         // Earlier tasks that ended on their own (failed, rejected, or exited while meant to run);
         // those swarm shut down for an update, a drain or a scale are planned, not restarts.
@@ -1691,6 +1694,10 @@ mod tests {
         assert_eq!(task_views(crashed, &names)[0].restarts, 2);
         // A slot scaled away shows nothing.
         assert!(task_views(vec![task("a", "shutdown", "shutdown", 1)], &names).is_empty());
+        // Stopped and started again: the old task's shutdown, reported after the new task started,
+        // does not hide the running one.
+        let restarted = vec![task("a", "shutdown", "remove", 5), task("b", "running", "running", 3)];
+        assert_eq!(task_views(restarted, &names)[0].id, "b");
     }
 
     fn spec(yaml: &str) -> compose::AppSpec {
