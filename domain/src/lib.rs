@@ -6,43 +6,34 @@
 //! The store (sqlx) and the engine adapter (bollard) live here too; nothing in this crate knows about
 //! HTTP or Leptos.
 
-pub mod alerts;
-pub mod app;
-mod app_health;
+mod access;
+mod apps;
+mod audit;
 pub mod authz;
-pub mod bootstrap;
 pub mod clock;
-pub mod cluster;
-mod collector;
+mod clusters;
 pub mod engine;
 pub mod error;
-pub mod history;
-pub mod hosts;
-pub mod idempotency;
-pub mod job;
-mod lease;
 pub mod listing;
-mod local;
-pub mod logs;
-pub mod mail;
-pub mod metrics;
-pub mod node;
-pub mod operation;
-pub mod password;
-pub mod pki;
-pub mod ram;
-mod reconcile;
-pub mod refusals;
+mod observe;
+mod runtime;
 pub mod secret;
-pub mod session;
 pub mod store;
-pub mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod throttle;
-pub mod user;
-mod webhook;
-mod workload;
+
+// The paths callers name, one module per noun (`domain::cluster`, `domain::app`, …), whichever
+// folder holds it: the folders are how the crate is laid out, not part of its interface.
+pub use access::{accounts as ram, bootstrap, password, session, throttle, user};
+pub use apps::{converge as app, template};
+pub use audit::{history, operation, refusals};
+pub use clusters::providers::{hosts, local};
+pub use clusters::{cluster, node, pki};
+pub use observe::{alerts, logs, mail, metrics};
+pub use runtime::{idempotency, job};
+use apps::health as app_health;
+use observe::{collector, webhook};
+use runtime::lease;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -54,7 +45,7 @@ pub use error::{Error, Result};
 
 use engine::{Endpoint, Engine, EngineOverview};
 use job::Busy;
-pub use local::DEFAULT_NODE_IMAGE;
+pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
 use password::Hasher;
 use store::Store;
 use throttle::Limit;

@@ -1,0 +1,9 @@
+//! Access: who may use Berth and how they prove it — accounts, passwords, sign-in and sessions,
+//! sign-in throttling, the first admin, grants, invite links, API tokens and shared dashboard links.
+
+pub mod accounts;
+pub mod bootstrap;
+pub mod password;
+pub mod session;
+pub mod throttle;
+pub mod user;

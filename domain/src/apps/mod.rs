@@ -1,0 +1,8 @@
+//! Apps: Compose templates deployed to a cluster as swarm stacks, their versions, drift and
+//! adoption, the workload policy every workload change passes, their health between jobs, and the
+//! template catalog.
+
+pub mod converge;
+pub(crate) mod health;
+pub(crate) mod policy;
+pub mod template;

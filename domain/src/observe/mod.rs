@@ -1,0 +1,9 @@
+//! Observe: what the clusters do — the collector, metrics, logs, events and alerts, and how alerts
+//! are sent (webhooks, mail).
+
+pub mod alerts;
+pub(crate) mod collector;
+pub mod logs;
+pub mod mail;
+pub mod metrics;
+pub(crate) mod webhook;
