@@ -5,26 +5,26 @@
 //! backend has its own migration set under `migrations/`. Nothing outside this module imports sqlx
 //! query APIs.
 
-mod app;
+mod access;
+mod apps;
+mod audit;
 mod bootstrap;
-mod cluster;
+mod clusters;
 mod idempotency;
-mod job;
 mod lease;
 mod logs;
 mod metrics;
 mod observe;
-mod operation;
-mod ram;
+mod runtime;
 mod session;
 mod template;
 mod user;
 
-pub use app::NewVersion;
+pub use access::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
+pub use apps::NewVersion;
+pub use audit::{FailureKey, OperationFilter};
 pub use idempotency::KeyState;
-pub use job::NewJob;
-pub use operation::{FailureKey, OperationFilter};
-pub use ram::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
+pub use runtime::NewJob;
 pub use user::{NewUser, UserRow};
 
 use std::str::FromStr;
