@@ -1,7 +1,8 @@
-//! Accounts beyond the first admin: users, grants, invite links, API tokens, shared dashboard links,
-//! and the session rows people see and revoke.
+//! The tables of `access/`: users, grants, invite links, API tokens, shared dashboard links,
+//! sessions (the rows people see and revoke, and those behind the console's cookie), and the
+//! one-time token that creates the first admin.
 
-use super::{NewUser, Store, UserRow};
+use super::Store;
 use crate::error::Result;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -398,5 +399,188 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+// ----- Users -----
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: i64,
+    pub created_at: i64,
+}
+
+/// A user about to be inserted; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+// ----- Sessions table -----
+//
+// The records behind the console's session cookie, keyed by `session_key` of the id rather than
+// the id itself. The data is an opaque JSON document owned by the session layer; `user_id` is kept
+// beside it so that all of one user's sessions can be ended at once.
+
+impl Store {
+    /// Inserts a new session; `false` when the id is taken (the caller picks another).
+    pub async fn session_create(&self, id: &str, meta: &SessionMeta, data: &str, expires_at: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, user_id, data, expires_at, signed_in_at, source, agent, seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(meta.user_id)
+        .bind(data)
+        .bind(expires_at)
+        .bind(meta.signed_in_at)
+        .bind(&meta.source)
+        .bind(&meta.agent)
+        .bind(meta.seen_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Saves a session that exists. A session whose row is gone (revoked, or its user's sessions were
+    /// ended while a request was in flight) stays gone: only `session_create` inserts.
+    pub async fn session_save(&self, id: &str, meta: &SessionMeta, data: &str, expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4, signed_in_at = $5, source = $6, \
+             agent = $7, seen_at = $8 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(meta.user_id)
+        .bind(data)
+        .bind(expires_at)
+        .bind(meta.signed_in_at)
+        .bind(&meta.source)
+        .bind(&meta.agent)
+        .bind(meta.seen_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The data and expiry of a session that has not expired.
+    pub async fn session_load(&self, id: &str, now: i64) -> Result<Option<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn session_delete(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn sessions_delete_expired(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Ends every session of one user (sign-out everywhere, disable, password change).
+    pub async fn sessions_delete_for_user(&self, user_id: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn sessions_count_for_user(&self, user_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+// ----- The one-time token that creates the first admin -----
+
+impl Store {
+    /// Replaces any earlier token with this one (only the newest printed link works).
+    pub async fn bootstrap_token_replace(&self, token_hash: &str, now: i64, expires_at: i64) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM bootstrap_tokens").execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO bootstrap_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `(expires_at, used_at)` of a token, if it exists.
+    pub async fn bootstrap_token(&self, token_hash: &str) -> Result<Option<(i64, Option<i64>)>> {
+        Ok(sqlx::query_as("SELECT expires_at, used_at FROM bootstrap_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Uses the token and inserts the first admin in one transaction. Returns the new user's id, or
+    /// `None` when the token is unknown, used, expired, or a user already exists (nothing is written).
+    pub async fn bootstrap_consume(&self, token_hash: &str, now: i64, admin: &NewUser) -> Result<Option<i64>> {
+        let mut tx = self.write().await?;
+        let used = sqlx::query(
+            "UPDATE bootstrap_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if used != 1 {
+            return Ok(None);
+        }
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+        if users > 0 {
+            return Ok(None);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, display_name, password_hash, role, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING id",
+        )
+        .bind(&admin.username)
+        .bind(&admin.display_name)
+        .bind(&admin.password_hash)
+        .bind(&admin.role)
+        .bind(admin.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 }

@@ -8,24 +8,16 @@
 mod access;
 mod apps;
 mod audit;
-mod bootstrap;
 mod clusters;
-mod idempotency;
-mod lease;
 mod logs;
 mod metrics;
 mod observe;
 mod runtime;
-mod session;
-mod template;
-mod user;
 
-pub use access::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
+pub use access::{GrantRow, NewToken, NewUser, SessionMeta, SessionRow, ShareRow, TokenRow, UserRow};
 pub use apps::NewVersion;
 pub use audit::{FailureKey, OperationFilter};
-pub use idempotency::KeyState;
-pub use runtime::NewJob;
-pub use user::{NewUser, UserRow};
+pub use runtime::{KeyState, NewJob};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -203,6 +195,37 @@ impl Store {
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// The installation's settings: one value per key (the installation id, quotas, the CA, mail).
+impl Store {
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM install_settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Inserts a setting unless it exists (the existing value wins).
+    pub async fn setting_insert_new(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO install_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn setting_put(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO install_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

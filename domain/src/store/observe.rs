@@ -1,4 +1,5 @@
-//! Events of the clusters' timelines, alert rules and the alerts they fired.
+//! The tables of `observe/` but logs and metric samples (`logs.rs`, `metrics.rs`): events of the
+//! clusters' timelines, alert rules and the alerts they fired, each cluster's newest collection.
 
 use super::{Args, Store};
 use crate::alerts::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
@@ -242,5 +243,32 @@ impl Store {
         .bind(limit.clamp(1, 1000))
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// Each cluster's newest collection, so that `/metrics` answers the same on every replica.
+impl Store {
+    /// Keeps a cluster's newest collection (JSON), written by `collector`.
+    pub async fn metric_latest_put(&self, cluster: i64, ts: i64, collector: &str, body: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO metric_latest (cluster_id, ts, collector, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (cluster_id) DO UPDATE SET ts = excluded.ts, collector = excluded.collector, \
+             body = excluded.body",
+        )
+        .bind(cluster)
+        .bind(ts)
+        .bind(collector)
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A cluster's newest collection: its time, who collected it and the JSON.
+    pub async fn metric_latest(&self, cluster: i64) -> Result<Option<(i64, String, String)>> {
+        Ok(sqlx::query_as("SELECT ts, collector, body FROM metric_latest WHERE cluster_id = $1")
+            .bind(cluster)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }
