@@ -25,15 +25,15 @@ pub mod testing;
 // The paths callers name, one module per noun (`domain::cluster`, `domain::app`, …), whichever
 // folder holds it: the folders are how the crate is laid out, not part of its interface.
 pub use access::{accounts as ram, bootstrap, password, session, throttle, user};
+use apps::health as app_health;
 pub use apps::{converge as app, template};
 pub use audit::{history, operation, refusals};
 pub use clusters::providers::{hosts, local};
 pub use clusters::{cluster, node, pki};
 pub use observe::{alerts, logs, mail, metrics};
-pub use runtime::{idempotency, job};
-use apps::health as app_health;
 use observe::{collector, webhook};
 use runtime::lease;
+pub use runtime::{idempotency, job};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,9 +43,9 @@ use std::time::Duration;
 pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
 pub use error::{Error, Result};
 
+pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
 use engine::{Endpoint, Engine, EngineOverview};
 use job::Busy;
-pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
 use password::Hasher;
 use store::Store;
 use throttle::Limit;

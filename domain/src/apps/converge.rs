@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -29,75 +28,13 @@ use crate::operation::Op;
 use crate::store::NewVersion;
 use crate::Berth;
 
+pub use crate::store::{App, AppVersion, Overrides};
+
 /// The label that ties a service to its app.
 pub const APP_LABEL: &str = "berth.app";
 const VERSION_LABEL: &str = "berth.app.version";
 /// The placement constraint that keeps a stopped global service from running anywhere.
 const STOPPED_CONSTRAINT: &str = "node.labels.berth.stopped==true";
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct App {
-    pub id: i64,
-    pub cluster_id: i64,
-    /// The stack namespace.
-    pub name: String,
-    /// `deploying`, `running`, `stopped`, `failed`, `deleting`.
-    pub status: String,
-    pub message: String,
-    pub version: i64,
-    pub template_id: Option<i64>,
-    overrides: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl App {
-    pub fn overrides(&self) -> Overrides {
-        serde_json::from_str(&self.overrides).unwrap_or_default()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn for_test(id: i64, name: &str) -> App {
-        App {
-            id,
-            cluster_id: 1,
-            name: name.into(),
-            status: "running".into(),
-            message: String::new(),
-            version: 1,
-            template_id: None,
-            overrides: "{}".into(),
-            created_by: String::new(),
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-}
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct AppVersion {
-    pub app_id: i64,
-    pub version: i64,
-    pub compose: String,
-    vars: String,
-    /// `create`, `update`, `rollback`, `adopt`.
-    pub action: String,
-    pub note: String,
-    pub created_by: String,
-    pub created_at: i64,
-}
-
-/// Changes made to an app since its current version; a new version clears them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Overrides {
-    #[serde(default)]
-    pub replicas: BTreeMap<String, u64>,
-    #[serde(default)]
-    pub resources: BTreeMap<String, compose::Resources>,
-    #[serde(default)]
-    pub stopped: bool,
-}
 
 /// An app to create.
 #[derive(Clone, Debug, Default)]

@@ -13,33 +13,13 @@ use crate::error::{Error, Result};
 use crate::operation::Op;
 use crate::Berth;
 
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Template {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub compose: String,
-    pub version: i64,
-    pub created_by: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
+pub use crate::store::{Template, TemplateVersion};
 
 impl Template {
     /// The variables the template uses, in order of first use.
     pub fn variables(&self) -> Vec<compose::Variable> {
         compose::variables(&self.compose)
     }
-}
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct TemplateVersion {
-    pub template_id: i64,
-    pub version: i64,
-    pub description: String,
-    pub compose: String,
-    pub created_by: String,
-    pub created_at: i64,
 }
 
 /// A template as typed into the catalog editor.

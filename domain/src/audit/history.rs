@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::authz::{authorize, Actor, ClusterRole, Level, Permission};
 use crate::error::Result;
-use crate::operation::{chain_hash, Operation, GENESIS};
+use crate::store::{chain_hash, Operation, GENESIS};
 use crate::store::{OperationFilter, Store};
 use crate::Berth;
 

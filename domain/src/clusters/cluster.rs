@@ -12,44 +12,13 @@ use crate::node::Node;
 use crate::operation::Op;
 use crate::Berth;
 
+pub use crate::store::{Cluster, NewCluster};
+
 pub const LOCAL: &str = "local";
 pub const HOSTS: &str = "hosts";
 
 /// Most nodes one creation may ask for.
 pub const MAX_NODES: u32 = 20;
-
-/// A cluster as stored.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Cluster {
-    pub id: i64,
-    pub name: String,
-    /// `local` or `hosts`.
-    pub provider: String,
-    /// `creating`, `ready`, `degraded`, `unreachable`, `deleting`.
-    pub status: String,
-    pub message: String,
-    zones: String,
-    pub swarm_id: String,
-    /// The Docker network of a local cluster's node containers.
-    pub network: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl Cluster {
-    pub fn zones(&self) -> Vec<String> {
-        serde_json::from_str(&self.zones).unwrap_or_default()
-    }
-}
-
-/// A cluster row about to be inserted.
-#[derive(Clone, Debug)]
-pub struct NewCluster {
-    pub name: String,
-    pub provider: String,
-    pub status: String,
-    pub zones: Vec<String>,
-}
 
 /// A cluster with its node counts, for lists.
 #[derive(Clone, Debug)]

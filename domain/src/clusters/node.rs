@@ -13,110 +13,15 @@ use crate::error::{Error, Result};
 use crate::operation::Op;
 use crate::Berth;
 
+pub use crate::store::{NewNode, Node, NodeObservation};
+
 /// The swarm label that carries a node's zone (placement preferences spread over it).
 pub const ZONE_LABEL: &str = "berth.zone";
 
-/// A node as stored: what Berth asked for (name, endpoint, zone) and what it last observed.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Node {
-    pub id: i64,
-    pub cluster_id: i64,
-    pub name: String,
-    pub endpoint: String,
-    /// The node container on the local engine (`local` provider).
-    pub container: String,
-    /// The address the node advertises to the swarm.
-    pub address: String,
-    /// `manager` or `worker`.
-    pub role: String,
-    pub zone: String,
-    pub swarm_node_id: String,
-    /// `pending`, `ready`, `down`, `unreachable`, `missing`, `removing`.
-    pub state: String,
-    /// `active`, `pause` or `drain`.
-    pub availability: String,
-    pub leader: i64,
-    pub engine_version: String,
-    pub nano_cpus: i64,
-    pub memory_bytes: i64,
-    labels: String,
-    /// Why the node is in its state, when that needs saying.
-    pub message: String,
-    /// When Berth last reached the node's engine (Unix ms).
-    pub seen_at: i64,
-    pub created_at: i64,
-    /// `none` (unix socket), `mtls` or `insecure` (plain tcp).
-    pub tls: String,
-}
-
 impl Node {
-    /// The node's swarm labels (the zone label included).
-    pub fn labels(&self) -> BTreeMap<String, String> {
-        serde_json::from_str(&self.labels).unwrap_or_default()
-    }
-
     pub fn is_manager(&self) -> bool {
         self.role == NodeRole::Manager.as_str()
     }
-
-    /// A node row without a database, for unit tests.
-    #[cfg(test)]
-    pub(crate) fn for_test(name: &str, state: &str) -> Node {
-        Node {
-            id: 1,
-            cluster_id: 1,
-            name: name.into(),
-            endpoint: "unix:///tmp/n.sock".into(),
-            container: String::new(),
-            address: String::new(),
-            role: "worker".into(),
-            zone: "a".into(),
-            swarm_node_id: "abc".into(),
-            state: state.into(),
-            availability: "active".into(),
-            leader: 0,
-            engine_version: String::new(),
-            nano_cpus: 0,
-            memory_bytes: 0,
-            labels: "{}".into(),
-            message: String::new(),
-            seen_at: 0,
-            created_at: 0,
-            tls: "none".into(),
-        }
-    }
-}
-
-/// A node row about to be inserted.
-#[derive(Clone, Debug)]
-pub struct NewNode {
-    pub cluster_id: i64,
-    pub name: String,
-    pub endpoint: String,
-    pub container: String,
-    pub role: String,
-    pub zone: String,
-    pub state: String,
-    /// `none`, `mtls` or `insecure`.
-    pub tls: String,
-    /// The address the node advertises to the swarm, when known beforehand (hosts).
-    pub address: String,
-}
-
-/// What the reconciler saw of a node.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NodeObservation {
-    pub role: String,
-    pub zone: String,
-    pub state: String,
-    pub availability: String,
-    pub leader: bool,
-    pub engine_version: String,
-    pub nano_cpus: i64,
-    pub memory_bytes: i64,
-    pub labels: BTreeMap<String, String>,
-    pub message: String,
-    pub seen_at: Option<i64>,
 }
 
 /// A node with the tasks the swarm runs on it, for the node page.

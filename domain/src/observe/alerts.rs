@@ -11,48 +11,7 @@ use crate::error::{Checks, Error, Result};
 use crate::operation::Op;
 use crate::Berth;
 
-/// An event on its way to the store.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewEvent {
-    pub cluster_id: i64,
-    pub ts: i64,
-    pub kind: String,
-    pub action: String,
-    pub app: String,
-    pub service: String,
-    pub subject: String,
-    /// `info`, `warning` or `error`.
-    pub severity: &'static str,
-    pub message: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct Event {
-    pub id: i64,
-    pub cluster_id: i64,
-    pub ts: i64,
-    pub kind: String,
-    pub action: String,
-    pub app: String,
-    pub service: String,
-    pub subject: String,
-    pub severity: String,
-    pub message: String,
-}
-
-/// Which of a cluster's events a timeline shows.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EventFilter {
-    /// One app's events (its name), or every event of the cluster when empty.
-    pub app: String,
-    /// `warning` (warnings and errors) or `error`; empty for every event.
-    pub severity: String,
-    /// Words that must all appear in the message, subject, service or action.
-    pub q: String,
-    /// Only events older than this one (the next page).
-    pub before: Option<i64>,
-    pub limit: i64,
-}
+pub use crate::store::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
 
 /// The severities a timeline can be narrowed to.
 pub const EVENT_SEVERITIES: &[&str] = &["warning", "error"];
@@ -61,65 +20,6 @@ pub const EVENT_SEVERITIES: &[&str] = &["warning", "error"];
 pub const METRIC: &str = "metric";
 pub const REPLICAS: &str = "replicas";
 pub const NODE_DOWN: &str = "node_down";
-
-/// A rule as the form sends it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct NewAlertRule {
-    pub cluster_id: i64,
-    pub name: String,
-    /// `metric`, `replicas` or `node_down`.
-    pub kind: String,
-    /// For metric rules: `service`, `node` or `cluster`.
-    pub scope: String,
-    /// The service's full name, the node's id, or '' for the cluster (and for node_down: any node).
-    pub subject: String,
-    /// For metric rules: `cpu` (percent of one core) or `mem` (percent of the limit, or MiB without one).
-    pub metric: String,
-    pub threshold: f64,
-    /// How long the condition must hold before the alert fires.
-    pub for_secs: i64,
-    /// Where firings and resolutions go: for the `webhook`, `slack` and `teams` channels an http or
-    /// https URL (empty for none), for `email` the addresses, separated by commas.
-    pub webhook: String,
-    /// How notifications are sent: `webhook` (Berth's JSON), `slack` or `teams` (their incoming
-    /// webhook formats) or `email` (through the installation's mail server). Empty means `webhook`.
-    #[serde(default)]
-    pub channel: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct AlertRule {
-    pub id: i64,
-    pub cluster_id: i64,
-    pub name: String,
-    pub kind: String,
-    pub scope: String,
-    pub subject: String,
-    pub metric: String,
-    pub threshold: f64,
-    pub for_secs: i64,
-    pub webhook: String,
-    pub channel: String,
-    /// Notifications are not sent before this time (Unix ms; 0: not muted).
-    pub muted_until: i64,
-    pub enabled: i64,
-    pub created_by: String,
-    pub created_at: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct AlertEvent {
-    pub id: i64,
-    pub rule_id: i64,
-    pub rule_name: String,
-    pub cluster_id: i64,
-    pub fired_at: i64,
-    pub resolved_at: Option<i64>,
-    pub value: f64,
-    pub message: String,
-    /// What the webhook answered to the last notification.
-    pub delivery: String,
-}
 
 /// What a cluster's rules can watch: its apps' services by full name (`shop_web`) and its nodes by
 /// name, for the form's choices and the check of a new rule.

@@ -1,60 +1,11 @@
 //! Collected logs: every task container's output, kept in the store after the container is gone,
 //! searched by words and filtered by cluster, app, service, container, node and time; tailed live.
 
-use serde::{Deserialize, Serialize};
-
 use crate::authz::{Actor, Permission};
 use crate::error::{Error, Result};
 use crate::Berth;
 
-/// A line on its way to the store.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewLogLine {
-    pub cluster_id: i64,
-    pub node_id: i64,
-    pub app: String,
-    pub service: String,
-    pub container_id: String,
-    pub task: String,
-    /// Nanoseconds since the epoch.
-    pub ts: i64,
-    pub stream: &'static str,
-    pub line: String,
-}
-
-/// A stored line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct LogLine {
-    pub id: i64,
-    pub cluster_id: i64,
-    pub node_id: i64,
-    pub app: String,
-    pub service: String,
-    pub container_id: String,
-    pub task: String,
-    pub ts: i64,
-    pub stream: String,
-    pub line: String,
-}
-
-/// Which lines. Empty strings and `None` mean "any".
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LogFilter {
-    pub cluster_id: i64,
-    pub app: String,
-    pub service: String,
-    pub container: String,
-    pub node: Option<i64>,
-    /// Words that must all occur in the line.
-    pub q: String,
-    pub since_ns: Option<i64>,
-    pub until_ns: Option<i64>,
-    /// A live tail: the lines stored after this id.
-    pub after: Option<i64>,
-    /// The page of a search before this id.
-    pub before: Option<i64>,
-    pub limit: i64,
-}
+pub use crate::store::{LogFilter, LogLine, NewLogLine};
 
 impl Berth {
     /// Lines of one cluster matching `filter`, in time order.

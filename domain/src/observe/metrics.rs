@@ -13,24 +13,10 @@ use crate::engine::Counters;
 use crate::error::{Error, Result};
 use crate::Berth;
 
+pub use crate::store::{Point, Sample};
+
 /// What a series is about.
 pub const SCOPES: &[&str] = &["container", "service", "node", "cluster"];
-
-/// One sample of one series. Rates are per second; cpu is percent of one core.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    pub cluster_id: i64,
-    pub scope: String,
-    pub key: String,
-    pub ts: i64,
-    pub cpu: f64,
-    pub mem: f64,
-    pub mem_limit: f64,
-    pub net_rx: f64,
-    pub net_tx: f64,
-    pub blk_read: f64,
-    pub blk_write: f64,
-}
 
 impl Sample {
     fn add(&mut self, other: &Sample) {
@@ -42,20 +28,6 @@ impl Sample {
         self.blk_read += other.blk_read;
         self.blk_write += other.blk_write;
     }
-}
-
-/// A point of a chart: the average over its step (and the highest cpu in it).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct Point {
-    pub ts: i64,
-    pub cpu: f64,
-    pub cpu_max: f64,
-    pub mem: f64,
-    pub mem_limit: f64,
-    pub net_rx: f64,
-    pub net_tx: f64,
-    pub blk_read: f64,
-    pub blk_write: f64,
 }
 
 /// A chart's data.

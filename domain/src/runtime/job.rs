@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::authz::{authorize, Actor, UserRef};
@@ -19,53 +18,11 @@ use crate::error::{Error, Internal, Result};
 use crate::operation::{Attempt, Op, Who};
 use crate::Berth;
 
-/// One step of a job, as the console shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    pub name: String,
-    /// `pending`, `running`, `done` or `failed`.
-    pub state: String,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    /// What is happening (or went wrong) within the step.
-    pub detail: String,
-}
+pub use crate::store::{Job, Step};
 
 impl Step {
     fn pending(name: &str) -> Step {
         Step { name: name.into(), state: "pending".into(), started_at: None, finished_at: None, detail: String::new() }
-    }
-}
-
-/// A job as stored.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Job {
-    pub id: i64,
-    pub kind: String,
-    pub cluster_id: Option<i64>,
-    pub target: String,
-    /// `running`, `succeeded` or `failed`.
-    pub status: String,
-    steps: String,
-    pub error: String,
-    pub actor_name: String,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-}
-
-impl Job {
-    pub fn steps(&self) -> Vec<Step> {
-        serde_json::from_str(&self.steps).unwrap_or_default()
-    }
-
-    /// Percent of steps finished (100 once the job succeeded).
-    pub fn progress(&self) -> u8 {
-        if self.status == "succeeded" {
-            return 100;
-        }
-        let steps = self.steps();
-        let done = steps.iter().filter(|s| s.state == "done").count();
-        (done * 100).checked_div(steps.len()).unwrap_or(0) as u8
     }
 }
 

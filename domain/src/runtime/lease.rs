@@ -18,7 +18,7 @@ use crate::Berth;
 
 /// The lease of a cluster's background loops.
 pub(crate) fn cluster(id: i64) -> String {
-    format!("cluster:{id}")
+    crate::store::cluster_lease(id)
 }
 
 /// The lease of rollups and retention.

@@ -1,9 +1,77 @@
 //! The tables of `apps/`: apps and their versions, the template catalog and its versions.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use super::Store;
-use crate::app::{App, AppVersion, Overrides};
 use crate::error::Result;
-use crate::template::{Template, TemplateVersion};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct App {
+    pub id: i64,
+    pub cluster_id: i64,
+    /// The stack namespace.
+    pub name: String,
+    /// `deploying`, `running`, `stopped`, `failed`, `deleting`.
+    pub status: String,
+    pub message: String,
+    pub version: i64,
+    pub template_id: Option<i64>,
+    /// The overrides as JSON (see [`App::overrides`]).
+    pub(crate) overrides: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl App {
+    pub fn overrides(&self) -> Overrides {
+        serde_json::from_str(&self.overrides).unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(id: i64, name: &str) -> App {
+        App {
+            id,
+            cluster_id: 1,
+            name: name.into(),
+            status: "running".into(),
+            message: String::new(),
+            version: 1,
+            template_id: None,
+            overrides: "{}".into(),
+            created_by: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AppVersion {
+    pub app_id: i64,
+    pub version: i64,
+    pub compose: String,
+    /// The variable values, sealed (see `Berth::seal_vars`).
+    pub(crate) vars: String,
+    /// `create`, `update`, `rollback`, `adopt`.
+    pub action: String,
+    pub note: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// Changes made to an app since its current version; a new version clears them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    #[serde(default)]
+    pub replicas: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub resources: BTreeMap<String, compose::Resources>,
+    #[serde(default)]
+    pub stopped: bool,
+}
 
 const COLUMNS: &str =
     "id, cluster_id, name, status, message, version, template_id, overrides, created_by, created_at, updated_at";
@@ -173,6 +241,28 @@ async fn insert_version(
 }
 
 // ----- The template catalog: templates and their versions -----
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Template {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub compose: String,
+    pub version: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TemplateVersion {
+    pub template_id: i64,
+    pub version: i64,
+    pub description: String,
+    pub compose: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
 
 const TEMPLATE_COLUMNS: &str = "id, name, description, compose, version, created_by, created_at, updated_at";
 

@@ -1,10 +1,184 @@
-//! Operations table: the append-only, hash-chained history of mutation attempts.
+//! The table of `audit/`: the append-only history of mutation attempts, each row linked to the
+//! one before it by a hash (the link is computed here, where a row is appended under the chain's
+//! lock; `audit/history.rs` recomputes it to verify the chain).
 
+use serde_json::Value;
 use sqlx::Row;
 
 use super::{Args, Backend, Store};
-use crate::error::Result;
-use crate::operation::{chain_hash, NewOperation, Operation, GENESIS};
+use crate::error::{Error, Result};
+
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// The operation ran and failed (bad input, engine error, wrong password).
+    Failure,
+    /// Authorization refused it.
+    Denied,
+    /// Refused before running because of too many recent failures.
+    Throttled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+            Outcome::Throttled => "throttled",
+        }
+    }
+
+    /// The outcome a failed operation's error stands for.
+    pub fn of_error(error: &Error) -> Outcome {
+        match error {
+            Error::Unauthenticated | Error::Forbidden(_) => Outcome::Denied,
+            Error::Throttled { .. } => Outcome::Throttled,
+            _ => Outcome::Failure,
+        }
+    }
+}
+
+/// A row about to be written.
+#[derive(Clone, Debug)]
+pub struct NewOperation {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub source: String,
+    /// How the attempt arrived: `console`, `api` (a token), `system` (Berth itself) or `anonymous`.
+    pub channel: String,
+    pub action: String,
+    pub target: String,
+    /// Parameters with secrets already removed (see [`redact`]).
+    pub params: Value,
+    pub outcome: Outcome,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub request_id: String,
+    /// The cluster the operation is about, which decides who may read the row.
+    pub cluster_id: Option<i64>,
+}
+
+impl NewOperation {
+    /// The fields the chain hashes, with the parameters as they will be stored.
+    pub(crate) fn fields(&self, params: &str) -> String {
+        canonical(&Fields {
+            started_at: self.started_at,
+            duration_ms: self.duration_ms,
+            actor_id: self.actor_id,
+            actor_name: &self.actor_name,
+            source: &self.source,
+            channel: &self.channel,
+            action: &self.action,
+            target: &self.target,
+            params,
+            outcome: self.outcome.as_str(),
+            error_code: self.error_code.as_deref(),
+            error_message: self.error_message.as_deref(),
+            request_id: &self.request_id,
+            cluster_id: self.cluster_id,
+        })
+    }
+}
+
+/// The hash before the first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One row's fields in the order the chain hashes them.
+struct Fields<'a> {
+    started_at: i64,
+    duration_ms: i64,
+    actor_id: Option<i64>,
+    actor_name: &'a str,
+    source: &'a str,
+    channel: &'a str,
+    action: &'a str,
+    target: &'a str,
+    params: &'a str,
+    outcome: &'a str,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    request_id: &'a str,
+    cluster_id: Option<i64>,
+}
+
+/// A JSON array of the fields: unambiguous (strings are quoted and escaped) and stable.
+fn canonical(f: &Fields) -> String {
+    serde_json::json!([
+        f.started_at,
+        f.duration_ms,
+        f.actor_id,
+        f.actor_name,
+        f.source,
+        f.channel,
+        f.action,
+        f.target,
+        f.params,
+        f.outcome,
+        f.error_code,
+        f.error_message,
+        f.request_id,
+        f.cluster_id
+    ])
+    .to_string()
+}
+
+/// A row's link: SHA-256 over the previous row's hash and this row's fields, hex.
+pub(crate) fn chain_hash(prev: &str, fields: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(prev.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(fields.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// A row of the history as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Operation {
+    pub id: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub source: String,
+    pub channel: String,
+    pub action: String,
+    pub target: String,
+    pub params: String,
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub request_id: String,
+    pub cluster_id: Option<i64>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+impl Operation {
+    /// The fields the chain hashes, as stored.
+    pub(crate) fn fields(&self) -> String {
+        canonical(&Fields {
+            started_at: self.started_at,
+            duration_ms: self.duration_ms,
+            actor_id: self.actor_id,
+            actor_name: &self.actor_name,
+            source: &self.source,
+            channel: &self.channel,
+            action: &self.action,
+            target: &self.target,
+            params: &self.params,
+            outcome: &self.outcome,
+            error_code: self.error_code.as_deref(),
+            error_message: self.error_message.as_deref(),
+            request_id: &self.request_id,
+            cluster_id: self.cluster_id,
+        })
+    }
+}
 
 /// Which column a failure count is keyed on: the attempted account, or the client address.
 #[derive(Clone, Copy, Debug)]

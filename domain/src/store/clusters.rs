@@ -1,9 +1,141 @@
-//! Clusters and nodes tables.
+//! The tables of `clusters/`: clusters and their nodes.
+
+use std::collections::BTreeMap;
 
 use super::Store;
-use crate::cluster::{Cluster, NewCluster};
 use crate::error::Result;
-use crate::node::{NewNode, Node, NodeObservation};
+
+/// A cluster as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Cluster {
+    pub id: i64,
+    pub name: String,
+    /// `local` or `hosts`.
+    pub provider: String,
+    /// `creating`, `ready`, `degraded`, `unreachable`, `deleting`.
+    pub status: String,
+    pub message: String,
+    zones: String,
+    pub swarm_id: String,
+    /// The Docker network of a local cluster's node containers.
+    pub network: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Cluster {
+    pub fn zones(&self) -> Vec<String> {
+        serde_json::from_str(&self.zones).unwrap_or_default()
+    }
+}
+
+/// A cluster row about to be inserted.
+#[derive(Clone, Debug)]
+pub struct NewCluster {
+    pub name: String,
+    pub provider: String,
+    pub status: String,
+    pub zones: Vec<String>,
+}
+
+/// A node as stored: what Berth asked for (name, endpoint, zone) and what it last observed.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Node {
+    pub id: i64,
+    pub cluster_id: i64,
+    pub name: String,
+    pub endpoint: String,
+    /// The node container on the local engine (`local` provider).
+    pub container: String,
+    /// The address the node advertises to the swarm.
+    pub address: String,
+    /// `manager` or `worker`.
+    pub role: String,
+    pub zone: String,
+    pub swarm_node_id: String,
+    /// `pending`, `ready`, `down`, `unreachable`, `missing`, `removing`.
+    pub state: String,
+    /// `active`, `pause` or `drain`.
+    pub availability: String,
+    pub leader: i64,
+    pub engine_version: String,
+    pub nano_cpus: i64,
+    pub memory_bytes: i64,
+    labels: String,
+    /// Why the node is in its state, when that needs saying.
+    pub message: String,
+    /// When Berth last reached the node's engine (Unix ms).
+    pub seen_at: i64,
+    pub created_at: i64,
+    /// `none` (unix socket), `mtls` or `insecure` (plain tcp).
+    pub tls: String,
+}
+
+impl Node {
+    /// The node's swarm labels (the zone label included).
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        serde_json::from_str(&self.labels).unwrap_or_default()
+    }
+
+    /// A node row without a database, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str, state: &str) -> Node {
+        Node {
+            id: 1,
+            cluster_id: 1,
+            name: name.into(),
+            endpoint: "unix:///tmp/n.sock".into(),
+            container: String::new(),
+            address: String::new(),
+            role: "worker".into(),
+            zone: "a".into(),
+            swarm_node_id: "abc".into(),
+            state: state.into(),
+            availability: "active".into(),
+            leader: 0,
+            engine_version: String::new(),
+            nano_cpus: 0,
+            memory_bytes: 0,
+            labels: "{}".into(),
+            message: String::new(),
+            seen_at: 0,
+            created_at: 0,
+            tls: "none".into(),
+        }
+    }
+}
+
+/// A node row about to be inserted.
+#[derive(Clone, Debug)]
+pub struct NewNode {
+    pub cluster_id: i64,
+    pub name: String,
+    pub endpoint: String,
+    pub container: String,
+    pub role: String,
+    pub zone: String,
+    pub state: String,
+    /// `none`, `mtls` or `insecure`.
+    pub tls: String,
+    /// The address the node advertises to the swarm, when known beforehand (hosts).
+    pub address: String,
+}
+
+/// What the reconciler saw of a node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeObservation {
+    pub role: String,
+    pub zone: String,
+    pub state: String,
+    pub availability: String,
+    pub leader: bool,
+    pub engine_version: String,
+    pub nano_cpus: i64,
+    pub memory_bytes: i64,
+    pub labels: BTreeMap<String, String>,
+    pub message: String,
+    pub seen_at: Option<i64>,
+}
 
 const CLUSTER_COLUMNS: &str = "id, name, provider, status, message, zones, swarm_id, network, created_at, updated_at";
 const NODE_COLUMNS: &str = "id, cluster_id, name, endpoint, container, address, role, zone, swarm_node_id, state, \
@@ -120,7 +252,7 @@ impl Store {
         for table in ["events", "alert_events", "metric_latest"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE cluster_id = $1")).bind(id).execute(&self.pool).await?;
         }
-        sqlx::query("DELETE FROM leases WHERE name = $1").bind(crate::lease::cluster(id)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM leases WHERE name = $1").bind(super::cluster_lease(id)).execute(&self.pool).await?;
         sqlx::query("DELETE FROM clusters WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }

@@ -15,9 +15,15 @@ mod observe;
 mod runtime;
 
 pub use access::{GrantRow, NewToken, NewUser, SessionMeta, SessionRow, ShareRow, TokenRow, UserRow};
-pub use apps::NewVersion;
-pub use audit::{FailureKey, OperationFilter};
-pub use runtime::{KeyState, NewJob};
+pub use apps::{App, AppVersion, NewVersion, Overrides, Template, TemplateVersion};
+pub(crate) use audit::chain_hash;
+pub use audit::{FailureKey, NewOperation, Operation, OperationFilter, Outcome, GENESIS};
+pub use clusters::{Cluster, NewCluster, NewNode, Node, NodeObservation};
+pub use logs::{LogFilter, LogLine, NewLogLine};
+pub use metrics::{Point, Sample};
+pub use observe::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
+pub(crate) use runtime::cluster_lease;
+pub use runtime::{Job, KeyState, NewJob, Step};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,9 +1,54 @@
 //! The tables of `runtime/`: jobs and their progress, leases on background work shared by the
 //! replicas of one database (and the claims of jobs), idempotency keys of REST mutations.
 
+use serde::{Deserialize, Serialize};
+
 use super::Store;
 use crate::error::Result;
-use crate::job::{Job, Step};
+
+/// One step of a job, as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub name: String,
+    /// `pending`, `running`, `done` or `failed`.
+    pub state: String,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// What is happening (or went wrong) within the step.
+    pub detail: String,
+}
+
+/// A job as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub cluster_id: Option<i64>,
+    pub target: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    steps: String,
+    pub error: String,
+    pub actor_name: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl Job {
+    pub fn steps(&self) -> Vec<Step> {
+        serde_json::from_str(&self.steps).unwrap_or_default()
+    }
+
+    /// Percent of steps finished (100 once the job succeeded).
+    pub fn progress(&self) -> u8 {
+        if self.status == "succeeded" {
+            return 100;
+        }
+        let steps = self.steps();
+        let done = steps.iter().filter(|s| s.state == "done").count();
+        (done * 100).checked_div(steps.len()).unwrap_or(0) as u8
+    }
+}
 
 const COLUMNS: &str = "id, kind, cluster_id, target, status, steps, error, actor_name, started_at, finished_at";
 
@@ -97,6 +142,11 @@ impl Store {
 }
 
 // ----- Leases on background work shared by the replicas of one database -----
+
+/// The lease of a cluster's background loops (deleted with the cluster).
+pub(crate) fn cluster_lease(id: i64) -> String {
+    format!("cluster:{id}")
+}
 
 impl Store {
     /// Takes or renews the lease `name` for `holder` until `expires_at` (ms): granted when nobody
