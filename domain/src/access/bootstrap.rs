@@ -3,15 +3,17 @@
 //! create the first admin.
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::authz::Actor;
 use crate::clock::now_ms;
-use crate::error::{Error, Internal, Result};
+use crate::error::{Error, Result};
 use crate::operation::{Attempt, Who};
 use crate::store::NewUser;
 use crate::user::{AccountInput, Role, User, ValidAccount};
 use crate::Berth;
+
+pub use crate::secret::random_token;
+pub(crate) use crate::secret::token_hash;
 
 pub const BOOTSTRAP_ADMIN: &str = "user.bootstrap_admin";
 pub const BOOTSTRAP_LINK: &str = "user.bootstrap_link_issued";
@@ -36,17 +38,6 @@ pub enum BootstrapState {
     Unknown,
     /// An admin exists already; bootstrap is over.
     Done,
-}
-
-/// 32 random bytes, hex-encoded.
-pub fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| Internal::Random(e.to_string()))?;
-    Ok(hex::encode(bytes))
-}
-
-pub(crate) fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 impl Berth {

@@ -3,32 +3,7 @@
 use crate::error::{Checks, Error, Result};
 use crate::store::UserRow;
 
-/// A user's installation-wide role. What a plain user may do comes from their grants
-/// ([`crate::authz::Grant`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything, everywhere.
-    Admin,
-    /// A sub-account: only what their grants allow.
-    User,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::User => "user",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "user" => Some(Role::User),
-            _ => None,
-        }
-    }
-}
+pub use crate::authz::Role;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
