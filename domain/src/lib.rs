@@ -25,30 +25,27 @@ pub mod testing;
 // The paths callers name, one module per noun (`domain::cluster`, `domain::app`, …), whichever
 // folder holds it: the folders are how the crate is laid out, not part of its interface.
 pub use access::{accounts as ram, bootstrap, password, session, throttle, user};
-use apps::health as app_health;
 pub use apps::{converge as app, template};
 pub use audit::{history, operation, refusals};
 pub use clusters::providers::{hosts, local};
 pub use clusters::{cluster, node, pki};
 pub use observe::{alerts, logs, mail, metrics};
-use observe::{collector, webhook};
-use runtime::lease;
 pub use runtime::{idempotency, job};
+
+pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
+pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
+pub use error::{Error, Result};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
-pub use error::{Error, Result};
-
-pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
+use access::password::Hasher;
+use access::throttle::Limit;
 use engine::{Endpoint, Engine, EngineOverview};
-use job::Busy;
-use password::Hasher;
+use runtime::job::Busy;
 use store::Store;
-use throttle::Limit;
 
 /// The domain's settings, filled in by the server from its configuration.
 #[derive(Clone, Debug)]
@@ -127,7 +124,7 @@ impl Config {
             logs_retention: Duration::from_secs(7 * 24 * 3600),
             logs_max_bytes: 1 << 30,
             events_retention: Duration::from_secs(30 * 24 * 3600),
-            refusal_window: refusals::WINDOW,
+            refusal_window: audit::refusals::WINDOW,
             idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }
@@ -148,7 +145,7 @@ pub struct Inner {
     config: Config,
     busy: Arc<Busy>,
     /// Jobs running in this process.
-    jobs: Arc<job::InFlight>,
+    jobs: Arc<runtime::job::InFlight>,
     /// Clients of node engines, by endpoint.
     engines: Mutex<HashMap<String, Arc<Engine>>>,
     reconcilers: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
@@ -157,15 +154,15 @@ pub struct Inner {
     /// Set on shutdown: background loops end and none starts again (see `stop_background`).
     stop: tokio::sync::watch::Sender<bool>,
     installation: tokio::sync::OnceCell<String>,
-    pki: tokio::sync::OnceCell<Arc<pki::Pki>>,
+    pki: tokio::sync::OnceCell<Arc<clusters::pki::Pki>>,
     sealer: std::sync::OnceLock<Arc<secret::Sealer>>,
-    observatory: collector::Observatory,
+    observatory: observe::collector::Observatory,
     /// This process's name among replicas (see `lease`).
     instance: String,
     /// Counters of refusals not yet written (see `refusals`).
-    refusals: refusals::Refusals,
+    refusals: audit::refusals::Refusals,
     /// What the apps' reconcile pass remembers (see `app_health`).
-    app_watch: app_health::AppWatch,
+    app_watch: apps::health::AppWatch,
     /// Bounds how much CPU-heavy work on request input (parsing templates, diffs) runs at once, off
     /// the async runtime (see [`Berth::cpu`]).
     cpu: Arc<tokio::sync::Semaphore>,
@@ -199,7 +196,7 @@ impl Berth {
                 pki: tokio::sync::OnceCell::new(),
                 sealer: std::sync::OnceLock::new(),
                 observatory: Default::default(),
-                instance: lease::instance_name(),
+                instance: runtime::lease::instance_name(),
                 refusals: Default::default(),
                 app_watch: Default::default(),
                 cpu: Arc::new(tokio::sync::Semaphore::new(

@@ -6,14 +6,14 @@
 
 use serde_json::json;
 
+use crate::access::bootstrap::{random_token, token_hash};
+use crate::access::user::{normalize_display_name, normalize_username, Role, User};
+use crate::audit::operation::{Attempt, Op, Who};
 use crate::authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
-use crate::bootstrap::{random_token, token_hash};
 use crate::clock::now_ms;
-use crate::cluster::ClusterSummary;
+use crate::clusters::cluster::ClusterSummary;
 use crate::error::{Checks, Error, Result};
-use crate::operation::{Attempt, Op, Who};
 use crate::store::{GrantRow, NewToken, NewUser, SessionRow, ShareRow, TokenRow};
-use crate::user::{normalize_display_name, normalize_username, Role, User};
 use crate::Berth;
 
 /// How long an invite (or password reset) link stays valid.
@@ -155,7 +155,7 @@ impl Berth {
         let op = Op {
             action: "user.create",
             permission: Permission::UserManage,
-            target: input.username.trim().to_lowercase().chars().take(crate::user::USERNAME_MAX).collect(),
+            target: input.username.trim().to_lowercase().chars().take(crate::access::user::USERNAME_MAX).collect(),
             params: json!({
                 "role": if input.admin { "admin" } else { "user" },
                 "invite": input.password.is_none(),
@@ -302,7 +302,7 @@ impl Berth {
             if current.is_empty() {
                 return Err(Error::invalid("current_password", "is required"));
             }
-            if current.len() > crate::password::MAX_LENGTH
+            if current.len() > crate::access::password::MAX_LENGTH
                 || !self.hasher.verify(current, Some(&row.password_hash)).await?
             {
                 return Err(Error::invalid("current_password", "is not your current password"));
@@ -680,9 +680,9 @@ impl Berth {
 /// on it, and its CPU and memory over the last hour.
 #[derive(Clone, Debug)]
 pub struct DashboardExtras {
-    pub apps: Vec<crate::app::App>,
-    pub firing: Vec<crate::alerts::AlertEvent>,
-    pub series: crate::metrics::Series,
+    pub apps: Vec<crate::store::App>,
+    pub firing: Vec<crate::store::AlertEvent>,
+    pub series: crate::observe::metrics::Series,
 }
 
 fn grant_view(g: &GrantRow, names: &std::collections::HashMap<i64, String>) -> Option<GrantView> {
@@ -695,7 +695,7 @@ fn grant_view(g: &GrantRow, names: &std::collections::HashMap<i64, String>) -> O
 
 /// The password policy, plus: not the username.
 pub fn check_password_for(password: &str, username: &str) -> Result<()> {
-    crate::password::check_new(password)?;
+    crate::access::password::check_new(password)?;
     if password.trim().eq_ignore_ascii_case(username) {
         return Err(Error::invalid("password", "must not be the username"));
     }

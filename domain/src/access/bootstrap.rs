@@ -4,12 +4,12 @@
 
 use serde_json::json;
 
+use crate::access::user::{AccountInput, Role, User, ValidAccount};
+use crate::audit::operation::{Attempt, Who};
 use crate::authz::Actor;
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
-use crate::operation::{Attempt, Who};
 use crate::store::NewUser;
-use crate::user::{AccountInput, Role, User, ValidAccount};
 use crate::Berth;
 
 pub use crate::secret::random_token;
@@ -79,7 +79,7 @@ impl Berth {
     /// the outcome; the caller signs the new admin in.
     pub async fn bootstrap_admin(&self, actor: &Actor, token: &str, input: &AccountInput) -> Result<User> {
         let attempt = Attempt::start();
-        let target = input.username.trim().to_lowercase().chars().take(crate::user::USERNAME_MAX).collect();
+        let target = input.username.trim().to_lowercase().chars().take(crate::access::user::USERNAME_MAX).collect();
         let result = self.create_first_admin(token, input, attempt.started_at()).await;
         let who = match &result {
             Ok(user) => Who { id: Some(user.id), name: user.username.clone() },

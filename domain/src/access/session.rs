@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::access::throttle::{self, Limit};
+use crate::access::user::{normalize_username, User, USERNAME_MAX};
+use crate::audit::operation::{Attempt, Op, Outcome, Who};
 use crate::authz::{Actor, Permission, Principal, UserRef};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
-use crate::operation::{Attempt, Op, Outcome, Who};
 use crate::store::FailureKey;
-use crate::throttle::{self, Limit};
-use crate::user::{normalize_username, User, USERNAME_MAX};
 use crate::Berth;
 
 pub const SIGN_IN: &str = "session.sign_in";
@@ -62,7 +62,7 @@ impl Berth {
         if password.is_empty() {
             return Err(Error::invalid("password", "is required"));
         }
-        if password.len() > crate::password::MAX_LENGTH {
+        if password.len() > crate::access::password::MAX_LENGTH {
             return Err(Error::invalid("password", "is too long"));
         }
         let wait = [

@@ -86,7 +86,7 @@ impl AccountInput {
         let username = checks.field(normalize_username(&self.username));
         let display_name =
             checks.field(normalize_display_name(&self.display_name, username.as_deref().unwrap_or_default()));
-        checks.field(crate::password::check_new(&self.password));
+        checks.field(crate::access::password::check_new(&self.password));
         if self.password != self.confirm_password {
             checks.invalid("confirm_password", "does not match the password");
         }

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission, UserRef};
 use crate::clock::now_ms;
 use crate::engine::{self, Engine, LiveService, ServiceDeploy, VolumeUse, STACK_NAMESPACE};
 use crate::error::{Error, Result};
-use crate::job::{JobCtx, JobSpec, Prepared};
-use crate::operation::Op;
+use crate::runtime::job::{JobCtx, JobSpec, Prepared};
 use crate::store::NewVersion;
 use crate::Berth;
 
@@ -208,7 +208,7 @@ struct Plan {
 impl Plan {
     fn new(installation: &str, app: &App, version: i64, spec: compose::AppSpec, overrides: &Overrides) -> Plan {
         let stack = app.name.clone();
-        let mut labels = crate::local::ownership(installation, app.cluster_id);
+        let mut labels = crate::clusters::cluster::ownership(installation, app.cluster_id);
         labels.insert(STACK_NAMESPACE.into(), stack.clone());
         labels.insert(APP_LABEL.into(), app.id.to_string());
         let network_name = |n: &str| match spec.networks.get(n).and_then(|n| n.external.clone()) {
@@ -357,8 +357,8 @@ impl Berth {
         let target = format!("app {id}");
         if mutation {
             let failed: Result<()> = Err(refused);
-            let attempt = crate::operation::Attempt::start();
-            let who = crate::operation::Who::of(actor);
+            let attempt = crate::audit::operation::Attempt::start();
+            let who = crate::audit::operation::Who::of(actor);
             self.finish(attempt, actor, who, action, target, json!({ "app": id }), &failed).await;
             return Err(failed.err().unwrap_or_else(|| Error::NotFound(format!("app {id}"))));
         }
@@ -448,7 +448,7 @@ impl Berth {
                 actor,
                 JobSpec { op, kind: "app.create", steps: DEPLOY_STEPS },
                 |user| async move {
-                    let name = crate::cluster::validate_name("name", &input.name, 40)?;
+                    let name = crate::clusters::cluster::validate_name("name", &input.name, 40)?;
                     let cluster = self
                         .store
                         .cluster(input.cluster_id)
@@ -502,7 +502,7 @@ impl Berth {
         let (status, message) = match &result {
             Ok(()) if app.overrides().stopped => ("stopped", String::new()),
             Ok(()) => ("running", String::new()),
-            Err(e) => ("failed", crate::job::job_error(e)),
+            Err(e) => ("failed", crate::runtime::job::job_error(e)),
         };
         self.store.app_set_status(app_id, status, &message, now_ms()).await?;
         result
@@ -975,7 +975,12 @@ impl Berth {
                 let result = berth.tear_down_app(&ctx, &app, remove_volumes).await;
                 match &result {
                     Ok(()) => berth.store.app_delete(app.id).await?,
-                    Err(e) => berth.store.app_set_status(app.id, "failed", &crate::job::job_error(e), now_ms()).await?,
+                    Err(e) => {
+                        berth
+                            .store
+                            .app_set_status(app.id, "failed", &crate::runtime::job::job_error(e), now_ms())
+                            .await?
+                    }
                 }
                 result
             },
@@ -1118,7 +1123,7 @@ impl Berth {
             app,
         };
         if let Err(e) = self.fill_live(&mut detail, &current.compose, &vars).await {
-            detail.live_error = Some(crate::job::job_error(&e));
+            detail.live_error = Some(crate::runtime::job::job_error(&e));
         }
         Ok(detail)
     }
@@ -1272,7 +1277,7 @@ impl Berth {
             params: json!({ "cluster": cluster_id, "stack": stack }),
         };
         self.mutate(actor, op, |user| async move {
-            let name = crate::cluster::validate_name("stack", stack, 40)?;
+            let name = crate::clusters::cluster::validate_name("stack", stack, 40)?;
             let (_, manager) = self.reachable_manager(cluster_id).await?;
             let live = manager.services_labelled(&[format!("{STACK_NAMESPACE}={name}")]).await?;
             if live.is_empty() {
@@ -1324,7 +1329,7 @@ impl Berth {
                 .await?
                 .ok_or_else(|| Error::Conflict(format!("an app named {name} exists on this cluster")))?;
             let installation = self.installation().await?;
-            let mut labels = crate::local::ownership(&installation, cluster_id);
+            let mut labels = crate::clusters::cluster::ownership(&installation, cluster_id);
             labels.insert(APP_LABEL.into(), id.to_string());
             labels.insert(VERSION_LABEL.into(), "1".into());
             for s in &live {

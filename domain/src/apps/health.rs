@@ -11,11 +11,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::alerts::NewEvent;
-use crate::app::{App, APP_LABEL};
+use crate::apps::converge::{App, APP_LABEL};
 use crate::clock::now_ms;
 use crate::engine::{Engine, LiveService};
 use crate::error::Result;
+use crate::store::NewEvent;
 use crate::Berth;
 
 /// What the reconciler remembers between passes.
@@ -59,7 +59,7 @@ impl Berth {
             return Ok(());
         }
         let installation = self.installation().await?;
-        let live = manager.services_labelled(&crate::local::owned_by(&installation, cluster_id)).await?;
+        let live = manager.services_labelled(&crate::clusters::cluster::owned_by(&installation, cluster_id)).await?;
         let now = now_ms();
         let mut events = Vec::new();
         for app in apps {

@@ -10,10 +10,10 @@
 
 use serde_json::json;
 
+use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
-use crate::operation::Op;
 use crate::Berth;
 
 impl Berth {

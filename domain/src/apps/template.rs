@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
-use crate::operation::Op;
 use crate::Berth;
 
 pub use crate::store::{Template, TemplateVersion};
@@ -42,7 +42,7 @@ pub fn check_template(compose_text: &str) -> Result<Vec<compose::Diagnostic>> {
         .collect();
     match compose::parse(compose_text, &vars) {
         Ok(parsed) => Ok(parsed.warnings),
-        Err(diagnostics) => Err(crate::app::invalid_compose(&diagnostics)),
+        Err(diagnostics) => Err(crate::apps::converge::invalid_compose(&diagnostics)),
     }
 }
 
@@ -63,7 +63,7 @@ impl Berth {
     }
 
     /// Checks a template's text for the catalog editor: errors and warnings by line, its variables.
-    pub async fn check_template(&self, actor: &Actor, compose_text: &str) -> Result<crate::app::Check> {
+    pub async fn check_template(&self, actor: &Actor, compose_text: &str) -> Result<crate::apps::converge::Check> {
         authorize(actor, Permission::TemplateRead)?;
         let text = compose_text.to_string();
         let (variables, diagnostics, services) = self
@@ -80,7 +80,7 @@ impl Berth {
                 }
             })
             .await?;
-        Ok(crate::app::Check { diagnostics, violations: Vec::new(), variables, services })
+        Ok(crate::apps::converge::Check { diagnostics, violations: Vec::new(), variables, services })
     }
 
     /// Saves a new template (`id: None`) or a new version of one. Returns its id.
@@ -92,7 +92,7 @@ impl Berth {
             params: json!({ "name": input.name }),
         };
         self.mutate(actor, op, |user| async move {
-            let name = crate::cluster::validate_name("name", &input.name, 64)?;
+            let name = crate::clusters::cluster::validate_name("name", &input.name, 64)?;
             let description = input.description.trim();
             if description.chars().count() > 500 {
                 return Err(Error::invalid("description", "at most 500 characters"));

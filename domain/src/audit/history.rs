@@ -163,7 +163,7 @@ fn csv_field(f: &str) -> String {
 }
 
 fn rfc3339(ms: i64) -> String {
-    crate::logs::rfc3339_ns(ms.saturating_mul(1_000_000))
+    crate::clock::rfc3339_ns(ms.saturating_mul(1_000_000))
 }
 
 #[cfg(test)]

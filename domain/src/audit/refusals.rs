@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::audit::operation::{Attempt, Who};
 use crate::authz::Actor;
 use crate::error::{Error, Result};
-use crate::operation::{Attempt, Who};
 use crate::Berth;
 
 /// How long one row stands for the refusals of one kind from one source.

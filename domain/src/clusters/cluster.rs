@@ -1,15 +1,17 @@
 //! Clusters: swarms that Berth creates and operates. The `local` provider runs each node as a
 //! Docker-in-Docker container on the local engine (one click); `hosts` adds existing engines.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
+use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
+use crate::clusters::node::Node;
 use crate::engine::NodeRole;
 use crate::error::{Checks, Error, Result};
-use crate::job::{JobSpec, Prepared};
-use crate::node::Node;
-use crate::operation::Op;
+use crate::runtime::job::{JobSpec, Prepared};
 use crate::Berth;
 
 pub use crate::store::{Cluster, NewCluster};
@@ -133,6 +135,21 @@ pub fn next_node_names(existing: &[String], count: usize) -> Vec<String> {
     (1..=count).map(|i| format!("n{}", highest + i)).collect()
 }
 
+/// Labels on everything Berth creates for a cluster; teardown and recovery find things by them. The
+/// installation id keeps two Berths on one engine (or the test suite) out of each other's way.
+pub(crate) fn ownership(installation: &str, cluster_id: i64) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("berth.managed".to_string(), "true".to_string()),
+        ("berth.installation".to_string(), installation.to_string()),
+        ("berth.cluster".to_string(), cluster_id.to_string()),
+    ])
+}
+
+/// The label filter that finds what Berth made for one cluster of this installation.
+pub(crate) fn owned_by(installation: &str, cluster_id: i64) -> Vec<String> {
+    vec![format!("berth.installation={installation}"), format!("berth.cluster={cluster_id}")]
+}
+
 const INSTALLATION: &str = "installation_id";
 const QUOTA_CLUSTERS: &str = "max_clusters";
 const QUOTA_NODES: &str = "max_nodes_per_cluster";
@@ -146,7 +163,7 @@ impl Berth {
                 if let Some(id) = self.store.setting(INSTALLATION).await? {
                     return Ok(id);
                 }
-                let id = crate::bootstrap::random_token()?[..8].to_string();
+                let id = crate::secret::random_token()?[..8].to_string();
                 self.store.setting_insert_new(INSTALLATION, &id).await?;
                 // Another replica may have won the race: use what is stored.
                 Ok(self.store.setting(INSTALLATION).await?.unwrap_or(id))
@@ -237,7 +254,7 @@ impl Berth {
     }
 
     /// A node as people who do not manage its cluster see it (no socket paths).
-    pub(crate) fn hide_node_paths(&self, n: &mut crate::node::Node) {
+    pub(crate) fn hide_node_paths(&self, n: &mut crate::clusters::node::Node) {
         if n.endpoint.starts_with("unix://") {
             n.endpoint = "unix socket on the Berth host".into();
         }
@@ -260,7 +277,7 @@ impl Berth {
             target: input.name.trim().to_lowercase(),
             params: json!({ "provider": LOCAL, "nodes": input.nodes, "managers": input.managers, "zones": input.zones }),
         };
-        let spec = JobSpec { op, kind: "cluster.create", steps: crate::local::CREATE_STEPS };
+        let spec = JobSpec { op, kind: "cluster.create", steps: crate::clusters::providers::local::CREATE_STEPS };
         let this = self.clone();
         self.launch(
             actor,
@@ -305,7 +322,10 @@ impl Berth {
                 for (i, (name, zone)) in names.iter().zip(zones).enumerate() {
                     let role = if (i as u32) < input.managers { NodeRole::Manager } else { NodeRole::Worker };
                     this.store
-                        .node_insert(&crate::local::new_node(&this, &installation, id, name, role, &zone), now)
+                        .node_insert(
+                            &crate::clusters::providers::local::new_node(&this, &installation, id, name, role, &zone),
+                            now,
+                        )
                         .await?;
                 }
                 Ok(Prepared {
@@ -348,7 +368,7 @@ impl Berth {
             target: id.to_string(),
             params: json!({}),
         };
-        let spec = JobSpec { op, kind: "cluster.delete", steps: crate::local::DELETE_STEPS };
+        let spec = JobSpec { op, kind: "cluster.delete", steps: crate::clusters::providers::local::DELETE_STEPS };
         let this = self.clone();
         self.launch(
             actor,
@@ -357,8 +377,11 @@ impl Berth {
                 let cluster = this.store.cluster(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
                 let claim = this.claim(id).await?;
                 this.store.cluster_set_status(id, "deleting", "", now_ms()).await?;
-                let steps =
-                    if cluster.provider == HOSTS { crate::hosts::DELETE_STEPS } else { crate::local::DELETE_STEPS };
+                let steps = if cluster.provider == HOSTS {
+                    crate::clusters::providers::hosts::DELETE_STEPS
+                } else {
+                    crate::clusters::providers::local::DELETE_STEPS
+                };
                 Ok(Prepared {
                     cluster_id: Some(id),
                     target: cluster.name.clone(),

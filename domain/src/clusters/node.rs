@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::audit::operation::Op;
 use crate::authz::{Actor, Permission};
 use crate::engine::{Engine, NodeAvailability, NodeRole, SwarmTask};
 use crate::error::{Error, Result};
-use crate::operation::Op;
 use crate::Berth;
 
 pub use crate::store::{NewNode, Node, NodeObservation};
@@ -238,7 +238,7 @@ impl Berth {
             params: json!({ "cluster": cluster_id, "zone": zone, "labels": labels }),
         };
         self.mutate(actor, op, |_| async {
-            let zone = crate::cluster::validate_name("zone", zone, 32)?;
+            let zone = crate::clusters::cluster::validate_name("zone", zone, 32)?;
             validate_labels(labels)?;
             let node = self.swarm_member(cluster_id, node_id).await?;
             let (_, manager) = self.reachable_manager(cluster_id).await?;

@@ -11,9 +11,9 @@ use rcgen::{
 use serde_json::json;
 use time::{Duration as TimeDuration, OffsetDateTime};
 
+use crate::audit::operation::Op;
 use crate::authz::{Actor, Permission};
 use crate::error::{Error, Internal, Result};
-use crate::operation::Op;
 use crate::Berth;
 
 const CA_CERT: &str = "pki.ca_cert";

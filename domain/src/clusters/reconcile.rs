@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::clock::now_ms;
+use crate::clusters::node::{Node, NodeObservation, ZONE_LABEL};
 use crate::engine::{NodeState, SwarmNode};
 use crate::error::Result;
-use crate::node::{Node, NodeObservation, ZONE_LABEL};
-use crate::{lease, Berth};
+use crate::{runtime::lease, Berth};
 
 /// Node states a job owns; the reconciler leaves them alone.
 const JOB_STATES: &[&str] = &["pending", "removing"];
@@ -158,7 +158,7 @@ impl Berth {
         }
 
         let now = now_ms();
-        let local = cluster.provider == crate::cluster::LOCAL;
+        let local = cluster.provider == crate::clusters::cluster::LOCAL;
         for node in nodes.iter().filter(|n| !JOB_STATES.contains(&n.state.as_str())) {
             let reachable = answers[&node.id];
             let member = swarm.as_ref().and_then(|s| s.iter().find(|m| m.id == node.swarm_node_id));
@@ -185,9 +185,9 @@ impl Berth {
 }
 
 /// The timeline's entry for a node whose state Berth saw change.
-fn node_changed(node: &Node, o: &NodeObservation, now: i64) -> crate::alerts::NewEvent {
+fn node_changed(node: &Node, o: &NodeObservation, now: i64) -> crate::store::NewEvent {
     let detail = if o.message.is_empty() { String::new() } else { format!(": {}", o.message) };
-    crate::alerts::NewEvent {
+    crate::store::NewEvent {
         cluster_id: node.cluster_id,
         ts: now,
         kind: "node".into(),

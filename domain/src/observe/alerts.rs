@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
 use crate::error::{Checks, Error, Result};
-use crate::operation::Op;
 use crate::Berth;
 
 pub use crate::store::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};

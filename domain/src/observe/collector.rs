@@ -11,15 +11,15 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::alerts::{AlertRule, NewEvent, METRIC, NODE_DOWN, REPLICAS};
 use crate::clock::now_ms;
+use crate::clusters::node::Node;
 use crate::engine::{Counters, Engine, EngineEvent, LiveService, NodeContainer, SERVICE_LABEL, STACK_LABEL};
 use crate::error::Result;
-use crate::logs::NewLogLine;
-use crate::metrics::{aggregate, rates, Labelled, Sample};
-use crate::node::Node;
+use crate::observe::alerts::{AlertRule, NewEvent, METRIC, NODE_DOWN, REPLICAS};
+use crate::observe::logs::NewLogLine;
+use crate::observe::metrics::{aggregate, rates, Labelled, Sample};
 use crate::store::Store;
-use crate::{lease, Berth};
+use crate::{runtime::lease, Berth};
 
 /// Samples and lines wait in these before their writer takes them; a full queue makes the
 /// collector (and the engines' log streams) wait: backpressure instead of unbounded memory.
@@ -497,14 +497,22 @@ impl Berth {
                 return;
             }
             let cluster = berth.store.cluster(rule.cluster_id).await.ok().flatten().map(|c| c.name).unwrap_or_default();
-            let note =
-                crate::alerts::notification(&rule, &cluster, alert, status, value, &message, fired_at, resolved_at);
+            let note = crate::observe::alerts::notification(
+                &rule,
+                &cluster,
+                alert,
+                status,
+                value,
+                &message,
+                fired_at,
+                resolved_at,
+            );
             let delivery = match note {
-                crate::alerts::Notification::Post(body) => {
-                    crate::webhook::deliver(&rule.webhook, &body, crate::webhook::RETRY_DELAYS).await
+                crate::observe::alerts::Notification::Post(body) => {
+                    crate::observe::webhook::deliver(&rule.webhook, &body, crate::observe::webhook::RETRY_DELAYS).await
                 }
-                crate::alerts::Notification::Mail { subject, body } => {
-                    let to = crate::alerts::email_addresses(&rule.webhook).unwrap_or_default();
+                crate::observe::alerts::Notification::Mail { subject, body } => {
+                    let to = crate::observe::alerts::email_addresses(&rule.webhook).unwrap_or_default();
                     match berth.send_mail(&to, &subject, &body).await {
                         Ok(()) => format!("e-mailed {}", to.join(", ")),
                         Err(e) => format!("e-mail failed: {e}"),

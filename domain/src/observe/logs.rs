@@ -5,6 +5,8 @@ use crate::authz::{Actor, Permission};
 use crate::error::{Error, Result};
 use crate::Berth;
 
+pub use crate::clock::rfc3339_ns;
+
 pub use crate::store::{LogFilter, LogLine, NewLogLine};
 
 impl Berth {
@@ -34,12 +36,4 @@ impl Berth {
         }
         Ok(out)
     }
-}
-
-/// Nanoseconds as RFC 3339 with nanoseconds, UTC.
-pub fn rfc3339_ns(ns: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }

@@ -9,9 +9,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 
+use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::error::{Error, Result};
-use crate::operation::Op;
 use crate::Berth;
 
 const KEY: &str = "mail";
@@ -116,7 +116,7 @@ impl Berth {
                     return Err(Error::invalid("security", "must be none, starttls or tls"));
                 }
                 let from = input.from.trim().to_string();
-                let mut from_ok = crate::alerts::email_addresses(&from).map(|a| a.len() == 1).unwrap_or(false);
+                let mut from_ok = crate::observe::alerts::email_addresses(&from).map(|a| a.len() == 1).unwrap_or(false);
                 from_ok &= from.parse::<lettre::Address>().is_ok();
                 if !from_ok {
                     return Err(Error::invalid("from", "must be one e-mail address"));
@@ -150,7 +150,7 @@ impl Berth {
             params: json!({ "to": to }),
         };
         self.mutate(actor, op, |_| async move {
-            let to = crate::alerts::email_addresses(to).map_err(|e| match e {
+            let to = crate::observe::alerts::email_addresses(to).map_err(|e| match e {
                 Error::Invalid { message, .. } => Error::invalid("to", message),
                 other => other,
             })?;

@@ -173,7 +173,7 @@ impl Berth {
             }
             if let Some((ts, _, body)) = self.store.metric_latest(cluster.id).await? {
                 if ts >= fresh_since {
-                    latest.push((cluster, serde_json::from_str::<crate::collector::Snapshot>(&body)?));
+                    latest.push((cluster, serde_json::from_str::<crate::observe::collector::Snapshot>(&body)?));
                 }
             }
         }

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use crate::audit::operation::{Attempt, Op, Who};
 use crate::authz::{authorize, Actor, UserRef};
 use crate::clock::now_ms;
 use crate::error::{Error, Internal, Result};
-use crate::operation::{Attempt, Op, Who};
 use crate::Berth;
 
 pub use crate::store::{Job, Step};
@@ -383,7 +383,7 @@ impl Berth {
     {
         let op = Op {
             action: "cluster.test",
-            permission: crate::Permission::ClusterManage(cluster),
+            permission: crate::authz::Permission::ClusterManage(cluster),
             target: format!("cluster {cluster}"),
             params: serde_json::json!({}),
         };
@@ -418,7 +418,8 @@ impl Berth {
         }
         if let Some(job) = self.store.job(id).await? {
             // An operation that never got a cluster (a refused creation) is for admins.
-            let permission = job.cluster_id.map_or(crate::Permission::ClusterCreate, crate::Permission::ClusterRead);
+            let permission =
+                job.cluster_id.map_or(crate::authz::Permission::ClusterCreate, crate::authz::Permission::ClusterRead);
             if authorize(actor, permission).is_ok() {
                 return Ok(job);
             }
@@ -437,7 +438,10 @@ impl Berth {
 
     /// Recent jobs of a cluster (or of every cluster).
     pub async fn jobs(&self, actor: &Actor, cluster: Option<i64>) -> Result<Vec<Job>> {
-        authorize(actor, cluster.map_or(crate::Permission::ClusterCreate, crate::Permission::ClusterRead))?;
+        authorize(
+            actor,
+            cluster.map_or(crate::authz::Permission::ClusterCreate, crate::authz::Permission::ClusterRead),
+        )?;
         self.store.jobs(cluster, 50).await
     }
 }
@@ -513,7 +517,7 @@ impl Berth {
             match cluster.status.as_str() {
                 // Half created or half deleted: finish removing it.
                 "creating" | "deleting" => {
-                    if cluster.provider == crate::cluster::LOCAL {
+                    if cluster.provider == crate::clusters::cluster::LOCAL {
                         self.remove_local_resources(cluster.id).await?;
                     } else {
                         for node in self.store.nodes(cluster.id).await? {

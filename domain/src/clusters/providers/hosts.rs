@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
-use crate::cluster::{next_node_names, spread_over_zones, validate_name, validate_zones, NewCluster, HOSTS};
+use crate::clusters::cluster::{next_node_names, spread_over_zones, validate_name, validate_zones, NewCluster, HOSTS};
+use crate::clusters::node::{NewNode, Node};
 use crate::engine::{Endpoint, Engine, EngineOverview, NodeRole};
 use crate::error::{Error, Result};
-use crate::job::{JobCtx, JobSpec, Prepared};
-use crate::node::{NewNode, Node};
-use crate::operation::Op;
+use crate::runtime::job::{JobCtx, JobSpec, Prepared};
 use crate::Berth;
 
 pub const CREATE_STEPS: &[&str] = &[
@@ -108,10 +108,10 @@ pub struct HostsClusterInput {
 impl HostsClusterInput {
     pub fn validate(&self) -> Result<(String, Vec<ValidHost>, Vec<String>)> {
         let name = validate_name("name", &self.name, 40)?;
-        if self.hosts.is_empty() || self.hosts.len() > crate::cluster::MAX_NODES as usize {
+        if self.hosts.is_empty() || self.hosts.len() > crate::clusters::cluster::MAX_NODES as usize {
             return Err(Error::invalid(
                 "hosts",
-                format!("give 1 to {} hosts, one per line", crate::cluster::MAX_NODES),
+                format!("give 1 to {} hosts, one per line", crate::clusters::cluster::MAX_NODES),
             ));
         }
         let hosts = self.hosts.iter().map(HostInput::validate).collect::<Result<Vec<_>>>()?;

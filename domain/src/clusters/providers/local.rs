@@ -5,17 +5,16 @@
 //! host's, bound read-only at run time (so the node runs the host's own dockerd), imported with
 //! `docker import`. Another image (e.g. `docker:dind`) can be configured where a registry is reachable.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::now_ms;
-use crate::cluster::Cluster;
+use crate::clusters::cluster::{owned_by, ownership, Cluster};
+use crate::clusters::node::{NewNode, Node, ZONE_LABEL};
 use crate::engine::{Endpoint, Engine, NodeContainerSpec, NodeRole, NodeState};
 use crate::error::{Error, Internal, Result};
-use crate::job::JobCtx;
-use crate::node::{NewNode, Node, ZONE_LABEL};
+use crate::runtime::job::JobCtx;
 use crate::Berth;
 
 pub const CREATE_STEPS: &[&str] = &[
@@ -39,21 +38,6 @@ pub const DEFAULT_NODE_IMAGE: &str = "berth/node:host-2";
 const ROOTFS_DIGEST: &str = "9e2f7529148196e447d3549f7a00b8a7f52bd7a80b49c7021e65d94226c56181";
 /// Set in images whose node runs the host's binaries (so `/usr` must be bound).
 const HOST_BINARIES_ENV: &str = "BERTH_NODE_IMAGE=host-binaries";
-
-/// Labels on everything Berth creates for a cluster; teardown and recovery find things by them. The
-/// installation id keeps two Berths on one engine (or the test suite) out of each other's way.
-pub(crate) fn ownership(installation: &str, cluster_id: i64) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("berth.managed".to_string(), "true".to_string()),
-        ("berth.installation".to_string(), installation.to_string()),
-        ("berth.cluster".to_string(), cluster_id.to_string()),
-    ])
-}
-
-/// The label filter that finds what Berth made for one cluster of this installation.
-pub(crate) fn owned_by(installation: &str, cluster_id: i64) -> Vec<String> {
-    vec![format!("berth.installation={installation}"), format!("berth.cluster={cluster_id}")]
-}
 
 fn container_name(installation: &str, cluster_id: i64, node: &str) -> String {
     format!("berth-{installation}-c{cluster_id}-{node}")
@@ -227,8 +211,10 @@ impl Berth {
                     Err(e)
                 }
                 Err(cleanup) => {
-                    let message =
-                        format!("{}; removing what was created also failed: {cleanup}", crate::job::job_error(&e));
+                    let message = format!(
+                        "{}; removing what was created also failed: {cleanup}",
+                        crate::runtime::job::job_error(&e)
+                    );
                     self.store.cluster_set_status(cluster_id, "failed", &message, now_ms()).await?;
                     Err(Error::Engine(message))
                 }
@@ -426,25 +412,25 @@ const REMOVE_HOST_STEPS: &[&str] =
 
 impl Berth {
     /// Adds `count` worker nodes to a local cluster (a job; returns its id).
-    pub async fn add_local_nodes(&self, actor: &crate::Actor, cluster_id: i64, count: u32) -> Result<i64> {
-        use crate::cluster::{next_node_names, spread_over_zones};
-        let op = crate::operation::Op {
+    pub async fn add_local_nodes(&self, actor: &crate::authz::Actor, cluster_id: i64, count: u32) -> Result<i64> {
+        use crate::clusters::cluster::{next_node_names, spread_over_zones};
+        let op = crate::audit::operation::Op {
             action: "node.add",
-            permission: crate::Permission::ClusterManage(cluster_id),
+            permission: crate::authz::Permission::ClusterManage(cluster_id),
             target: cluster_id.to_string(),
             params: serde_json::json!({ "count": count }),
         };
-        let spec = crate::job::JobSpec { op, kind: "node.add", steps: ADD_STEPS };
+        let spec = crate::runtime::job::JobSpec { op, kind: "node.add", steps: ADD_STEPS };
         let this = self.clone();
         self.launch(
             actor,
             spec,
             |_| async move {
-                if !(1..=crate::cluster::MAX_NODES).contains(&count) {
-                    return Err(Error::invalid("count", format!("must be between 1 and {}", crate::cluster::MAX_NODES)));
+                if !(1..=crate::clusters::cluster::MAX_NODES).contains(&count) {
+                    return Err(Error::invalid("count", format!("must be between 1 and {}", crate::clusters::cluster::MAX_NODES)));
                 }
                 let cluster = this.store.cluster(cluster_id).await?.ok_or_else(|| Error::NotFound(format!("cluster {cluster_id}")))?;
-                if cluster.provider != crate::cluster::LOCAL {
+                if cluster.provider != crate::clusters::cluster::LOCAL {
                     return Err(Error::Conflict("only local clusters get new node containers; add a host instead".into()));
                 }
                 if cluster.status != "ready" && cluster.status != "degraded" {
@@ -468,7 +454,7 @@ impl Berth {
                     let node = new_node(&this, &installation, cluster_id, name, NodeRole::Worker, &zone);
                     ids.push(this.store.node_insert(&node, now).await?);
                 }
-                Ok(crate::job::Prepared { cluster_id: Some(cluster_id), target: cluster.name.clone(), claim: Some(claim), input: (cluster, ids), steps: None })
+                Ok(crate::runtime::job::Prepared { cluster_id: Some(cluster_id), target: cluster.name.clone(), claim: Some(claim), input: (cluster, ids), steps: None })
             },
             |berth, ctx, (cluster, ids)| async move {
                 let result = berth.grow_local_cluster(&ctx, &cluster, &ids).await;
@@ -523,14 +509,14 @@ impl Berth {
     /// Removes a node (a job; returns its id): drains it so its tasks move to other nodes, waits for
     /// them to move, makes it leave the swarm (demoting a manager first), removes it from the node
     /// list and, for a local node, removes its container.
-    pub async fn remove_node(&self, actor: &crate::Actor, cluster_id: i64, node_id: i64) -> Result<i64> {
-        let op = crate::operation::Op {
+    pub async fn remove_node(&self, actor: &crate::authz::Actor, cluster_id: i64, node_id: i64) -> Result<i64> {
+        let op = crate::audit::operation::Op {
             action: "node.remove",
-            permission: crate::Permission::ClusterManage(cluster_id),
+            permission: crate::authz::Permission::ClusterManage(cluster_id),
             target: node_id.to_string(),
             params: serde_json::json!({ "cluster": cluster_id }),
         };
-        let spec = crate::job::JobSpec { op, kind: "node.remove", steps: REMOVE_STEPS };
+        let spec = crate::runtime::job::JobSpec { op, kind: "node.remove", steps: REMOVE_STEPS };
         let this = self.clone();
         self.launch(
             actor,
@@ -554,7 +540,7 @@ impl Berth {
                 let claim = this.claim(cluster_id).await?;
                 this.store.node_set_state(node.id, "removing", "").await?;
                 let steps = if node.container.is_empty() { REMOVE_HOST_STEPS } else { REMOVE_STEPS };
-                Ok(crate::job::Prepared {
+                Ok(crate::runtime::job::Prepared {
                     cluster_id: Some(cluster_id),
                     target: node.name.clone(),
                     claim: Some(claim),
