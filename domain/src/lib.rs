@@ -251,4 +251,53 @@ impl Berth {
         authz::authorize(actor, Permission::EngineRead)?;
         Ok(self.engine.overview().await?)
     }
+
+    /// The parts of the product that clean up after interrupted jobs, in order (see
+    /// [`runtime::job::Recovery`]): apps first, then clusters and nodes.
+    pub(crate) fn recoveries(&self) -> &'static [&'static dyn runtime::job::Recovery] {
+        RECOVERIES
+    }
 }
+
+/// Starting and stopping the background work of every part: they are wired together here, where
+/// every part is in reach, so that no part has to call another's loops.
+impl Berth {
+    /// After a start: fails jobs a stop interrupted (recording them), finishes or undoes what they
+    /// left half done, and starts the reconcile loops of the clusters that remain. On SQLite every
+    /// running job was this database's one process's; with replicas (PostgreSQL) only jobs whose
+    /// process is gone are touched, here and then every few seconds (see `start_replica_loops`).
+    pub async fn recover(&self) -> Result<()> {
+        let sole = self.store.backend() == store::Backend::Sqlite;
+        if !sole {
+            self.start_replica_loops().await;
+        }
+        self.start_refusal_flusher();
+        self.recover_interrupted(sole).await?;
+        for cluster in self.store.clusters().await? {
+            if !matches!(cluster.status.as_str(), "creating" | "deleting") {
+                self.start_reconciler(cluster.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every background loop (on shutdown): reconcile passes end where they are, which is
+    /// safe because each pass only writes what it observed. Other replicas take the work over.
+    pub async fn stop_background(&self) {
+        // Nothing starts a loop from now on, and the loops end after the tick they are in (waited
+        // for up to 10 s, then aborted), so that none renews a lease after they are released.
+        self.stop.send_replace(true);
+        let mut loops: Vec<_> = self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        loops.extend(self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h));
+        loops.extend(self.take_observers());
+        let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
+        if tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(loops)).await.is_err() {
+            aborts.iter().for_each(|h| h.abort());
+        }
+        self.release_leases().await;
+        self.flush_refusals(true).await;
+    }
+}
+
+/// What recovers interrupted jobs, registered for the runtime (see [`Berth::recoveries`]).
+const RECOVERIES: &[&dyn runtime::job::Recovery] = &[&apps::converge::AppRecovery, &clusters::cluster::ClusterRecovery];

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -24,7 +25,7 @@ use crate::authz::{authorize, Actor, Permission, UserRef};
 use crate::clock::now_ms;
 use crate::engine::{self, Engine, LiveService, ServiceDeploy, VolumeUse, STACK_NAMESPACE};
 use crate::error::{Error, Result};
-use crate::runtime::job::{JobCtx, JobSpec, Prepared};
+use crate::runtime::job::{Interrupted, JobCtx, JobSpec, Prepared, Recovery};
 use crate::store::NewVersion;
 use crate::Berth;
 
@@ -1357,6 +1358,18 @@ impl Berth {
             }
         }
         Ok(())
+    }
+}
+
+/// What interrupted jobs on apps leave (see [`Recovery`]): an app left deploying or deleting is
+/// marked failed.
+pub(crate) struct AppRecovery;
+
+impl Recovery for AppRecovery {
+    fn recover<'a>(&'a self, berth: &'a Berth, interrupted: &'a Interrupted) -> BoxFuture<'a, Result<()>> {
+        Box::pin(berth.recover_apps(move |cluster, name| {
+            interrupted.any(|j| j.kind.starts_with("app.") && j.cluster_id == Some(cluster) && j.target == name)
+        }))
     }
 }
 

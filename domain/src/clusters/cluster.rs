@@ -1,23 +1,22 @@
-//! Clusters: swarms that Berth creates and operates. The `local` provider runs each node as a
-//! Docker-in-Docker container on the local engine (one click); `hosts` adds existing engines.
+//! Clusters: swarms that Berth creates and operates — names, zones, quotas, the installation id and
+//! the ownership labels of everything Berth makes, reading, renaming and deleting clusters. How a
+//! cluster's nodes are made is its provider's (`providers/`).
 
 use std::collections::BTreeMap;
 
+use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
 use crate::clusters::node::Node;
-use crate::engine::NodeRole;
-use crate::error::{Checks, Error, Result};
-use crate::runtime::job::{JobSpec, Prepared};
+use crate::clusters::providers::{provider, Provider};
+use crate::error::{Error, Result};
+use crate::runtime::job::{Interrupted, Job, JobSpec, Prepared, Recovery};
 use crate::Berth;
 
 pub use crate::store::{Cluster, NewCluster};
-
-pub const LOCAL: &str = "local";
-pub const HOSTS: &str = "hosts";
 
 /// Most nodes one creation may ask for.
 pub const MAX_NODES: u32 = 20;
@@ -27,16 +26,6 @@ pub const MAX_NODES: u32 = 20;
 pub struct ClusterSummary {
     pub cluster: Cluster,
     pub nodes: Vec<Node>,
-}
-
-/// A one-click cluster as a person asks for it.
-#[derive(Clone, Debug)]
-pub struct LocalClusterInput {
-    pub name: String,
-    pub nodes: u32,
-    pub managers: u32,
-    /// Zones the nodes are spread over, in turn.
-    pub zones: Vec<String>,
 }
 
 /// Installation-wide limits, admin-settable.
@@ -91,26 +80,6 @@ pub fn validate_zones(zones: &[String]) -> Result<Vec<String>> {
         out.push("default".into());
     }
     Ok(out)
-}
-
-impl LocalClusterInput {
-    /// Checks every field, naming each that is wrong.
-    pub fn validate(&self) -> Result<LocalClusterInput> {
-        let mut checks = Checks::default();
-        let name = checks.field(validate_name("name", &self.name, 40));
-        let nodes_ok = (1..=MAX_NODES).contains(&self.nodes);
-        if !nodes_ok {
-            checks.invalid("nodes", format!("must be between 1 and {MAX_NODES}"));
-        }
-        if !matches!(self.managers, 1 | 3) {
-            checks.invalid("managers", "must be 1 or 3");
-        } else if nodes_ok && self.managers > self.nodes {
-            checks.invalid("managers", "cannot be more than the nodes");
-        }
-        let zones = checks.field(validate_zones(&self.zones));
-        let (name, zones) = checks.done(name.zip(zones))?;
-        Ok(LocalClusterInput { name, nodes: self.nodes, managers: self.managers, zones })
-    }
 }
 
 /// Zone for each of `count` new nodes: each goes to the zone with the fewest nodes so far (ties in
@@ -261,84 +230,17 @@ impl Berth {
         n.message = self.hide_paths(&n.message);
     }
 
+    /// The provider of cluster `id`.
+    pub(crate) async fn provider_of(&self, id: i64) -> Result<&'static dyn Provider> {
+        let cluster = self.store.cluster(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
+        provider(&cluster.provider)
+    }
+
     /// A cluster and its nodes, unauthorized: for callers that have decided access themselves.
     pub(crate) async fn cluster_summary(&self, id: i64) -> Result<Option<ClusterSummary>> {
         let Some(cluster) = self.store.cluster(id).await? else { return Ok(None) };
         let nodes = self.store.nodes(id).await?;
         Ok(Some(ClusterSummary { cluster, nodes }))
-    }
-
-    /// Creates a `local` cluster in one click: validates, checks quotas, records the cluster and its
-    /// nodes as `creating`, and starts the job that builds it. Returns the job id.
-    pub async fn create_local_cluster(&self, actor: &Actor, input: &LocalClusterInput) -> Result<i64> {
-        let op = Op {
-            action: "cluster.create",
-            permission: Permission::ClusterCreate,
-            target: input.name.trim().to_lowercase(),
-            params: json!({ "provider": LOCAL, "nodes": input.nodes, "managers": input.managers, "zones": input.zones }),
-        };
-        let spec = JobSpec { op, kind: "cluster.create", steps: crate::clusters::providers::local::CREATE_STEPS };
-        let this = self.clone();
-        self.launch(
-            actor,
-            spec,
-            |_| async move {
-                let input = input.validate()?;
-                let quotas = this.quotas().await?;
-                if this.store.cluster_count().await? >= quotas.max_clusters {
-                    return Err(Error::Conflict(format!(
-                        "the installation already has its quota of {} clusters",
-                        quotas.max_clusters
-                    )));
-                }
-                if input.nodes as i64 > quotas.max_nodes_per_cluster {
-                    return Err(Error::invalid(
-                        "nodes",
-                        format!("the quota is {} nodes per cluster", quotas.max_nodes_per_cluster),
-                    ));
-                }
-                if this.store.cluster_by_name(&input.name).await?.is_some() {
-                    return Err(Error::invalid("name", format!("a cluster named {} exists already", input.name)));
-                }
-                let now = now_ms();
-                let new = NewCluster {
-                    name: input.name.clone(),
-                    provider: LOCAL.into(),
-                    status: "creating".into(),
-                    zones: input.zones.clone(),
-                };
-                let id = match this.store.cluster_insert(&new, now).await {
-                    Ok(id) => id,
-                    // Two requests for one name at once: the unique index decides.
-                    Err(_) if this.store.cluster_by_name(&input.name).await?.is_some() => {
-                        return Err(Error::invalid("name", format!("a cluster named {} exists already", input.name)))
-                    }
-                    Err(e) => return Err(e),
-                };
-                let claim = this.claim(id).await?;
-                let installation = this.installation().await?;
-                let names = next_node_names(&[], input.nodes as usize);
-                let zones = spread_over_zones(&input.zones, &[], names.len());
-                for (i, (name, zone)) in names.iter().zip(zones).enumerate() {
-                    let role = if (i as u32) < input.managers { NodeRole::Manager } else { NodeRole::Worker };
-                    this.store
-                        .node_insert(
-                            &crate::clusters::providers::local::new_node(&this, &installation, id, name, role, &zone),
-                            now,
-                        )
-                        .await?;
-                }
-                Ok(Prepared {
-                    cluster_id: Some(id),
-                    target: input.name.clone(),
-                    claim: Some(claim),
-                    input: id,
-                    steps: None,
-                })
-            },
-            |berth, ctx, id| async move { berth.build_local_cluster(&ctx, id).await },
-        )
-        .await
     }
 
     pub async fn rename_cluster(&self, actor: &Actor, id: i64, name: &str) -> Result<()> {
@@ -368,37 +270,68 @@ impl Berth {
             target: id.to_string(),
             params: json!({}),
         };
-        let spec = JobSpec { op, kind: "cluster.delete", steps: crate::clusters::providers::local::DELETE_STEPS };
+        // The steps are the provider's, known once the cluster is found.
+        let spec = JobSpec { op, kind: "cluster.delete", steps: &[] };
         let this = self.clone();
         self.launch(
             actor,
             spec,
             |_| async move {
                 let cluster = this.store.cluster(id).await?.ok_or_else(|| Error::NotFound(format!("cluster {id}")))?;
+                let provider = provider(&cluster.provider)?;
                 let claim = this.claim(id).await?;
                 this.store.cluster_set_status(id, "deleting", "", now_ms()).await?;
-                let steps = if cluster.provider == HOSTS {
-                    crate::clusters::providers::hosts::DELETE_STEPS
-                } else {
-                    crate::clusters::providers::local::DELETE_STEPS
-                };
                 Ok(Prepared {
                     cluster_id: Some(id),
                     target: cluster.name.clone(),
                     claim: Some(claim),
-                    input: cluster,
-                    steps: Some(steps),
+                    input: (provider, cluster),
+                    steps: Some(provider.delete_steps()),
                 })
             },
-            |berth, ctx, cluster| async move {
-                if cluster.provider == HOSTS {
-                    berth.release_hosts(&ctx, cluster.id).await
-                } else {
-                    berth.tear_down_cluster(&ctx, &cluster).await
-                }
-            },
+            |berth, ctx, (provider, cluster)| async move { provider.tear_down(&berth, &ctx, &cluster).await },
         )
         .await
+    }
+}
+
+/// What interrupted jobs on clusters and nodes leave (see [`Recovery`]): a cluster half created
+/// or half deleted is removed (what is on the engines by its provider, then its row); a node that
+/// was joining is undone, one that was being removed is left for the reconciler to say.
+pub(crate) struct ClusterRecovery;
+
+/// Whether a job is on a cluster or its nodes (`cluster.create`, `node.add`, …).
+fn cluster_job(job: &Job) -> bool {
+    job.kind.starts_with("cluster.") || job.kind.starts_with("node.")
+}
+
+impl Recovery for ClusterRecovery {
+    fn recover<'a>(&'a self, berth: &'a Berth, interrupted: &'a Interrupted) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for cluster in berth.store.clusters().await? {
+                if !interrupted.any(|j| cluster_job(j) && j.cluster_id == Some(cluster.id)) {
+                    continue;
+                }
+                match cluster.status.as_str() {
+                    // Half created or half deleted: finish removing it.
+                    "creating" | "deleting" => {
+                        provider(&cluster.provider)?.clean_up(berth, &cluster).await?;
+                        berth.stop_reconciler(cluster.id);
+                        berth.store.cluster_delete(cluster.id).await?;
+                    }
+                    _ => {
+                        for node in berth.store.nodes(cluster.id).await? {
+                            match node.state.as_str() {
+                                "pending" => berth.undo_pending_node(provider(&cluster.provider)?, &node).await?,
+                                "removing" => berth.store.node_set_state(node.id, "unknown", "").await?,
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 }
 
@@ -427,36 +360,6 @@ mod tests {
             }
         }
         assert!(validate_name("name", &"a".repeat(41), 40).is_err());
-    }
-
-    #[test]
-    fn local_input_names_the_bad_field() {
-        let ok = LocalClusterInput { name: "prod".into(), nodes: 3, managers: 1, zones: vec![] };
-        assert_eq!(ok.validate().unwrap().zones, vec!["default"]);
-        let cases = [
-            (LocalClusterInput { nodes: 0, ..ok.clone() }, "nodes"),
-            (LocalClusterInput { nodes: 21, ..ok.clone() }, "nodes"),
-            (LocalClusterInput { managers: 2, ..ok.clone() }, "managers"),
-            (LocalClusterInput { nodes: 2, managers: 3, ..ok.clone() }, "managers"),
-            (LocalClusterInput { name: "x y".into(), ..ok.clone() }, "name"),
-            (LocalClusterInput { zones: vec!["a".into(), "a".into()], ..ok.clone() }, "zones"),
-            (LocalClusterInput { zones: vec!["A!".into()], ..ok.clone() }, "zones"),
-        ];
-        for (input, field) in cases {
-            match input.validate() {
-                Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field, "{input:?}"),
-                other => panic!("{input:?}: {other:?}"),
-            }
-        }
-        // Every wrong field at once, each said once, in the form's order.
-        let bad = LocalClusterInput { name: "x y".into(), nodes: 0, managers: 2, zones: vec!["a".into(), "a".into()] };
-        match bad.validate() {
-            Err(Error::Problems(all)) => {
-                let fields: Vec<&str> = all.iter().map(|(f, _)| f.as_str()).collect();
-                assert_eq!(fields, ["name", "nodes", "managers", "zones"]);
-            }
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]

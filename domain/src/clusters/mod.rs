@@ -6,3 +6,4 @@ pub mod node;
 pub mod pki;
 pub mod providers;
 pub(crate) mod reconcile;
+pub(crate) mod swarm;

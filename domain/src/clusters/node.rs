@@ -9,8 +9,10 @@ use serde_json::json;
 
 use crate::audit::operation::Op;
 use crate::authz::{Actor, Permission};
+use crate::clusters::providers::Provider;
 use crate::engine::{Engine, NodeAvailability, NodeRole, SwarmTask};
 use crate::error::{Error, Result};
+use crate::runtime::job::{JobCtx, JobSpec, Prepared};
 use crate::Berth;
 
 pub use crate::store::{NewNode, Node, NodeObservation};
@@ -292,6 +294,144 @@ impl Berth {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+}
+
+/// Removing nodes, and what a failed or interrupted addition leaves.
+impl Berth {
+    /// Removes a node (a job; returns its id): drains it so its tasks move to other nodes, waits for
+    /// them to move, makes it leave the swarm (demoting a manager first), removes it from the node
+    /// list and removes what its provider made for it (a local node's container).
+    pub async fn remove_node(&self, actor: &Actor, cluster_id: i64, node_id: i64) -> Result<i64> {
+        let op = Op {
+            action: "node.remove",
+            permission: Permission::ClusterManage(cluster_id),
+            target: node_id.to_string(),
+            params: json!({ "cluster": cluster_id }),
+        };
+        // The steps are the provider's, known once the node is found.
+        let spec = JobSpec { op, kind: "node.remove", steps: &[] };
+        let this = self.clone();
+        self.launch(
+            actor,
+            spec,
+            |_| async move {
+                let node = match this.store.node(node_id).await? {
+                    Some(n) if n.cluster_id == cluster_id => n,
+                    _ => return Err(Error::NotFound(format!("node {node_id}"))),
+                };
+                let nodes = this.store.nodes(cluster_id).await?;
+                if nodes.len() == 1 {
+                    return Err(Error::Conflict(
+                        "a cluster keeps at least one node; delete the cluster instead".into(),
+                    ));
+                }
+                if node.is_manager() && nodes.iter().filter(|n| n.is_manager()).count() == 1 {
+                    return Err(Error::Conflict(
+                        "the last manager cannot be removed; promote another node first".into(),
+                    ));
+                }
+                let provider = this.provider_of(cluster_id).await?;
+                let claim = this.claim(cluster_id).await?;
+                this.store.node_set_state(node.id, "removing", "").await?;
+                Ok(Prepared {
+                    cluster_id: Some(cluster_id),
+                    target: node.name.clone(),
+                    claim: Some(claim),
+                    input: (provider, node),
+                    steps: Some(provider.remove_steps()),
+                })
+            },
+            |berth, ctx, (provider, node)| async move {
+                let result = berth.take_node_out(&ctx, provider, &node).await;
+                if result.is_err() {
+                    // Let the reconciler say what the node is now.
+                    let _ = berth.store.node_set_state(node.id, "unknown", "").await;
+                    berth.refresh_cluster(node.cluster_id).await;
+                }
+                result
+            },
+        )
+        .await
+    }
+
+    async fn take_node_out(&self, ctx: &JobCtx, provider: &dyn Provider, node: &Node) -> Result<()> {
+        let (_, manager) = self.reachable_manager(node.cluster_id).await?;
+        ctx.step(0).await;
+        let in_swarm = !node.swarm_node_id.is_empty();
+        if in_swarm {
+            manager.swarm_update_node(&node.swarm_node_id, |n| n.availability = NodeAvailability::Drain).await?;
+        }
+        ctx.step(1).await;
+        if in_swarm {
+            let left = self.wait_tasks_moved(&manager, &node.swarm_node_id, Duration::from_secs(60)).await?;
+            if left > 0 {
+                ctx.detail(format!("{left} tasks did not move within 60 s; going on")).await;
+            }
+        }
+        ctx.step(2).await;
+        if in_swarm {
+            if node.is_manager() {
+                manager.swarm_update_node(&node.swarm_node_id, |n| n.role = NodeRole::Worker).await?;
+            }
+            // The node itself leaves when its engine answers; otherwise the managers forget it.
+            let engine = self.node_engine(node).await?;
+            let left_cleanly = engine.swarm_leave(true).await.is_ok();
+            if !left_cleanly {
+                ctx.detail("the node's engine does not answer; removing it from the node list").await;
+            }
+            self.forget_swarm_node(&manager, &node.swarm_node_id).await?;
+        }
+        ctx.step(3).await;
+        provider.release_node(self, node).await?;
+        self.engines.lock().unwrap_or_else(|p| p.into_inner()).remove(&node.endpoint);
+        self.store.node_delete(node.id).await?;
+        self.refresh_cluster(node.cluster_id).await;
+        Ok(())
+    }
+
+    /// Removes a swarm node from the managers' list, waiting briefly for it to be seen down first.
+    async fn forget_swarm_node(&self, manager: &Engine, swarm_node_id: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match manager.swarm_remove_node(swarm_node_id, false).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.status() == Some(404) => return Ok(()),
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(500)).await
+                }
+                // Still not down after the wait: force it out.
+                Err(_) => {
+                    return manager.swarm_remove_node(swarm_node_id, true).await.or_else(|e| match e.status() {
+                        Some(404) => Ok(()),
+                        _ => Err(e.into()),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Undoes a node that never finished joining: its swarm entry if it got that far, what its
+    /// provider made for it (a local node's container); then its row.
+    pub(crate) async fn undo_pending_node(&self, provider: &dyn Provider, node: &Node) -> Result<()> {
+        if !node.swarm_node_id.is_empty() {
+            if let Ok((_, manager)) = self.reachable_manager(node.cluster_id).await {
+                let _ = manager.swarm_remove_node(&node.swarm_node_id, true).await;
+            }
+        }
+        provider.release_node(self, node).await?;
+        self.engines.lock().unwrap_or_else(|p| p.into_inner()).remove(&node.endpoint);
+        self.store.node_delete(node.id).await
+    }
+
+    /// Drops cached engine clients of a cluster's nodes.
+    pub(crate) async fn forget_node_engines(&self, cluster_id: i64) -> Result<()> {
+        let endpoints: Vec<String> = self.store.nodes(cluster_id).await?.into_iter().map(|n| n.endpoint).collect();
+        let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+        for endpoint in endpoints {
+            engines.remove(&endpoint);
+        }
+        Ok(())
     }
 }
 

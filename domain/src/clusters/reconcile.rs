@@ -5,10 +5,10 @@
 //! `missing`, not removed.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use crate::clock::now_ms;
 use crate::clusters::node::{Node, NodeObservation, ZONE_LABEL};
+use crate::clusters::providers::provider;
 use crate::engine::{NodeState, SwarmNode};
 use crate::error::Result;
 use crate::{runtime::lease, Berth};
@@ -38,23 +38,6 @@ impl Berth {
             old.abort();
         }
         self.start_observer(cluster_id);
-    }
-
-    /// Stops every background loop (on shutdown): reconcile passes end where they are, which is
-    /// safe because each pass only writes what it observed. Other replicas take the work over.
-    pub async fn stop_background(&self) {
-        // Nothing starts a loop from now on, and the loops end after the tick they are in (waited
-        // for up to 10 s, then aborted), so that none renews a lease after they are released.
-        self.stop.send_replace(true);
-        let mut loops: Vec<_> = self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
-        loops.extend(self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h));
-        loops.extend(self.take_observers());
-        let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
-        if tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(loops)).await.is_err() {
-            aborts.iter().for_each(|h| h.abort());
-        }
-        self.release_leases().await;
-        self.flush_refusals(true).await;
     }
 
     /// Whether `stop_background` was called: loops are no longer started.
@@ -158,11 +141,11 @@ impl Berth {
         }
 
         let now = now_ms();
-        let local = cluster.provider == crate::clusters::cluster::LOCAL;
+        let engine_is_node = provider(&cluster.provider)?.engine_is_the_node();
         for node in nodes.iter().filter(|n| !JOB_STATES.contains(&n.state.as_str())) {
             let reachable = answers[&node.id];
             let member = swarm.as_ref().and_then(|s| s.iter().find(|m| m.id == node.swarm_node_id));
-            let observation = observe(node, member, swarm.is_some(), reachable, local, now);
+            let observation = observe(node, member, swarm.is_some(), reachable, engine_is_node, now);
             // Written only over the state this pass read: of two overlapping passes (a lease that
             // lapsed under load), one moves the node and tells the timeline.
             let moved = self.store.node_observe(node.id, &node.state, &observation).await?;
@@ -201,14 +184,14 @@ fn node_changed(node: &Node, o: &NodeObservation, now: i64) -> crate::store::New
 }
 
 /// What a node's row should say, from the swarm's entry for it (if the swarm could be asked) and
-/// whether its own engine answered. For a local node the engine is the node itself: when it does not
-/// answer the node is down, whatever the managers have not noticed yet.
+/// whether its own engine answered. Where the engine is the node itself (a local node container),
+/// a node whose engine does not answer is down, whatever the managers have not noticed yet.
 fn observe(
     node: &Node,
     member: Option<&SwarmNode>,
     swarm_known: bool,
     reachable: bool,
-    local: bool,
+    engine_is_node: bool,
     now: i64,
 ) -> NodeObservation {
     let mut o = NodeObservation {
@@ -237,7 +220,7 @@ fn observe(
         }
     }
     (o.state, o.message) = match (member.map(|m| m.state), reachable) {
-        (_, false) if local => ("down".into(), "the node's engine does not answer".into()),
+        (_, false) if engine_is_node => ("down".into(), "the node's engine does not answer".into()),
         (Some(NodeState::Down), _) => ("down".into(), "the swarm marks the node down".into()),
         (Some(NodeState::Ready), false) => ("unreachable".into(), "Berth cannot reach the node's engine".into()),
         (Some(NodeState::Ready), true) => ("ready".into(), String::new()),

@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
+
 use serde_json::Value;
 
 use crate::audit::operation::{Attempt, Op, Who};
@@ -453,28 +455,34 @@ fn with_job(mut params: Value, job: i64) -> Value {
     params
 }
 
-impl Berth {
-    /// After a start: fails jobs a stop interrupted (recording them), finishes or undoes what they
-    /// left half done, and starts the reconcile loops of the clusters that remain. On SQLite every
-    /// running job was this database's one process's; with replicas (PostgreSQL) only jobs whose
-    /// process is gone are touched, here and then every few seconds (see `start_replica_loops`).
-    pub async fn recover(&self) -> Result<()> {
-        let sole = self.store.backend() == crate::store::Backend::Sqlite;
-        if !sole {
-            self.start_replica_loops().await;
-        }
-        self.start_refusal_flusher();
-        self.recover_interrupted(sole).await?;
-        for cluster in self.store.clusters().await? {
-            if !matches!(cluster.status.as_str(), "creating" | "deleting") {
-                self.start_reconciler(cluster.id);
-            }
-        }
-        Ok(())
-    }
+/// What a part of the product does after jobs were interrupted (a stop, a crash, a replica gone):
+/// it finishes or undoes what they left half done. The runtime knows no part's work; each part
+/// implements this and lib.rs registers it ([`Berth::recoveries`]), so the jobs reach, say, a
+/// cluster's provider without importing it.
+pub(crate) trait Recovery: Sync {
+    fn recover<'a>(&'a self, berth: &'a Berth, interrupted: &'a Interrupted) -> BoxFuture<'a, Result<()>>;
+}
 
+/// The jobs a recovery has just failed.
+pub(crate) struct Interrupted {
+    /// Every running job was interrupted, and whatever was half done is nobody's (one process per
+    /// database, at its start).
+    sole: bool,
+    jobs: Vec<Job>,
+}
+
+impl Interrupted {
+    /// Whether work that `job` stands for may be half done: with `sole` all work may be, else the
+    /// work of the failed jobs `job` picks.
+    pub(crate) fn any(&self, job: impl Fn(&Job) -> bool) -> bool {
+        self.sole || self.jobs.iter().any(job)
+    }
+}
+
+impl Berth {
     /// Fails running jobs whose process is gone (`sole`: every running job, and what they were
-    /// working on is known to be nobody's) and undoes what they left half done.
+    /// working on is known to be nobody's) and lets each part of the product undo what they left
+    /// half done ([`Recovery`], registered in lib.rs).
     pub(crate) async fn recover_interrupted(&self, sole: bool) -> Result<()> {
         let system = Actor::anonymous("local", "recovery");
         const INTERRUPTED: &str = "interrupted: Berth stopped while this operation was running";
@@ -505,40 +513,9 @@ impl Berth {
             .await;
             failed.push(job);
         }
-        let app_job = |job: &Job| job.kind.starts_with("app.");
-        self.recover_apps(|cluster, name| {
-            sole || failed.iter().any(|j| app_job(j) && j.cluster_id == Some(cluster) && j.target == name)
-        })
-        .await?;
-        for cluster in self.store.clusters().await? {
-            if !sole && !failed.iter().any(|j| !app_job(j) && j.cluster_id == Some(cluster.id)) {
-                continue;
-            }
-            match cluster.status.as_str() {
-                // Half created or half deleted: finish removing it.
-                "creating" | "deleting" => {
-                    if cluster.provider == crate::clusters::cluster::LOCAL {
-                        self.remove_local_resources(cluster.id).await?;
-                    } else {
-                        for node in self.store.nodes(cluster.id).await? {
-                            if let Ok(engine) = self.node_engine(&node).await {
-                                let _ = engine.swarm_leave(true).await;
-                            }
-                        }
-                    }
-                    self.stop_reconciler(cluster.id);
-                    self.store.cluster_delete(cluster.id).await?;
-                }
-                _ => {
-                    for node in self.store.nodes(cluster.id).await? {
-                        match node.state.as_str() {
-                            "pending" => self.undo_pending_node(&node).await?,
-                            "removing" => self.store.node_set_state(node.id, "unknown", "").await?,
-                            _ => {}
-                        }
-                    }
-                }
-            }
+        let interrupted = Interrupted { sole, jobs: failed };
+        for part in self.recoveries() {
+            part.recover(self, &interrupted).await?;
         }
         Ok(())
     }

@@ -5,19 +5,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::audit::operation::Op;
 use crate::authz::{authorize, Actor, Permission};
 use crate::clock::now_ms;
-use crate::clusters::cluster::{next_node_names, spread_over_zones, validate_name, validate_zones, NewCluster, HOSTS};
+use crate::clusters::cluster::{
+    next_node_names, spread_over_zones, validate_name, validate_zones, Cluster, NewCluster, MAX_NODES,
+};
 use crate::clusters::node::{NewNode, Node};
+use crate::clusters::providers::Provider;
 use crate::engine::{Endpoint, Engine, EngineOverview, NodeRole};
 use crate::error::{Error, Result};
 use crate::runtime::job::{JobCtx, JobSpec, Prepared};
 use crate::Berth;
 
-pub const CREATE_STEPS: &[&str] = &[
+const CREATE_STEPS: &[&str] = &[
     "Connect to the hosts",
     "Check that no host is in a swarm",
     "Initialise the swarm",
@@ -25,8 +29,63 @@ pub const CREATE_STEPS: &[&str] = &[
     "Label the zones",
     "Wait until every node is Ready",
 ];
-pub const ADD_STEPS: &[&str] = &["Connect to the host", "Join the swarm", "Label the zone", "Wait until it is Ready"];
-pub const DELETE_STEPS: &[&str] = &["Make the hosts leave the swarm", "Forget the cluster"];
+const ADD_STEPS: &[&str] = &["Connect to the host", "Join the swarm", "Label the zone", "Wait until it is Ready"];
+const DELETE_STEPS: &[&str] = &["Make the hosts leave the swarm", "Forget the cluster"];
+/// Removing a host: as removing a node container, but there is no container to remove.
+const REMOVE_STEPS: &[&str] = &["Drain the node", "Wait for its tasks to move", "Leave the swarm", "Forget the node"];
+
+/// The `hosts` provider (see the module's documentation).
+pub(crate) struct Hosts;
+
+/// The name of hosts clusters' provider.
+const NAME: &str = "hosts";
+
+impl Provider for Hosts {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn create_steps(&self) -> &'static [&'static str] {
+        CREATE_STEPS
+    }
+
+    fn add_steps(&self) -> &'static [&'static str] {
+        ADD_STEPS
+    }
+
+    fn remove_steps(&self) -> &'static [&'static str] {
+        REMOVE_STEPS
+    }
+
+    fn delete_steps(&self) -> &'static [&'static str] {
+        DELETE_STEPS
+    }
+
+    fn engine_is_the_node(&self) -> bool {
+        false
+    }
+
+    /// Nothing: Berth made nothing on a host but its swarm membership.
+    fn release_node<'a>(&'a self, _berth: &'a Berth, _node: &'a Node) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn tear_down<'a>(&'a self, berth: &'a Berth, ctx: &'a JobCtx, cluster: &'a Cluster) -> BoxFuture<'a, Result<()>> {
+        Box::pin(berth.release_hosts(ctx, cluster.id))
+    }
+
+    /// Every host that answers leaves the swarm.
+    fn clean_up<'a>(&'a self, berth: &'a Berth, cluster: &'a Cluster) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for node in berth.store.nodes(cluster.id).await? {
+                if let Ok(engine) = berth.node_engine(&node).await {
+                    let _ = engine.swarm_leave(true).await;
+                }
+            }
+            Ok(())
+        })
+    }
+}
 
 /// One host as an admin names it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,11 +167,8 @@ pub struct HostsClusterInput {
 impl HostsClusterInput {
     pub fn validate(&self) -> Result<(String, Vec<ValidHost>, Vec<String>)> {
         let name = validate_name("name", &self.name, 40)?;
-        if self.hosts.is_empty() || self.hosts.len() > crate::clusters::cluster::MAX_NODES as usize {
-            return Err(Error::invalid(
-                "hosts",
-                format!("give 1 to {} hosts, one per line", crate::clusters::cluster::MAX_NODES),
-            ));
+        if self.hosts.is_empty() || self.hosts.len() > MAX_NODES as usize {
+            return Err(Error::invalid("hosts", format!("give 1 to {} hosts, one per line", MAX_NODES)));
         }
         let hosts = self.hosts.iter().map(HostInput::validate).collect::<Result<Vec<_>>>()?;
         for (i, h) in hosts.iter().enumerate() {
@@ -161,13 +217,13 @@ impl Berth {
             permission: Permission::ClusterCreate,
             target: input.name.trim().to_lowercase(),
             params: json!({
-                "provider": HOSTS,
+                "provider": NAME,
                 "hosts": input.hosts.iter().map(|h| &h.endpoint).collect::<Vec<_>>(),
                 "managers": input.managers,
                 "zones": input.zones,
             }),
         };
-        let spec = JobSpec { op, kind: "cluster.create", steps: CREATE_STEPS };
+        let spec = JobSpec { op, kind: "cluster.create", steps: Hosts.create_steps() };
         let this = self.clone();
         self.launch(
             actor,
@@ -196,7 +252,7 @@ impl Berth {
                 let now = now_ms();
                 let new = NewCluster {
                     name: name.clone(),
-                    provider: HOSTS.into(),
+                    provider: NAME.into(),
                     status: "creating".into(),
                     zones: zones.clone(),
                 };
@@ -297,7 +353,7 @@ impl Berth {
             target: cluster_id.to_string(),
             params: json!({ "endpoint": input.endpoint, "insecure": input.insecure }),
         };
-        let spec = JobSpec { op, kind: "node.add", steps: ADD_STEPS };
+        let spec = JobSpec { op, kind: "node.add", steps: Hosts.add_steps() };
         let this = self.clone();
         self.launch(
             actor,
@@ -309,7 +365,7 @@ impl Berth {
                     .cluster(cluster_id)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("cluster {cluster_id}")))?;
-                if cluster.provider != HOSTS {
+                if cluster.provider != NAME {
                     return Err(Error::Conflict(
                         "hosts join hosts clusters; a local cluster gets node containers".into(),
                     ));
@@ -353,7 +409,7 @@ impl Berth {
                         if let Ok(engine) = berth.node_engine(&node).await {
                             let _ = engine.swarm_leave(true).await;
                         }
-                        let _ = berth.undo_pending_node(&node).await;
+                        let _ = berth.undo_pending_node(&Hosts, &node).await;
                     }
                 }
                 result

@@ -9,15 +9,76 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use serde_json::json;
+
+use crate::audit::operation::Op;
+use crate::authz::{Actor, Permission};
 use crate::clock::now_ms;
-use crate::clusters::cluster::{owned_by, ownership, Cluster};
-use crate::clusters::node::{NewNode, Node, ZONE_LABEL};
-use crate::engine::{Endpoint, Engine, NodeContainerSpec, NodeRole, NodeState};
-use crate::error::{Error, Internal, Result};
-use crate::runtime::job::JobCtx;
+use crate::clusters::cluster::{
+    next_node_names, owned_by, ownership, spread_over_zones, validate_name, validate_zones, Cluster, NewCluster,
+    MAX_NODES,
+};
+use crate::clusters::node::{NewNode, Node};
+use crate::clusters::providers::Provider;
+use crate::clusters::swarm::wait_until_answers;
+use crate::engine::{Endpoint, Engine, NodeContainerSpec, NodeRole};
+use crate::error::{Checks, Error, Internal, Result};
+use crate::runtime::job::{JobCtx, JobSpec, Prepared};
 use crate::Berth;
 
-pub const CREATE_STEPS: &[&str] = &[
+/// The `local` provider (see the module's documentation).
+pub(crate) struct Local;
+
+/// The name of local clusters' provider.
+const NAME: &str = "local";
+
+impl Provider for Local {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn create_steps(&self) -> &'static [&'static str] {
+        CREATE_STEPS
+    }
+
+    fn add_steps(&self) -> &'static [&'static str] {
+        ADD_STEPS
+    }
+
+    fn remove_steps(&self) -> &'static [&'static str] {
+        REMOVE_STEPS
+    }
+
+    fn delete_steps(&self) -> &'static [&'static str] {
+        DELETE_STEPS
+    }
+
+    fn engine_is_the_node(&self) -> bool {
+        true
+    }
+
+    /// The node's container and its socket directory.
+    fn release_node<'a>(&'a self, berth: &'a Berth, node: &'a Node) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if !node.container.is_empty() {
+                berth.engine.container_remove(&node.container).await?;
+                let _ = std::fs::remove_dir_all(berth.socket_dir(node.cluster_id, &node.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn tear_down<'a>(&'a self, berth: &'a Berth, ctx: &'a JobCtx, cluster: &'a Cluster) -> BoxFuture<'a, Result<()>> {
+        Box::pin(berth.tear_down_cluster(ctx, cluster))
+    }
+
+    fn clean_up<'a>(&'a self, berth: &'a Berth, cluster: &'a Cluster) -> BoxFuture<'a, Result<()>> {
+        Box::pin(berth.remove_local_resources(cluster.id))
+    }
+}
+
+const CREATE_STEPS: &[&str] = &[
     "Prepare the node image",
     "Create the cluster network",
     "Start the node engines",
@@ -27,7 +88,7 @@ pub const CREATE_STEPS: &[&str] = &[
     "Wait until every node is Ready",
 ];
 
-pub const DELETE_STEPS: &[&str] =
+const DELETE_STEPS: &[&str] =
     &["Remove the node containers", "Remove the cluster network", "Remove the cluster's files", "Forget the cluster"];
 
 /// The image Berth builds itself when it is missing. The tag's number goes up whenever the root
@@ -38,6 +99,36 @@ pub const DEFAULT_NODE_IMAGE: &str = "berth/node:host-2";
 const ROOTFS_DIGEST: &str = "9e2f7529148196e447d3549f7a00b8a7f52bd7a80b49c7021e65d94226c56181";
 /// Set in images whose node runs the host's binaries (so `/usr` must be bound).
 const HOST_BINARIES_ENV: &str = "BERTH_NODE_IMAGE=host-binaries";
+
+/// A one-click cluster as a person asks for it.
+#[derive(Clone, Debug)]
+pub struct LocalClusterInput {
+    pub name: String,
+    pub nodes: u32,
+    pub managers: u32,
+    /// Zones the nodes are spread over, in turn.
+    pub zones: Vec<String>,
+}
+
+impl LocalClusterInput {
+    /// Checks every field, naming each that is wrong.
+    pub fn validate(&self) -> Result<LocalClusterInput> {
+        let mut checks = Checks::default();
+        let name = checks.field(validate_name("name", &self.name, 40));
+        let nodes_ok = (1..=MAX_NODES).contains(&self.nodes);
+        if !nodes_ok {
+            checks.invalid("nodes", format!("must be between 1 and {MAX_NODES}"));
+        }
+        if !matches!(self.managers, 1 | 3) {
+            checks.invalid("managers", "must be 1 or 3");
+        } else if nodes_ok && self.managers > self.nodes {
+            checks.invalid("managers", "cannot be more than the nodes");
+        }
+        let zones = checks.field(validate_zones(&self.zones));
+        let (name, zones) = checks.done(name.zip(zones))?;
+        Ok(LocalClusterInput { name, nodes: self.nodes, managers: self.managers, zones })
+    }
+}
 
 fn container_name(installation: &str, cluster_id: i64, node: &str) -> String {
     format!("berth-{installation}-c{cluster_id}-{node}")
@@ -260,83 +351,6 @@ impl Berth {
         Ok(())
     }
 
-    /// Joins every node but `first` (managers one at a time for raft, then the workers at once).
-    pub(crate) async fn join_nodes(
-        &self,
-        ctx: &JobCtx,
-        first: &Node,
-        nodes: &[(Node, Arc<Engine>)],
-        worker_token: &str,
-        manager_token: &str,
-    ) -> Result<()> {
-        let remote = format!("{}:2377", first.address);
-        let others: Vec<_> = nodes.iter().filter(|(n, _)| n.id != first.id).collect();
-        let total = others.len();
-        let mut joined = 0;
-        for (node, engine) in others.iter().filter(|(n, _)| n.is_manager()) {
-            engine.swarm_join(&remote, manager_token, &node.address).await?;
-            joined += 1;
-            ctx.detail(format!("{joined} of {total} nodes joined")).await;
-        }
-        let workers = others.iter().filter(|(n, _)| !n.is_manager());
-        let results = futures::future::join_all(
-            workers.map(|(node, engine)| engine.swarm_join(&remote, worker_token, &node.address)),
-        )
-        .await;
-        for result in results {
-            result?;
-            joined += 1;
-        }
-        ctx.detail(format!("{joined} of {total} nodes joined")).await;
-        Ok(())
-    }
-
-    /// Puts each node's zone on its swarm node and records the swarm node ids. Each node's own engine
-    /// says which swarm node it is (hostnames of existing hosts need not match Berth's node names).
-    pub(crate) async fn label_zones(&self, manager: &Engine, nodes: &[(Node, Arc<Engine>)]) -> Result<()> {
-        for (node, engine) in nodes {
-            let swarm_id = engine.overview().await?.swarm.node_id;
-            if swarm_id.is_empty() {
-                return Err(Error::Engine(format!("{} did not join the swarm", node.name)));
-            }
-            // A node that has just joined can take a moment to show in the managers' list.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            while !manager.swarm_nodes().await?.iter().any(|m| m.id == swarm_id) {
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(Error::Engine(format!("{} did not appear in the swarm", node.name)));
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            let zone = node.zone.clone();
-            manager
-                .swarm_update_node(&swarm_id, |n| {
-                    n.labels.insert(ZONE_LABEL.into(), zone.clone());
-                })
-                .await?;
-            self.store.node_set_swarm(node.id, &swarm_id, &node.address).await?;
-        }
-        Ok(())
-    }
-
-    /// Waits until the swarm lists at least `count` nodes, all Ready.
-    pub(crate) async fn wait_all_ready(&self, manager: &Engine, count: usize, limit: Duration) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let nodes = manager.swarm_nodes().await?;
-            let ready = nodes.iter().filter(|n| n.state == NodeState::Ready).count();
-            if nodes.len() >= count && ready == nodes.len() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Engine(format!(
-                    "only {ready} of {count} nodes became Ready within {} s",
-                    limit.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
     /// Removes every container, network and file Berth made for a local cluster. Idempotent.
     pub(crate) async fn remove_local_resources(&self, cluster_id: i64) -> Result<()> {
         let label = owned_by(&self.installation().await?, cluster_id);
@@ -378,59 +392,101 @@ impl Berth {
         self.store.cluster_delete(cluster.id).await?;
         Ok(())
     }
-
-    /// Drops cached engine clients of a cluster's nodes.
-    pub(crate) async fn forget_node_engines(&self, cluster_id: i64) -> Result<()> {
-        let endpoints: Vec<String> = self.store.nodes(cluster_id).await?.into_iter().map(|n| n.endpoint).collect();
-        let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
-        for endpoint in endpoints {
-            engines.remove(&endpoint);
-        }
-        Ok(())
-    }
 }
 
-/// Polls an engine until it answers, for at most `limit`.
-pub(crate) async fn wait_until_answers(engine: &Engine, limit: Duration) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match engine.ping().await {
-            Ok(()) => return Ok(()),
-            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e.into()),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-pub const ADD_STEPS: &[&str] =
+const ADD_STEPS: &[&str] =
     &["Start the node engines", "Join the nodes", "Label the zones", "Wait until every node is Ready"];
-pub const REMOVE_STEPS: &[&str] =
+const REMOVE_STEPS: &[&str] =
     &["Drain the node", "Wait for its tasks to move", "Leave the swarm", "Remove the node container"];
-/// Removing a host: the same, but there is no container to remove.
-const REMOVE_HOST_STEPS: &[&str] =
-    &["Drain the node", "Wait for its tasks to move", "Leave the swarm", "Forget the node"];
 
 impl Berth {
-    /// Adds `count` worker nodes to a local cluster (a job; returns its id).
-    pub async fn add_local_nodes(&self, actor: &crate::authz::Actor, cluster_id: i64, count: u32) -> Result<i64> {
-        use crate::clusters::cluster::{next_node_names, spread_over_zones};
-        let op = crate::audit::operation::Op {
-            action: "node.add",
-            permission: crate::authz::Permission::ClusterManage(cluster_id),
-            target: cluster_id.to_string(),
-            params: serde_json::json!({ "count": count }),
+    /// Creates a `local` cluster in one click: validates, checks quotas, records the cluster and its
+    /// nodes as `creating`, and starts the job that builds it. Returns the job id.
+    pub async fn create_local_cluster(&self, actor: &Actor, input: &LocalClusterInput) -> Result<i64> {
+        let op = Op {
+            action: "cluster.create",
+            permission: Permission::ClusterCreate,
+            target: input.name.trim().to_lowercase(),
+            params: json!({ "provider": NAME, "nodes": input.nodes, "managers": input.managers, "zones": input.zones }),
         };
-        let spec = crate::runtime::job::JobSpec { op, kind: "node.add", steps: ADD_STEPS };
+        let spec = JobSpec { op, kind: "cluster.create", steps: Local.create_steps() };
         let this = self.clone();
         self.launch(
             actor,
             spec,
             |_| async move {
-                if !(1..=crate::clusters::cluster::MAX_NODES).contains(&count) {
-                    return Err(Error::invalid("count", format!("must be between 1 and {}", crate::clusters::cluster::MAX_NODES)));
+                let input = input.validate()?;
+                let quotas = this.quotas().await?;
+                if this.store.cluster_count().await? >= quotas.max_clusters {
+                    return Err(Error::Conflict(format!(
+                        "the installation already has its quota of {} clusters",
+                        quotas.max_clusters
+                    )));
+                }
+                if input.nodes as i64 > quotas.max_nodes_per_cluster {
+                    return Err(Error::invalid(
+                        "nodes",
+                        format!("the quota is {} nodes per cluster", quotas.max_nodes_per_cluster),
+                    ));
+                }
+                if this.store.cluster_by_name(&input.name).await?.is_some() {
+                    return Err(Error::invalid("name", format!("a cluster named {} exists already", input.name)));
+                }
+                let now = now_ms();
+                let new = NewCluster {
+                    name: input.name.clone(),
+                    provider: NAME.into(),
+                    status: "creating".into(),
+                    zones: input.zones.clone(),
+                };
+                let id = match this.store.cluster_insert(&new, now).await {
+                    Ok(id) => id,
+                    // Two requests for one name at once: the unique index decides.
+                    Err(_) if this.store.cluster_by_name(&input.name).await?.is_some() => {
+                        return Err(Error::invalid("name", format!("a cluster named {} exists already", input.name)))
+                    }
+                    Err(e) => return Err(e),
+                };
+                let claim = this.claim(id).await?;
+                let installation = this.installation().await?;
+                let names = next_node_names(&[], input.nodes as usize);
+                let zones = spread_over_zones(&input.zones, &[], names.len());
+                for (i, (name, zone)) in names.iter().zip(zones).enumerate() {
+                    let role = if (i as u32) < input.managers { NodeRole::Manager } else { NodeRole::Worker };
+                    this.store.node_insert(&new_node(&this, &installation, id, name, role, &zone), now).await?;
+                }
+                Ok(Prepared {
+                    cluster_id: Some(id),
+                    target: input.name.clone(),
+                    claim: Some(claim),
+                    input: id,
+                    steps: None,
+                })
+            },
+            |berth, ctx, id| async move { berth.build_local_cluster(&ctx, id).await },
+        )
+        .await
+    }
+
+    /// Adds `count` worker nodes to a local cluster (a job; returns its id).
+    pub async fn add_local_nodes(&self, actor: &Actor, cluster_id: i64, count: u32) -> Result<i64> {
+        let op = Op {
+            action: "node.add",
+            permission: Permission::ClusterManage(cluster_id),
+            target: cluster_id.to_string(),
+            params: json!({ "count": count }),
+        };
+        let spec = JobSpec { op, kind: "node.add", steps: Local.add_steps() };
+        let this = self.clone();
+        self.launch(
+            actor,
+            spec,
+            |_| async move {
+                if !(1..=MAX_NODES).contains(&count) {
+                    return Err(Error::invalid("count", format!("must be between 1 and {}", MAX_NODES)));
                 }
                 let cluster = this.store.cluster(cluster_id).await?.ok_or_else(|| Error::NotFound(format!("cluster {cluster_id}")))?;
-                if cluster.provider != crate::clusters::cluster::LOCAL {
+                if cluster.provider != NAME {
                     return Err(Error::Conflict("only local clusters get new node containers; add a host instead".into()));
                 }
                 if cluster.status != "ready" && cluster.status != "degraded" {
@@ -454,14 +510,14 @@ impl Berth {
                     let node = new_node(&this, &installation, cluster_id, name, NodeRole::Worker, &zone);
                     ids.push(this.store.node_insert(&node, now).await?);
                 }
-                Ok(crate::runtime::job::Prepared { cluster_id: Some(cluster_id), target: cluster.name.clone(), claim: Some(claim), input: (cluster, ids), steps: None })
+                Ok(Prepared { cluster_id: Some(cluster_id), target: cluster.name.clone(), claim: Some(claim), input: (cluster, ids), steps: None })
             },
             |berth, ctx, (cluster, ids)| async move {
                 let result = berth.grow_local_cluster(&ctx, &cluster, &ids).await;
                 if result.is_err() {
                     for id in &ids {
                         if let Ok(Some(node)) = berth.store.node(*id).await {
-                            if let Err(e) = berth.undo_pending_node(&node).await {
+                            if let Err(e) = berth.undo_pending_node(&Local, &node).await {
                                 tracing::warn!(node = %node.name, error = %e, "could not undo a node that failed to join");
                             }
                         }
@@ -505,144 +561,41 @@ impl Berth {
         self.refresh_cluster(cluster.id).await;
         Ok(())
     }
-
-    /// Removes a node (a job; returns its id): drains it so its tasks move to other nodes, waits for
-    /// them to move, makes it leave the swarm (demoting a manager first), removes it from the node
-    /// list and, for a local node, removes its container.
-    pub async fn remove_node(&self, actor: &crate::authz::Actor, cluster_id: i64, node_id: i64) -> Result<i64> {
-        let op = crate::audit::operation::Op {
-            action: "node.remove",
-            permission: crate::authz::Permission::ClusterManage(cluster_id),
-            target: node_id.to_string(),
-            params: serde_json::json!({ "cluster": cluster_id }),
-        };
-        let spec = crate::runtime::job::JobSpec { op, kind: "node.remove", steps: REMOVE_STEPS };
-        let this = self.clone();
-        self.launch(
-            actor,
-            spec,
-            |_| async move {
-                let node = match this.store.node(node_id).await? {
-                    Some(n) if n.cluster_id == cluster_id => n,
-                    _ => return Err(Error::NotFound(format!("node {node_id}"))),
-                };
-                let nodes = this.store.nodes(cluster_id).await?;
-                if nodes.len() == 1 {
-                    return Err(Error::Conflict(
-                        "a cluster keeps at least one node; delete the cluster instead".into(),
-                    ));
-                }
-                if node.is_manager() && nodes.iter().filter(|n| n.is_manager()).count() == 1 {
-                    return Err(Error::Conflict(
-                        "the last manager cannot be removed; promote another node first".into(),
-                    ));
-                }
-                let claim = this.claim(cluster_id).await?;
-                this.store.node_set_state(node.id, "removing", "").await?;
-                let steps = if node.container.is_empty() { REMOVE_HOST_STEPS } else { REMOVE_STEPS };
-                Ok(crate::runtime::job::Prepared {
-                    cluster_id: Some(cluster_id),
-                    target: node.name.clone(),
-                    claim: Some(claim),
-                    input: node,
-                    steps: Some(steps),
-                })
-            },
-            |berth, ctx, node| async move {
-                let result = berth.take_node_out(&ctx, &node).await;
-                if result.is_err() {
-                    // Let the reconciler say what the node is now.
-                    let _ = berth.store.node_set_state(node.id, "unknown", "").await;
-                    berth.refresh_cluster(node.cluster_id).await;
-                }
-                result
-            },
-        )
-        .await
-    }
-
-    async fn take_node_out(&self, ctx: &JobCtx, node: &Node) -> Result<()> {
-        let (_, manager) = self.reachable_manager(node.cluster_id).await?;
-        ctx.step(0).await;
-        let in_swarm = !node.swarm_node_id.is_empty();
-        if in_swarm {
-            manager
-                .swarm_update_node(&node.swarm_node_id, |n| n.availability = crate::engine::NodeAvailability::Drain)
-                .await?;
-        }
-        ctx.step(1).await;
-        if in_swarm {
-            let left = self.wait_tasks_moved(&manager, &node.swarm_node_id, Duration::from_secs(60)).await?;
-            if left > 0 {
-                ctx.detail(format!("{left} tasks did not move within 60 s; going on")).await;
-            }
-        }
-        ctx.step(2).await;
-        if in_swarm {
-            if node.is_manager() {
-                manager.swarm_update_node(&node.swarm_node_id, |n| n.role = NodeRole::Worker).await?;
-            }
-            // The node itself leaves when its engine answers; otherwise the managers forget it.
-            let engine = self.node_engine(node).await?;
-            let left_cleanly = engine.swarm_leave(true).await.is_ok();
-            if !left_cleanly {
-                ctx.detail("the node's engine does not answer; removing it from the node list").await;
-            }
-            self.forget_swarm_node(&manager, &node.swarm_node_id).await?;
-        }
-        ctx.step(3).await;
-        if !node.container.is_empty() {
-            self.engine.container_remove(&node.container).await?;
-            let dir = self.socket_dir(node.cluster_id, &node.name);
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        self.engines.lock().unwrap_or_else(|p| p.into_inner()).remove(&node.endpoint);
-        self.store.node_delete(node.id).await?;
-        self.refresh_cluster(node.cluster_id).await;
-        Ok(())
-    }
-
-    /// Removes a swarm node from the managers' list, waiting briefly for it to be seen down first.
-    async fn forget_swarm_node(&self, manager: &Engine, swarm_node_id: &str) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            match manager.swarm_remove_node(swarm_node_id, false).await {
-                Ok(()) => return Ok(()),
-                Err(e) if e.status() == Some(404) => return Ok(()),
-                Err(_) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(500)).await
-                }
-                // Still not down after the wait: force it out.
-                Err(_) => {
-                    return manager.swarm_remove_node(swarm_node_id, true).await.or_else(|e| match e.status() {
-                        Some(404) => Ok(()),
-                        _ => Err(e.into()),
-                    })
-                }
-            }
-        }
-    }
-
-    /// Undoes a node that never finished joining: its container and, if it got that far, its swarm
-    /// entry; then its row.
-    pub(crate) async fn undo_pending_node(&self, node: &Node) -> Result<()> {
-        if !node.swarm_node_id.is_empty() {
-            if let Ok((_, manager)) = self.reachable_manager(node.cluster_id).await {
-                let _ = manager.swarm_remove_node(&node.swarm_node_id, true).await;
-            }
-        }
-        if !node.container.is_empty() {
-            self.engine.container_remove(&node.container).await?;
-            let _ = std::fs::remove_dir_all(self.socket_dir(node.cluster_id, &node.name));
-        }
-        self.engines.lock().unwrap_or_else(|p| p.into_inner()).remove(&node.endpoint);
-        self.store.node_delete(node.id).await
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_input_names_the_bad_field() {
+        let ok = LocalClusterInput { name: "prod".into(), nodes: 3, managers: 1, zones: vec![] };
+        assert_eq!(ok.validate().unwrap().zones, vec!["default"]);
+        let cases = [
+            (LocalClusterInput { nodes: 0, ..ok.clone() }, "nodes"),
+            (LocalClusterInput { nodes: 21, ..ok.clone() }, "nodes"),
+            (LocalClusterInput { managers: 2, ..ok.clone() }, "managers"),
+            (LocalClusterInput { nodes: 2, managers: 3, ..ok.clone() }, "managers"),
+            (LocalClusterInput { name: "x y".into(), ..ok.clone() }, "name"),
+            (LocalClusterInput { zones: vec!["a".into(), "a".into()], ..ok.clone() }, "zones"),
+            (LocalClusterInput { zones: vec!["A!".into()], ..ok.clone() }, "zones"),
+        ];
+        for (input, field) in cases {
+            match input.validate() {
+                Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field, "{input:?}"),
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
+        // Every wrong field at once, each said once, in the form's order.
+        let bad = LocalClusterInput { name: "x y".into(), nodes: 0, managers: 2, zones: vec!["a".into(), "a".into()] };
+        match bad.validate() {
+            Err(Error::Problems(all)) => {
+                let fields: Vec<&str> = all.iter().map(|(f, _)| f.as_str()).collect();
+                assert_eq!(fields, ["name", "nodes", "managers", "zones"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn the_node_image_tag_follows_the_rootfs() {
