@@ -257,6 +257,12 @@ impl Berth {
     pub(crate) fn recoveries(&self) -> &'static [&'static dyn runtime::job::Recovery] {
         RECOVERIES
     }
+
+    /// What follows each cluster's reconciler (see [`clusters::reconcile::Follower`]): the
+    /// collection of its metrics, logs and events, and its apps' health.
+    pub(crate) fn followers(&self) -> &'static [&'static dyn clusters::reconcile::Follower] {
+        FOLLOWERS
+    }
 }
 
 /// Starting and stopping the background work of every part: they are wired together here, where
@@ -281,6 +287,20 @@ impl Berth {
         Ok(())
     }
 
+    /// Writes the counts of closed windows every window (the loop ends with the other background
+    /// loops; `stop_background` writes what is still open).
+    pub(crate) fn start_refusal_flusher(&self) {
+        if self.stopping() {
+            return;
+        }
+        let berth = self.clone();
+        let handle = self.every(self.config.refusal_window, move || {
+            let berth = berth.clone();
+            async move { berth.flush_refusals(false).await }
+        });
+        self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+
     /// Stops every background loop (on shutdown): reconcile passes end where they are, which is
     /// safe because each pass only writes what it observed. Other replicas take the work over.
     pub async fn stop_background(&self) {
@@ -301,3 +321,6 @@ impl Berth {
 
 /// What recovers interrupted jobs, registered for the runtime (see [`Berth::recoveries`]).
 const RECOVERIES: &[&dyn runtime::job::Recovery] = &[&apps::converge::AppRecovery, &clusters::cluster::ClusterRecovery];
+
+/// What follows a cluster's reconciler, registered for the clusters part (see [`Berth::followers`]).
+const FOLLOWERS: &[&dyn clusters::reconcile::Follower] = &[&observe::collector::Collection, &apps::health::Health];

@@ -11,8 +11,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use futures::future::BoxFuture;
+
 use crate::apps::converge::{App, APP_LABEL};
 use crate::clock::now_ms;
+use crate::clusters::reconcile::Follower;
 use crate::engine::{Engine, LiveService};
 use crate::error::Result;
 use crate::store::NewEvent;
@@ -43,6 +46,20 @@ pub(crate) fn problems(app: &App, wanted: &[String], live: &[LiveService]) -> Ve
         }
     }
     out
+}
+
+/// The apps' health follows each reconcile pass, with the manager that answered it (see
+/// [`Follower`]).
+pub(crate) struct Health;
+
+impl Follower for Health {
+    fn after_pass<'a>(&'a self, berth: &'a Berth, cluster_id: i64, manager: &'a Engine) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = berth.reconcile_apps(cluster_id, manager).await {
+                tracing::debug!(cluster = cluster_id, error = %e, "could not reconcile the apps");
+            }
+        })
+    }
 }
 
 impl Berth {

@@ -129,20 +129,6 @@ impl Berth {
         self.write_summaries(due).await;
     }
 
-    /// Writes the counts of closed windows every window (the loop ends with the other background
-    /// loops; `stop_background` writes what is still open).
-    pub(crate) fn start_refusal_flusher(&self) {
-        if self.stopping() {
-            return;
-        }
-        let berth = self.clone();
-        let handle = self.every(self.config.refusal_window, move || {
-            let berth = berth.clone();
-            async move { berth.flush_refusals(false).await }
-        });
-        self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
-    }
-
     async fn write_summaries(&self, due: Vec<Summary>) {
         for s in due {
             let actor = Actor::anonymous(s.source.clone(), "refusals".to_string());

@@ -6,12 +6,30 @@
 
 use std::collections::HashMap;
 
+use futures::future::BoxFuture;
+
 use crate::clock::now_ms;
 use crate::clusters::node::{Node, NodeObservation, ZONE_LABEL};
 use crate::clusters::providers::provider;
-use crate::engine::{NodeState, SwarmNode};
+use crate::engine::{Engine, NodeState, SwarmNode};
 use crate::error::Result;
 use crate::{runtime::lease, Berth};
+
+/// Work that follows each cluster's reconciler, which the clusters part does not name: started and
+/// stopped with the cluster's loop, and told after each pass with the manager that answered.
+/// lib.rs registers the followers (observe's collection, apps' health; see `Berth::followers`).
+pub(crate) trait Follower: Sync {
+    /// The cluster's loop started (or started again).
+    fn start(&self, _berth: &Berth, _cluster_id: i64) {}
+
+    /// The cluster's loop stopped.
+    fn stop(&self, _berth: &Berth, _cluster_id: i64) {}
+
+    /// A pass over the cluster ended, and `manager` answered it (errors are the follower's to log).
+    fn after_pass<'a>(&'a self, _berth: &'a Berth, _cluster_id: i64, _manager: &'a Engine) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
 
 /// Node states a job owns; the reconciler leaves them alone.
 const JOB_STATES: &[&str] = &["pending", "removing"];
@@ -37,12 +55,9 @@ impl Berth {
         if let Some(old) = self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).insert(cluster_id, handle) {
             old.abort();
         }
-        self.start_observer(cluster_id);
-    }
-
-    /// Whether `stop_background` was called: loops are no longer started.
-    pub(crate) fn stopping(&self) -> bool {
-        *self.stop.borrow()
+        for follower in self.followers() {
+            follower.start(self, cluster_id);
+        }
     }
 
     /// With replicas (PostgreSQL): this process's `instance:` lease, renewed every reconcile
@@ -99,7 +114,9 @@ impl Berth {
         if let Some(handle) = self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).remove(&cluster_id) {
             handle.abort();
         }
-        self.stop_observer(cluster_id);
+        for follower in self.followers() {
+            follower.stop(self, cluster_id);
+        }
     }
 
     /// One pass right now, after an operation changed something (errors are logged).
@@ -157,10 +174,11 @@ impl Berth {
         let nodes = self.store.nodes(cluster_id).await?;
         let (status, message) = cluster_status(&nodes, swarm.is_some());
         self.store.cluster_set_status(cluster_id, status, &message, now).await?;
-        // The apps, from the manager that answered (nothing is concluded without one).
+        // What follows the pass (the apps' health), from the manager that answered (nothing is
+        // concluded without one).
         if let Some(manager) = answering {
-            if let Err(e) = self.reconcile_apps(cluster_id, &manager).await {
-                tracing::debug!(cluster = cluster_id, error = %e, "could not reconcile the apps");
+            for follower in self.followers() {
+                follower.after_pass(self, cluster_id, &manager).await;
             }
         }
         Ok(())

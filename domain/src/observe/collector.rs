@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::now_ms;
 use crate::clusters::node::Node;
+use crate::clusters::reconcile::Follower;
 use crate::engine::{Counters, Engine, EngineEvent, LiveService, NodeContainer, SERVICE_LABEL, STACK_LABEL};
 use crate::error::Result;
 use crate::observe::alerts::{AlertRule, NewEvent, METRIC, NODE_DOWN, REPLICAS};
@@ -98,6 +99,19 @@ where
         }
     });
     tx
+}
+
+/// A cluster's collection follows its reconciler: started and stopped with it (see [`Follower`]).
+pub(crate) struct Collection;
+
+impl Follower for Collection {
+    fn start(&self, berth: &Berth, cluster_id: i64) {
+        berth.start_observer(cluster_id);
+    }
+
+    fn stop(&self, berth: &Berth, cluster_id: i64) {
+        berth.stop_observer(cluster_id);
+    }
 }
 
 impl Berth {

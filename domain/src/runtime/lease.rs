@@ -56,6 +56,11 @@ impl Berth {
         })
     }
 
+    /// Whether `stop_background` was called: loops are no longer started.
+    pub(crate) fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
     /// This process's name in leases and in the collections it writes.
     pub fn instance(&self) -> &str {
         &self.instance
