@@ -25,7 +25,7 @@ pub mod testing;
 // The paths callers name, one module per noun (`domain::cluster`, `domain::app`, …), whichever
 // folder holds it: the folders are how the crate is laid out, not part of its interface.
 pub use access::{accounts as ram, bootstrap, password, session, throttle, user};
-pub use apps::{converge as app, template};
+pub use apps::{app, template};
 pub use audit::{history, operation, refusals};
 pub use clusters::providers::{hosts, local};
 pub use clusters::{cluster, node, pki};

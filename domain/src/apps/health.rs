@@ -13,11 +13,12 @@ use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 
-use crate::apps::converge::{App, APP_LABEL};
+use crate::apps::plan::APP_LABEL;
 use crate::clock::now_ms;
 use crate::clusters::reconcile::Follower;
 use crate::engine::{Engine, LiveService};
 use crate::error::Result;
+use crate::store::App;
 use crate::store::NewEvent;
 use crate::Berth;
 

@@ -42,7 +42,7 @@ pub fn check_template(compose_text: &str) -> Result<Vec<compose::Diagnostic>> {
         .collect();
     match compose::parse(compose_text, &vars) {
         Ok(parsed) => Ok(parsed.warnings),
-        Err(diagnostics) => Err(crate::apps::converge::invalid_compose(&diagnostics)),
+        Err(diagnostics) => Err(crate::apps::app::invalid_compose(&diagnostics)),
     }
 }
 
@@ -63,7 +63,7 @@ impl Berth {
     }
 
     /// Checks a template's text for the catalog editor: errors and warnings by line, its variables.
-    pub async fn check_template(&self, actor: &Actor, compose_text: &str) -> Result<crate::apps::converge::Check> {
+    pub async fn check_template(&self, actor: &Actor, compose_text: &str) -> Result<crate::apps::app::Check> {
         authorize(actor, Permission::TemplateRead)?;
         let text = compose_text.to_string();
         let (variables, diagnostics, services) = self
@@ -80,7 +80,7 @@ impl Berth {
                 }
             })
             .await?;
-        Ok(crate::apps::converge::Check { diagnostics, violations: Vec::new(), variables, services })
+        Ok(crate::apps::app::Check { diagnostics, violations: Vec::new(), variables, services })
     }
 
     /// Saves a new template (`id: None`) or a new version of one. Returns its id.
