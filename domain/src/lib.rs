@@ -24,7 +24,15 @@ pub mod testing;
 
 // The paths callers name, one module per noun (`domain::cluster`, `domain::app`, …), whichever
 // folder holds it: the folders are how the crate is laid out, not part of its interface.
-pub use access::{accounts as ram, bootstrap, password, session, throttle, user};
+pub use access::{accounts, bootstrap, grants, invites, password, session, shares, throttle, tokens, user};
+/// What `ram.rs` (resource access management) held before it was split by noun into accounts,
+/// grants, invites, tokens and shares; the console's `api/ram.rs` names these paths.
+pub mod ram {
+    pub use crate::access::accounts::{check_password_for, GrantView, Issued, NewAccount, UserDetail};
+    pub use crate::access::invites::{InviteState, INVITE_HOURS};
+    pub use crate::access::shares::{DashboardExtras, MAX_SHARE_HOURS};
+    pub use crate::access::tokens::{TokenInput, MAX_TOKEN_DAYS, TOKEN_PREFIX};
+}
 pub use apps::{app, template};
 pub use audit::{history, operation, refusals};
 pub use clusters::providers::{hosts, local};

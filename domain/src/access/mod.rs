@@ -3,7 +3,11 @@
 
 pub mod accounts;
 pub mod bootstrap;
+pub mod grants;
+pub mod invites;
 pub mod password;
 pub mod session;
+pub mod shares;
 pub mod throttle;
+pub mod tokens;
 pub mod user;

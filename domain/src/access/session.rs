@@ -10,7 +10,7 @@ use crate::audit::operation::{Attempt, Op, Outcome, Who};
 use crate::authz::{Actor, Permission, Principal, UserRef};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
-use crate::store::FailureKey;
+use crate::store::{FailureKey, SessionRow};
 use crate::Berth;
 
 pub const SIGN_IN: &str = "session.sign_in";
@@ -137,6 +137,32 @@ impl Berth {
     /// Removes expired sessions; run periodically.
     pub async fn sweep_sessions(&self) -> Result<u64> {
         self.store.sessions_delete_expired(now_ms()).await
+    }
+}
+
+/// The sessions people see and end (their own, or anyone's for an admin).
+impl Berth {
+    /// A user's live sessions: one's own, or anyone's for an admin.
+    pub async fn sessions(&self, actor: &Actor, user_id: i64) -> Result<Vec<SessionRow>> {
+        self.authorize_for_user(actor, user_id)?;
+        self.store.sessions_of(user_id, now_ms()).await
+    }
+
+    /// Ends one session: one's own, or anyone's for an admin.
+    pub async fn revoke_session(&self, actor: &Actor, user_id: i64, session: &str) -> Result<()> {
+        let op = Op {
+            action: "session.revoke",
+            permission: self.permission_for_user(actor, user_id),
+            target: user_id.to_string(),
+            params: json!({ "session": session.chars().take(12).collect::<String>() }),
+        };
+        self.mutate(actor, op, |_| async move {
+            if !self.store.session_delete_of(user_id, session).await? {
+                return Err(Error::NotFound("that session (it may have ended already)".into()));
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
