@@ -2,7 +2,7 @@
 //! and cluster, written in batches, rolled up per minute, expired by age, and read back as chart
 //! series or as Prometheus text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,21 @@ pub struct Labelled {
     pub app: String,
     pub service: String,
     pub task: String,
+}
+
+/// The latest collection of a cluster, for `/metrics` and alert rules (the collector makes it).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Snapshot {
+    pub containers: Vec<Labelled>,
+    /// Sums per service, node and cluster.
+    pub totals: Vec<Sample>,
+    /// Node id (as in samples' keys) → node name.
+    pub node_names: HashMap<String, String>,
+    /// The (scope, key) of every service, node and cluster with a running task container, with or
+    /// without a sample yet.
+    pub active: HashSet<(String, String)>,
+    /// Whether every node collected from answered: then what is not active runs nothing.
+    pub complete: bool,
 }
 
 /// The rates between two reads of a container's counters, or `None` when they are too close
@@ -173,7 +188,7 @@ impl Berth {
             }
             if let Some((ts, _, body)) = self.store.metric_latest(cluster.id).await? {
                 if ts >= fresh_since {
-                    latest.push((cluster, serde_json::from_str::<crate::observe::collector::Snapshot>(&body)?));
+                    latest.push((cluster, serde_json::from_str::<Snapshot>(&body)?));
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub(crate) mod collector;
+pub(crate) mod evaluate;
 pub mod logs;
 pub mod mail;
 pub mod metrics;
