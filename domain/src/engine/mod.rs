@@ -7,14 +7,14 @@
 
 mod containers;
 mod observe;
-mod services;
+mod spec;
 mod swarm;
 mod system;
 mod tls;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
 pub use observe::{Counters, EngineEvent, RawLine, MAX_LINE, SERVICE_LABEL, STACK_LABEL};
-pub use services::{
+pub use spec::{
     normalise, without_hash, Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, VolumeUse, STACK_NAMESPACE,
 };
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
