@@ -6,17 +6,22 @@
 //! failure to connect, so Berth recovers by itself when the engine comes back.
 
 mod containers;
+mod files;
+mod images;
+mod networks;
 mod observe;
+mod services;
 mod spec;
 mod swarm;
 mod system;
 mod tls;
+mod volumes;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
+pub use files::without_hash;
 pub use observe::{Counters, EngineEvent, RawLine, MAX_LINE, SERVICE_LABEL, STACK_LABEL};
-pub use spec::{
-    normalise, without_hash, Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, VolumeUse, STACK_NAMESPACE,
-};
+pub use services::{Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, VolumeUse, STACK_NAMESPACE};
+pub use spec::normalise;
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
 pub use system::{ContainerCounts, EngineOverview, SwarmSummary};
 

@@ -1,147 +1,32 @@
-//! Swarm services, overlay networks, secrets, configs and volumes: what an app becomes on a cluster.
+//! The one translation between Berth's canonical service spec and the Engine API's: [`service_spec`]
+//! from the canonical [`compose::ServiceSpec`] to the Engine API's service spec, and [`canonical`]
+//! the way back.
 //!
-//! [`service_spec`] is the one translation from Berth's canonical [`compose::ServiceSpec`] to the
-//! Engine API's service spec, and [`canonical`] the way back. Drift and adoption read live services
-//! through `canonical`, and drift compares `canonical(service_spec(desired))` with
-//! `canonical(live)`, so both sides pass through the same normalisation and only real differences show.
+//! Drift and adoption read live services through `canonical`, and drift compares
+//! `canonical(service_spec(desired))` with `canonical(live)`, so both sides pass through the same
+//! normalisation and only real differences show.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use bollard::models::{
-    ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
+    EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType, MountVolumeOptions, MountVolumeOptionsDriverConfig,
-    NetworkAttachmentConfig, NetworkCreateRequest, ResourceObject, ResourcesUlimits, SecretSpec, ServiceSpec,
-    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecConfigs,
-    TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
-    TaskSpecContainerSpecIsolationEnum, TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement,
-    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
+    NetworkAttachmentConfig, ResourceObject, ResourcesUlimits, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecFile1, TaskSpecContainerSpecIsolationEnum, TaskSpecContainerSpecSecrets, TaskSpecLogDriver,
+    TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
     TaskSpecRestartPolicyConditionEnum,
 };
-use bollard::query_parameters::{
-    CreateImageOptions, InspectServiceOptions, ListConfigsOptions, ListNetworksOptions, ListSecretsOptions,
-    ListServicesOptions, ListTasksOptions, ListVolumesOptions, RemoveVolumeOptions, UpdateServiceOptions,
-};
-use futures::TryStreamExt;
 
-use super::{Engine, EngineError};
+use super::files::without_hash;
+use super::services::{Ids, ServiceDeploy, STACK_IMAGE, STACK_NAMESPACE};
 use compose::{
     FileRef, HealthSpec, HostEntry, Logging, Mode, MountKind, MountSpec, Placement, PortSpec, Resources, RestartSpec,
     Ulimit, UpdateSpec, VolumeSpec,
 };
 
-/// The label `docker stack` puts on everything of a stack.
-pub const STACK_NAMESPACE: &str = "com.docker.stack.namespace";
-/// The label `docker stack` puts on a service with the image it was deployed with.
-const STACK_IMAGE: &str = "com.docker.stack.image";
-/// Pulling an image may take a while.
-const PULL_LIMIT: Duration = Duration::from_secs(300);
-
-/// A service to create or update: the canonical spec plus the names it has on this swarm.
-#[derive(Clone, Debug)]
-pub struct ServiceDeploy {
-    /// `<stack>_<service>`.
-    pub name: String,
-    /// The service's name inside the stack: its DNS alias on the stack's networks.
-    pub alias: String,
-    pub stack: String,
-    pub spec: compose::ServiceSpec,
-    /// Labels on the service (ownership, the stack namespace and the app's version come first; the
-    /// template's `deploy.labels` are merged under them).
-    pub labels: BTreeMap<String, String>,
-    /// Networks to join, by full name.
-    pub networks: Vec<String>,
-    /// Secrets and configs: `(full name, target path)`.
-    pub secrets: Vec<(String, String)>,
-    pub configs: Vec<(String, String)>,
-    /// The named volumes the service mounts, by their name in the template: the name on the nodes
-    /// (`<stack>_<name>`, or the external one) and the driver with its options.
-    pub volumes: BTreeMap<String, VolumeUse>,
-}
-
-/// A named volume as a service mounts it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VolumeUse {
-    /// The volume's name on the nodes.
-    pub name: String,
-    pub driver: Option<String>,
-    pub options: BTreeMap<String, String>,
-}
-
-/// A service as it runs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LiveService {
-    pub id: String,
-    pub name: String,
-    pub version: u64,
-    pub labels: BTreeMap<String, String>,
-    /// The live spec, read back into Berth's canonical form.
-    pub spec: compose::ServiceSpec,
-    /// The named volumes it mounts with their driver configuration, by name (stack prefix off).
-    pub volumes: BTreeMap<String, VolumeSpec>,
-    pub running: u64,
-    pub desired: u64,
-    /// `updating`, `completed`, `paused`, `rollback_started`, … or empty.
-    pub update_state: String,
-    pub update_message: String,
-}
-
-/// One task of a service, with where it runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceTask {
-    pub id: String,
-    pub node_id: String,
-    pub slot: Option<i64>,
-    pub state: String,
-    pub desired_state: String,
-    pub message: String,
-    pub error: String,
-    pub container_id: String,
-    /// Milliseconds since the epoch of the last status change.
-    pub updated_at: i64,
-}
-
-/// A secret, config, network or volume found by label: its id (or name, for volumes), name and labels.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Labelled {
-    pub id: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-}
-
-/// Ids of swarm objects by name: services refer to networks, secrets and configs by id.
-#[derive(Clone, Debug, Default)]
-pub struct Ids {
-    pub networks: HashMap<String, String>,
-    pub secrets: HashMap<String, String>,
-    pub configs: HashMap<String, String>,
-}
-
-/// A secret or config as found: its id, and its spec's name and labels.
-type NameAndLabels = (Option<String>, Option<HashMap<String, String>>);
-
-fn labelled(id: Option<String>, spec: Option<NameAndLabels>) -> Labelled {
-    let (name, labels) = spec.unwrap_or_default();
-    Labelled {
-        id: id.unwrap_or_default(),
-        name: name.unwrap_or_default(),
-        labels: labels.unwrap_or_default().into_iter().collect(),
-    }
-}
-
-fn label_filter(labels: &[String]) -> Option<HashMap<String, Vec<String>>> {
-    (!labels.is_empty()).then(|| HashMap::from([("label".to_string(), labels.to_vec())]))
-}
-
-fn ignore_missing(r: Result<(), EngineError>) -> Result<(), EngineError> {
-    match r {
-        Err(e) if e.status() == Some(404) => Ok(()),
-        other => other,
-    }
-}
-
-fn to_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
+pub(super) fn to_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
@@ -592,7 +477,7 @@ pub fn canonical(spec: &ServiceSpec, stack: &str, network_names: &HashMap<String
 }
 
 /// The named volumes a live service mounts, with the driver configuration they were made with.
-fn live_volumes(spec: &ServiceSpec, stack: &str) -> BTreeMap<String, VolumeSpec> {
+pub(super) fn live_volumes(spec: &ServiceSpec, stack: &str) -> BTreeMap<String, VolumeSpec> {
     let prefix = format!("{stack}_");
     let mounts = spec.task_template.as_ref().and_then(|t| t.container_spec.as_ref()).and_then(|c| c.mounts.clone());
     let mut out = BTreeMap::new();
@@ -618,373 +503,10 @@ pub fn normalise(d: &ServiceDeploy) -> compose::ServiceSpec {
     canonical(&service_spec(d, &Ids::default()), &d.stack, &HashMap::new())
 }
 
-fn live_service(s: bollard::models::Service, network_names: &HashMap<String, String>) -> LiveService {
-    let spec_in = s.spec.clone().unwrap_or_default();
-    let labels: BTreeMap<String, String> = spec_in.labels.clone().unwrap_or_default().into_iter().collect();
-    let stack = labels.get(STACK_NAMESPACE).cloned().unwrap_or_default();
-    let status = s.service_status.clone().unwrap_or_default();
-    let update = s.update_status.clone().unwrap_or_default();
-    LiveService {
-        id: s.id.clone().unwrap_or_default(),
-        name: spec_in.name.clone().unwrap_or_default(),
-        version: s.version.and_then(|v| v.index).unwrap_or(0),
-        spec: canonical(&spec_in, &stack, network_names),
-        volumes: live_volumes(&spec_in, &stack),
-        labels,
-        running: status.running_tasks.unwrap_or(0),
-        desired: status.desired_tasks.unwrap_or(0),
-        update_state: update.state.map(|s| s.to_string()).unwrap_or_default(),
-        update_message: update.message.unwrap_or_default(),
-    }
-}
-
-impl Engine {
-    /// Network ids by name and names by id, for translating attachments both ways.
-    pub async fn network_names(&self) -> Result<HashMap<String, String>, EngineError> {
-        let docker = self.client()?;
-        let networks = self.read("network list", || docker.list_networks(None::<ListNetworksOptions>)).await?;
-        let mut names = HashMap::new();
-        for n in networks {
-            if let (Some(id), Some(name)) = (n.id, n.name) {
-                names.insert(id, name);
-            }
-        }
-        Ok(names)
-    }
-
-    /// Ids of every network, secret and config by name.
-    pub async fn ids(&self) -> Result<Ids, EngineError> {
-        let by_name = |list: Vec<Labelled>| list.into_iter().map(|l| (l.name, l.id)).collect();
-        Ok(Ids {
-            networks: self.network_names().await?.into_iter().map(|(id, name)| (name, id)).collect(),
-            secrets: by_name(self.swarm_files_with(false, &[]).await?),
-            configs: by_name(self.swarm_files_with(true, &[]).await?),
-        })
-    }
-
-    /// Services carrying all of `labels` (`key=value` each), with their task counts.
-    pub async fn services_labelled(&self, labels: &[String]) -> Result<Vec<LiveService>, EngineError> {
-        let docker = self.client()?;
-        let options = ListServicesOptions { filters: label_filter(labels), status: Some(true) };
-        let services = self.read("service list", || docker.list_services(Some(options.clone()))).await?;
-        let names = self.network_names().await?;
-        Ok(services.into_iter().map(|s| live_service(s, &names)).collect())
-    }
-
-    /// One service by name or id, or `None`.
-    pub async fn service(&self, name: &str) -> Result<Option<LiveService>, EngineError> {
-        let docker = self.client()?;
-        match self.read("service inspect", || docker.inspect_service(name, None::<InspectServiceOptions>)).await {
-            Ok(s) => Ok(Some(live_service(s, &self.network_names().await?))),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Creates a service; `ids` are the swarm's network, secret and config ids ([`Engine::ids`],
-    /// read once for all services of a deploy).
-    pub async fn service_create(&self, d: &ServiceDeploy, ids: &Ids) -> Result<String, EngineError> {
-        let docker = self.client()?;
-        let created = self.call("service create", docker.create_service(service_spec(d, ids), None)).await?;
-        Ok(created.id.unwrap_or_default())
-    }
-
-    /// Updates a service to `d` (a rolling update as its update config says); `force` restarts every
-    /// task even when nothing changed (a redeploy). Retries when the service changed in between.
-    pub async fn service_update(&self, d: &ServiceDeploy, ids: &Ids, force: bool) -> Result<(), EngineError> {
-        let docker = self.client()?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current =
-                self.read("service inspect", || docker.inspect_service(&d.name, None::<InspectServiceOptions>)).await?;
-            let version = current.version.and_then(|v| v.index).unwrap_or(0);
-            let previous_force =
-                current.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.force_update).unwrap_or(0);
-            let mut spec = service_spec(d, ids);
-            if let Some(task) = spec.task_template.as_mut() {
-                task.force_update = Some(if force { previous_force + 1 } else { previous_force });
-            }
-            let options = UpdateServiceOptions { version: version as i32, ..Default::default() };
-            match self.call("service update", docker.update_service(&d.name, spec, options, None)).await {
-                Ok(_) => return Ok(()),
-                Err(e) if attempt < 4 && e.to_string().contains("out of sequence") => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Changes one thing of a live service's spec (replicas, resources, a label) and leaves the rest.
-    pub async fn service_patch(
-        &self,
-        name: &str,
-        change: impl Fn(&mut ServiceSpec) -> Result<(), EngineError>,
-    ) -> Result<(), EngineError> {
-        let docker = self.client()?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current =
-                self.read("service inspect", || docker.inspect_service(name, None::<InspectServiceOptions>)).await?;
-            let version = current.version.and_then(|v| v.index).unwrap_or(0);
-            let mut spec = current.spec.unwrap_or_default();
-            change(&mut spec)?;
-            let options = UpdateServiceOptions { version: version as i32, ..Default::default() };
-            match self.call("service update", docker.update_service(name, spec, options, None)).await {
-                Ok(_) => return Ok(()),
-                Err(e) if attempt < 4 && e.to_string().contains("out of sequence") => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Sets a replicated service's replica count.
-    pub async fn service_scale(&self, name: &str, replicas: u64) -> Result<(), EngineError> {
-        self.service_patch(name, |spec| {
-            let mode = spec.mode.get_or_insert_with(Default::default);
-            if mode.global.is_some() {
-                return Err(EngineError::Api {
-                    what: "service scale",
-                    status: 400,
-                    message: format!("{name} is a global service: it runs one task per node and cannot be scaled"),
-                });
-            }
-            mode.replicated = Some(ServiceSpecModeReplicated { replicas: Some(replicas as i64) });
-            Ok(())
-        })
-        .await
-    }
-
-    /// Sets a live service's resource limits and reservations (tasks are replaced, rolling).
-    pub async fn service_set_resources(&self, name: &str, r: &Resources) -> Result<(), EngineError> {
-        let r = r.clone();
-        self.service_patch(name, move |spec| {
-            let task = spec.task_template.get_or_insert_with(Default::default);
-            task.resources = Some(TaskSpecResources {
-                limits: Some(Limit { nano_cpus: r.limit_nano_cpus, memory_bytes: r.limit_memory_bytes, pids: None }),
-                reservations: Some(ResourceObject {
-                    nano_cpus: r.reserve_nano_cpus,
-                    memory_bytes: r.reserve_memory_bytes,
-                    generic_resources: None,
-                }),
-                ..Default::default()
-            });
-            Ok(())
-        })
-        .await
-    }
-
-    /// Removes a service; a missing one is fine.
-    pub async fn service_remove(&self, name: &str) -> Result<(), EngineError> {
-        let docker = self.client()?;
-        ignore_missing(self.call("service remove", docker.delete_service(name)).await)
-    }
-
-    /// Every task of a service, oldest first within a slot.
-    pub async fn service_tasks(&self, service: &str) -> Result<Vec<ServiceTask>, EngineError> {
-        let docker = self.client()?;
-        let filters = Some(HashMap::from([("service".to_string(), vec![service.to_string()])]));
-        let tasks =
-            self.read("task list", || docker.list_tasks(Some(ListTasksOptions { filters: filters.clone() }))).await?;
-        let mut out: Vec<ServiceTask> = tasks
-            .into_iter()
-            .map(|t| {
-                let status = t.status.unwrap_or_default();
-                ServiceTask {
-                    id: t.id.unwrap_or_default(),
-                    node_id: t.node_id.unwrap_or_default(),
-                    slot: t.slot,
-                    state: status.state.map(|s| s.to_string()).unwrap_or_default(),
-                    desired_state: t.desired_state.map(|s| s.to_string()).unwrap_or_default(),
-                    message: status.message.unwrap_or_default(),
-                    error: status.err.unwrap_or_default(),
-                    container_id: status.container_status.and_then(|c| c.container_id).unwrap_or_default(),
-                    updated_at: t.updated_at.as_deref().map(rfc3339_ms).unwrap_or(0),
-                }
-            })
-            .collect();
-        out.sort_by_key(|t| t.updated_at);
-        Ok(out)
-    }
-
-    /// Creates an attachable overlay network of a stack.
-    pub async fn overlay_create(
-        &self,
-        name: &str,
-        labels: &BTreeMap<String, String>,
-        internal: bool,
-    ) -> Result<(), EngineError> {
-        let docker = self.client()?;
-        let request = NetworkCreateRequest {
-            name: name.into(),
-            driver: Some("overlay".into()),
-            attachable: Some(true),
-            internal: Some(internal),
-            labels: Some(to_map(labels)),
-            ..Default::default()
-        };
-        match self.call("network create", docker.create_network(request)).await {
-            Ok(_) => Ok(()),
-            // Already there (a retried deploy): fine.
-            Err(e) if e.status() == Some(409) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Networks carrying all of `labels`.
-    pub async fn networks_with(&self, labels: &[String]) -> Result<Vec<Labelled>, EngineError> {
-        let docker = self.client()?;
-        let options = ListNetworksOptions { filters: label_filter(labels) };
-        let networks = self.read("network list", || docker.list_networks(Some(options.clone()))).await?;
-        Ok(networks
-            .into_iter()
-            .map(|n| Labelled {
-                id: n.id.unwrap_or_default(),
-                name: n.name.unwrap_or_default(),
-                labels: n.labels.unwrap_or_default().into_iter().collect(),
-            })
-            .collect())
-    }
-
-    /// Creates a swarm secret (`config: false`) or config holding `data`.
-    pub async fn swarm_file_create(
-        &self,
-        config: bool,
-        name: &str,
-        data: &[u8],
-        labels: &BTreeMap<String, String>,
-    ) -> Result<(), EngineError> {
-        use base64::Engine as _;
-        let docker = self.client()?;
-        let data = base64::engine::general_purpose::STANDARD.encode(data);
-        let created = if config {
-            let spec = ConfigSpec {
-                name: Some(name.into()),
-                labels: Some(to_map(labels)),
-                data: Some(data),
-                templating: None,
-            };
-            self.call("config create", docker.create_config(spec)).await.map(drop)
-        } else {
-            let spec = SecretSpec {
-                name: Some(name.into()),
-                labels: Some(to_map(labels)),
-                data: Some(data),
-                ..Default::default()
-            };
-            self.call("secret create", docker.create_secret(spec)).await.map(drop)
-        };
-        match created {
-            // Names carry a hash of the content: one that exists already holds the same data.
-            Err(e) if e.status() == Some(409) => Ok(()),
-            other => other,
-        }
-    }
-
-    /// Secrets (`config: false`) or configs carrying all of `labels`.
-    pub async fn swarm_files_with(&self, config: bool, labels: &[String]) -> Result<Vec<Labelled>, EngineError> {
-        let docker = self.client()?;
-        let filters = label_filter(labels);
-        if config {
-            let list = self
-                .read("config list", || docker.list_configs(Some(ListConfigsOptions { filters: filters.clone() })))
-                .await?;
-            Ok(list.into_iter().map(|c| labelled(c.id, c.spec.map(|s| (s.name, s.labels)))).collect())
-        } else {
-            let list = self
-                .read("secret list", || docker.list_secrets(Some(ListSecretsOptions { filters: filters.clone() })))
-                .await?;
-            Ok(list.into_iter().map(|c| labelled(c.id, c.spec.map(|s| (s.name, s.labels)))).collect())
-        }
-    }
-
-    /// Removes a secret or config; a missing one is fine, one still in use is an error.
-    pub async fn swarm_file_remove(&self, config: bool, id: &str) -> Result<(), EngineError> {
-        let docker = self.client()?;
-        if config {
-            ignore_missing(self.call("config remove", docker.delete_config(id)).await)
-        } else {
-            ignore_missing(self.call("secret remove", docker.delete_secret(id)).await)
-        }
-    }
-
-    /// Volumes on this engine carrying all of `labels`.
-    pub async fn volumes_with(&self, labels: &[String]) -> Result<Vec<String>, EngineError> {
-        let docker = self.client()?;
-        let options = ListVolumesOptions { filters: label_filter(labels) };
-        let list = self.read("volume list", || docker.list_volumes(Some(options.clone()))).await?;
-        Ok(list.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect())
-    }
-
-    /// A volume's driver and options on this engine, or `None` when it has no volume of that name.
-    pub async fn volume_driver(&self, name: &str) -> Result<Option<VolumeSpec>, EngineError> {
-        let docker = self.client()?;
-        match self.call("volume inspect", docker.inspect_volume(name)).await {
-            Ok(v) => Ok(Some(VolumeSpec {
-                driver: Some(v.driver),
-                driver_opts: v.options.into_iter().collect(),
-                ..Default::default()
-            })),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub async fn volume_remove(&self, name: &str) -> Result<(), EngineError> {
-        let docker = self.client()?;
-        ignore_missing(
-            self.call("volume remove", docker.remove_volume(name, Some(RemoveVolumeOptions { force: false }))).await,
-        )
-    }
-
-    /// The image's id (a content digest) on this engine, or `None` when it does not have it.
-    pub async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
-        let docker = self.client()?;
-        match self.call("image inspect", docker.inspect_image(image)).await {
-            Ok(inspect) => Ok(inspect.id),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Pulls `image` from its registry onto this engine.
-    pub async fn image_pull(&self, image: &str) -> Result<(), EngineError> {
-        let docker = self.client()?;
-        let (repo, tag) = split_image(image);
-        let options = CreateImageOptions { from_image: Some(repo), tag: Some(tag), ..Default::default() };
-        let pull = docker.create_image(Some(options), None, None).try_collect::<Vec<_>>();
-        self.call_within("image pull", PULL_LIMIT, pull).await.map(drop)
-    }
-}
-
-/// Milliseconds since the epoch of an RFC 3339 time the engine gave (0 when unreadable).
-fn rfc3339_ms(s: &str) -> i64 {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .unwrap_or(0)
-}
-
-/// Secrets and configs are named `<stack>_<name>-<hash8>` (their content is immutable, so a changed
-/// content is a new name); this is `<name>` again.
-pub fn without_hash(name: &str) -> &str {
-    match name.rsplit_once('-') {
-        Some((base, hash)) if hash.len() == 8 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => base,
-        _ => name,
-    }
-}
-
-/// `repo[:tag]` → (repo, tag), `latest` when no tag (a `:` inside a registry host is not a tag).
-fn split_image(image: &str) -> (String, String) {
-    let image = image.split('@').next().unwrap_or(image);
-    match image.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),
-        _ => (image.to_string(), "latest".to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::VolumeUse;
 
     fn deploy(spec: compose::ServiceSpec) -> ServiceDeploy {
         ServiceDeploy {
@@ -1080,13 +602,5 @@ mod tests {
         let names = HashMap::from([("h0st1d".to_string(), "host".to_string())]);
         let back = canonical(&live, "shop", &names);
         assert_eq!((back.network_mode.as_deref(), back.networks.len()), (Some("host"), 0));
-    }
-
-    #[test]
-    fn image_names_split_into_repo_and_tag() {
-        assert_eq!(split_image("busybox"), ("busybox".into(), "latest".into()));
-        assert_eq!(split_image("local/web:2"), ("local/web".into(), "2".into()));
-        assert_eq!(split_image("reg:5000/web"), ("reg:5000/web".into(), "latest".into()));
-        assert_eq!(split_image("reg:5000/web:3@sha256:ab"), ("reg:5000/web".into(), "3".into()));
     }
 }
