@@ -1,10 +1,17 @@
 //! Berth's domain: what Berth does, independent of how it is shown.
 //!
-//! [`Berth`] is the facade every caller uses. Each noun has its module (users, sessions, the bootstrap
-//! token, the operation history, the engine); each operation takes an [`authz::Actor`], is authorized
+//! [`Berth`] is the facade every caller uses; each operation takes an [`authz::Actor`], is authorized
 //! through [`authz::authorize`] and, when it changes anything, writes one operation-history row.
 //! The store (sqlx) and the engine adapter (bollard) live here too; nothing in this crate knows about
 //! HTTP or Leptos.
+//!
+//! The crate is laid out by part of the product: `access/`, `clusters/`, `apps/`, `observe/` above
+//! `runtime/` and `audit/`, above `engine/` and `store/`, above the root files (`error.rs`,
+//! `clock.rs`, `authz.rs`, `secret.rs`, `listing.rs`). Imports run that way only
+//! (`domain/tests/tidy.rs`). Each part extends `Berth` with its methods; this file declares the
+//! parts, builds `Berth`, registers what the parts plug into each other (recoveries, followers) and
+//! starts and stops their background work. Other crates name one module per noun
+//! (`domain::cluster`, `domain::app`, …), re-exported below.
 
 mod access;
 mod apps;

@@ -1,5 +1,12 @@
-//! Access: who may use Berth and how they prove it — accounts, passwords, sign-in and sessions,
-//! sign-in throttling, the first admin, grants, invite links, API tokens and shared dashboard links.
+//! Access: who may use Berth and how they prove it — accounts (`accounts.rs`, `user.rs`),
+//! passwords (`password.rs`), sign-in, sessions and their throttling (`session.rs`,
+//! `throttle.rs`), the first admin (`bootstrap.rs`), grants, invite links, API tokens and shared
+//! dashboard links (`grants.rs`, `invites.rs`, `tokens.rs`, `shares.rs`). Who may do what is
+//! decided in `crate::authz` (at the root: every layer authorizes).
+//!
+//! May import: `runtime/`, `audit/`, `engine/`, `store/`, the root files, and of the other product
+//! folders `clusters/` and `observe/` (a shared dashboard shows a cluster, its alerts and charts).
+//! Must not import `apps/`, nor be imported by another product folder.
 
 pub mod accounts;
 pub mod bootstrap;

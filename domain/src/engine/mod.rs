@@ -4,6 +4,9 @@
 //! Every call is bounded by a timeout so that a hung or vanished engine turns into an
 //! [`EngineError::Unreachable`], never a stuck request. The client is created lazily and again after a
 //! failure to connect, so Berth recovers by itself when the engine comes back.
+//!
+//! May import: the root files only. Nothing outside this folder imports bollard (or, but for the
+//! webhook client, rustls); `domain/tests/tidy.rs` checks both.
 
 mod containers;
 mod files;

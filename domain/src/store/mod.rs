@@ -4,6 +4,13 @@
 //! in the dialect both accept (`$1` placeholders, integer millisecond timestamps, `RETURNING`); each
 //! backend has its own migration set under `migrations/`. Nothing outside this module imports sqlx
 //! query APIs.
+//!
+//! One file per folder it serves (`access.rs`, `apps.rs`, `audit.rs`, `clusters.rs`, `observe.rs`,
+//! `runtime.rs`; observe's logs and metric samples in `logs.rs` and `metrics.rs`). The store owns the
+//! rows it reads and writes (`Cluster`, `Node`, `App`, `Job`, `Operation`, `AlertRule`, …, with the
+//! inputs and filters it takes): each is defined beside the SQL of its table and re-exported by the
+//! folder whose logic works with it (`crate::clusters::cluster::Cluster`). So the store sits below
+//! the logic: it may import the root files only.
 
 mod access;
 mod apps;
