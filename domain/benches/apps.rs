@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use domain::app::AppInput;
 use domain::authz::{Principal, UserRef};
-use domain::cluster::LocalClusterInput;
 use domain::engine::{Endpoint, Engine, ServiceDeploy};
+use domain::local::LocalClusterInput;
 use domain::testing::TestDb;
 use domain::{Actor, Berth, Config};
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::authz::{Principal, UserRef};
-use domain::cluster::LocalClusterInput;
 use domain::engine::{Endpoint, Engine, NodeContainerSpec, NodeState};
+use domain::local::LocalClusterInput;
 use domain::testing::TestDb;
 use domain::{Actor, Berth, Config};
 

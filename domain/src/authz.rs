@@ -6,7 +6,33 @@
 //! who may do what; lists are filtered here too (see `Berth::clusters`).
 
 use crate::error::{Error, Result};
-use crate::user::Role;
+
+/// A user's installation-wide role. What a plain user may do comes from their grants
+/// ([`Grant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything, everywhere.
+    Admin,
+    /// A sub-account: only what their grants allow.
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+}
 
 /// Who is calling, from where, as part of which request.
 #[derive(Clone, Debug)]

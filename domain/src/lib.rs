@@ -1,63 +1,66 @@
 //! Berth's domain: what Berth does, independent of how it is shown.
 //!
-//! [`Berth`] is the facade every caller uses. Each noun has its module (users, sessions, the bootstrap
-//! token, the operation history, the engine); each operation takes an [`authz::Actor`], is authorized
+//! [`Berth`] is the facade every caller uses; each operation takes an [`authz::Actor`], is authorized
 //! through [`authz::authorize`] and, when it changes anything, writes one operation-history row.
 //! The store (sqlx) and the engine adapter (bollard) live here too; nothing in this crate knows about
 //! HTTP or Leptos.
+//!
+//! The crate is laid out by part of the product: `access/`, `clusters/`, `apps/`, `observe/` above
+//! `runtime/` and `audit/`, above `engine/` and `store/`, above the root files (`error.rs`,
+//! `clock.rs`, `authz.rs`, `secret.rs`, `listing.rs`). Imports run that way only
+//! (`domain/tests/tidy.rs`). Each part extends `Berth` with its methods; this file declares the
+//! parts, builds `Berth`, registers what the parts plug into each other (recoveries, followers) and
+//! starts and stops their background work. Other crates name one module per noun
+//! (`domain::cluster`, `domain::app`, …), re-exported below.
 
-pub mod alerts;
-pub mod app;
-mod app_health;
+mod access;
+mod apps;
+mod audit;
 pub mod authz;
-pub mod bootstrap;
 pub mod clock;
-pub mod cluster;
-mod collector;
+mod clusters;
 pub mod engine;
 pub mod error;
-pub mod history;
-pub mod hosts;
-pub mod idempotency;
-pub mod job;
-mod lease;
 pub mod listing;
-mod local;
-pub mod logs;
-pub mod mail;
-pub mod metrics;
-pub mod node;
-pub mod operation;
-pub mod password;
-pub mod pki;
-pub mod ram;
-mod reconcile;
-pub mod refusals;
+mod observe;
+mod runtime;
 pub mod secret;
-pub mod session;
 pub mod store;
-pub mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod throttle;
-pub mod user;
-mod webhook;
-mod workload;
+
+// The paths callers name, one module per noun (`domain::cluster`, `domain::app`, …), whichever
+// folder holds it: the folders are how the crate is laid out, not part of its interface.
+pub use access::{accounts, bootstrap, grants, invites, password, session, shares, throttle, tokens, user};
+/// What `ram.rs` (resource access management) held before it was split by noun into accounts,
+/// grants, invites, tokens and shares; the console's `api/ram.rs` names these paths.
+pub mod ram {
+    pub use crate::access::accounts::{check_password_for, GrantView, Issued, NewAccount, UserDetail};
+    pub use crate::access::invites::{InviteState, INVITE_HOURS};
+    pub use crate::access::shares::{DashboardExtras, MAX_SHARE_HOURS};
+    pub use crate::access::tokens::{TokenInput, MAX_TOKEN_DAYS, TOKEN_PREFIX};
+}
+pub use apps::{app, template};
+pub use audit::{history, operation, refusals};
+pub use clusters::providers::{hosts, local};
+pub use clusters::{cluster, node, pki};
+pub use observe::{alerts, logs, mail, metrics};
+pub use runtime::{idempotency, job};
+
+pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
+pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
+pub use error::{Error, Result};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
-pub use error::{Error, Result};
-
+use access::password::Hasher;
+use access::throttle::Limit;
 use engine::{Endpoint, Engine, EngineOverview};
-use job::Busy;
-pub use local::DEFAULT_NODE_IMAGE;
-use password::Hasher;
+use runtime::job::Busy;
 use store::Store;
-use throttle::Limit;
 
 /// The domain's settings, filled in by the server from its configuration.
 #[derive(Clone, Debug)]
@@ -136,7 +139,7 @@ impl Config {
             logs_retention: Duration::from_secs(7 * 24 * 3600),
             logs_max_bytes: 1 << 30,
             events_retention: Duration::from_secs(30 * 24 * 3600),
-            refusal_window: refusals::WINDOW,
+            refusal_window: audit::refusals::WINDOW,
             idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }
@@ -157,7 +160,7 @@ pub struct Inner {
     config: Config,
     busy: Arc<Busy>,
     /// Jobs running in this process.
-    jobs: Arc<job::InFlight>,
+    jobs: Arc<runtime::job::InFlight>,
     /// Clients of node engines, by endpoint.
     engines: Mutex<HashMap<String, Arc<Engine>>>,
     reconcilers: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
@@ -166,15 +169,15 @@ pub struct Inner {
     /// Set on shutdown: background loops end and none starts again (see `stop_background`).
     stop: tokio::sync::watch::Sender<bool>,
     installation: tokio::sync::OnceCell<String>,
-    pki: tokio::sync::OnceCell<Arc<pki::Pki>>,
+    pki: tokio::sync::OnceCell<Arc<clusters::pki::Pki>>,
     sealer: std::sync::OnceLock<Arc<secret::Sealer>>,
-    observatory: collector::Observatory,
+    observatory: observe::collector::Observatory,
     /// This process's name among replicas (see `lease`).
     instance: String,
     /// Counters of refusals not yet written (see `refusals`).
-    refusals: refusals::Refusals,
+    refusals: audit::refusals::Refusals,
     /// What the apps' reconcile pass remembers (see `app_health`).
-    app_watch: app_health::AppWatch,
+    app_watch: apps::health::AppWatch,
     /// Bounds how much CPU-heavy work on request input (parsing templates, diffs) runs at once, off
     /// the async runtime (see [`Berth::cpu`]).
     cpu: Arc<tokio::sync::Semaphore>,
@@ -208,7 +211,7 @@ impl Berth {
                 pki: tokio::sync::OnceCell::new(),
                 sealer: std::sync::OnceLock::new(),
                 observatory: Default::default(),
-                instance: lease::instance_name(),
+                instance: runtime::lease::instance_name(),
                 refusals: Default::default(),
                 app_watch: Default::default(),
                 cpu: Arc::new(tokio::sync::Semaphore::new(
@@ -263,4 +266,76 @@ impl Berth {
         authz::authorize(actor, Permission::EngineRead)?;
         Ok(self.engine.overview().await?)
     }
+
+    /// The parts of the product that clean up after interrupted jobs, in order (see
+    /// [`runtime::job::Recovery`]): apps first, then clusters and nodes.
+    pub(crate) fn recoveries(&self) -> &'static [&'static dyn runtime::job::Recovery] {
+        RECOVERIES
+    }
+
+    /// What follows each cluster's reconciler (see [`clusters::reconcile::Follower`]): the
+    /// collection of its metrics, logs and events, and its apps' health.
+    pub(crate) fn followers(&self) -> &'static [&'static dyn clusters::reconcile::Follower] {
+        FOLLOWERS
+    }
 }
+
+/// Starting and stopping the background work of every part: they are wired together here, where
+/// every part is in reach, so that no part has to call another's loops.
+impl Berth {
+    /// After a start: fails jobs a stop interrupted (recording them), finishes or undoes what they
+    /// left half done, and starts the reconcile loops of the clusters that remain. On SQLite every
+    /// running job was this database's one process's; with replicas (PostgreSQL) only jobs whose
+    /// process is gone are touched, here and then every few seconds (see `start_replica_loops`).
+    pub async fn recover(&self) -> Result<()> {
+        let sole = self.store.backend() == store::Backend::Sqlite;
+        if !sole {
+            self.start_replica_loops().await;
+        }
+        self.start_refusal_flusher();
+        self.recover_interrupted(sole).await?;
+        for cluster in self.store.clusters().await? {
+            if !matches!(cluster.status.as_str(), "creating" | "deleting") {
+                self.start_reconciler(cluster.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the counts of closed windows every window (the loop ends with the other background
+    /// loops; `stop_background` writes what is still open).
+    pub(crate) fn start_refusal_flusher(&self) {
+        if self.stopping() {
+            return;
+        }
+        let berth = self.clone();
+        let handle = self.every(self.config.refusal_window, move || {
+            let berth = berth.clone();
+            async move { berth.flush_refusals(false).await }
+        });
+        self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+
+    /// Stops every background loop (on shutdown): reconcile passes end where they are, which is
+    /// safe because each pass only writes what it observed. Other replicas take the work over.
+    pub async fn stop_background(&self) {
+        // Nothing starts a loop from now on, and the loops end after the tick they are in (waited
+        // for up to 10 s, then aborted), so that none renews a lease after they are released.
+        self.stop.send_replace(true);
+        let mut loops: Vec<_> = self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        loops.extend(self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h));
+        loops.extend(self.take_observers());
+        let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
+        if tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(loops)).await.is_err() {
+            aborts.iter().for_each(|h| h.abort());
+        }
+        self.release_leases().await;
+        self.flush_refusals(true).await;
+    }
+}
+
+/// What recovers interrupted jobs, registered for the runtime (see [`Berth::recoveries`]).
+const RECOVERIES: &[&dyn runtime::job::Recovery] = &[&apps::converge::AppRecovery, &clusters::cluster::ClusterRecovery];
+
+/// What follows a cluster's reconciler, registered for the clusters part (see [`Berth::followers`]).
+const FOLLOWERS: &[&dyn clusters::reconcile::Follower] = &[&observe::collector::Collection, &apps::health::Health];

@@ -1,9 +1,13 @@
 //! Sealing secrets at rest (SECURITY.md S9): keys Berth keeps in its database (its CA key, its client
 //! key for remote hosts; later registry passwords and secret values) are encrypted with
-//! ChaCha20-Poly1305 under a key that lives in a file beside the database, never in it.
+//! ChaCha20-Poly1305 under a key that lives in a file beside the database, never in it. And the
+//! random tokens of every kind (sessions, invites, API tokens, shared links, the first-admin link)
+//! with the SHA-256 hash under which they are stored.
 
 use std::io::Write;
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -99,6 +103,17 @@ impl Sealer {
             .map_err(|_| fail("cannot open (wrong key file, or the value was altered)"))?;
         Ok(plain.to_vec())
     }
+}
+
+/// 32 random bytes, hex-encoded.
+pub fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Internal::Random(e.to_string()))?;
+    Ok(hex::encode(bytes))
+}
+
+pub(crate) fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

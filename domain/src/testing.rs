@@ -37,7 +37,7 @@ impl TestDb {
             return None;
         };
         sqlx::any::install_default_drivers();
-        let name = format!("berth_test_{}", crate::bootstrap::random_token().expect("random")[..16].to_owned());
+        let name = format!("berth_test_{}", crate::access::bootstrap::random_token().expect("random")[..16].to_owned());
         let mut conn = AnyConnection::connect(&server).await.expect("connect to TEST_POSTGRES_URL");
         conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
         conn.close().await.ok();

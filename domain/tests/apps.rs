@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use domain::app::AppInput;
 use domain::authz::{Grant, Principal, UserRef};
-use domain::cluster::LocalClusterInput;
 use domain::engine::Endpoint;
+use domain::local::LocalClusterInput;
 use domain::testing::TestDb;
 use domain::user::Role;
 use domain::{Actor, Berth, ClusterRole, Config, Error};

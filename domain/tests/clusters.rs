@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use domain::authz::{Principal, UserRef};
-use domain::cluster::LocalClusterInput;
 use domain::engine::{Endpoint, NodeAvailability, NodeRole};
+use domain::local::LocalClusterInput;
 use domain::store::NewJob;
 use domain::testing::TestDb;
 use domain::{Actor, Berth, Config, Error};

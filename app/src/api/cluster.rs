@@ -287,7 +287,7 @@ pub async fn create_cluster(name: String, nodes: String, managers: String, zones
     use super::ssr::{context, whole, wire};
     let (berth, actor) = context()?;
     let mut checks = domain::error::Checks::default();
-    let input = domain::cluster::LocalClusterInput {
+    let input = domain::local::LocalClusterInput {
         name,
         // A number that does not parse fails its range check too; only the first message is kept.
         nodes: checks.field(whole("nodes", &nodes)).unwrap_or(u32::MAX),

@@ -4,19 +4,27 @@
 //! Every call is bounded by a timeout so that a hung or vanished engine turns into an
 //! [`EngineError::Unreachable`], never a stuck request. The client is created lazily and again after a
 //! failure to connect, so Berth recovers by itself when the engine comes back.
+//!
+//! May import: the root files only. Nothing outside this folder imports bollard (or, but for the
+//! webhook client, rustls); `domain/tests/tidy.rs` checks both.
 
 mod containers;
+mod files;
+mod images;
+mod networks;
 mod observe;
 mod services;
+mod spec;
 mod swarm;
 mod system;
 mod tls;
+mod volumes;
 
 pub use containers::{NodeContainer, NodeContainerSpec};
+pub use files::without_hash;
 pub use observe::{Counters, EngineEvent, RawLine, MAX_LINE, SERVICE_LABEL, STACK_LABEL};
-pub use services::{
-    normalise, without_hash, Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, VolumeUse, STACK_NAMESPACE,
-};
+pub use services::{Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, VolumeUse, STACK_NAMESPACE};
+pub use spec::normalise;
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
 pub use system::{ContainerCounts, EngineOverview, SwarmSummary};
 

@@ -1,8 +1,58 @@
 //! Collected log lines and their full-text search (SQLite FTS5, PostgreSQL `tsvector`).
 
+use serde::{Deserialize, Serialize};
+
 use super::{Args, Backend, Store};
 use crate::error::Result;
-use crate::logs::{LogFilter, LogLine, NewLogLine};
+
+/// A line on its way to the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewLogLine {
+    pub cluster_id: i64,
+    pub node_id: i64,
+    pub app: String,
+    pub service: String,
+    pub container_id: String,
+    pub task: String,
+    /// Nanoseconds since the epoch.
+    pub ts: i64,
+    pub stream: &'static str,
+    pub line: String,
+}
+
+/// A stored line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct LogLine {
+    pub id: i64,
+    pub cluster_id: i64,
+    pub node_id: i64,
+    pub app: String,
+    pub service: String,
+    pub container_id: String,
+    pub task: String,
+    pub ts: i64,
+    pub stream: String,
+    pub line: String,
+}
+
+/// Which lines. Empty strings and `None` mean "any".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogFilter {
+    pub cluster_id: i64,
+    pub app: String,
+    pub service: String,
+    pub container: String,
+    pub node: Option<i64>,
+    /// Words that must all occur in the line.
+    pub q: String,
+    pub since_ns: Option<i64>,
+    pub until_ns: Option<i64>,
+    /// A live tail: the lines stored after this id.
+    pub after: Option<i64>,
+    /// The page of a search before this id.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
 
 const ROWS_PER_INSERT: usize = 500;
 

@@ -1,8 +1,39 @@
 //! Metric samples and their one-minute rollups.
 
+use serde::{Deserialize, Serialize};
+
 use super::Store;
 use crate::error::Result;
-use crate::metrics::{Point, Sample};
+
+/// One sample of one series. Rates are per second; cpu is percent of one core.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub cluster_id: i64,
+    pub scope: String,
+    pub key: String,
+    pub ts: i64,
+    pub cpu: f64,
+    pub mem: f64,
+    pub mem_limit: f64,
+    pub net_rx: f64,
+    pub net_tx: f64,
+    pub blk_read: f64,
+    pub blk_write: f64,
+}
+
+/// A point of a chart: the average over its step (and the highest cpu in it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Point {
+    pub ts: i64,
+    pub cpu: f64,
+    pub cpu_max: f64,
+    pub mem: f64,
+    pub mem_limit: f64,
+    pub net_rx: f64,
+    pub net_tx: f64,
+    pub blk_read: f64,
+    pub blk_write: f64,
+}
 
 /// Rows per INSERT statement (11 parameters each, well under both backends' limits).
 const ROWS_PER_INSERT: usize = 500;

@@ -4,28 +4,33 @@
 //! in the dialect both accept (`$1` placeholders, integer millisecond timestamps, `RETURNING`); each
 //! backend has its own migration set under `migrations/`. Nothing outside this module imports sqlx
 //! query APIs.
+//!
+//! One file per folder it serves (`access.rs`, `apps.rs`, `audit.rs`, `clusters.rs`, `observe.rs`,
+//! `runtime.rs`; observe's logs and metric samples in `logs.rs` and `metrics.rs`). The store owns the
+//! rows it reads and writes (`Cluster`, `Node`, `App`, `Job`, `Operation`, `AlertRule`, …, with the
+//! inputs and filters it takes): each is defined beside the SQL of its table and re-exported by the
+//! folder whose logic works with it (`crate::clusters::cluster::Cluster`). So the store sits below
+//! the logic: it may import the root files only.
 
-mod app;
-mod bootstrap;
-mod cluster;
-mod idempotency;
-mod job;
-mod lease;
+mod access;
+mod apps;
+mod audit;
+mod clusters;
 mod logs;
 mod metrics;
 mod observe;
-mod operation;
-mod ram;
-mod session;
-mod template;
-mod user;
+mod runtime;
 
-pub use app::NewVersion;
-pub use idempotency::KeyState;
-pub use job::NewJob;
-pub use operation::{FailureKey, OperationFilter};
-pub use ram::{GrantRow, NewToken, SessionMeta, SessionRow, ShareRow, TokenRow};
-pub use user::{NewUser, UserRow};
+pub use access::{GrantRow, NewToken, NewUser, SessionMeta, SessionRow, ShareRow, TokenRow, UserRow};
+pub use apps::{App, AppVersion, NewVersion, Overrides, Template, TemplateVersion};
+pub(crate) use audit::chain_hash;
+pub use audit::{FailureKey, NewOperation, Operation, OperationFilter, Outcome, GENESIS};
+pub use clusters::{Cluster, NewCluster, NewNode, Node, NodeObservation};
+pub use logs::{LogFilter, LogLine, NewLogLine};
+pub use metrics::{Point, Sample};
+pub use observe::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
+pub(crate) use runtime::cluster_lease;
+pub use runtime::{Job, KeyState, NewJob, Step};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -203,6 +208,37 @@ impl Store {
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// The installation's settings: one value per key (the installation id, quotas, the CA, mail).
+impl Store {
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM install_settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Inserts a setting unless it exists (the existing value wins).
+    pub async fn setting_insert_new(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO install_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn setting_put(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO install_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

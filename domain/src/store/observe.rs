@@ -1,8 +1,112 @@
-//! Events of the clusters' timelines, alert rules and the alerts they fired.
+//! The tables of `observe/` but logs and metric samples (`logs.rs`, `metrics.rs`): events of the
+//! clusters' timelines, alert rules and the alerts they fired, each cluster's newest collection.
+
+use serde::{Deserialize, Serialize};
 
 use super::{Args, Store};
-use crate::alerts::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
 use crate::error::Result;
+
+/// An event on its way to the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub cluster_id: i64,
+    pub ts: i64,
+    pub kind: String,
+    pub action: String,
+    pub app: String,
+    pub service: String,
+    pub subject: String,
+    /// `info`, `warning` or `error`.
+    pub severity: &'static str,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Event {
+    pub id: i64,
+    pub cluster_id: i64,
+    pub ts: i64,
+    pub kind: String,
+    pub action: String,
+    pub app: String,
+    pub service: String,
+    pub subject: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// Which of a cluster's events a timeline shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// One app's events (its name), or every event of the cluster when empty.
+    pub app: String,
+    /// `warning` (warnings and errors) or `error`; empty for every event.
+    pub severity: String,
+    /// Words that must all appear in the message, subject, service or action.
+    pub q: String,
+    /// Only events older than this one (the next page).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// A rule as the form sends it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewAlertRule {
+    pub cluster_id: i64,
+    pub name: String,
+    /// `metric`, `replicas` or `node_down`.
+    pub kind: String,
+    /// For metric rules: `service`, `node` or `cluster`.
+    pub scope: String,
+    /// The service's full name, the node's id, or '' for the cluster (and for node_down: any node).
+    pub subject: String,
+    /// For metric rules: `cpu` (percent of one core) or `mem` (percent of the limit, or MiB without one).
+    pub metric: String,
+    pub threshold: f64,
+    /// How long the condition must hold before the alert fires.
+    pub for_secs: i64,
+    /// Where firings and resolutions go: for the `webhook`, `slack` and `teams` channels an http or
+    /// https URL (empty for none), for `email` the addresses, separated by commas.
+    pub webhook: String,
+    /// How notifications are sent: `webhook` (Berth's JSON), `slack` or `teams` (their incoming
+    /// webhook formats) or `email` (through the installation's mail server). Empty means `webhook`.
+    #[serde(default)]
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AlertRule {
+    pub id: i64,
+    pub cluster_id: i64,
+    pub name: String,
+    pub kind: String,
+    pub scope: String,
+    pub subject: String,
+    pub metric: String,
+    pub threshold: f64,
+    pub for_secs: i64,
+    pub webhook: String,
+    pub channel: String,
+    /// Notifications are not sent before this time (Unix ms; 0: not muted).
+    pub muted_until: i64,
+    pub enabled: i64,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AlertEvent {
+    pub id: i64,
+    pub rule_id: i64,
+    pub rule_name: String,
+    pub cluster_id: i64,
+    pub fired_at: i64,
+    pub resolved_at: Option<i64>,
+    pub value: f64,
+    pub message: String,
+    /// What the webhook answered to the last notification.
+    pub delivery: String,
+}
 
 impl Store {
     pub async fn event_insert(&self, events: &[NewEvent]) -> Result<()> {
@@ -242,5 +346,32 @@ impl Store {
         .bind(limit.clamp(1, 1000))
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// Each cluster's newest collection, so that `/metrics` answers the same on every replica.
+impl Store {
+    /// Keeps a cluster's newest collection (JSON), written by `collector`.
+    pub async fn metric_latest_put(&self, cluster: i64, ts: i64, collector: &str, body: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO metric_latest (cluster_id, ts, collector, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (cluster_id) DO UPDATE SET ts = excluded.ts, collector = excluded.collector, \
+             body = excluded.body",
+        )
+        .bind(cluster)
+        .bind(ts)
+        .bind(collector)
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A cluster's newest collection: its time, who collected it and the JSON.
+    pub async fn metric_latest(&self, cluster: i64) -> Result<Option<(i64, String, String)>> {
+        Ok(sqlx::query_as("SELECT ts, collector, body FROM metric_latest WHERE cluster_id = $1")
+            .bind(cluster)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }

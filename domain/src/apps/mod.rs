@@ -1,0 +1,18 @@
+//! Apps: Compose templates deployed to a cluster as swarm stacks — what an app is and reads as
+//! (`app.rs`), how its objects are named (`plan.rs`), its jobs (`converge.rs`), versions and diffs
+//! (`versions.rs`), drift and adoption (`drift.rs`), the workload policy every workload change
+//! passes (`policy.rs`), their health between jobs (`health.rs`), and the template catalog
+//! (`template.rs`).
+//!
+//! May import: `runtime/`, `audit/`, `engine/`, `store/`, the root files, and `clusters/` (apps run on
+//! a cluster's nodes, named and labelled as the cluster's). Must not import `access/` or
+//! `observe/`; `observe/` may use it (an alert rule names an app's services).
+
+pub mod app;
+pub(crate) mod converge;
+pub(crate) mod drift;
+pub(crate) mod health;
+pub(crate) mod plan;
+pub(crate) mod policy;
+pub mod template;
+pub(crate) mod versions;
