@@ -1,5 +1,7 @@
 //! Test support (feature `testing`): a fresh database on each backend, so store and domain tests are
-//! written once and run on SQLite and PostgreSQL.
+//! written once and run on SQLite and PostgreSQL; and a Berth on the local engine ([`TestBerth`]) with
+//! a one- or three-node local cluster ([`TestCluster`]) whose containers, networks and volumes go when
+//! it is dropped, also when the test panics ([`LocalClusterGuard`]).
 //!
 //! PostgreSQL tests need `TEST_POSTGRES_URL` (a role that may create databases, e.g.
 //! `postgres://berth:berth@127.0.0.1:5432/postgres`). Without it they are skipped with a note, unless
@@ -131,4 +133,274 @@ pub fn busybox_image_with(tag: &str, applets: &[&str], files: &[(&str, &str)]) {
 /// [`busybox_image_with`] without extra files.
 pub fn busybox_image(tag: &str, applets: &[&str]) {
     busybox_image_with(tag, applets, &[]);
+}
+
+/// The actor the test support acts as: the first admin, as the domain's tests name it.
+pub fn admin() -> crate::Actor {
+    crate::Actor {
+        principal: crate::Principal::User(crate::UserRef::admin(1, "admin")),
+        source: "127.0.0.1".into(),
+        request_id: "test".into(),
+    }
+}
+
+/// The configuration tests start a Berth with: the local engine, and `data` as the data directory.
+pub fn local_config(data: &std::path::Path) -> crate::Config {
+    let engine = crate::engine::Endpoint::parse("unix:///var/run/docker.sock").expect("the local engine's socket");
+    let mut config = crate::Config::new(engine);
+    config.data_dir = data.to_path_buf();
+    config
+}
+
+/// A Berth on the local engine for one test: a fresh SQLite database and data directory, with
+/// `tweak` applied to [`local_config`]. Fields drop in order: the Berth, then its database and files.
+pub struct TestBerth {
+    pub berth: crate::Berth,
+    pub db: TestDb,
+    pub data: tempfile::TempDir,
+}
+
+impl TestBerth {
+    pub async fn new(tweak: impl FnOnce(&mut crate::Config)) -> TestBerth {
+        let db = TestDb::sqlite();
+        let data = tempfile::tempdir().expect("temporary directory");
+        let mut config = local_config(data.path());
+        tweak(&mut config);
+        let berth = crate::Berth::new(db.open().await, config);
+        TestBerth { berth, db, data }
+    }
+}
+
+/// A busybox image a test's cluster needs on Berth's engine (see [`busybox_image_with`]).
+#[derive(Clone, Debug)]
+pub struct TestImage {
+    pub tag: String,
+    pub applets: Vec<String>,
+    /// Path in the image → contents.
+    pub files: Vec<(String, String)>,
+}
+
+impl TestImage {
+    /// Imports the image on the local engine.
+    pub fn build(&self) {
+        let applets: Vec<&str> = self.applets.iter().map(String::as_str).collect();
+        let files: Vec<(&str, &str)> = self.files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+        busybox_image_with(&self.tag, &applets, &files);
+    }
+}
+
+/// What a test asks of its local cluster: [`ClusterOptions::one_node`] or
+/// [`ClusterOptions::three_nodes`], then managers, zones and images.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    pub name: String,
+    pub nodes: u32,
+    pub managers: u32,
+    pub zones: Vec<String>,
+    /// Built on Berth's engine before the cluster is created (apps copy them onto the nodes).
+    pub images: Vec<TestImage>,
+}
+
+impl ClusterOptions {
+    /// One node, a manager, in the default zone.
+    pub fn one_node(name: &str) -> ClusterOptions {
+        ClusterOptions { name: name.into(), nodes: 1, managers: 1, zones: Vec::new(), images: Vec::new() }
+    }
+
+    /// Three nodes, one of them a manager, in the default zone.
+    pub fn three_nodes(name: &str) -> ClusterOptions {
+        ClusterOptions { nodes: 3, ..ClusterOptions::one_node(name) }
+    }
+
+    /// Any number of nodes (for a test that asks for something else than one or three).
+    pub fn nodes(mut self, nodes: u32) -> ClusterOptions {
+        self.nodes = nodes;
+        self
+    }
+
+    pub fn managers(mut self, managers: u32) -> ClusterOptions {
+        self.managers = managers;
+        self
+    }
+
+    /// Zones the nodes are spread over, in turn.
+    pub fn zones(mut self, zones: &[&str]) -> ClusterOptions {
+        self.zones = zones.iter().map(|z| z.to_string()).collect();
+        self
+    }
+
+    /// A busybox image with `applets` (plus `sh`), built before the cluster is created.
+    pub fn image(self, tag: &str, applets: &[&str]) -> ClusterOptions {
+        self.image_with(tag, applets, &[])
+    }
+
+    /// [`ClusterOptions::image`] with `files` (path in the image → contents).
+    pub fn image_with(mut self, tag: &str, applets: &[&str], files: &[(&str, &str)]) -> ClusterOptions {
+        self.images.push(TestImage {
+            tag: tag.into(),
+            applets: applets.iter().map(|a| a.to_string()).collect(),
+            files: files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect(),
+        });
+        self
+    }
+
+    /// The request the console would send.
+    pub fn input(&self) -> crate::local::LocalClusterInput {
+        crate::local::LocalClusterInput {
+            name: self.name.clone(),
+            nodes: self.nodes,
+            managers: self.managers,
+            zones: self.zones.clone(),
+        }
+    }
+}
+
+/// How long a test waits for a cluster's job.
+const CLUSTER_JOB_PATIENCE: std::time::Duration = std::time::Duration::from_secs(240);
+
+/// Waits for job `id` to end and returns it (a test failure after [`CLUSTER_JOB_PATIENCE`]).
+pub async fn job_end(berth: &crate::Berth, id: i64) -> crate::job::Job {
+    let deadline = std::time::Instant::now() + CLUSTER_JOB_PATIENCE;
+    loop {
+        let job = berth.job(&admin(), id).await.expect("the job");
+        if job.status != "running" {
+            return job;
+        }
+        assert!(std::time::Instant::now() < deadline, "job {id} still running: {:?}", job.steps());
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// A local cluster made for one test through the real [`crate::Berth`] API, ready: the node image is
+/// ensured, the options' images built, the creation job succeeded. A test may delete it the usual way
+/// (`delete_cluster`, and assert nothing is left); whatever is still there when the value is dropped
+/// — also when the test panics — is removed by its [`LocalClusterGuard`].
+pub struct TestCluster {
+    pub id: i64,
+    pub name: String,
+    /// The creation job, succeeded.
+    pub job: crate::job::Job,
+    /// The cluster and its nodes as they are once the creation succeeded.
+    pub summary: crate::cluster::ClusterSummary,
+    pub guard: LocalClusterGuard,
+}
+
+impl TestCluster {
+    /// Creates the cluster `options` asks for on `berth` (as [`admin`]) and waits until it is ready.
+    pub async fn create(berth: &crate::Berth, options: ClusterOptions) -> TestCluster {
+        for image in &options.images {
+            image.build();
+        }
+        ensure_node_image(berth).await;
+        let admin = admin();
+        let job = berth.create_local_cluster(&admin, &options.input()).await.expect("the cluster's creation starts");
+        // The guard exists before the job ends, so a creation that never finishes leaves nothing either.
+        let id = berth.job(&admin, job).await.expect("the creation job").cluster_id.expect("the job's cluster");
+        let guard = LocalClusterGuard::new(&berth.installation().await.expect("the installation id"), id);
+        let job = job_end(berth, job).await;
+        assert_eq!(job.status, "succeeded", "{}: {:?}", job.error, job.steps());
+        let summary = berth.cluster(&admin, id).await.expect("the new cluster");
+        TestCluster { id, name: summary.cluster.name.clone(), job, summary, guard }
+    }
+
+    /// The node named `name` (`n1`, `n2`, …) as it was once the cluster was ready.
+    pub fn node(&self, name: &str) -> &crate::node::Node {
+        self.summary.nodes.iter().find(|n| n.name == name).unwrap_or_else(|| panic!("no node {name} in {}", self.name))
+    }
+
+    /// Copies image `tag` from Berth's engine onto every node (`docker save | docker load`), for
+    /// tasks a test starts with the Docker CLI; apps Berth deploys copy their images themselves.
+    pub fn load_image(&self, tag: &str) {
+        for node in &self.summary.nodes {
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("docker save {tag} | docker -H {} load -q", node.endpoint))
+                .status()
+                .expect("docker save | docker load");
+            assert!(status.success(), "loading {tag} onto {}", node.name);
+        }
+    }
+}
+
+/// Removes a local cluster's node containers (with their volumes) and networks from the local
+/// engine when dropped — also while a test panics — synchronously with the docker CLI. It finds
+/// them by the labels the local provider puts on everything it makes (`berth.installation` and
+/// `berth.cluster`, both), so other clusters, also other tests' on the same engine, are left
+/// alone. Nothing left (the test deleted the cluster) is nothing to do. It never panics.
+#[derive(Debug)]
+pub struct LocalClusterGuard {
+    installation: String,
+    cluster: i64,
+}
+
+impl LocalClusterGuard {
+    pub fn new(installation: &str, cluster: i64) -> LocalClusterGuard {
+        LocalClusterGuard { installation: installation.into(), cluster }
+    }
+
+    /// The guard of cluster `cluster` of the installation whose database `db` is, for a Berth
+    /// running in another process.
+    pub async fn of_database(db: &TestDb, cluster: i64) -> LocalClusterGuard {
+        let store = db.open().await;
+        let installation = store.setting(crate::clusters::cluster::INSTALLATION).await.expect("read the settings");
+        store.close().await;
+        LocalClusterGuard::new(&installation.expect("the installation has an id"), cluster)
+    }
+
+    /// The `--filter` arguments that select this cluster's things.
+    fn filters(&self) -> [String; 4] {
+        [
+            "--filter".into(),
+            format!("label=berth.installation={}", self.installation),
+            "--filter".into(),
+            format!("label=berth.cluster={}", self.cluster),
+        ]
+    }
+
+    /// The ids of this cluster's containers (`ps`) or networks (`network ls`) that still exist.
+    pub fn leftovers(&self, what: &[&str]) -> Vec<String> {
+        let out = std::process::Command::new("docker").args(what).arg("-q").args(self.filters()).output();
+        match out {
+            Ok(out) if out.status.success() => {
+                String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Removes what is left of the cluster now; returns how many containers and networks it removed.
+    /// Errors are ignored: this runs while tests unwind.
+    pub fn remove_now(&self) -> (usize, usize) {
+        let quiet = |args: &[&str], ids: &[String]| {
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .args(args)
+                    .args(ids)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        };
+        // `-v`: a node's engine keeps its state in an anonymous volume (the node image's VOLUME).
+        let containers = self.leftovers(&["ps", "-a"]);
+        quiet(&["rm", "-f", "-v"], &containers);
+        let networks = self.leftovers(&["network", "ls"]);
+        quiet(&["network", "rm"], &networks);
+        let volumes = self.leftovers(&["volume", "ls"]);
+        quiet(&["volume", "rm", "-f"], &volumes);
+        (containers.len(), networks.len())
+    }
+}
+
+impl Drop for LocalClusterGuard {
+    #[allow(clippy::print_stderr)] // shown with the failing test's output
+    fn drop(&mut self) {
+        let (containers, networks) = self.remove_now();
+        if containers + networks > 0 {
+            eprintln!(
+                "note: removed {containers} container(s) and {networks} network(s) left by cluster {} of installation {}",
+                self.cluster, self.installation
+            );
+        }
+    }
 }

@@ -119,7 +119,8 @@ pub(crate) fn owned_by(installation: &str, cluster_id: i64) -> Vec<String> {
     vec![format!("berth.installation={installation}"), format!("berth.cluster={cluster_id}")]
 }
 
-const INSTALLATION: &str = "installation_id";
+/// The setting that keeps the installation id (read by the test support for a Berth in another process).
+pub(crate) const INSTALLATION: &str = "installation_id";
 const QUOTA_CLUSTERS: &str = "max_clusters";
 const QUOTA_NODES: &str = "max_nodes_per_cluster";
 
