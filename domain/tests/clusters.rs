@@ -11,8 +11,8 @@ use domain::authz::{Principal, UserRef};
 use domain::engine::{Endpoint, NodeAvailability, NodeRole};
 use domain::local::LocalClusterInput;
 use domain::store::NewJob;
-use domain::testing::TestDb;
-use domain::{Actor, Berth, Config, Error};
+use domain::testing::{ClusterOptions, TestBerth, TestCluster, TestDb};
+use domain::{Actor, Berth, Error};
 
 const IMAGE: &str = "berth-test/busybox:1";
 
@@ -22,22 +22,6 @@ fn admin() -> Actor {
         source: "127.0.0.1".into(),
         request_id: "test".into(),
     }
-}
-
-struct Fixture {
-    berth: Berth,
-    _db: TestDb,
-    _data: tempfile::TempDir,
-}
-
-async fn fixture(tweak: impl FnOnce(&mut Config)) -> Fixture {
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::new(Endpoint::parse("unix:///var/run/docker.sock").unwrap());
-    config.data_dir = data.path().to_path_buf();
-    tweak(&mut config);
-    let berth = Berth::new(db.open().await, config);
-    Fixture { berth, _db: db, _data: data }
 }
 
 fn docker(args: &[&str]) -> String {
@@ -51,18 +35,7 @@ fn ensure_test_image() {
     if Command::new("docker").args(["image", "inspect", IMAGE]).output().unwrap().status.success() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", dir.path().join("bin/busybox")).expect("busybox-static is installed");
-    for applet in ["sh", "sleep", "true"] {
-        std::os::unix::fs::symlink("busybox", dir.path().join("bin").join(applet)).unwrap();
-    }
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("tar -C {} -c . | docker import - {IMAGE}", dir.path().display()))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    domain::testing::busybox_image(IMAGE, &["sh", "sleep", "true"]);
 }
 
 /// Waits for a job to end and returns its status and error.
@@ -94,13 +67,14 @@ where
     }
 }
 
-async fn create(berth: &Berth, name: &str, nodes: u32, managers: u32, zones: &[&str]) -> i64 {
-    let input =
-        LocalClusterInput { name: name.into(), nodes, managers, zones: zones.iter().map(|z| z.to_string()).collect() };
-    let job = berth.create_local_cluster(&admin(), &input).await.unwrap();
-    let (status, error) = wait_job(berth, job).await;
-    assert_eq!(status, "succeeded", "{error}");
-    berth.clusters(&admin()).await.unwrap().into_iter().find(|c| c.cluster.name == name).unwrap().cluster.id
+/// A cluster made through the one-click creation, its job succeeded; removed at the latest when the
+/// test ends, also when it fails.
+async fn create(berth: &Berth, name: &str, nodes: u32, managers: u32, zones: &[&str]) -> TestCluster {
+    let options = ClusterOptions::one_node(name).nodes(nodes).managers(managers).zones(zones);
+    let cluster = TestCluster::create(berth, options).await;
+    assert_eq!(cluster.job.status, "succeeded", "{}", cluster.job.error);
+    assert_eq!(cluster.name, name);
+    cluster
 }
 
 /// The socket of a node, for the docker CLI.
@@ -122,9 +96,10 @@ async fn leftovers(berth: &Berth, cluster: i64) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_click_cluster_runs_tasks_drains_removes_and_deletes() {
     ensure_test_image();
-    let f = fixture(|_| {}).await;
+    let f = TestBerth::new(|_| {}).await;
     let berth = &f.berth;
-    let id = create(berth, "alpha", 3, 1, &["a", "b"]).await;
+    let alpha = create(berth, "alpha", 3, 1, &["a", "b"]).await;
+    let id = alpha.id;
 
     // Three nodes, one manager and leader, all Ready, zones spread a, b, a.
     let detail = berth.cluster(&admin(), id).await.unwrap();
@@ -139,15 +114,7 @@ async fn one_click_cluster_runs_tasks_drains_removes_and_deletes() {
 
     // A task on each node: three replicas spread over three nodes.
     let manager = node_host(berth, id, "n1").await;
-    for n in ["n1", "n2", "n3"] {
-        let host = node_host(berth, id, n).await;
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!("docker save {IMAGE} | docker -H {host} load -q"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
+    alpha.load_image(IMAGE);
     docker(&[
         "-H",
         &manager,
@@ -253,9 +220,10 @@ async fn one_click_cluster_runs_tasks_drains_removes_and_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_managers_and_a_node_lost_and_found() {
-    let f = fixture(|_| {}).await;
+    let f = TestBerth::new(|_| {}).await;
     let berth = &f.berth;
-    let id = create(berth, "beta", 3, 3, &[]).await;
+    let beta = create(berth, "beta", 3, 3, &[]).await;
+    let id = beta.id;
     let nodes = berth.cluster(&admin(), id).await.unwrap().nodes;
     assert!(nodes.iter().all(|n| n.is_manager() && n.state == "ready"), "{nodes:?}");
     assert_eq!(nodes.iter().filter(|n| n.leader == 1).count(), 1);
@@ -300,7 +268,7 @@ async fn three_managers_and_a_node_lost_and_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_creation_says_where_and_leaves_nothing() {
-    let f = fixture(|c| c.node_image = "berth-test/no-such-node-image:1".into()).await;
+    let f = TestBerth::new(|c| c.node_image = "berth-test/no-such-node-image:1".into()).await;
     let berth = &f.berth;
     let input = LocalClusterInput { name: "gamma".into(), nodes: 2, managers: 1, zones: vec![] };
     let job_id = berth.create_local_cluster(&admin(), &input).await.unwrap();
@@ -313,12 +281,12 @@ async fn a_failed_creation_says_where_and_leaves_nothing() {
     assert!(berth.clusters(&admin()).await.unwrap().is_empty(), "the cluster row is gone");
     let cluster = job.cluster_id.unwrap();
     assert_eq!(leftovers(berth, cluster).await, (String::new(), String::new()));
-    assert!(!f._data.path().join("clusters").join(cluster.to_string()).exists());
+    assert!(!f.data.path().join("clusters").join(cluster.to_string()).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_and_quotas_are_refused_at_once() {
-    let f = fixture(|_| {}).await;
+    let f = TestBerth::new(|_| {}).await;
     let berth = &f.berth;
     let bad = LocalClusterInput { name: "delta".into(), nodes: 2, managers: 3, zones: vec![] };
     assert!(
@@ -338,13 +306,10 @@ async fn a_restart_finds_clusters_again_and_ends_interrupted_jobs() {
     ensure_test_image();
     let db = TestDb::sqlite();
     let data = tempfile::tempdir().unwrap();
-    let config = || {
-        let mut c = Config::new(Endpoint::parse("unix:///var/run/docker.sock").unwrap());
-        c.data_dir = data.path().to_path_buf();
-        c
-    };
+    let config = || domain::testing::local_config(data.path());
     let first = Berth::new(db.open().await, config());
-    let id = create(&first, "epsilon", 1, 1, &[]).await;
+    let epsilon = create(&first, "epsilon", 1, 1, &[]).await;
+    let id = epsilon.id;
 
     // What a stop in the middle of a creation leaves: a `creating` cluster, a `running` job, and a
     // container carrying the cluster's ownership label.
@@ -400,4 +365,69 @@ async fn a_restart_finds_clusters_again_and_ends_interrupted_jobs() {
     let job = second.delete_cluster(&admin(), id).await.unwrap();
     assert_eq!(wait_job(&second, job).await.0, "succeeded");
     assert_eq!(leftovers(&second, id).await, (String::new(), String::new()));
+}
+
+/// The test support's promise: a test that panics with its cluster up leaves none of its node
+/// containers, networks or volumes behind, and touches no other cluster's. (The panic's message shows
+/// in this test's output.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_that_panics_leaves_nothing_of_its_cluster() {
+    ensure_test_image();
+    let f = TestBerth::new(|_| {}).await;
+    let installation = f.berth.installation().await.unwrap();
+    let (made, made_rx) = tokio::sync::oneshot::channel();
+    let (go, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let berth = f.berth.clone();
+    let test = tokio::spawn(async move {
+        let cluster = create(&berth, "panics", 1, 1, &[]).await;
+        let node = cluster.node("n1").container.clone();
+        let volumes = docker(&[
+            "inspect",
+            "--format",
+            "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}",
+            &node,
+        ]);
+        let _ = made.send((cluster.id, node, volumes));
+        let _ = go_rx.await;
+        panic!("a test fails with its cluster up");
+    });
+    let (id, node, volumes) = made_rx.await.expect("the cluster was made");
+    assert_ne!(leftovers(&f.berth, id).await, (String::new(), String::new()), "the cluster is up");
+    assert!(!volumes.is_empty(), "the node keeps its engine's state in a volume");
+
+    // Things of other clusters on the same engine: another cluster of this installation, and a
+    // cluster with the same id of another installation.
+    let decoys = [(installation.clone(), id + 10), (format!("{installation}x"), id)];
+    for (i, (installation, cluster)) in decoys.iter().enumerate() {
+        docker(&[
+            "create",
+            "--name",
+            &format!("berth-{installation}-decoy{i}"),
+            "--label",
+            &format!("berth.installation={installation}"),
+            "--label",
+            &format!("berth.cluster={cluster}"),
+            IMAGE,
+            "true",
+        ]);
+    }
+
+    let _ = go.send(());
+    assert!(test.await.unwrap_err().is_panic());
+    assert_eq!(leftovers(&f.berth, id).await, (String::new(), String::new()));
+    assert_eq!(docker(&["ps", "-aq", "--filter", &format!("name={node}")]), "");
+    for volume in volumes.split_whitespace() {
+        let inspect = Command::new("docker").args(["volume", "inspect", volume]).output().unwrap();
+        assert!(!inspect.status.success(), "volume {volume} of {node} is left");
+    }
+    for (i, (installation, _)) in decoys.iter().enumerate() {
+        let decoy = format!("berth-{installation}-decoy{i}");
+        assert_eq!(
+            docker(&["ps", "-aq", "--filter", &format!("name={decoy}")]).lines().count(),
+            1,
+            "{decoy} was removed"
+        );
+        docker(&["rm", &decoy]);
+    }
+    f.berth.stop_background().await;
 }
