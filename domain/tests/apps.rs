@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 
 use domain::app::AppInput;
 use domain::authz::{Grant, Principal, UserRef};
-use domain::engine::Endpoint;
-use domain::local::LocalClusterInput;
-use domain::testing::TestDb;
+use domain::testing::{ClusterOptions, TestBerth, TestCluster};
 use domain::user::Role;
-use domain::{Actor, Berth, ClusterRole, Config, Error};
+use domain::{Actor, Berth, ClusterRole, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WEB: &str = "berth-test/web:1";
@@ -46,29 +44,17 @@ fn docker(args: &[&str]) -> String {
 /// A tiny web image from busybox-static: `httpd` serving `/www` (with `marker` in `index.html`) and a
 /// CGI script that asks the `api` service over the app's network.
 fn build_web_image(marker: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
-    for applet in ["sh", "sleep", "httpd", "nc", "printf", "echo", "cat", "hostname", "env"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    let cgi = dir.path().join("www/cgi-bin");
-    std::fs::create_dir_all(&cgi).unwrap();
-    std::fs::write(dir.path().join("www/index.html"), marker).unwrap();
-    std::fs::write(
-        cgi.join("fetch"),
-        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nprintf 'GET /who.txt HTTP/1.0\\r\\n\\r\\n' | nc -w 3 api 8080\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(cgi.join("fetch"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("tar -C {} -c . | docker import - {WEB} >/dev/null", dir.path().display()))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    domain::testing::busybox_image_with(
+        WEB,
+        &["sh", "sleep", "httpd", "nc", "printf", "echo", "cat", "hostname", "env"],
+        &[
+            ("www/index.html", marker),
+            (
+                "www/cgi-bin/fetch",
+                "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nprintf 'GET /who.txt HTTP/1.0\\r\\n\\r\\n' | nc -w 3 api 8080\n",
+            ),
+        ],
+    );
 }
 
 async fn wait_job(berth: &Berth, id: i64) -> domain::job::Job {
@@ -151,21 +137,14 @@ secrets:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apps_deploy_update_scale_roll_back_redeploy_adopt_and_delete() {
     build_web_image("first");
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::new(Endpoint::parse("unix:///var/run/docker.sock").unwrap());
-    config.data_dir = data.path().to_path_buf();
-    config.app_deploy_timeout = Duration::from_secs(90);
-    let berth = Berth::new(db.open().await, config);
-    domain::testing::ensure_node_image(&berth).await;
+    let test = TestBerth::new(|config| config.app_deploy_timeout = Duration::from_secs(90)).await;
+    let (berth, data) = (test.berth.clone(), &test.data);
 
-    let input = LocalClusterInput { name: "apps".into(), nodes: 3, managers: 1, zones: vec!["a".into(), "b".into()] };
-    let job = berth.create_local_cluster(&admin(), &input).await.unwrap();
-    succeeded(&berth, job).await;
-    let cluster = berth.clusters(&admin()).await.unwrap()[0].clone();
-    let id = cluster.cluster.id;
-    let host = |name: &str| cluster.nodes.iter().find(|n| n.name == name).unwrap().endpoint.clone();
-    let n1_web = format!("{}:18080", cluster.nodes.iter().find(|n| n.name == "n1").unwrap().address);
+    let created = TestCluster::create(&berth, ClusterOptions::three_nodes("apps").zones(&["a", "b"])).await;
+    let cluster = &created.summary;
+    let id = created.id;
+    let host = |name: &str| created.node(name).endpoint.clone();
+    let n1_web = format!("{}:18080", created.node("n1").address);
 
     // A template with a missing required variable is refused at its line, nothing is created.
     let vars = BTreeMap::from([("GREETING".to_string(), "hello".to_string())]);

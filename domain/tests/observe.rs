@@ -14,12 +14,10 @@ use std::time::{Duration, Instant};
 use domain::alerts::NewAlertRule;
 use domain::app::AppInput;
 use domain::authz::{Principal, UserRef};
-use domain::engine::Endpoint;
-use domain::local::LocalClusterInput;
 use domain::logs::{LogFilter, LogLine};
 use domain::store::OperationFilter;
-use domain::testing::TestDb;
-use domain::{Actor, Berth, Config};
+use domain::testing::{ClusterOptions, TestBerth, TestCluster};
+use domain::{Actor, Berth};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const IMAGE: &str = "berth-test/observe:1";
@@ -36,39 +34,6 @@ fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker CLI");
     assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// A busybox-static image with the few applets the services use.
-fn build_image() {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
-    for applet in ["sh", "sleep", "echo", "hostname", "[", "test"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("tar -C {} -c . | docker import - {IMAGE} >/dev/null", dir.path().display()))
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Removes whatever this installation left on the local engine when the test ends early.
-struct Leftovers(String);
-
-impl Drop for Leftovers {
-    fn drop(&mut self) {
-        let label = format!("label=berth.installation={}", self.0);
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter {label} | xargs -r docker rm -fv >/dev/null; \
-                 docker network ls -q --filter {label} | xargs -r docker network rm >/dev/null"
-            ))
-            .status();
-    }
 }
 
 async fn wait_job(berth: &Berth, id: i64) -> domain::job::Job {
@@ -221,25 +186,22 @@ fn number(l: &LogLine) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_metrics_alerts_and_timeline_of_a_real_cluster() {
     let started = Instant::now();
-    build_image();
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::new(Endpoint::parse("unix:///var/run/docker.sock").unwrap());
-    config.data_dir = data.path().to_path_buf();
-    config.app_deploy_timeout = Duration::from_secs(90);
-    config.collect_every = Duration::from_secs(1);
-    config.maintain_every = Duration::from_secs(2);
-    let berth = Berth::new(db.open().await, config);
-    let _leftovers = Leftovers(berth.installation().await.unwrap());
-    domain::testing::ensure_node_image(&berth).await;
+    let test = TestBerth::new(|config| {
+        config.app_deploy_timeout = Duration::from_secs(90);
+        config.collect_every = Duration::from_secs(1);
+        config.maintain_every = Duration::from_secs(2);
+    })
+    .await;
+    let berth = test.berth.clone();
     let admin = admin();
 
-    let input = LocalClusterInput { name: "observe".into(), nodes: 3, managers: 1, zones: vec![] };
-    let job = berth.create_local_cluster(&admin, &input).await.unwrap();
-    succeeded(&berth, job).await;
-    let cluster = berth.clusters(&admin).await.unwrap()[0].clone();
-    let id = cluster.cluster.id;
-    let manager = cluster.nodes.iter().find(|n| n.name == "n1").unwrap().endpoint.clone();
+    // A busybox-static image with the few applets the services use.
+    let options =
+        ClusterOptions::three_nodes("observe").image(IMAGE, &["sh", "sleep", "echo", "hostname", "[", "test"]);
+    let created = TestCluster::create(&berth, options).await;
+    let cluster = &created.summary;
+    let id = created.id;
+    let manager = created.node("n1").endpoint.clone();
 
     let input =
         AppInput { cluster_id: id, name: "obs".into(), compose: APP.into(), vars: BTreeMap::new(), template_id: None };

@@ -14,11 +14,9 @@ use std::time::{Duration, Instant};
 
 use domain::app::AppInput;
 use domain::authz::{Grant, Principal, UserRef};
-use domain::engine::Endpoint;
-use domain::local::LocalClusterInput;
-use domain::testing::TestDb;
+use domain::testing::{ClusterOptions, TestBerth, TestCluster};
 use domain::user::Role;
-use domain::{Actor, Berth, ClusterRole, Config, Error};
+use domain::{Actor, Berth, ClusterRole, Error};
 
 const IMAGE: &str = "berth-test/policy:1";
 
@@ -81,24 +79,12 @@ async fn refused(berth: &Berth, who: &Actor, input: &AppInput) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workload_policy_on_a_real_cluster() {
-    domain::testing::busybox_image(IMAGE, &["sleep", "cat", "ls"]);
-    let db = TestDb::sqlite();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::new(Endpoint::parse("unix:///var/run/docker.sock").unwrap());
-    config.data_dir = data.path().to_path_buf();
-    config.app_deploy_timeout = Duration::from_secs(60);
-    let berth = Berth::new(db.open().await, config);
-    domain::testing::ensure_node_image(&berth).await;
-    let job = berth
-        .create_local_cluster(
-            &admin(),
-            &LocalClusterInput { name: "policy".into(), nodes: 1, managers: 1, zones: vec!["a".into()] },
-        )
-        .await
-        .unwrap();
-    succeeded(&berth, job).await;
-    let cluster = berth.clusters(&admin()).await.unwrap()[0].clone();
-    let id = cluster.cluster.id;
+    let test = TestBerth::new(|config| config.app_deploy_timeout = Duration::from_secs(60)).await;
+    let berth = test.berth.clone();
+    let options = ClusterOptions::one_node("policy").zones(&["a"]).image(IMAGE, &["sleep", "cat", "ls"]);
+    let created = TestCluster::create(&berth, options).await;
+    let cluster = &created.summary;
+    let id = created.id;
     let node = cluster.nodes[0].endpoint.clone();
     let otto = member(id, ClusterRole::Operator, "otto");
     let carla = member(id, ClusterRole::ClusterAdmin, "carla");
