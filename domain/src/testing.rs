@@ -338,13 +338,14 @@ impl LocalClusterGuard {
         LocalClusterGuard { installation: installation.into(), cluster }
     }
 
-    /// The guard of cluster `cluster` of the installation whose database `db` is, for a Berth
-    /// running in another process.
-    pub async fn of_database(db: &TestDb, cluster: i64) -> LocalClusterGuard {
+    /// The guard of the cluster that job `job` (a cluster's creation) makes, read from the database
+    /// `db` of a Berth running in another process.
+    pub async fn of_job(db: &TestDb, job: i64) -> LocalClusterGuard {
         let store = db.open().await;
         let installation = store.setting(crate::clusters::cluster::INSTALLATION).await.expect("read the settings");
+        let cluster = store.job(job).await.expect("read the job").and_then(|j| j.cluster_id);
         store.close().await;
-        LocalClusterGuard::new(&installation.expect("the installation has an id"), cluster)
+        LocalClusterGuard::new(&installation.expect("the installation has an id"), cluster.expect("the job's cluster"))
     }
 
     /// The `--filter` arguments that select this cluster's things.
