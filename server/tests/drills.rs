@@ -17,7 +17,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::testing::TestDb;
+use domain::testing::{LocalClusterGuard, TestDb};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::PASSWORD;
@@ -204,16 +204,19 @@ impl Api {
     }
 }
 
-/// A one-node cluster through the console, ready.
-async fn cluster(browser: &support::Browser, api: &Api, name: &str) -> i64 {
+/// A one-node cluster through the console, ready; with the guard that removes its node when the
+/// test ends before deleting it (the berth process that made it may be gone by then).
+async fn cluster(db: &TestDb, browser: &support::Browser, api: &Api, name: &str) -> (i64, LocalClusterGuard) {
     let res =
         browser.call("create_cluster", &[("name", name), ("nodes", "1"), ("managers", "1"), ("zones", "a")]).await;
     assert_eq!(res.status(), StatusCode::OK);
     let job: i64 = res.json().await.unwrap();
+    let guard = LocalClusterGuard::of_job(db, job).await;
     let end = api.job_end(job).await;
     assert_eq!(end["status"], "succeeded", "{end}");
     let (_, clusters) = api.send("GET", "/api/v1/clusters", None, None).await;
-    clusters.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["id"].as_i64().unwrap()
+    let id = clusters.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["id"].as_i64().unwrap();
+    (id, guard)
 }
 
 fn build_image() {
@@ -327,7 +330,7 @@ async fn crash_and_restart(db: TestDb) {
     let mut berth = place.start().await;
     let (browser, token) = admin(&berth).await;
     let api = Api { client: reqwest::Client::new(), url: place.url(), token };
-    let cluster = cluster(&browser, &api, &format!("drill{}", seed % 10_000)).await;
+    let (cluster, _cleanup) = cluster(&db, &browser, &api, &format!("drill{}", seed % 10_000)).await;
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..3).map(|w| tokio::spawn(worker(api.clone(), cluster, w, seed, stop.clone()))).collect();
@@ -443,7 +446,7 @@ async fn stop_gracefully(db: TestDb) {
     let berth = place.start().await;
     let (browser, token) = admin(&berth).await;
     let api = Api { client: reqwest::Client::new(), url: place.url(), token };
-    let cluster = cluster(&browser, &api, &format!("grace{}", free_port())).await;
+    let (cluster, _cleanup) = cluster(&db, &browser, &api, &format!("grace{}", free_port())).await;
 
     // R7 over HTTP: deploys followed to their end, each deleted at once, never 409. (A client in
     // the same process reacts faster: `domain/tests/policy.rs` has that case, which met the
