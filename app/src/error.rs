@@ -2,11 +2,11 @@
 //! read, the field it is about (for forms), and an error id to quote when reporting it. Never SQL,
 //! paths or stack traces: internal failures reach the browser as `internal` with an id only.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
     /// `unauthenticated`, `forbidden`, `not_found`, `conflict`, `invalid`, `throttled`,
@@ -15,18 +15,60 @@ pub struct AppError {
     pub code: String,
     pub message: String,
     /// The input field an `invalid` error is about (the first, when several are).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub field: Option<String>,
     /// Every field that is wrong and why, when an `invalid` error is about more than one (boxed: an
     /// error stays small to pass around).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub fields: Option<Box<Vec<(String, String)>>>,
     /// The request id the server logged this error under.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub error_id: Option<String>,
     /// Seconds to wait, for `throttled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub retry_after: Option<u64>,
+}
+
+/// As JSON (error bodies people and scripts read) the fields that do not apply are left out; in
+/// the compact form pages carry (`crate::codec`) every field is written, in order, as that form
+/// has no field names to tell which are missing.
+impl Serialize for AppError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename = "AppError")]
+        struct Readable<'a> {
+            code: &'a str,
+            message: &'a str,
+            #[serde(skip_serializing_if = "is_none")]
+            field: &'a Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            fields: Option<&'a [(String, String)]>,
+            #[serde(skip_serializing_if = "is_none")]
+            error_id: &'a Option<String>,
+            #[serde(skip_serializing_if = "is_none")]
+            retry_after: &'a Option<u64>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename = "AppError")]
+        struct Compact<'a> {
+            code: &'a str,
+            message: &'a str,
+            field: &'a Option<String>,
+            fields: Option<&'a [(String, String)]>,
+            error_id: &'a Option<String>,
+            retry_after: &'a Option<u64>,
+        }
+        fn is_none<T>(value: &&Option<T>) -> bool {
+            value.is_none()
+        }
+        let AppError { code, message, field, fields, error_id, retry_after } = self;
+        let fields = fields.as_deref().map(Vec::as_slice);
+        if serializer.is_human_readable() {
+            Readable { code, message, field, fields, error_id, retry_after }.serialize(serializer)
+        } else {
+            Compact { code, message, field, fields, error_id, retry_after }.serialize(serializer)
+        }
+    }
 }
 
 impl AppError {

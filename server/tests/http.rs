@@ -471,3 +471,25 @@ async fn anonymous_calls_are_refused() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
+
+/// Server functions answer the console in postcard, and a caller that asks for JSON by name in JSON:
+/// the same value either way.
+#[tokio::test]
+async fn server_functions_answer_postcard_or_json_when_asked() {
+    let Fixture { server, browser, _db, _data } = fixture(|_| {}).await;
+    create_admin(&browser, &server.token()).await;
+    let same_origin = [("origin", browser.origin.as_str()), ("sec-fetch-site", "same-origin")];
+    let compact = browser.call_with("get_current_user", &[], &same_origin).await;
+    assert_eq!(compact.status(), StatusCode::OK);
+    assert_eq!(compact.headers()["content-type"], "application/x-postcard");
+    let bytes = compact.bytes().await.unwrap();
+    let user: Option<app::api::session::CurrentUser> = postcard::from_bytes(&bytes).unwrap();
+    let user = user.expect("signed in");
+    let json = browser.call("get_current_user", &[]).await;
+    assert_eq!(json.headers()["content-type"], "application/json");
+    let value: Value = json.json().await.unwrap();
+    assert_eq!(value["username"], user.username);
+    assert_eq!(value["id"], user.id);
+    assert!(value["admin"].as_bool().unwrap());
+    server.stop().await;
+}

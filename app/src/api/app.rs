@@ -317,7 +317,7 @@ pub mod map {
     }
 }
 
-#[server(endpoint = "get_apps", output = crate::codec::Json)]
+#[server(endpoint = "get_apps", output = crate::codec::Wire)]
 pub async fn get_apps(cluster: Option<i64>) -> Result<Vec<AppRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -333,7 +333,7 @@ pub async fn get_apps(cluster: Option<i64>) -> Result<Vec<AppRow>, AppError> {
 }
 
 /// One page of the apps the caller may see, searched and sorted on the server.
-#[server(endpoint = "list_apps", output = crate::codec::Json)]
+#[server(endpoint = "list_apps", output = crate::codec::Wire)]
 pub async fn list_apps(
     q: String,
     sort: String,
@@ -344,7 +344,7 @@ pub async fn list_apps(
     crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
 }
 
-#[server(endpoint = "get_app", output = crate::codec::Json)]
+#[server(endpoint = "get_app", output = crate::codec::Wire)]
 pub async fn get_app(id: i64) -> Result<AppPage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -367,7 +367,7 @@ pub async fn get_app(id: i64) -> Result<AppPage, AppError> {
 }
 
 /// Checks a template (with `NAME=value` lines of variables) for a cluster before deploying.
-#[server(endpoint = "check_app", output = crate::codec::Json)]
+#[server(endpoint = "check_app", output = crate::codec::Wire)]
 pub async fn check_app(cluster: i64, compose: String, vars: String) -> Result<CheckRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -375,7 +375,7 @@ pub async fn check_app(cluster: i64, compose: String, vars: String) -> Result<Ch
     Ok(map::check(berth.check_app(&actor, cluster, &compose, &vars).await.map_err(wire)?))
 }
 
-#[server(endpoint = "deploy_app", output = crate::codec::Json)]
+#[server(endpoint = "deploy_app", output = crate::codec::Wire)]
 pub async fn deploy_app(
     cluster: i64,
     name: String,
@@ -392,28 +392,28 @@ pub async fn deploy_app(
 }
 
 /// A new version of an app; variables not given keep their values. Answers the job id.
-#[server(endpoint = "update_app", output = crate::codec::Json)]
+#[server(endpoint = "update_app", output = crate::codec::Wire)]
 pub async fn update_app(id: i64, compose: String, vars: String) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.update_app(&actor, id, &compose, &map::vars(&vars)?).await.map_err(wire)
 }
 
-#[server(endpoint = "redeploy_app", output = crate::codec::Json)]
+#[server(endpoint = "redeploy_app", output = crate::codec::Wire)]
 pub async fn redeploy_app(id: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.redeploy_app(&actor, id).await.map_err(wire)
 }
 
-#[server(endpoint = "rollback_app", output = crate::codec::Json)]
+#[server(endpoint = "rollback_app", output = crate::codec::Wire)]
 pub async fn rollback_app(id: i64, version: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.rollback_app(&actor, id, version).await.map_err(wire)
 }
 
-#[server(endpoint = "scale_service", output = crate::codec::Json)]
+#[server(endpoint = "scale_service", output = crate::codec::Wire)]
 pub async fn scale_service(id: i64, service: String, replicas: String) -> Result<(), AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -422,7 +422,7 @@ pub async fn scale_service(id: i64, service: String, replicas: String) -> Result
 }
 
 /// Resource limits and reservations of a live service: CPUs as `0.5`, memory as `128M`; empty = none.
-#[server(endpoint = "set_service_resources", output = crate::codec::Json)]
+#[server(endpoint = "set_service_resources", output = crate::codec::Wire)]
 pub async fn set_service_resources(
     id: i64,
     service: String,
@@ -438,28 +438,28 @@ pub async fn set_service_resources(
     berth.set_service_resources(&actor, id, &service, &resources).await.map_err(wire)
 }
 
-#[server(endpoint = "stop_app", output = crate::codec::Json)]
+#[server(endpoint = "stop_app", output = crate::codec::Wire)]
 pub async fn stop_app(id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.stop_app(&actor, id).await.map_err(wire)
 }
 
-#[server(endpoint = "start_app", output = crate::codec::Json)]
+#[server(endpoint = "start_app", output = crate::codec::Wire)]
 pub async fn start_app(id: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.start_app(&actor, id).await.map_err(wire)
 }
 
-#[server(endpoint = "delete_app", output = crate::codec::Json)]
+#[server(endpoint = "delete_app", output = crate::codec::Wire)]
 pub async fn delete_app(id: i64, remove_volumes: Option<String>) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.delete_app(&actor, id, remove_volumes.is_some_and(|v| v == "on" || v == "true")).await.map_err(wire)
 }
 
-#[server(endpoint = "app_diff", output = crate::codec::Json)]
+#[server(endpoint = "app_diff", output = crate::codec::Wire)]
 pub async fn app_diff(id: i64, from: i64, to: i64) -> Result<Vec<DiffRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -472,7 +472,7 @@ pub async fn app_diff(id: i64, from: i64, to: i64) -> Result<Vec<DiffRow>, AppEr
         .collect())
 }
 
-#[server(endpoint = "get_stacks", output = crate::codec::Json)]
+#[server(endpoint = "get_stacks", output = crate::codec::Wire)]
 pub async fn get_stacks(cluster: i64) -> Result<Vec<StackRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -486,7 +486,7 @@ pub async fn get_stacks(cluster: i64) -> Result<Vec<StackRow>, AppError> {
 }
 
 /// Makes a stack deployed outside Berth an app; answers the app id.
-#[server(endpoint = "adopt_stack", output = crate::codec::Json)]
+#[server(endpoint = "adopt_stack", output = crate::codec::Wire)]
 pub async fn adopt_stack(cluster: i64, stack: String) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -494,14 +494,14 @@ pub async fn adopt_stack(cluster: i64, stack: String) -> Result<i64, AppError> {
 }
 
 /// Checks a template's text for the catalog editor.
-#[server(endpoint = "check_template", output = crate::codec::Json)]
+#[server(endpoint = "check_template", output = crate::codec::Wire)]
 pub async fn check_template(compose: String) -> Result<CheckRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     Ok(map::check(berth.check_template(&actor, &compose).await.map_err(wire)?))
 }
 
-#[server(endpoint = "get_templates", output = crate::codec::Json)]
+#[server(endpoint = "get_templates", output = crate::codec::Wire)]
 pub async fn get_templates() -> Result<Vec<TemplateRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -509,7 +509,7 @@ pub async fn get_templates() -> Result<Vec<TemplateRow>, AppError> {
 }
 
 /// One page of the template catalog, searched and sorted on the server.
-#[server(endpoint = "list_templates", output = crate::codec::Json)]
+#[server(endpoint = "list_templates", output = crate::codec::Wire)]
 pub async fn list_templates(
     q: String,
     sort: String,
@@ -520,7 +520,7 @@ pub async fn list_templates(
     crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
 }
 
-#[server(endpoint = "get_template", output = crate::codec::Json)]
+#[server(endpoint = "get_template", output = crate::codec::Wire)]
 pub async fn get_template(id: i64) -> Result<TemplatePage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -543,7 +543,7 @@ pub async fn get_template(id: i64) -> Result<TemplatePage, AppError> {
 }
 
 /// Saves a new template (`id` empty) or a new version of one; answers its id.
-#[server(endpoint = "save_template", output = crate::codec::Json)]
+#[server(endpoint = "save_template", output = crate::codec::Wire)]
 pub async fn save_template(
     id: Option<i64>,
     name: String,
@@ -556,7 +556,7 @@ pub async fn save_template(
     berth.save_template(&actor, id, &input).await.map_err(wire)
 }
 
-#[server(endpoint = "delete_template", output = crate::codec::Json)]
+#[server(endpoint = "delete_template", output = crate::codec::Wire)]
 pub async fn delete_template(id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;

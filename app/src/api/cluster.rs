@@ -252,7 +252,7 @@ pub mod map {
     }
 }
 
-#[server(endpoint = "get_clusters", output = crate::codec::Json)]
+#[server(endpoint = "get_clusters", output = crate::codec::Wire)]
 pub async fn get_clusters() -> Result<Vec<ClusterRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -260,7 +260,7 @@ pub async fn get_clusters() -> Result<Vec<ClusterRow>, AppError> {
 }
 
 /// One page of the clusters the caller may see, searched and sorted on the server.
-#[server(endpoint = "list_clusters", output = crate::codec::Json)]
+#[server(endpoint = "list_clusters", output = crate::codec::Wire)]
 pub async fn list_clusters(
     q: String,
     sort: String,
@@ -271,7 +271,7 @@ pub async fn list_clusters(
     crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
 }
 
-#[server(endpoint = "get_cluster", output = crate::codec::Json)]
+#[server(endpoint = "get_cluster", output = crate::codec::Wire)]
 pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -282,7 +282,7 @@ pub async fn get_cluster(id: i64) -> Result<ClusterDetail, AppError> {
 }
 
 /// Creates a local cluster in one click; answers the id of the job that builds it.
-#[server(endpoint = "create_cluster", output = crate::codec::Json)]
+#[server(endpoint = "create_cluster", output = crate::codec::Wire)]
 pub async fn create_cluster(name: String, nodes: String, managers: String, zones: String) -> Result<i64, AppError> {
     use super::ssr::{context, whole, wire};
     let (berth, actor) = context()?;
@@ -304,7 +304,7 @@ pub async fn create_cluster(name: String, nodes: String, managers: String, zones
     berth.create_local_cluster(&actor, &input).await.map_err(wire)
 }
 
-#[server(endpoint = "rename_cluster", output = crate::codec::Json)]
+#[server(endpoint = "rename_cluster", output = crate::codec::Wire)]
 pub async fn rename_cluster(id: i64, name: String) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -312,21 +312,21 @@ pub async fn rename_cluster(id: i64, name: String) -> Result<(), AppError> {
 }
 
 /// Deletes a cluster; answers the job id.
-#[server(endpoint = "delete_cluster", output = crate::codec::Json)]
+#[server(endpoint = "delete_cluster", output = crate::codec::Wire)]
 pub async fn delete_cluster(id: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.delete_cluster(&actor, id).await.map_err(wire)
 }
 
-#[server(endpoint = "get_job", output = crate::codec::Json)]
+#[server(endpoint = "get_job", output = crate::codec::Wire)]
 pub async fn get_job(id: i64) -> Result<JobRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.job(&actor, id).await.map(map::job).map_err(wire)
 }
 
-#[server(endpoint = "get_node", output = crate::codec::Json)]
+#[server(endpoint = "get_node", output = crate::codec::Wire)]
 pub async fn get_node(
     cluster: i64,
     node: i64,
@@ -367,7 +367,7 @@ pub async fn get_node(
 
 /// One page of a cluster's nodes, searched and sorted on the server; each row says what draining it
 /// would do.
-#[server(endpoint = "list_nodes", output = crate::codec::Json)]
+#[server(endpoint = "list_nodes", output = crate::codec::Wire)]
 pub async fn list_nodes(
     cluster: i64,
     q: String,
@@ -397,7 +397,7 @@ fn node_ids(raw: &str) -> Result<Vec<i64>, AppError> {
 }
 
 /// What draining the nodes `nodes` (`3,5,8`) together would do beyond moving their tasks.
-#[server(endpoint = "drain_warning", output = crate::codec::Json)]
+#[server(endpoint = "drain_warning", output = crate::codec::Wire)]
 pub async fn drain_warning(cluster: i64, nodes: String) -> Result<Option<String>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -412,7 +412,7 @@ pub async fn drain_warning(cluster: i64, nodes: String) -> Result<Option<String>
 
 /// Drains the nodes `nodes` (`3,5,8`), one after another, each authorized and recorded on its own.
 /// Stops at the first refusal, naming the node; answers how many were drained.
-#[server(endpoint = "drain_nodes", output = crate::codec::Json)]
+#[server(endpoint = "drain_nodes", output = crate::codec::Wire)]
 pub async fn drain_nodes(cluster: i64, nodes: String) -> Result<usize, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -432,7 +432,7 @@ pub async fn drain_nodes(cluster: i64, nodes: String) -> Result<usize, AppError>
 }
 
 /// `active`, `pause` or `drain`.
-#[server(endpoint = "set_node_availability", output = crate::codec::Json)]
+#[server(endpoint = "set_node_availability", output = crate::codec::Wire)]
 pub async fn set_node_availability(cluster: i64, node: i64, availability: String) -> Result<(), AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -442,7 +442,7 @@ pub async fn set_node_availability(cluster: i64, node: i64, availability: String
 }
 
 /// `manager` (promote) or `worker` (demote).
-#[server(endpoint = "set_node_role", output = crate::codec::Json)]
+#[server(endpoint = "set_node_role", output = crate::codec::Wire)]
 pub async fn set_node_role(cluster: i64, node: i64, role: String) -> Result<(), AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -451,7 +451,7 @@ pub async fn set_node_role(cluster: i64, node: i64, role: String) -> Result<(), 
 }
 
 /// The zone and the other labels, one `key=value` per line.
-#[server(endpoint = "set_node_labels", output = crate::codec::Json)]
+#[server(endpoint = "set_node_labels", output = crate::codec::Wire)]
 pub async fn set_node_labels(cluster: i64, node: i64, zone: String, labels: String) -> Result<(), AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -465,7 +465,7 @@ pub async fn set_node_labels(cluster: i64, node: i64, zone: String, labels: Stri
 }
 
 /// Adds worker nodes to a local cluster; answers the job id.
-#[server(endpoint = "add_nodes", output = crate::codec::Json)]
+#[server(endpoint = "add_nodes", output = crate::codec::Wire)]
 pub async fn add_nodes(cluster: i64, count: String) -> Result<i64, AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -473,14 +473,14 @@ pub async fn add_nodes(cluster: i64, count: String) -> Result<i64, AppError> {
 }
 
 /// Removes a node (draining it first); answers the job id.
-#[server(endpoint = "remove_node", output = crate::codec::Json)]
+#[server(endpoint = "remove_node", output = crate::codec::Wire)]
 pub async fn remove_node(cluster: i64, node: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.remove_node(&actor, cluster, node).await.map_err(wire)
 }
 
-#[server(endpoint = "get_quotas", output = crate::codec::Json)]
+#[server(endpoint = "get_quotas", output = crate::codec::Wire)]
 pub async fn get_quotas() -> Result<QuotasRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -488,7 +488,7 @@ pub async fn get_quotas() -> Result<QuotasRow, AppError> {
     Ok(QuotasRow { max_clusters: q.max_clusters, max_nodes_per_cluster: q.max_nodes_per_cluster })
 }
 
-#[server(endpoint = "set_quotas", output = crate::codec::Json)]
+#[server(endpoint = "set_quotas", output = crate::codec::Wire)]
 pub async fn set_quotas(max_clusters: String, max_nodes_per_cluster: String) -> Result<(), AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -509,7 +509,7 @@ pub struct HostProbeRow {
 }
 
 /// Tests the connection to each host (one per line) the way a cluster would connect.
-#[server(endpoint = "probe_hosts", output = crate::codec::Json)]
+#[server(endpoint = "probe_hosts", output = crate::codec::Wire)]
 pub async fn probe_hosts(hosts: String) -> Result<Vec<HostProbeRow>, AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
@@ -546,7 +546,7 @@ pub struct HostSetupRow {
 }
 
 /// Issues a server certificate for a host (addresses and names separated by commas or spaces).
-#[server(endpoint = "prepare_host", output = crate::codec::Json)]
+#[server(endpoint = "prepare_host", output = crate::codec::Wire)]
 pub async fn prepare_host(addresses: String) -> Result<HostSetupRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -557,7 +557,7 @@ pub async fn prepare_host(addresses: String) -> Result<HostSetupRow, AppError> {
 }
 
 /// Creates a cluster from existing hosts (one per line: `tcp://host:2376 [insecure] [advertise=IP]`).
-#[server(endpoint = "create_hosts_cluster", output = crate::codec::Json)]
+#[server(endpoint = "create_hosts_cluster", output = crate::codec::Wire)]
 pub async fn create_hosts_cluster(
     name: String,
     hosts: String,
@@ -576,7 +576,7 @@ pub async fn create_hosts_cluster(
 }
 
 /// Adds one existing host to a hosts cluster; answers the job id.
-#[server(endpoint = "add_host", output = crate::codec::Json)]
+#[server(endpoint = "add_host", output = crate::codec::Wire)]
 pub async fn add_host(cluster: i64, host: String) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -652,7 +652,7 @@ fn policy_error(e: domain::Error) -> domain::Error {
     }
 }
 
-#[server(endpoint = "get_workload_policy", output = crate::codec::Json)]
+#[server(endpoint = "get_workload_policy", output = crate::codec::Wire)]
 pub async fn get_workload_policy(cluster: i64) -> Result<WorkloadPolicy, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -660,7 +660,7 @@ pub async fn get_workload_policy(cluster: i64) -> Result<WorkloadPolicy, AppErro
     Ok(policy_row(&actor, cluster, allow))
 }
 
-#[server(endpoint = "set_workload_policy", output = crate::codec::Json)]
+#[server(endpoint = "set_workload_policy", output = crate::codec::Wire)]
 pub async fn set_workload_policy(cluster: i64, paths: String, networks: String) -> Result<WorkloadPolicy, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;

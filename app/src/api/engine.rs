@@ -35,7 +35,7 @@ pub struct EngineOverview {
     pub fetched_at: i64,
 }
 
-#[server(endpoint = "get_engine_overview", output = crate::codec::Json)]
+#[server(endpoint = "get_engine_overview", output = crate::codec::Wire)]
 pub async fn get_engine_overview() -> Result<EngineOverview, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;

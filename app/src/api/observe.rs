@@ -297,7 +297,7 @@ pub mod map {
 }
 
 /// A page of the operation history (newest first, 100 rows) with the filter menus.
-#[server(endpoint = "get_history", output = crate::codec::Json)]
+#[server(endpoint = "get_history", output = crate::codec::Wire)]
 pub async fn get_history(
     q: String,
     actor: String,
@@ -317,7 +317,7 @@ pub async fn get_history(
 }
 
 /// The filtered history as CSV, for the page's download.
-#[server(endpoint = "history_csv", output = crate::codec::Json)]
+#[server(endpoint = "history_csv", output = crate::codec::Wire)]
 pub async fn history_csv(
     q: String,
     actor: String,
@@ -332,7 +332,7 @@ pub async fn history_csv(
     berth.operations_csv(&actor, &map::filter(&query, 100_000)).await.map_err(wire)
 }
 
-#[server(endpoint = "verify_history", output = crate::codec::Json)]
+#[server(endpoint = "verify_history", output = crate::codec::Wire)]
 pub async fn verify_history() -> Result<ChainRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -341,7 +341,7 @@ pub async fn verify_history() -> Result<ChainRow, AppError> {
 
 /// Log lines: with `after`, the lines stored since (a live tail, oldest first, at most 500);
 /// without, the newest `limit` matching lines in time order.
-#[server(endpoint = "get_logs", output = crate::codec::Json)]
+#[server(endpoint = "get_logs", output = crate::codec::Wire)]
 pub async fn get_logs(
     cluster: i64,
     app: String,
@@ -362,7 +362,7 @@ pub async fn get_logs(
 
 /// A search of a cluster's stored logs (also of containers and apps that are gone): the newest 500
 /// matching lines before `before`, in time order.
-#[server(endpoint = "search_logs", output = crate::codec::Json)]
+#[server(endpoint = "search_logs", output = crate::codec::Wire)]
 pub async fn search_logs(
     cluster: i64,
     app: String,
@@ -386,7 +386,7 @@ pub async fn search_logs(
 }
 
 /// Matching lines as a text file (at most 10,000), for the viewer's download.
-#[server(endpoint = "logs_text", output = crate::codec::Json)]
+#[server(endpoint = "logs_text", output = crate::codec::Wire)]
 pub async fn logs_text(
     cluster: i64,
     app: String,
@@ -399,7 +399,7 @@ pub async fn logs_text(
     berth.logs_text(&actor, &map::log_filter(cluster, app, service, container, q)).await.map_err(wire)
 }
 
-#[server(endpoint = "get_series", output = crate::codec::Json)]
+#[server(endpoint = "get_series", output = crate::codec::Wire)]
 pub async fn get_series(cluster: i64, scope: String, key: String, range: i64) -> Result<SeriesRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -411,7 +411,7 @@ pub const EVENTS_PAGE: usize = 50;
 
 /// A page of the cluster's (or one app's) events, newest first: narrowed to `severity` (`warning`
 /// or `error`) and the words `q`, older than the event `before` for the pages after the first.
-#[server(endpoint = "get_events", output = crate::codec::Json)]
+#[server(endpoint = "get_events", output = crate::codec::Wire)]
 pub async fn get_events(
     cluster: i64,
     app: String,
@@ -425,7 +425,7 @@ pub async fn get_events(
     Ok(berth.events_where(&actor, cluster, &filter).await.map_err(wire)?.into_iter().map(map::event).collect())
 }
 
-#[server(endpoint = "get_alerts", output = crate::codec::Json)]
+#[server(endpoint = "get_alerts", output = crate::codec::Wire)]
 pub async fn get_alerts(cluster: i64) -> Result<AlertsPage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -443,7 +443,7 @@ pub struct AlertSubjectsRow {
     pub nodes: Vec<String>,
 }
 
-#[server(endpoint = "get_alert_subjects", output = crate::codec::Json)]
+#[server(endpoint = "get_alert_subjects", output = crate::codec::Wire)]
 pub async fn get_alert_subjects(cluster: i64) -> Result<AlertSubjectsRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -452,7 +452,7 @@ pub async fn get_alert_subjects(cluster: i64) -> Result<AlertSubjectsRow, AppErr
 }
 
 /// Adds a rule, or (with `rule`) changes that rule.
-#[server(endpoint = "create_alert_rule", output = crate::codec::Json)]
+#[server(endpoint = "create_alert_rule", output = crate::codec::Wire)]
 #[allow(clippy::too_many_arguments)]
 pub async fn create_alert_rule(
     cluster: i64,
@@ -495,7 +495,7 @@ pub async fn create_alert_rule(
 }
 
 /// Mutes a rule's notifications for `minutes` (0 unmutes); answers until when.
-#[server(endpoint = "mute_alert_rule", output = crate::codec::Json)]
+#[server(endpoint = "mute_alert_rule", output = crate::codec::Wire)]
 pub async fn mute_alert_rule(cluster: i64, id: i64, minutes: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -503,7 +503,7 @@ pub async fn mute_alert_rule(cluster: i64, id: i64, minutes: i64) -> Result<i64,
 }
 
 /// The alerts firing now on the clusters this user may see.
-#[server(endpoint = "get_firing", output = crate::codec::Json)]
+#[server(endpoint = "get_firing", output = crate::codec::Wire)]
 pub async fn get_firing() -> Result<Vec<FiringRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -534,14 +534,14 @@ fn mail_row(m: domain::mail::MailView) -> MailRow {
     }
 }
 
-#[server(endpoint = "get_mail", output = crate::codec::Json)]
+#[server(endpoint = "get_mail", output = crate::codec::Wire)]
 pub async fn get_mail() -> Result<MailRow, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     Ok(mail_row(berth.mail(&actor).await.map_err(wire)?))
 }
 
-#[server(endpoint = "set_mail", output = crate::codec::Json)]
+#[server(endpoint = "set_mail", output = crate::codec::Wire)]
 pub async fn set_mail(
     host: String,
     port: String,
@@ -569,14 +569,14 @@ pub async fn set_mail(
     Ok(mail_row(berth.set_mail(&actor, input).await.map_err(wire)?))
 }
 
-#[server(endpoint = "test_mail", output = crate::codec::Json)]
+#[server(endpoint = "test_mail", output = crate::codec::Wire)]
 pub async fn test_mail(to: String) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.mail_test(&actor, &to).await.map_err(wire)
 }
 
-#[server(endpoint = "delete_alert_rule", output = crate::codec::Json)]
+#[server(endpoint = "delete_alert_rule", output = crate::codec::Wire)]
 pub async fn delete_alert_rule(cluster: i64, id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;

@@ -209,7 +209,7 @@ async fn user_page(
     Ok(UserPage { user: map::user(detail), sessions, tokens, clusters, now: domain::clock::now_ms() })
 }
 
-#[server(endpoint = "get_users", output = crate::codec::Json)]
+#[server(endpoint = "get_users", output = crate::codec::Wire)]
 pub async fn get_users() -> Result<Vec<UserRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -217,7 +217,7 @@ pub async fn get_users() -> Result<Vec<UserRow>, AppError> {
 }
 
 /// One page of the accounts, searched and sorted on the server.
-#[server(endpoint = "list_users", output = crate::codec::Json)]
+#[server(endpoint = "list_users", output = crate::codec::Wire)]
 pub async fn list_users(
     q: String,
     sort: String,
@@ -228,7 +228,7 @@ pub async fn list_users(
     crate::api::list::ssr::paged(rows, crate::api::list::ListArgs { q, sort, desc, page })
 }
 
-#[server(endpoint = "get_user", output = crate::codec::Json)]
+#[server(endpoint = "get_user", output = crate::codec::Wire)]
 pub async fn get_user(id: i64) -> Result<UserPage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -238,7 +238,7 @@ pub async fn get_user(id: i64) -> Result<UserPage, AppError> {
 
 /// Creates an account: with a password, or (password left empty) with an invite link, whose path is
 /// returned once.
-#[server(endpoint = "create_user", output = crate::codec::Json)]
+#[server(endpoint = "create_user", output = crate::codec::Wire)]
 pub async fn create_user(
     username: String,
     display_name: String,
@@ -268,7 +268,7 @@ pub async fn create_user(
     Ok(invite.map(|i| Issued { id: user.id, secret: format!("/invite?token={}", i.secret), expires_at: i.expires_at }))
 }
 
-#[server(endpoint = "set_user_disabled", output = crate::codec::Json)]
+#[server(endpoint = "set_user_disabled", output = crate::codec::Wire)]
 pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -276,14 +276,14 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> 
 }
 
 /// `admin` or `user`.
-#[server(endpoint = "set_user_role", output = crate::codec::Json)]
+#[server(endpoint = "set_user_role", output = crate::codec::Wire)]
 pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.set_user_role(&actor, id, is_admin_role(&role, false)?).await.map_err(wire)
 }
 
-#[server(endpoint = "delete_user", output = crate::codec::Json)]
+#[server(endpoint = "delete_user", output = crate::codec::Wire)]
 pub async fn delete_user(id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -292,7 +292,7 @@ pub async fn delete_user(id: i64) -> Result<(), AppError> {
 
 /// Sets a new password (the user's sessions end), or with an empty one issues a reset link (its path
 /// is returned once).
-#[server(endpoint = "reset_password", output = crate::codec::Json)]
+#[server(endpoint = "reset_password", output = crate::codec::Wire)]
 pub async fn reset_password(id: i64, password: String) -> Result<Option<Issued>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -302,7 +302,7 @@ pub async fn reset_password(id: i64, password: String) -> Result<Option<Issued>,
 }
 
 /// Gives `user` `role` on `cluster` (`all` for every cluster).
-#[server(endpoint = "set_grant", output = crate::codec::Json)]
+#[server(endpoint = "set_grant", output = crate::codec::Wire)]
 pub async fn set_grant(user: i64, cluster: String, role: String) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -311,7 +311,7 @@ pub async fn set_grant(user: i64, cluster: String, role: String) -> Result<(), A
     berth.grant(&actor, user, cluster, role).await.map(drop).map_err(wire)
 }
 
-#[server(endpoint = "revoke_grant", output = crate::codec::Json)]
+#[server(endpoint = "revoke_grant", output = crate::codec::Wire)]
 pub async fn revoke_grant(id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -319,7 +319,7 @@ pub async fn revoke_grant(id: i64) -> Result<(), AppError> {
 }
 
 /// One's own account: profile, sessions, tokens.
-#[server(endpoint = "get_account", output = crate::codec::Json)]
+#[server(endpoint = "get_account", output = crate::codec::Wire)]
 pub async fn get_account() -> Result<UserPage, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -328,7 +328,7 @@ pub async fn get_account() -> Result<UserPage, AppError> {
 }
 
 /// Changes one's own password. Every session of the account ends; this browser gets a new one.
-#[server(endpoint = "change_password", output = crate::codec::Json)]
+#[server(endpoint = "change_password", output = crate::codec::Wire)]
 pub async fn change_password(
     current_password: String,
     password: String,
@@ -342,7 +342,7 @@ pub async fn change_password(
 }
 
 /// Ends one session of `user` (one's own, or anyone's for an admin).
-#[server(endpoint = "revoke_session", output = crate::codec::Json)]
+#[server(endpoint = "revoke_session", output = crate::codec::Wire)]
 pub async fn revoke_session(user: i64, session: String) -> Result<(), AppError> {
     use super::ssr::{context, current_session_key, end_session, session as this_session, wire};
     let (berth, actor) = context()?;
@@ -356,7 +356,7 @@ pub async fn revoke_session(user: i64, session: String) -> Result<(), AppError> 
 
 /// Creates a personal API token (`role`: admin, cluster_admin, operator or viewer; `cluster`: `all` or
 /// an id; `days` until it expires). The token is returned once.
-#[server(endpoint = "create_token", output = crate::codec::Json)]
+#[server(endpoint = "create_token", output = crate::codec::Wire)]
 pub async fn create_token(name: String, role: String, cluster: String, days: String) -> Result<Issued, AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -370,14 +370,14 @@ pub async fn create_token(name: String, role: String, cluster: String, days: Str
     Ok(Issued { id: issued.id, secret: issued.secret, expires_at: issued.expires_at })
 }
 
-#[server(endpoint = "revoke_token", output = crate::codec::Json)]
+#[server(endpoint = "revoke_token", output = crate::codec::Wire)]
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.revoke_token(&actor, id).await.map_err(wire)
 }
 
-#[server(endpoint = "get_invite", output = crate::codec::Json)]
+#[server(endpoint = "get_invite", output = crate::codec::Wire)]
 pub async fn get_invite(token: String) -> Result<InviteInfo, AppError> {
     use super::ssr::{berth, wire};
     Ok(match berth()?.invite_state(&token).await.map_err(wire)? {
@@ -389,7 +389,7 @@ pub async fn get_invite(token: String) -> Result<InviteInfo, AppError> {
 }
 
 /// Sets one's password with an invite link and signs in.
-#[server(endpoint = "accept_invite", output = crate::codec::Json)]
+#[server(endpoint = "accept_invite", output = crate::codec::Wire)]
 pub async fn accept_invite(token: String, password: String, confirm_password: String) -> Result<(), AppError> {
     use super::ssr::{context, session, start_session, wire};
     let (berth, actor) = context()?;
@@ -397,7 +397,7 @@ pub async fn accept_invite(token: String, password: String, confirm_password: St
     start_session(&session()?, user.id).await
 }
 
-#[server(endpoint = "get_shares", output = crate::codec::Json)]
+#[server(endpoint = "get_shares", output = crate::codec::Wire)]
 pub async fn get_shares(cluster: i64) -> Result<Vec<ShareRow>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -418,7 +418,7 @@ pub async fn get_shares(cluster: i64) -> Result<Vec<ShareRow>, AppError> {
 }
 
 /// Creates a read-only link to a cluster's dashboard, valid for `hours`; its path is returned once.
-#[server(endpoint = "create_share", output = crate::codec::Json)]
+#[server(endpoint = "create_share", output = crate::codec::Wire)]
 pub async fn create_share(cluster: i64, label: String, hours: String) -> Result<Issued, AppError> {
     use super::ssr::{context, number, wire};
     let (berth, actor) = context()?;
@@ -426,7 +426,7 @@ pub async fn create_share(cluster: i64, label: String, hours: String) -> Result<
     Ok(Issued { id: issued.id, secret: format!("/share?token={}", issued.secret), expires_at: issued.expires_at })
 }
 
-#[server(endpoint = "revoke_share", output = crate::codec::Json)]
+#[server(endpoint = "revoke_share", output = crate::codec::Wire)]
 pub async fn revoke_share(id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -434,7 +434,7 @@ pub async fn revoke_share(id: i64) -> Result<(), AppError> {
 }
 
 /// The dashboard a shared link opens (no account needed; the link is the permission).
-#[server(endpoint = "get_shared_dashboard", output = crate::codec::Json)]
+#[server(endpoint = "get_shared_dashboard", output = crate::codec::Wire)]
 pub async fn get_shared_dashboard(token: String) -> Result<Dashboard, AppError> {
     use super::ssr::{berth, wire};
     let berth = berth()?;
@@ -443,7 +443,7 @@ pub async fn get_shared_dashboard(token: String) -> Result<Dashboard, AppError> 
 }
 
 /// A cluster's dashboard, for anyone who may see the cluster.
-#[server(endpoint = "get_dashboard", output = crate::codec::Json)]
+#[server(endpoint = "get_dashboard", output = crate::codec::Wire)]
 pub async fn get_dashboard(cluster: i64) -> Result<Dashboard, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;

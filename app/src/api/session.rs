@@ -30,7 +30,7 @@ pub enum SetupState {
     Done,
 }
 
-#[server(endpoint = "get_current_user", output = crate::codec::Json)]
+#[server(endpoint = "get_current_user", output = crate::codec::Wire)]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
@@ -44,7 +44,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     }))
 }
 
-#[server(endpoint = "sign_in", output = crate::codec::Json)]
+#[server(endpoint = "sign_in", output = crate::codec::Wire)]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
     use super::ssr::{context, session, start_session, wire};
     let (berth, actor) = context()?;
@@ -52,7 +52,7 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
     start_session(&session()?, user.id).await
 }
 
-#[server(endpoint = "sign_out", output = crate::codec::Json)]
+#[server(endpoint = "sign_out", output = crate::codec::Wire)]
 pub async fn sign_out() -> Result<(), AppError> {
     use super::ssr::{context, end_session, session, wire};
     let (berth, actor) = context()?;
@@ -63,7 +63,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 /// The state of a setup link; with an empty token, `Done` once an admin exists and `Unknown` before.
-#[server(endpoint = "get_setup_state", output = crate::codec::Json)]
+#[server(endpoint = "get_setup_state", output = crate::codec::Wire)]
 pub async fn get_setup_state(token: String) -> Result<SetupState, AppError> {
     use super::ssr::{berth, wire};
     use domain::bootstrap::BootstrapState as S;
@@ -78,7 +78,7 @@ pub async fn get_setup_state(token: String) -> Result<SetupState, AppError> {
 }
 
 /// Creates the first admin with the setup link's token and signs them in.
-#[server(endpoint = "create_first_admin", output = crate::codec::Json)]
+#[server(endpoint = "create_first_admin", output = crate::codec::Wire)]
 pub async fn create_first_admin(
     token: String,
     username: String,

@@ -10,11 +10,11 @@ use crate::api::session::{get_current_user, CurrentUser, SignOut};
 use crate::error::AppError;
 
 /// The signed-in user, loaded once by the console and shared with its pages (context).
-pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
+pub type UserResource = crate::codec::Res<Result<Option<CurrentUser>, AppError>>;
 
 /// The console's signed-in user; pages inside the console read it instead of asking again.
 pub fn use_user() -> UserResource {
-    use_context::<UserResource>().unwrap_or_else(|| Resource::new(|| (), |_| get_current_user()))
+    use_context::<UserResource>().unwrap_or_else(|| crate::codec::resource(|| (), |_| get_current_user()))
 }
 
 /// The pages in the side navigation: (path, label, icon, admins only).
@@ -31,7 +31,7 @@ const NAV: &[(&str, &str, &str, bool)] = &[
 
 #[component]
 pub fn Console() -> impl IntoView {
-    let user: UserResource = Resource::new(|| (), |_| get_current_user());
+    let user: UserResource = crate::codec::resource(|| (), |_| get_current_user());
     provide_context(user);
     let toasts = Toasts::provide();
     let sign_out = ServerAction::<SignOut>::new();

@@ -222,7 +222,7 @@ pub fn MetricsPanel(
         }
     });
     let tick = ticker(Duration::from_secs(10));
-    let data = Resource::new(
+    let data = crate::codec::resource(
         move || (scope.get(), key.get(), range.get(), tick.get()),
         move |(scope, key, range, _)| get_series(cluster, scope.to_string(), key, range),
     );
@@ -618,7 +618,7 @@ pub fn EventsTimeline(cluster: i64, #[prop(into)] app: String) -> impl IntoView 
             )
         })
     });
-    let events = Resource::new(
+    let events = crate::codec::resource(
         move || (tick.get(), shown.get()),
         move |(_, (q, severity, before))| get_events(cluster, app.get_value(), severity, q, before),
     );
@@ -734,7 +734,7 @@ mod tests {
 #[component]
 pub fn FiringAlerts() -> impl IntoView {
     let tick = ticker(Duration::from_secs(10));
-    let firing = Resource::new(move || tick.get(), |_| crate::api::observe::get_firing());
+    let firing = crate::codec::resource(move || tick.get(), |_| crate::api::observe::get_firing());
     view! {
         <Transition fallback=|| ()>{move || Suspend::new(async move {
             let list = firing.await.unwrap_or_default();

@@ -29,7 +29,7 @@ pub fn Account() -> impl IntoView {
     let revoke_session = ServerAction::<RevokeSession>::new();
     let create_token = ServerAction::<CreateToken>::new();
     let revoke_token = ServerAction::<RevokeToken>::new();
-    let page = Resource::new(
+    let page = crate::codec::resource(
         move || {
             (
                 change.version().get(),

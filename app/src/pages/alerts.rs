@@ -29,7 +29,7 @@ pub fn AlertsView() -> impl IntoView {
     let mute = ServerAction::<MuteAlertRule>::new();
     crate::toast_on_success!(mute, "Notifications muted or resumed");
     let tick = ticker(Duration::from_secs(5));
-    let page = Resource::new(
+    let page = crate::codec::resource(
         move || (cluster(), tick.get(), create.version().get() + delete.version().get() + mute.version().get()),
         |(c, _, _)| get_alerts(c),
     );

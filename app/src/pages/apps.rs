@@ -42,7 +42,8 @@ fn error_view(e: AppError) -> AnyView {
 pub fn Apps() -> impl IntoView {
     let tick = ticker(Duration::from_secs(5));
     let args = use_list_args();
-    let apps = Resource::new(move || (tick.get(), args.get()), |(_, a)| list_apps(a.q, a.sort, a.desc, a.page));
+    let apps =
+        crate::codec::resource(move || (tick.get(), args.get()), |(_, a)| list_apps(a.q, a.sort, a.desc, a.page));
     let body = move || {
         Suspend::new(async move {
             match apps.await {
@@ -105,8 +106,8 @@ pub fn NewApp() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let check = ServerAction::<CheckApp>::new();
     let deploy = ServerAction::<DeployApp>::new();
-    let clusters = Resource::new(|| (), |_| get_clusters());
-    let template = Resource::new(template_id, |id| async move {
+    let clusters = crate::codec::resource(|| (), |_| get_clusters());
+    let template = crate::codec::resource(template_id, |id| async move {
         match id {
             Some(id) => get_template(id).await.map(Some),
             None => Ok(None),
@@ -122,7 +123,7 @@ pub fn NewApp() -> impl IntoView {
         }
     });
     let cluster_id = move || cluster.get().parse::<i64>().ok();
-    let templates = Resource::new(|| (), |_| get_templates());
+    let templates = crate::codec::resource(|| (), |_| get_templates());
     let upload_error = RwSignal::new(None::<String>);
     let run_check = Callback::new(move |_| {
         if let Some(c) = cluster_id() {
@@ -366,7 +367,7 @@ pub fn AppView() -> impl IntoView {
         Some(p) if ui.paused() => *p,
         _ => tick.get(),
     });
-    let page = Resource::new(move || (id(), refresh.get(), actions.version()), |(id, _, _)| get_app(id));
+    let page = crate::codec::resource(move || (id(), refresh.get(), actions.version()), |(id, _, _)| get_app(id));
     crate::toast_on_success!(actions.scale, "Scaling: swarm starts or stops the replicas");
     crate::toast_on_success!(actions.resources, "Resources applied: the tasks are replaced");
     crate::toast_on_success!(actions.stop, "App stopped");
@@ -447,7 +448,7 @@ struct Observed {
 /// part of the page that refreshes, so the chosen service, range, paused logs and search survive
 /// the refreshes; the replicas offered follow the page's own data, so they are never stale.
 #[component]
-fn AppObserve(page: Resource<Result<AppPage, AppError>>, tab: Memo<&'static str>) -> impl IntoView {
+fn AppObserve(page: crate::codec::Res<Result<AppPage, AppError>>, tab: Memo<&'static str>) -> impl IntoView {
     let observed = RwSignal::new(None::<Observed>);
     Effect::new(move |_| {
         if let Some(Ok(p)) = page.get() {

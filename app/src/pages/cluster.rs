@@ -110,7 +110,7 @@ pub fn ClusterPage() -> impl IntoView {
     let id = move || page.get();
     // Whether the cluster can be seen at all, once per cluster: a refusal is said once and nothing
     // else of the page is shown.
-    let gate = Resource::new(id, get_cluster);
+    let gate = crate::codec::resource(id, get_cluster);
     let body = move || {
         Suspend::new(async move {
             match gate.await {
@@ -145,7 +145,7 @@ fn ClusterScreen(id: i64) -> impl IntoView {
     crate::toast_on_success!(actions.drain, "Nodes drained");
     let ui = Ui::new();
     let tick = ticker(Duration::from_secs(3));
-    let detail = Resource::new(move || (tick.get(), actions.version()), move |_| get_cluster(id));
+    let detail = crate::codec::resource(move || (tick.get(), actions.version()), move |_| get_cluster(id));
 
     // Jobs started here continue on their own page.
     let navigate = use_navigate();
@@ -238,7 +238,7 @@ fn ClusterScreen(id: i64) -> impl IntoView {
 #[component]
 fn DeleteConfirm(id: i64, local: bool, actions: Actions, ui: Ui) -> impl IntoView {
     use crate::api::app::get_apps;
-    let apps = Resource::new(move || id, |id| get_apps(Some(id)));
+    let apps = crate::codec::resource(move || id, |id| get_apps(Some(id)));
     view! {
         <div role="alertdialog" aria-labelledby="delete-question" class="space-y-3 rounded-xl border border-red-200 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950" data-testid="delete-dialog">
             <p id="delete-question" class="font-medium">
@@ -283,8 +283,9 @@ fn ClusterApps(id: Signal<i64>) -> impl IntoView {
     use crate::api::app::{get_apps, get_stacks, AdoptStack};
     let adopt = ServerAction::<AdoptStack>::new();
     let tick = ticker(Duration::from_secs(5));
-    let apps = Resource::new(move || (id.get(), tick.get(), adopt.version().get()), |(id, _, _)| get_apps(Some(id)));
-    let stacks = Resource::new(move || (id.get(), adopt.version().get()), |(id, _)| get_stacks(id));
+    let apps =
+        crate::codec::resource(move || (id.get(), tick.get(), adopt.version().get()), |(id, _, _)| get_apps(Some(id)));
+    let stacks = crate::codec::resource(move || (id.get(), adopt.version().get()), |(id, _)| get_stacks(id));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(app)) = adopt.value().get() {
@@ -356,7 +357,7 @@ fn WorkloadPolicyCard(id: Signal<i64>) -> impl IntoView {
     let editing = RwSignal::new(false);
     // Reloaded only after a save that succeeded: after a refusal the form keeps what was typed.
     let saved = RwSignal::new(0u32);
-    let policy = Resource::new(move || (id.get(), saved.get()), |(id, _)| get_workload_policy(id));
+    let policy = crate::codec::resource(move || (id.get(), saved.get()), |(id, _)| get_workload_policy(id));
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
             editing.set(false);
@@ -585,11 +586,11 @@ fn NodeList(
     tick: ReadSignal<u64>,
     actions: Actions,
     ui: Ui,
-    detail: Resource<Result<ClusterDetail, AppError>>,
+    detail: crate::codec::Res<Result<ClusterDetail, AppError>>,
 ) -> impl IntoView {
     let manage = move || detail.get().and_then(Result::ok).is_some_and(|d| d.access.manage);
     let args = use_list_args();
-    let nodes = Resource::new(
+    let nodes = crate::codec::resource(
         move || (tick.get(), actions.version(), args.get()),
         move |(_, _, a)| list_nodes(cluster, a.q, a.sort, a.desc, a.page),
     );
@@ -634,7 +635,7 @@ fn NodeList(
 #[component]
 fn BulkDrainConfirm(cluster: i64, actions: Actions, ui: Ui) -> impl IntoView {
     let ids = move || ui.selected.with(|s| s.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-    let warning = Resource::new(ids, move |ids| drain_warning(cluster, ids));
+    let warning = crate::codec::resource(ids, move |ids| drain_warning(cluster, ids));
     let count = move || ui.selected.with(BTreeSet::len) as i64;
     view! {
         <div role="alertdialog" aria-label="Drain nodes" data-testid="bulk-drain-confirm"

@@ -16,7 +16,8 @@ use crate::format;
 pub fn Clusters() -> impl IntoView {
     let tick = ticker(Duration::from_secs(3));
     let args = use_list_args();
-    let clusters = Resource::new(move || (tick.get(), args.get()), |(_, a)| list_clusters(a.q, a.sort, a.desc, a.page));
+    let clusters =
+        crate::codec::resource(move || (tick.get(), args.get()), |(_, a)| list_clusters(a.q, a.sort, a.desc, a.page));
     // Only admins create clusters; others are told how they get access instead.
     let user = crate::components::layout::use_user();
     let rows = move || {
@@ -118,7 +119,7 @@ pub fn NewCluster() -> impl IntoView {
     let create = ServerAction::<CreateCluster>::new();
     let create_hosts = ServerAction::<CreateHostsCluster>::new();
     let probe = ServerAction::<ProbeHosts>::new();
-    let quotas = Resource::new(|| (), |_| get_quotas());
+    let quotas = crate::codec::resource(|| (), |_| get_quotas());
     let hosts_mode = RwSignal::new(false);
     let navigate = use_navigate();
     Effect::new(move |_| {

@@ -24,7 +24,7 @@ pub fn ClusterDashboard() -> impl IntoView {
     let page = crate::components::ui::page_id("/clusters/", "id");
     let id = move || page.get();
     let tick = ticker(REFRESH);
-    let detail = Resource::new(move || (id(), tick.get()), |(id, _)| get_dashboard(id));
+    let detail = crate::codec::resource(move || (id(), tick.get()), |(id, _)| get_dashboard(id));
     let body = move || {
         Suspend::new(async move {
             match detail.await {
@@ -45,7 +45,8 @@ pub fn ClusterDashboard() -> impl IntoView {
         })
     };
     // The shared links are loaded once (not on every refresh) and only shown to those who may manage them.
-    let manage = Resource::new(id, |id| async move { get_cluster(id).await.map(|d| d.access.manage).unwrap_or(false) });
+    let manage =
+        crate::codec::resource(id, |id| async move { get_cluster(id).await.map(|d| d.access.manage).unwrap_or(false) });
     view! {
         <Title text="Dashboard · Berth" />
         <div class="space-y-6">
@@ -62,7 +63,8 @@ pub fn ClusterDashboard() -> impl IntoView {
 fn Shares(cluster: i64) -> impl IntoView {
     let create = ServerAction::<CreateShare>::new();
     let revoke = ServerAction::<RevokeShare>::new();
-    let shares = Resource::new(move || (create.version().get(), revoke.version().get()), move |_| get_shares(cluster));
+    let shares =
+        crate::codec::resource(move || (create.version().get(), revoke.version().get()), move |_| get_shares(cluster));
     let error =
         move || create.value().get().and_then(Result::err).or_else(|| revoke.value().get().and_then(Result::err));
     let list = move || {
@@ -130,7 +132,7 @@ pub fn SharedDashboard() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
     let tick = ticker(REFRESH);
-    let data = Resource::new(move || (token(), tick.get()), |(token, _)| get_shared_dashboard(token));
+    let data = crate::codec::resource(move || (token(), tick.get()), |(token, _)| get_shared_dashboard(token));
     let body = move || {
         Suspend::new(async move {
             match data.await {

@@ -57,7 +57,7 @@ pub fn History() -> impl IntoView {
     let go = Callback::new(move |h: HistoryQuery| navigate(&href(&h), Default::default()));
     // The search field; applied on submit (the menus apply at once).
     let q = RwSignal::new(query.get_untracked().q);
-    let page = Resource::new(
+    let page = crate::codec::resource(
         move || query.get(),
         |h| get_history(h.q, h.actor, h.action, h.outcome, h.cluster, h.hours, h.before),
     );

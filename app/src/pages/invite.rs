@@ -11,7 +11,7 @@ use crate::components::ui::{go_to, ErrorBanner, Field, Logo, SubmitButton};
 pub fn Invite() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let info = Resource::new(token, get_invite);
+    let info = crate::codec::resource(token, get_invite);
     let accept = ServerAction::<AcceptInvite>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = accept.value().get() {

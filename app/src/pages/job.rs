@@ -33,7 +33,7 @@ pub fn JobPage() -> impl IntoView {
     let page = crate::components::ui::page_id("/jobs/", "id");
     let id = move || page.get();
     let tick = ticker(Duration::from_secs(1));
-    let job = Resource::new(move || (id(), tick.get()), |(id, _)| get_job(id));
+    let job = crate::codec::resource(move || (id(), tick.get()), |(id, _)| get_job(id));
     let body = move || {
         Suspend::new(async move {
             match job.await {

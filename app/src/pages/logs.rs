@@ -31,7 +31,7 @@ pub fn ClusterLogs() -> impl IntoView {
     let form = RwSignal::new(Search { hours: 24, ..Search::default() });
     // The node menu is filled in the browser only, so the server's page and the hydrated one agree.
     let detail = LocalResource::new(move || get_cluster(cluster()));
-    let lines = Resource::new(
+    let lines = crate::codec::resource(
         move || (cluster(), search.get()),
         |(c, s)| search_logs(c, s.app, s.service, s.node, s.q, s.hours, s.before),
     );

@@ -34,13 +34,13 @@ pub fn NodeView() -> impl IntoView {
     });
     let tick = ticker(Duration::from_secs(3));
     let args = use_list_args();
-    let page = Resource::new(
+    let page = crate::codec::resource(
         move || (ids(), tick.get(), labels.version().get() + availability.version().get(), args.get()),
         |((cluster, node), _, _, a)| get_node(cluster, node, a.q, a.sort, a.desc, a.page),
     );
     // The zone and labels form reads the node once, and again only after a save: a refresh never
     // resets what is being typed.
-    let form = Resource::new(
+    let form = crate::codec::resource(
         move || (ids(), labels.version().get()),
         |((cluster, node), _)| get_node(cluster, node, String::new(), String::new(), false, 1),
     );

@@ -56,7 +56,7 @@ pub fn Overview() -> impl IntoView {
 #[component]
 fn Engine() -> impl IntoView {
     let tick = ticker(REFRESH);
-    let overview = Resource::new(move || tick.get(), |_| get_engine_overview());
+    let overview = crate::codec::resource(move || tick.get(), |_| get_engine_overview());
     let content = move || {
         Suspend::new(async move {
             match overview.await {
@@ -80,7 +80,7 @@ fn Engine() -> impl IntoView {
 #[component]
 fn MyClusters(admin: bool) -> impl IntoView {
     let tick = ticker(Duration::from_secs(5));
-    let clusters = Resource::new(move || tick.get(), |_| crate::api::cluster::get_clusters());
+    let clusters = crate::codec::resource(move || tick.get(), |_| crate::api::cluster::get_clusters());
     view! {
         <Card title="Clusters">
             <Transition fallback=|| ()>{move || Suspend::new(async move {

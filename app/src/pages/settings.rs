@@ -10,7 +10,7 @@ use crate::components::ui::{go_to, Card, ErrorBanner, PageHeader, INPUT, PRIMARY
 pub fn Settings() -> impl IntoView {
     let save = ServerAction::<SetQuotas>::new();
     crate::toast_on_success!(save, "Quotas saved");
-    let quotas = Resource::new(move || save.version().get(), |_| get_quotas());
+    let quotas = crate::codec::resource(move || save.version().get(), |_| get_quotas());
     // Everyone may read the quotas; only admins see the button that changes them.
     let user = crate::components::layout::use_user();
     let error = move || save.value().get().and_then(Result::err);
@@ -78,7 +78,7 @@ fn MailCard() -> impl IntoView {
     let test = ServerAction::<TestMail>::new();
     crate::toast_on_success!(save, "Mail server saved");
     crate::toast_on_success!(test, "Test e-mail sent");
-    let mail = Resource::new(move || save.version().get(), |_| get_mail());
+    let mail = crate::codec::resource(move || save.version().get(), |_| get_mail());
     let error = move || save.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || error().and_then(|e| e.for_field(field));
     let test_error = move || test.value().get().and_then(Result::err);

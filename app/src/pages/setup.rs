@@ -12,7 +12,7 @@ use crate::components::ui::{go_to, ErrorBanner, Field, Logo, SubmitButton};
 pub fn Setup() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let state = Resource::new(token, get_setup_state);
+    let state = crate::codec::resource(token, get_setup_state);
     let action = ServerAction::<CreateFirstAdmin>::new();
 
     Effect::new(move |_| {

@@ -39,7 +39,7 @@ fn same_origin(path: &str) -> Option<String> {
 pub fn SignIn() -> impl IntoView {
     let action = ServerAction::<SignInFn>::new();
     let query = use_query_map();
-    let setup = Resource::new(|| (), |_| get_setup_state(String::new()));
+    let setup = crate::codec::resource(|| (), |_| get_setup_state(String::new()));
 
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {

@@ -22,8 +22,10 @@ pub fn Templates() -> impl IntoView {
     let args = use_list_args();
     // Bumped after a bulk delete so the page reloads.
     let deleted = RwSignal::new(0u32);
-    let templates =
-        Resource::new(move || (args.get(), deleted.get()), |(a, _)| list_templates(a.q, a.sort, a.desc, a.page));
+    let templates = crate::codec::resource(
+        move || (args.get(), deleted.get()),
+        |(a, _)| list_templates(a.q, a.sort, a.desc, a.page),
+    );
     let selected = RwSignal::new(BTreeSet::<i64>::new());
     let confirming = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -162,7 +164,7 @@ const TD: &str = "px-3 py-2 align-top";
 pub fn TemplateEdit() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
-    let page = Resource::new(id, |id| async move {
+    let page = crate::codec::resource(id, |id| async move {
         match id {
             Some(id) => get_template(id).await.map(Some),
             None => Ok(None),

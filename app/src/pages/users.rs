@@ -40,8 +40,10 @@ fn access_summary(u: &UserRow) -> String {
 pub fn Users() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let args = use_list_args();
-    let users =
-        Resource::new(move || (create.version().get(), args.get()), |(_, a)| list_users(a.q, a.sort, a.desc, a.page));
+    let users = crate::codec::resource(
+        move || (create.version().get(), args.get()),
+        |(_, a)| list_users(a.q, a.sort, a.desc, a.page),
+    );
     let list = move || {
         Suspend::new(async move {
             match users.await {
@@ -197,7 +199,7 @@ pub fn UserDetailPage() -> impl IntoView {
         revoke_session: ServerAction::new(),
         revoke_token: ServerAction::new(),
     };
-    let page = Resource::new(move || (id(), a.version()), |(id, _)| get_user(id));
+    let page = crate::codec::resource(move || (id(), a.version()), |(id, _)| get_user(id));
     crate::toast_on_success!(a.role, "Role changed");
     crate::toast_on_success!(a.grant, "Access granted");
     crate::toast_on_success!(a.revoke_grant, "Access revoked");

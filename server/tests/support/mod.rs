@@ -103,7 +103,10 @@ impl Browser {
     }
 
     pub async fn call(&self, function: &str, form: &[(&str, &str)]) -> Response {
-        self.call_with(function, form, &[("origin", self.origin.as_str()), ("sec-fetch-site", "same-origin")]).await
+        // Asks for JSON, which tests read (the console gets postcard, `app::codec`).
+        let headers =
+            [("origin", self.origin.as_str()), ("sec-fetch-site", "same-origin"), ("accept", "application/json")];
+        self.call_with(function, form, &headers).await
     }
 
     pub async fn call_with(&self, function: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Response {
