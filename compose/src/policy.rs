@@ -15,6 +15,7 @@ use crate::values::normalise_path;
 
 /// What a cluster admin allows non-admins on that cluster, beyond the app's own objects.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Allowances {
     /// Host directories that may be bind-mounted (with everything under them).
     #[serde(default)]
@@ -26,6 +27,7 @@ pub struct Allowances {
 
 /// A host directory that may be bind-mounted, read-only unless `read_write`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HostPath {
     pub path: String,
     #[serde(default)]

@@ -7,6 +7,7 @@ use crate::error::AppError;
 
 /// A cluster in lists and on its page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClusterRow {
     pub id: i64,
     pub name: String,
@@ -28,6 +29,7 @@ pub struct ClusterRow {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeRow {
     pub id: i64,
     pub name: String,
@@ -87,6 +89,7 @@ impl Access {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StepRow {
     pub name: String,
     /// `pending`, `running`, `done`, `failed`.
@@ -98,6 +101,7 @@ pub struct StepRow {
 
 /// A long-running operation and its progress.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JobRow {
     pub id: i64,
     pub kind: String,

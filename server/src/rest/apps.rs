@@ -1,0 +1,164 @@
+//! Apps: deploy a Compose template, read an app, new versions, redeploy, scale, delete.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::fail;
+use super::{ApiActor, ApiError, ApiPath, ApiQuery, Body, BodyRefusals, Busy, EngineFailed, Refusals, Unprocessable};
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(deploy_app))
+        .routes(routes!(app_detail, delete_app))
+        .routes(routes!(update_app))
+        .routes(routes!(redeploy_app))
+        .routes(routes!(scale_service))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct DeployBody {
+    /// The cluster to deploy on.
+    cluster: i64,
+    name: String,
+    /// Compose file (v2/v3) with ${VARIABLES}.
+    compose: String,
+    /// Values of the template's variables.
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    /// The template this app comes from, if any.
+    #[serde(default)]
+    template: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Started {
+    app: i64,
+    job: i64,
+}
+
+/// Deploys a new app; answers 202 with the app and the job to follow (`GET /api/v1/jobs/{id}`).
+#[utoipa::path(post, path = "/api/v1/apps", summary = "Deploy a Compose template as a new app (202: follow the job)", request_body = DeployBody, security(("token" = [])),
+    responses((status = 202, description = "Accepted: the work runs as a job", body = Started), Refusals, BodyRefusals, Busy))]
+async fn deploy_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Body(body): Body<DeployBody>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let input = domain::app::AppInput {
+        cluster_id: body.cluster,
+        name: body.name,
+        compose: body.compose,
+        vars: body.variables,
+        template_id: body.template,
+    };
+    let (app, job) = state.berth.deploy_app(&actor, &input).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(Started { app, job })))
+}
+
+#[utoipa::path(get, path = "/api/v1/apps/{id}", summary = "An app: services, tasks, drift, versions", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = serde_json::Value), Refusals, EngineFailed))]
+async fn app_detail(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<app::api::app::AppPage>, ApiError> {
+    let detail = state.berth.app_detail(&actor, id).await.map_err(fail(&actor))?;
+    let access = app::api::cluster::Access::of(&actor, detail.app.cluster_id);
+    let cluster_name = detail.cluster_name.clone();
+    let mut page = app::api::app::map::page(detail, access, Vec::new());
+    page.app.cluster_name = cluster_name;
+    Ok(Json(page))
+}
+
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeleteQuery {
+    /// Also remove the app's volumes on every node.
+    #[serde(default)]
+    remove_volumes: bool,
+}
+
+/// Deletes an app (its services, networks, secrets and configs; volumes with
+/// `remove_volumes=true`); 202 with the job.
+#[utoipa::path(delete, path = "/api/v1/apps/{id}", summary = "Delete an app: services, networks, secrets, configs; volumes with remove_volumes=true (202)", params(("id" = i64, Path, description = "The app's id"), DeleteQuery), security(("token" = [])),
+    responses((status = 202, description = "Accepted: the work runs as a job", body = JobStarted), Refusals, Busy))]
+async fn delete_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.delete_app(&actor, id, q.remove_volumes).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct UpdateBody {
+    /// Compose file (v2/v3) with ${VARIABLES}.
+    compose: String,
+    /// Values of variables to change; the others keep theirs.
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct JobStarted {
+    job: i64,
+}
+
+/// A new version of an app (variables not given keep their values); 202 with the job.
+#[utoipa::path(post, path = "/api/v1/apps/{id}/update", summary = "Deploy a new version (202)", params(("id" = i64, Path, description = "The app's id")), request_body = UpdateBody, security(("token" = [])),
+    responses((status = 202, description = "Accepted: the work runs as a job", body = JobStarted), Refusals, BodyRefusals, Busy))]
+async fn update_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    Body(body): Body<UpdateBody>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.update_app(&actor, id, &body.compose, &body.variables).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
+}
+
+/// Redeploys an app (images of `latest_image` services fetched again); 202 with the job.
+#[utoipa::path(post, path = "/api/v1/apps/{id}/redeploy", summary = "Redeploy: replace every task, fetch latest_image images again (202)", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
+    responses((status = 202, description = "Accepted: the work runs as a job", body = JobStarted), Refusals, Busy, Unprocessable))]
+async fn redeploy_app(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.redeploy_app(&actor, id).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ScaleBody {
+    #[schema(maximum = 1000)]
+    replicas: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Scaled {
+    service: String,
+    replicas: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/apps/{id}/services/{service}/scale", summary = "Set a service's replicas", params(("id" = i64, Path, description = "The app's id"), ("service" = String, Path, description = "The service's name in the template")), request_body = ScaleBody, security(("token" = [])),
+    responses((status = 200, description = "OK", body = Scaled), Refusals, BodyRefusals, Busy, EngineFailed))]
+async fn scale_service(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, service)): ApiPath<(i64, String)>,
+    Body(body): Body<ScaleBody>,
+) -> Result<Json<Scaled>, ApiError> {
+    state.berth.scale_service(&actor, id, &service, body.replicas).await.map_err(fail(&actor))?;
+    Ok(Json(Scaled { service, replicas: body.replicas }))
+}

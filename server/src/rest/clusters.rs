@@ -1,0 +1,92 @@
+//! Clusters, their nodes and workload policy, and the jobs that change them.
+
+use app::api::cluster::{map, ClusterRow, JobRow, NodeRow};
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::fail;
+use super::{ApiActor, ApiError, ApiPath, Body, BodyRefusals, Refusals};
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(clusters))
+        .routes(routes!(cluster))
+        .routes(routes!(nodes))
+        .routes(routes!(workload_policy, set_workload_policy))
+        .routes(routes!(job))
+}
+
+#[utoipa::path(get, path = "/api/v1/clusters", summary = "Clusters the token may see", security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<ClusterRow>), Refusals))]
+async fn clusters(State(state): State<AppState>, ApiActor(actor): ApiActor) -> Result<Json<Vec<ClusterRow>>, ApiError> {
+    let list = state.berth.clusters(&actor).await.map_err(fail(&actor))?;
+    Ok(Json(list.into_iter().map(map::cluster).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+struct ClusterWithNodes {
+    cluster: ClusterRow,
+    nodes: Vec<NodeRow>,
+}
+
+#[utoipa::path(get, path = "/api/v1/clusters/{id}", summary = "One cluster with its nodes", params(("id" = i64, Path, description = "The cluster's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = ClusterWithNodes), Refusals))]
+async fn cluster(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ClusterWithNodes>, ApiError> {
+    let summary = state.berth.cluster(&actor, id).await.map_err(fail(&actor))?;
+    let nodes = summary.nodes.iter().cloned().map(map::node).collect();
+    Ok(Json(ClusterWithNodes { cluster: map::cluster(summary), nodes }))
+}
+
+#[utoipa::path(get, path = "/api/v1/clusters/{id}/nodes", summary = "A cluster's nodes", params(("id" = i64, Path, description = "The cluster's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<NodeRow>), Refusals))]
+async fn nodes(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<NodeRow>>, ApiError> {
+    let summary = state.berth.cluster(&actor, id).await.map_err(fail(&actor))?;
+    Ok(Json(summary.nodes.into_iter().map(map::node).collect()))
+}
+
+/// A cluster's workload policy allowances (what non-admins' workloads may use besides their own).
+#[utoipa::path(get, path = "/api/v1/clusters/{id}/policy", summary = "The workload policy's allowances: host directories and networks non-admins' workloads may use", params(("id" = i64, Path, description = "The cluster's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = compose::Allowances), Refusals))]
+async fn workload_policy(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<compose::Allowances>, ApiError> {
+    Ok(Json(state.berth.workload_policy(&actor, id).await.map_err(fail(&actor))?))
+}
+
+/// Replaces a cluster's allowances (cluster admins); answers what was stored, normalised.
+#[utoipa::path(put, path = "/api/v1/clusters/{id}/policy", summary = "Replace the allowances (cluster admins); answers them normalised", params(("id" = i64, Path, description = "The cluster's id")), request_body = compose::Allowances, security(("token" = [])),
+    responses((status = 200, description = "OK", body = compose::Allowances), Refusals, BodyRefusals))]
+async fn set_workload_policy(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    Body(allow): Body<compose::Allowances>,
+) -> Result<Json<compose::Allowances>, ApiError> {
+    Ok(Json(state.berth.set_workload_policy(&actor, id, &allow).await.map_err(fail(&actor))?))
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", summary = "An operation's progress", params(("id" = i64, Path, description = "The job's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = JobRow), Refusals))]
+async fn job(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<JobRow>, ApiError> {
+    let job = state.berth.job(&actor, id).await.map_err(fail(&actor))?;
+    Ok(Json(map::job(job)))
+}
