@@ -79,7 +79,6 @@ impl Berth {
         let installation = self.installation().await?;
         let live = manager.services_labelled(&crate::clusters::cluster::owned_by(&installation, cluster_id)).await?;
         let now = now_ms();
-        let mut events = Vec::new();
         for app in apps {
             let wanted = self.app_service_names(&app).await?;
             let found = problems(&app, &wanted, &live);
@@ -103,28 +102,26 @@ impl Berth {
             if status == app.status && message == app.message {
                 continue;
             }
-            if !self.store.app_set_status_if(app.id, &app.status, status, &message, now).await? {
-                continue;
-            }
-            if status != app.status {
-                events.push(NewEvent {
-                    cluster_id,
-                    ts: now,
-                    kind: "app".into(),
-                    action: status.into(),
-                    app: app.name.clone(),
-                    service: String::new(),
-                    subject: app.name.clone(),
-                    severity: if status == "running" { "info" } else { "warning" },
-                    message: if status == "running" {
-                        format!("app {} runs every task again", app.name)
-                    } else {
-                        format!("app {} is degraded: {message}", app.name)
-                    },
-                });
-            }
+            // The change and the event that tells of it are written together: whoever sees the
+            // new status finds its event.
+            let event = (status != app.status).then(|| NewEvent {
+                cluster_id,
+                ts: now,
+                kind: "app".into(),
+                action: status.into(),
+                app: app.name.clone(),
+                service: String::new(),
+                subject: app.name.clone(),
+                severity: if status == "running" { "info" } else { "warning" },
+                message: if status == "running" {
+                    format!("app {} runs every task again", app.name)
+                } else {
+                    format!("app {} is degraded: {message}", app.name)
+                },
+            });
+            self.store.app_set_status_noting(app.id, &app.status, status, &message, now, event.as_ref()).await?;
         }
-        self.store.event_insert(&events).await
+        Ok(())
     }
 
     /// The services of an app's current version (cached per version).

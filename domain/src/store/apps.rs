@@ -169,8 +169,18 @@ impl Store {
     }
 
     /// Sets an app's status only if it still is `from` (the reconciler must not write over a job that
-    /// started meanwhile); whether it changed.
-    pub async fn app_set_status_if(&self, id: i64, from: &str, status: &str, message: &str, now: i64) -> Result<bool> {
+    /// started meanwhile); whether it changed. The event that tells of the change, if any, is written
+    /// in the same transaction: a reader who sees the new status finds its event too.
+    pub async fn app_set_status_noting(
+        &self,
+        id: i64,
+        from: &str,
+        status: &str,
+        message: &str,
+        now: i64,
+        event: Option<&super::NewEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.write().await?;
         let done =
             sqlx::query("UPDATE apps SET status = $3, message = $4, updated_at = $5 WHERE id = $1 AND status = $2")
                 .bind(id)
@@ -178,9 +188,16 @@ impl Store {
                 .bind(status)
                 .bind(message)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some(event) = event {
+            super::observe::insert_event(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn app_set_overrides(&self, id: i64, overrides: &Overrides, now: i64) -> Result<()> {

@@ -115,21 +115,7 @@ impl Store {
         }
         let mut tx = self.write().await?;
         for e in events {
-            sqlx::query(
-                "INSERT INTO events (cluster_id, ts, kind, action, app, service, subject, severity, message) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(e.cluster_id)
-            .bind(e.ts)
-            .bind(&e.kind)
-            .bind(&e.action)
-            .bind(&e.app)
-            .bind(&e.service)
-            .bind(&e.subject)
-            .bind(e.severity)
-            .bind(&e.message)
-            .execute(&mut *tx)
-            .await?;
+            insert_event(&mut tx, e).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -374,4 +360,25 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?)
     }
+}
+
+/// One event, inside a write of the caller's (`event_insert`, or a change of state that the event
+/// tells of, so that a reader who sees the change also finds its event).
+pub(super) async fn insert_event(tx: &mut sqlx::Transaction<'static, sqlx::Any>, e: &NewEvent) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (cluster_id, ts, kind, action, app, service, subject, severity, message) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(e.cluster_id)
+    .bind(e.ts)
+    .bind(&e.kind)
+    .bind(&e.action)
+    .bind(&e.app)
+    .bind(&e.service)
+    .bind(&e.subject)
+    .bind(e.severity)
+    .bind(&e.message)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
