@@ -18,7 +18,9 @@ use domain::{Berth, Config};
 fn config(data: &std::path::Path) -> Config {
     let mut config = Config::new(Endpoint::parse("unix:///var/run/docker.sock").unwrap());
     config.data_dir = data.to_path_buf();
-    config.reconcile_every = Duration::from_millis(100);
+    // Fast enough for takeovers within the tests' seconds, slow enough that a heartbeat (three
+    // intervals: 750 ms) does not lapse while a loaded machine delays a live replica's renewal.
+    config.reconcile_every = Duration::from_millis(250);
     config.collect_every = Duration::from_millis(200);
     config
 }
@@ -75,6 +77,10 @@ async fn one_replica_does_a_clusters_background_work_and_another_takes_over() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The node went from ready to down once, and that is in the timeline once.
+    eventually(Duration::from_secs(5), "the node's change in the timeline", || async {
+        store.events(first, "", 100).await.unwrap().iter().any(|e| e.kind == "node")
+    })
+    .await;
     let node_events = store.events(first, "", 100).await.unwrap();
     let node_events: Vec<_> = node_events.iter().filter(|e| e.kind == "node").collect();
     assert_eq!(node_events.len(), 1, "{node_events:#?}");
