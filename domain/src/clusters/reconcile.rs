@@ -165,10 +165,8 @@ impl Berth {
             let observation = observe(node, member, swarm.is_some(), reachable, engine_is_node, now);
             // Written only over the state this pass read: of two overlapping passes (a lease that
             // lapsed under load), one moves the node and tells the timeline.
-            let moved = self.store.node_observe(node.id, &node.state, &observation).await?;
-            if moved && observation.state != node.state {
-                self.store.event_insert(&[node_changed(node, &observation, now)]).await?;
-            }
+            let event = (observation.state != node.state).then(|| node_changed(node, &observation, now));
+            self.store.node_observe(node.id, &node.state, &observation, event.as_ref()).await?;
         }
 
         let nodes = self.store.nodes(cluster_id).await?;

@@ -318,8 +318,18 @@ impl Store {
     /// Writes what the reconciler observed; `true` when anything but `seen_at` changed.
     /// Writes what a pass observed of a node; `was`: only if the node is still in that state (the
     /// pass that moves a node to a new state is the one that says so, even when two overlap).
-    pub async fn node_observe(&self, id: i64, was: &str, o: &NodeObservation) -> Result<bool> {
+    /// Writes what a pass observed of a node still in state `was` (whether anything changed), with
+    /// the event that tells of a change of state in the same transaction: a pass cut short between
+    /// the two must not move the node without telling the timeline.
+    pub async fn node_observe(
+        &self,
+        id: i64,
+        was: &str,
+        o: &NodeObservation,
+        event: Option<&super::NewEvent>,
+    ) -> Result<bool> {
         let labels = serde_json::to_string(&o.labels)?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE nodes SET role = $2, zone = $3, state = $4, availability = $5, leader = $6, engine_version = $7, \
              nano_cpus = $8, memory_bytes = $9, labels = $10, message = $11 \
@@ -339,9 +349,15 @@ impl Store {
         .bind(&labels)
         .bind(&o.message)
         .bind(was)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        if changed > 0 {
+            if let Some(event) = event {
+                super::observe::insert_event(&mut tx, event).await?;
+            }
+        }
+        tx.commit().await?;
         // "Last seen" to the nearest ten seconds is enough, and spares a write per node per pass.
         if let Some(seen) = o.seen_at {
             sqlx::query("UPDATE nodes SET seen_at = $2 WHERE id = $1 AND seen_at < $2 - 10000")
