@@ -46,7 +46,11 @@ impl Running {
 
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
-        self.done.await.unwrap();
+        // Bounded, so a shutdown that never ends fails the test instead of hanging the suite.
+        tokio::time::timeout(std::time::Duration::from_secs(60), &mut self.done)
+            .await
+            .expect("the server did not stop within 60 s")
+            .unwrap();
     }
 
     pub fn token(&self) -> String {
@@ -97,8 +101,14 @@ pub struct Browser {
 impl Browser {
     pub fn new(url: &str) -> Browser {
         let jar = Arc::new(Jar::default());
-        let client =
-            Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        // A bound on every request, so a server that never answers fails the test saying which
+        // request, instead of hanging the suite.
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap();
         Browser { client, jar, origin: url.to_string() }
     }
 
