@@ -39,30 +39,28 @@ impl Serialize for AppError {
         struct Readable<'a> {
             code: &'a str,
             message: &'a str,
-            #[serde(skip_serializing_if = "is_none")]
-            field: &'a Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            field: Option<&'a String>,
             #[serde(skip_serializing_if = "Option::is_none")]
             fields: Option<&'a [(String, String)]>,
-            #[serde(skip_serializing_if = "is_none")]
-            error_id: &'a Option<String>,
-            #[serde(skip_serializing_if = "is_none")]
-            retry_after: &'a Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error_id: Option<&'a String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            retry_after: Option<u64>,
         }
         #[derive(Serialize)]
         #[serde(rename = "AppError")]
         struct Compact<'a> {
             code: &'a str,
             message: &'a str,
-            field: &'a Option<String>,
+            field: Option<&'a String>,
             fields: Option<&'a [(String, String)]>,
-            error_id: &'a Option<String>,
-            retry_after: &'a Option<u64>,
+            error_id: Option<&'a String>,
+            retry_after: Option<u64>,
         }
-        fn is_none<T>(value: &&Option<T>) -> bool {
-            value.is_none()
-        }
-        let AppError { code, message, field, fields, error_id, retry_after } = self;
-        let fields = fields.as_deref().map(Vec::as_slice);
+        let (code, message) = (self.code.as_str(), self.message.as_str());
+        let (field, error_id, retry_after) = (self.field.as_ref(), self.error_id.as_ref(), self.retry_after);
+        let fields = self.fields.as_deref().map(Vec::as_slice);
         if serializer.is_human_readable() {
             Readable { code, message, field, fields, error_id, retry_after }.serialize(serializer)
         } else {

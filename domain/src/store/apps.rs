@@ -169,8 +169,8 @@ impl Store {
     }
 
     /// Sets an app's status only if it still is `from` (the reconciler must not write over a job that
-    /// started meanwhile); whether it changed. The event that tells of the change, if any, is written
-    /// in the same transaction: a reader who sees the new status finds its event too.
+    /// started meanwhile). The event that tells of the change, if any, is written in the same
+    /// transaction: a reader who sees the new status finds its event too.
     pub async fn app_set_status_noting(
         &self,
         id: i64,
@@ -179,7 +179,7 @@ impl Store {
         message: &str,
         now: i64,
         event: Option<&super::NewEvent>,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let mut tx = self.write().await?;
         let done =
             sqlx::query("UPDATE apps SET status = $3, message = $4, updated_at = $5 WHERE id = $1 AND status = $2")
@@ -191,13 +191,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         if done.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(());
         }
         if let Some(event) = event {
             super::observe::insert_event(&mut tx, event).await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
     pub async fn app_set_overrides(&self, id: i64, overrides: &Overrides, now: i64) -> Result<()> {

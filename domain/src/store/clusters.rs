@@ -315,19 +315,17 @@ impl Store {
         Ok(())
     }
 
-    /// Writes what the reconciler observed; `true` when anything but `seen_at` changed.
-    /// Writes what a pass observed of a node; `was`: only if the node is still in that state (the
-    /// pass that moves a node to a new state is the one that says so, even when two overlap).
-    /// Writes what a pass observed of a node still in state `was` (whether anything changed), with
-    /// the event that tells of a change of state in the same transaction: a pass cut short between
-    /// the two must not move the node without telling the timeline.
+    /// Writes what a pass observed of a node, only if the node is still in state `was` (the pass
+    /// that moves a node to a new state is the one that says so, even when two overlap), with the
+    /// event that tells of a change of state in the same transaction: a pass cut short between the
+    /// two must not move the node without telling the timeline.
     pub async fn node_observe(
         &self,
         id: i64,
         was: &str,
         o: &NodeObservation,
         event: Option<&super::NewEvent>,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let labels = serde_json::to_string(&o.labels)?;
         let mut tx = self.write().await?;
         let changed = sqlx::query(
@@ -366,7 +364,7 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(changed > 0)
+        Ok(())
     }
 
     pub async fn node_delete(&self, id: i64) -> Result<()> {

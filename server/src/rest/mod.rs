@@ -133,55 +133,34 @@ fn idempotency_key() -> Parameter {
         .build()
 }
 
-/// Statuses every token-authenticated route may answer besides its success: a bad path or query
-/// value, no or a bad token, not permitted, not found, a database that is away, an internal error.
-pub struct Refusals;
+/// Sets of error answers a handler lists in `responses(...)`, each the shared `Error` response.
+macro_rules! error_answers {
+    ($($(#[$doc:meta])* $name:ident: [$($status:literal),+];)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
 
-/// What a route with a JSON body may answer besides [`Refusals`]: too large (413), not JSON (415),
-/// fields not as described (422). (Malformed JSON is 400.)
-pub struct BodyRefusals;
-
-/// A route that starts a job may also find the target busy (409).
-pub struct Busy;
-
-/// The engine answered with an error (502).
-pub struct EngineFailed;
-
-fn errors(statuses: &[&str]) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-    statuses.iter().map(|s| (s.to_string(), RefOr::Ref(Ref::from_response_name("Error")))).collect()
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                [$($status),+].into_iter().map(|s| (s.to_string(), RefOr::Ref(Ref::from_response_name("Error")))).collect()
+            }
+        }
+    )+};
 }
 
-impl utoipa::IntoResponses for Refusals {
-    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        errors(&["400", "401", "403", "404", "500", "503"])
-    }
-}
-
-impl utoipa::IntoResponses for BodyRefusals {
-    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        errors(&["413", "415", "422"])
-    }
-}
-
-impl utoipa::IntoResponses for Busy {
-    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        errors(&["409"])
-    }
-}
-
-impl utoipa::IntoResponses for EngineFailed {
-    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        errors(&["502"])
-    }
-}
-
-/// A query value Berth checks itself (`format`, a metric scope) may be refused as 422.
-pub struct Unprocessable;
-
-impl utoipa::IntoResponses for Unprocessable {
-    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        errors(&["422"])
-    }
+error_answers! {
+    /// Statuses every token-authenticated route may answer besides its success: a bad path or
+    /// query value, no or a bad token, not permitted, not found, a database that is away, an
+    /// internal error.
+    Refusals: ["400", "401", "403", "404", "500", "503"];
+    /// What a route with a JSON body may answer besides [`Refusals`]: too large (413), not JSON
+    /// (415), fields not as described (422). (Malformed JSON is 400.)
+    BodyRefusals: ["413", "415", "422"];
+    /// A route that starts a job may also find the target busy (409).
+    Busy: ["409"];
+    /// The engine answered with an error (502).
+    EngineFailed: ["502"];
+    /// A query value Berth checks itself (`format`, a metric scope) may be refused as 422.
+    Unprocessable: ["422"];
 }
 
 /// The document computed once: it depends only on the code.
