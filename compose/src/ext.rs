@@ -136,9 +136,10 @@ pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut
                 } else if let Some(port) = name.strip_prefix("routing.port_") {
                     let Some(port) = port_number(cx, port, line, f, written) else { continue };
                     let domains: Vec<String> = v.split(';').map(|d| d.trim().to_string()).collect();
-                    if let Some(d) = domains.iter().find(|d| !values::routing_domain(d)) {
+                    let wrong = domains.iter().find_map(|d| values::routing_target(d).err().map(|e| (d, e)));
+                    if let Some((d, why)) = wrong {
                         let message = format!(
-                            "`{d}` in `{written}` is not a domain (write e.g. a.example.com or a.example.com/path; separate several with `;`)"
+                            "`{d}` in `{written}` is not a routing target: {why} (write e.g. shop, shop.example.com or shop.example.com/api; separate several with `;`)"
                         );
                         cx.err(line, f, message);
                     } else {
@@ -146,7 +147,12 @@ pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut
                     }
                 } else if let Some(port) = name.strip_prefix("lb.port_") {
                     if let Some(port) = port_number(cx, port, line, f, written) {
-                        ext.lb.insert(port, value.clone());
+                        match values::lb_target(v) {
+                            Ok(_) => {
+                                ext.lb.insert(port, v.to_string());
+                            }
+                            Err(why) => bad(cx, &format!("must be tcp://<load balancer>:<front port>: {why}")),
+                        }
                     }
                 } else {
                     cx.err(

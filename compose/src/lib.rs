@@ -20,6 +20,7 @@ mod yaml;
 
 pub use policy::{validate_allowances, Allowances, HostPath};
 pub use spec::*;
+pub use values::{lb_target, routing_target, LbTarget, RoutingTarget, MAX_ROUTING_DOMAIN};
 
 /// Templates larger than this are refused before parsing.
 pub const MAX_TEMPLATE_BYTES: usize = 256 * 1024;

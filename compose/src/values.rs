@@ -284,24 +284,101 @@ pub fn dns_label(s: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
-/// A routing domain: `host.example.com` or `*.example.com`, optionally followed by `/path`.
-pub fn routing_domain(s: &str) -> bool {
-    let (host, path) = match s.find('/') {
-        Some(i) => s.split_at(i),
-        None => (s, ""),
+/// One target of `berth.routing.port_<n>`, as the product Berth is modelled on writes it:
+/// `[http://|https://]domain|prefix[:context_path]` (the context path may also follow a `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutingTarget {
+    /// Lowercase. One label (no dot) is a prefix: the route is `<prefix>.<the cluster's root domain>`.
+    pub host: String,
+    /// `/` or the context path without a trailing slash.
+    pub path: String,
+    /// Written `https://`: plain HTTP requests are redirected to HTTPS.
+    pub https: bool,
+}
+
+impl RoutingTarget {
+    pub fn is_prefix(&self) -> bool {
+        !self.host.contains('.')
+    }
+}
+
+/// The longest domain and context path a routing target may have (as the seed has them).
+pub const MAX_ROUTING_DOMAIN: usize = 128;
+
+/// Parses one routing target; the error says what is wrong with it.
+pub fn routing_target(written: &str) -> Result<RoutingTarget, String> {
+    let s = written.trim();
+    let lower = s.to_ascii_lowercase();
+    let (rest, https) = if lower.starts_with("https://") {
+        (&s[8..], true)
+    } else if lower.starts_with("http://") {
+        (&s[7..], false)
+    } else {
+        (s, false)
     };
-    let host = host.strip_prefix("*.").unwrap_or(host);
-    let labels: Vec<&str> = host.split('.').collect();
-    labels.len() >= 2
-        && host.len() <= 253
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        && path.bytes().all(|b| b.is_ascii_graphic())
+    let (host, path) = match rest.find([':', '/']) {
+        Some(i) if rest.as_bytes()[i] == b':' => {
+            let p = &rest[i + 1..];
+            (&rest[..i], if p.starts_with('/') { p.to_string() } else { format!("/{p}") })
+        }
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let host = host.to_ascii_lowercase();
+    if host.starts_with("*.") {
+        return Err("wildcard domains are not routed: name each domain".into());
+    }
+    if host.is_empty() || host.len() > MAX_ROUTING_DOMAIN {
+        return Err(format!("a domain of 1–{MAX_ROUTING_DOMAIN} characters"));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if !host.split('.').all(label_ok) {
+        return Err("a domain is letters, digits and inner `-`, in labels separated by `.`".into());
+    }
+    let trimmed = path.trim_end_matches('/');
+    let path = if trimmed.is_empty() { "/".to_string() } else { trimmed.to_string() };
+    if path.len() > MAX_ROUTING_DOMAIN {
+        return Err(format!("a context path of at most {MAX_ROUTING_DOMAIN} characters"));
+    }
+    if path != "/" {
+        let seg_ok = |seg: &str| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        };
+        if !path[1..].split('/').all(seg_ok) {
+            return Err("a context path is segments of letters, digits, `-`, `.`, `_` or `~`".into());
+        }
+    }
+    Ok(RoutingTarget { host, path, https })
+}
+
+/// One `berth.lb.port_<n>` value: `tcp://<load balancer>:<front port>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LbTarget {
+    /// The load balancer's name on the cluster (a DNS label).
+    pub name: String,
+    pub front_port: u16,
+}
+
+/// Parses a load-balancer binding; the error says what is wrong with it.
+pub fn lb_target(written: &str) -> Result<LbTarget, String> {
+    let rest = written.trim().strip_prefix("tcp://").ok_or("it starts with tcp://")?;
+    let (name, port) = rest.rsplit_once(':').ok_or("it names a front port after `:`")?;
+    if !dns_label(name) {
+        return Err(format!("`{name}` is not a load balancer name (lowercase letters, digits and `-`)"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(LbTarget { name: name.to_string(), front_port: p }),
+        _ => Err(format!("`{port}` is not a port from 1 to 65535")),
+    }
 }
 
 /// Normalises an absolute host path lexically: collapses `//`, drops `.`, resolves `..` (never above
@@ -323,6 +400,62 @@ pub fn normalise_path(p: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn routing_targets_follow_the_seed_grammar() {
+        let ok =
+            |host: &str, path: &str, https: bool| Ok(RoutingTarget { host: host.into(), path: path.into(), https });
+        let cases: &[(&str, Result<RoutingTarget, String>)] = &[
+            ("shop", ok("shop", "/", false)),
+            ("Shop.Example.com", ok("shop.example.com", "/", false)),
+            ("http://wp.sample.com/context", ok("wp.sample.com", "/context", false)),
+            ("wp.sample.com:context", ok("wp.sample.com", "/context", false)),
+            ("wordpress:/blog/", ok("wordpress", "/blog", false)),
+            ("https://secure.example.com/a/b", ok("secure.example.com", "/a/b", true)),
+            ("HTTP://x.example.com", ok("x.example.com", "/", false)),
+        ];
+        for (written, want) in cases {
+            assert_eq!(&routing_target(written), want, "{written}");
+        }
+        for bad in [
+            "",
+            "*.example.com",
+            "a..b",
+            "-a.b",
+            "a_b.example",
+            "a b",
+            "a.example.com/../x",
+            "a.example.com/./x",
+            "a.example.com//x",
+            "a.example.com/x%2e",
+            "a.example.com:8080x/../",
+            "ftp://a.example.com",
+            "a.example.com/x?y",
+        ] {
+            assert!(routing_target(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(routing_target(&format!("{}.com", "a".repeat(130))).is_err());
+        assert!(routing_target(&format!("a.com/{}", "b".repeat(130))).is_err());
+        assert!(routing_target("shop").unwrap().is_prefix());
+        assert!(!routing_target("shop.example.com").unwrap().is_prefix());
+    }
+
+    #[test]
+    fn load_balancer_bindings_name_a_balancer_and_a_front_port() {
+        assert_eq!(lb_target("tcp://front:5044"), Ok(LbTarget { name: "front".into(), front_port: 5044 }));
+        for bad in [
+            "front:5044",
+            "http://front:80",
+            "tcp://front",
+            "tcp://front:0",
+            "tcp://front:99999",
+            "tcp://Fr_nt:80",
+            "tcp://:80",
+        ] {
+            assert!(lb_target(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
     use super::*;
 
     #[test]

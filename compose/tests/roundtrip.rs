@@ -169,11 +169,11 @@ fn rich() -> AppSpec {
             latest_image: true,
             zone_spread: true,
             auto_scaling: map(&[("min_instances", "1"), ("max_instances", "10"), ("min_cpu", "10.5"), ("step", "2")]),
-            routing: [(80, vec!["a.example.com".to_string(), "*.b.example.com/api/v1".to_string()])]
+            routing: [(80, vec!["a.example.com".to_string(), "b.example.com/api/v1".to_string(), "shop".to_string()])]
                 .into_iter()
                 .collect(),
             session_sticky: true,
-            lb: [(443, "https:443;cert=$$x".to_string())].into_iter().collect(),
+            lb: [(443, "tcp://front-1:8443".to_string())].into_iter().collect(),
         },
         line: 0,
         lines: BTreeMap::new(),

@@ -584,9 +584,9 @@ pub fn cases() -> Vec<Case> {
                     "      berth.auto_scaling.min_instances: \"1\"\n",
                     "      berth.auto_scaling.max_instances: \"5\"\n",
                     "      berth.auto_scaling.max_cpu: \"70.5\"\n",
-                    "      berth.routing.port_80: \"a.example.com/api;*.b.example.org\"\n",
+                    "      berth.routing.port_80: \"a.example.com/api;shop;http://B.example.org:ctx/;https://secure.example.com\"\n",
                     "      berth.routing.session_sticky: \"true\"\n",
-                    "      berth.lb.port_443: \"https:443\"\n",
+                    "      berth.lb.port_443: \"tcp://front:8443\"\n",
                     "      other: kept\n",
                 )),
                 "  db:\n    image: postgres\n  cache:\n    image: redis\n"
@@ -609,9 +609,9 @@ pub fn cases() -> Vec<Case> {
                     && w.ext.zone_spread
                     && w.placement.spread == vec!["node.labels.berth.zone".to_string()]
                     && w.ext.auto_scaling.len() == 3
-                    && w.ext.routing[&80] == vec!["a.example.com/api".to_string(), "*.b.example.org".to_string()]
+                    && w.ext.routing[&80].len() == 4
                     && w.ext.session_sticky
-                    && w.ext.lb[&443] == "https:443"
+                    && w.ext.lb[&443] == "tcp://front:8443"
                     && w.labels.len() == 1
             }),
         ),
@@ -661,7 +661,13 @@ pub fn cases() -> Vec<Case> {
             web!("    labels:\n      berth.auto_scaling.min_instances: \"5\"\n      berth.auto_scaling.max_instances: \"2\"\n"),
             Error(5, "services.web.labels.berth.auto_scaling.min_instances", "auto_scaling.min_instances (5) is more than auto_scaling.max_instances (2)"),
         ),
-        c("routing bad domain", web!("    labels:\n      berth.routing.port_80: \"not a domain\"\n"), Error(5, "services.web.labels.berth.routing.port_80", "`not a domain` in `berth.routing.port_80` is not a domain")),
+        c("routing bad domain", web!("    labels:\n      berth.routing.port_80: \"not a domain\"\n"), Error(5, "services.web.labels.berth.routing.port_80", "`not a domain` in `berth.routing.port_80` is not a routing target")),
+        c("routing wildcard", web!("    labels:\n      berth.routing.port_80: \"*.example.com\"\n"), Error(5, "services.web.labels.berth.routing.port_80", "wildcard domains are not routed")),
+        c("routing dot segment", web!("    labels:\n      berth.routing.port_80: \"a.example.com/x/../admin\"\n"), Error(5, "services.web.labels.berth.routing.port_80", "a context path is segments")),
+        c("routing second target bad", web!("    labels:\n      berth.routing.port_80: \"ok.example.com;bad_host\"\n"), Error(5, "services.web.labels.berth.routing.port_80", "`bad_host` in")),
+        c("lb without scheme", web!("    labels:\n      berth.lb.port_80: \"front:80\"\n"), Error(5, "services.web.labels.berth.lb.port_80", "it starts with tcp://")),
+        c("lb bad front port", web!("    labels:\n      berth.lb.port_80: \"tcp://front:0\"\n"), Error(5, "services.web.labels.berth.lb.port_80", "is not a port from 1 to 65535")),
+        c("lb bad name", web!("    labels:\n      berth.lb.port_80: \"tcp://Front_1:80\"\n"), Error(5, "services.web.labels.berth.lb.port_80", "is not a load balancer name")),
         c("routing bad port", web!("    labels:\n      berth.routing.port_x: a.example.com\n"), Error(5, "services.web.labels.berth.routing.port_x", "must name a port from 1 to 65535")),
         c("lb bad port", web!("    labels:\n      berth.lb.port_0: x\n"), Error(5, "services.web.labels.berth.lb.port_0", "must name a port")),
         // ---- Variables.
