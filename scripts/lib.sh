@@ -52,6 +52,12 @@ ensure_rust_tools() {
     say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes, once)"
     cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
   fi
+  # berth-router runs in its own image on the clusters' nodes: a static (musl) binary.
+  if command -v rustup >/dev/null; then
+    rustup target list --installed | grep -qx x86_64-unknown-linux-musl || {
+      say "adding the musl target (berth-router is built static)"; rustup target add x86_64-unknown-linux-musl; }
+  fi
+  apt_install musl-gcc musl-tools
   local wbg
   wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
   if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
@@ -110,4 +116,9 @@ ensure_browser() {
     apt_install chromium chromium
   fi
   apt_install busybox busybox-static
+}
+
+# The static berth-router binary the clusters' routers run (`build_router` or `build_router --release`).
+build_router() {
+  CC_x86_64_unknown_linux_musl=musl-gcc cargo build -p router --bin berth-router --target x86_64-unknown-linux-musl "$@"
 }

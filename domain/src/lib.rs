@@ -23,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod listing;
 mod observe;
+mod routing;
 mod runtime;
 pub mod secret;
 pub mod store;
@@ -45,6 +46,12 @@ pub use audit::{history, operation, refusals};
 pub use clusters::providers::{hosts, local};
 pub use clusters::{cluster, node, pki};
 pub use observe::{alerts, logs, mail, metrics};
+/// A cluster's routing: settings, routers, the names of the routers' service and ports.
+pub mod route {
+    pub use crate::routing::{
+        check_root_domain, Router, Routing, ADMIN_PORT, EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL,
+    };
+}
 pub use runtime::{idempotency, job};
 
 pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
@@ -112,6 +119,11 @@ pub struct Config {
     pub refusal_window: Duration,
     /// How long the answer to a REST request with an `Idempotency-Key` is kept for retries.
     pub idempotency_ttl: Duration,
+    /// How often each cluster's route table is computed and brought to its routers.
+    pub route_every: Duration,
+    /// The berth-router binary (static) the routers' image is built from; by default the one next
+    /// to the running program.
+    pub router_binary: Option<PathBuf>,
 }
 
 impl Config {
@@ -141,8 +153,22 @@ impl Config {
             events_retention: Duration::from_secs(30 * 24 * 3600),
             refusal_window: audit::refusals::WINDOW,
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            route_every: Duration::from_millis(500),
+            router_binary: default_router_binary(),
         }
     }
+}
+
+/// Where the berth-router binary is when no setting says: next to the running program (an install),
+/// else the workspace's static build of the same profile (`target/x86_64-unknown-linux-musl/…`,
+/// which `scripts/run` and `scripts/test` make).
+fn default_router_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let beside = dir.join("berth-router");
+    let profile = dir.file_name()?;
+    let musl = dir.parent()?.join("x86_64-unknown-linux-musl").join(profile).join("berth-router");
+    [musl, beside].into_iter().find(|p| p.exists())
 }
 
 /// The domain facade. Cheap to clone; share one per process.
@@ -178,6 +204,8 @@ pub struct Inner {
     refusals: audit::refusals::Refusals,
     /// What the apps' reconcile pass remembers (see `app_health`).
     app_watch: apps::health::AppWatch,
+    /// Routing's loops and what its passes remember (see `routing::router`).
+    routing: routing::router::RoutingState,
     /// Bounds how much CPU-heavy work on request input (parsing templates, diffs) runs at once, off
     /// the async runtime (see [`Berth::cpu`]).
     cpu: Arc<tokio::sync::Semaphore>,
@@ -214,6 +242,7 @@ impl Berth {
                 instance: runtime::lease::instance_name(),
                 refusals: Default::default(),
                 app_watch: Default::default(),
+                routing: Default::default(),
                 cpu: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
                 )),
@@ -325,6 +354,7 @@ impl Berth {
         let mut loops: Vec<_> = self.replica_loops.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
         loops.extend(self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h));
         loops.extend(self.take_observers());
+        loops.extend(self.take_routing_loops());
         let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
         if tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(loops)).await.is_err() {
             aborts.iter().for_each(|h| h.abort());
@@ -338,4 +368,5 @@ impl Berth {
 const RECOVERIES: &[&dyn runtime::job::Recovery] = &[&apps::converge::AppRecovery, &clusters::cluster::ClusterRecovery];
 
 /// What follows a cluster's reconciler, registered for the clusters part (see [`Berth::followers`]).
-const FOLLOWERS: &[&dyn clusters::reconcile::Follower] = &[&observe::collector::Collection, &apps::health::Health];
+const FOLLOWERS: &[&dyn clusters::reconcile::Follower] =
+    &[&observe::collector::Collection, &apps::health::Health, &routing::RoutingLoop];

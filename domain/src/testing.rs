@@ -149,7 +149,38 @@ pub fn local_config(data: &std::path::Path) -> crate::Config {
     let engine = crate::engine::Endpoint::parse("unix:///var/run/docker.sock").expect("the local engine's socket");
     let mut config = crate::Config::new(engine);
     config.data_dir = data.to_path_buf();
+    config.router_binary = Some(router_binary());
     config
+}
+
+/// The target the routers' static binary is built for.
+pub const ROUTER_TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// The static berth-router binary for tests' routers: `BERTH_ROUTER_BIN` if set, else the
+/// workspace's debug build for [`ROUTER_TARGET`], built the first time it is missing (`scripts/test`
+/// builds it before the tests, so this is for a test run by hand).
+pub fn router_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if let Ok(p) = std::env::var("BERTH_ROUTER_BIN") {
+                return p.into();
+            }
+            let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+            let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or(workspace.join("target"));
+            let path = target.join(ROUTER_TARGET).join("debug").join("berth-router");
+            if !path.exists() {
+                let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                    .args(["build", "-p", "router", "--bin", "berth-router", "--target", ROUTER_TARGET])
+                    .env("CC_x86_64_unknown_linux_musl", "musl-gcc")
+                    .current_dir(&workspace)
+                    .status()
+                    .expect("cargo runs");
+                assert!(status.success(), "building berth-router for {ROUTER_TARGET} (rustup target add {ROUTER_TARGET}; apt install musl-tools)");
+            }
+            path
+        })
+        .clone()
 }
 
 /// A Berth on the local engine for one test: a fresh SQLite database and data directory, with

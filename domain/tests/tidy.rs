@@ -23,6 +23,7 @@ const FOLDERS: &[(&str, u8)] = &[
     ("apps", 4),
     ("clusters", 4),
     ("observe", 4),
+    ("routing", 4),
 ];
 
 /// The root files (`crate::error`, …): they may name only one another.
@@ -39,6 +40,8 @@ const PRODUCT_USES: &[(&str, &str, &str)] = &[
     ("access", "clusters", "a shared dashboard link shows one cluster"),
     ("access", "observe", "a shared dashboard shows the cluster's alerts and charts"),
     ("observe", "apps", "an alert rule's subjects are the services of the cluster's apps (Berth::app_spec)"),
+    ("routing", "clusters", "routers run on a cluster's edge nodes, reached at the nodes' addresses"),
+    ("routing", "apps", "routes come from the apps' templates and join the apps' routing network"),
 ];
 
 /// Files exempt from the direction, and why.
@@ -61,6 +64,7 @@ const CONFINED: &[(&str, &[&str], &str)] = &[
         &["engine/", "observe/webhook.rs"],
         "mutual TLS to hosts is the engine's; webhooks post over https",
     ),
+    ("tokio_rustls", &["engine/"], "the routers' admin port is reached by the engine adapter"),
     (
         "rustls_pki_types",
         &["engine/", "observe/webhook.rs"],

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+pub use crate::api::BackendState;
 use crate::table::Backend;
 
 pub struct Health {
@@ -14,16 +15,6 @@ pub struct Health {
     ejected: RwLock<HashMap<SocketAddr, Instant>>,
     /// The last probe's verdict per backend address and probe path; absent until the first probe.
     probed: RwLock<HashMap<(SocketAddr, String), bool>>,
-}
-
-/// One backend as the status shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackendState {
-    Up,
-    Ejected,
-    ProbeFailing,
-    ProbePending,
 }
 
 impl Health {

@@ -1,6 +1,7 @@
 //! berth-router: the reverse proxy Berth runs as a global service on a cluster's edge nodes.
 //!
-//! `table` is the route table Berth computes and pushes (no I/O; all Berth's domain uses). With
+//! `table` is the route table Berth computes and pushes and `api` what routers answer (no I/O;
+//! all Berth's domain uses). With
 //! the `proxy` feature (on by default) the crate is also the router: `proxy` handles requests,
 //! `live` is the compiled table swapped atomically, `pick` chooses backends, `health` ejects and
 //! probes them, `metrics` counts requests, `tls` picks certificates by SNI, `l4` forwards TCP ports,
@@ -8,6 +9,7 @@
 //!
 //! Nothing here knows Berth's domain, store or UI: the router is given whole tables and serves them.
 
+pub mod api;
 pub mod table;
 
 #[cfg(feature = "proxy")]
@@ -29,6 +31,7 @@ pub mod serve;
 #[cfg(feature = "proxy")]
 pub mod tls;
 
+pub use api::{MetricsSnapshot, Status};
 #[cfg(feature = "proxy")]
-pub use proxy::{ApplyError, Options, Router, Status};
+pub use proxy::{ApplyError, Options, Router};
 pub use table::RouteTable;

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+pub use crate::api::{MetricsSnapshot, SideSnapshot};
 
-/// Upper bounds of the latency buckets, in milliseconds (the last bucket is everything above).
-pub const BUCKETS_MS: [u64; 14] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+pub use crate::api::BUCKETS_MS;
 
 #[derive(Default)]
 pub struct SideMetrics {
@@ -45,28 +44,6 @@ pub struct Metrics {
     /// Requests refused before routing (malformed) and requests for no route.
     pub refused: AtomicU64,
     pub unrouted: AtomicU64,
-}
-
-/// What `/v1/metrics` answers for one side of one route.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
-pub struct SideSnapshot {
-    pub route: String,
-    pub side: String,
-    pub requests: u64,
-    /// Responses by class: 1xx, 2xx, 3xx, 4xx, 5xx.
-    pub status: [u64; 5],
-    pub failed: u64,
-    /// Counts per bucket of `BUCKETS_MS` (one more for everything above the last bound).
-    pub latency: Vec<u64>,
-    pub latency_us_sum: u64,
-}
-
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
-pub struct MetricsSnapshot {
-    pub buckets_ms: Vec<u64>,
-    pub refused: u64,
-    pub unrouted: u64,
-    pub sides: Vec<SideSnapshot>,
 }
 
 impl Metrics {

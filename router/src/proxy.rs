@@ -17,10 +17,10 @@ use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::health::{BackendState, Health};
+use crate::api::{BackendStatus, RouteStatus, SideStatus, Status, TcpStatus};
+use crate::health::Health;
 use crate::l4::L4;
 use crate::live::{Live, LiveRoute};
 use crate::metrics::Metrics;
@@ -94,46 +94,6 @@ pub enum ApplyError {
         serving: u64,
     },
     Refused(Vec<Refusal>),
-}
-
-/// What a router serves, as `/v1/status` answers it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Status {
-    pub version: u64,
-    pub uptime_s: u64,
-    pub routes: Vec<RouteStatus>,
-    pub tcp: Vec<TcpStatus>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct RouteStatus {
-    pub id: String,
-    pub host: String,
-    pub path: String,
-    pub sides: Vec<SideStatus>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SideStatus {
-    pub name: String,
-    pub weight: u32,
-    pub backends: Vec<BackendStatus>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct BackendStatus {
-    pub id: String,
-    pub addr: SocketAddr,
-    pub state: BackendState,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct TcpStatus {
-    pub id: String,
-    pub port: u16,
-    /// Why the port could not be opened, if it could not.
-    pub error: Option<String>,
-    pub backends: Vec<BackendStatus>,
 }
 
 impl Router {

@@ -41,6 +41,9 @@ pub struct Settings {
     /// The image of local clusters' node containers; `berth/node:host-N` is built from this host's
     /// Docker binaries when missing. `docker:dind` works where a registry is reachable.
     pub node_image: String,
+    /// The static berth-router binary the clusters' routers run; empty: `berth-router` next to
+    /// Berth's own binary, or the workspace's musl build of it.
+    pub router_binary: PathBuf,
     /// Log filter, in `RUST_LOG` syntax.
     pub log: String,
     /// Metrics, logs and events are collected from every node this often.
@@ -79,6 +82,7 @@ impl Default for Settings {
             signin_failures_per_address: 20,
             signin_window_minutes: 15,
             node_image: domain::DEFAULT_NODE_IMAGE.into(),
+            router_binary: PathBuf::new(),
             log: "info".into(),
             collect_every_secs: 10,
             metrics_raw_hours: 6,
@@ -107,6 +111,7 @@ const KEYS: &[&str] = &[
     "signin_failures_per_address",
     "signin_window_minutes",
     "node_image",
+    "router_binary",
     "log",
     "collect_every_secs",
     "metrics_raw_hours",
@@ -194,6 +199,10 @@ impl Settings {
         config.address_limit = Limit { max_failures: self.signin_failures_per_address, window };
         config.data_dir = std::path::absolute(&self.data_dir).map_err(|e| domain::Error::invalid("data_dir", e))?;
         config.node_image = self.node_image.clone();
+        if !self.router_binary.as_os_str().is_empty() {
+            config.router_binary =
+                Some(std::path::absolute(&self.router_binary).map_err(|e| domain::Error::invalid("router_binary", e))?);
+        }
         const DAY: u64 = 24 * 3600;
         config.collect_every = Duration::from_secs(self.collect_every_secs.max(1));
         config.metrics_raw_retention = Duration::from_secs(self.metrics_raw_hours.max(1) * 3600);

@@ -136,6 +136,10 @@ impl Berth {
         for (network, internal) in &plan.networks {
             manager.overlay_create(network, &plan.labels, *internal).await?;
         }
+        if plan.routed() {
+            let labels = crate::clusters::cluster::ownership(&installation, app.cluster_id);
+            manager.overlay_create(super::plan::ROUTING_NETWORK, &labels, false).await?;
+        }
         for (config, name, content) in &plan.files {
             manager.swarm_file_create(*config, name, content, &plan.labels).await?;
         }

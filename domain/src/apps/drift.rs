@@ -125,7 +125,7 @@ impl Berth {
         let (_, manager) = self.reachable_manager(cluster_id).await?;
         let mut stacks: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for s in manager.services_labelled(&[STACK_NAMESPACE.to_string()]).await? {
-            if s.labels.contains_key(APP_LABEL) {
+            if s.labels.contains_key(APP_LABEL) || s.labels.contains_key(super::plan::SYSTEM_LABEL) {
                 continue;
             }
             let stack = s.labels.get(STACK_NAMESPACE).cloned().unwrap_or_default();

@@ -16,6 +16,19 @@ pub const APP_LABEL: &str = "berth.app";
 
 pub(crate) const VERSION_LABEL: &str = "berth.app.version";
 
+/// The overlay network a cluster's routers reach routed services on: every service with a routing
+/// or load-balancer label joins it (besides its own networks), so a new route never changes the
+/// routers' service. It belongs to the cluster, not to an app: deleting an app leaves it.
+pub const ROUTING_NETWORK: &str = "berth-routing";
+
+/// The label on Berth's own services (the routers): not an app, never offered for adoption.
+pub const SYSTEM_LABEL: &str = "berth.system";
+
+/// Whether a service is reached through the cluster's routers.
+pub fn is_routed(s: &compose::ServiceSpec) -> bool {
+    !s.ext.routing.is_empty() || !s.ext.lb.is_empty()
+}
+
 /// The placement constraint that keeps a stopped global service from running anywhere.
 pub(crate) const STOPPED_CONSTRAINT: &str = "node.labels.berth.stopped==true";
 
@@ -119,6 +132,9 @@ impl Plan {
                 }
                 full_networks.push(full);
             }
+            if is_routed(&s) && s.network_mode.is_none() {
+                full_networks.push(ROUTING_NETWORK.to_string());
+            }
             let volumes = s
                 .mounts
                 .iter()
@@ -146,6 +162,11 @@ impl Plan {
             });
         }
         Plan { stack, deploys, networks, files, labels }
+    }
+
+    /// Whether any service of the plan joins the routing network.
+    pub(crate) fn routed(&self) -> bool {
+        self.deploys.iter().any(|d| d.networks.iter().any(|n| n == ROUTING_NETWORK))
     }
 
     pub(crate) fn namespace_filter(&self) -> Vec<String> {

@@ -81,6 +81,17 @@ pub struct ServiceTask {
     pub updated_at: i64,
 }
 
+/// A task of a service with its address on one network (what a router sends requests to).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskAddress {
+    pub task_id: String,
+    pub service_id: String,
+    pub node_id: String,
+    /// `running`, `starting`, … (a task with a healthcheck is `running` only once healthy).
+    pub state: String,
+    pub ip: std::net::IpAddr,
+}
+
 /// A secret, config, network or volume found by label: its id (or name, for volumes), name and labels.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Labelled {
@@ -288,6 +299,57 @@ impl Engine {
             })
             .collect();
         out.sort_by_key(|t| t.updated_at);
+        Ok(out)
+    }
+
+    /// The swarm tasks running on this engine's node that are attached to `network` (by name), with
+    /// their address on it. A task whose container has a healthcheck counts as running only once
+    /// healthy. (Read from the node's containers: the task list of the Engine API as bollard types it
+    /// has no network attachments.)
+    pub async fn task_addresses(&self, network: &str) -> Result<Vec<TaskAddress>, EngineError> {
+        use bollard::query_parameters::ListContainersOptions;
+        let docker = self.client()?;
+        let filters = Some(HashMap::from([
+            ("network".to_string(), vec![network.to_string()]),
+            ("label".to_string(), vec!["com.docker.swarm.task.id".to_string()]),
+        ]));
+        let list = self
+            .read("container list", || {
+                docker.list_containers(Some(ListContainersOptions { filters: filters.clone(), ..Default::default() }))
+            })
+            .await?;
+        let mut out = Vec::new();
+        for c in list {
+            let labels = c.labels.unwrap_or_default();
+            let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+            let status = c.status.unwrap_or_default();
+            let running = c.state.map(|s| s.to_string()).as_deref() == Some("running");
+            let state = if !running {
+                "stopped"
+            } else if status.contains("(health: starting)") {
+                "starting"
+            } else if status.contains("(unhealthy)") {
+                "unhealthy"
+            } else {
+                "running"
+            };
+            let ip = c
+                .network_settings
+                .and_then(|n| n.networks)
+                .and_then(|mut n| n.remove(network))
+                .and_then(|e| e.ip_address)
+                .and_then(|ip| ip.parse().ok());
+            if let Some(ip) = ip {
+                out.push(TaskAddress {
+                    task_id: label("com.docker.swarm.task.id"),
+                    service_id: label("com.docker.swarm.service.id"),
+                    node_id: label("com.docker.swarm.node.id"),
+                    state: state.into(),
+                    ip,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.task_id.cmp(&b.task_id));
         Ok(out)
     }
 }

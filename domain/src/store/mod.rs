@@ -19,6 +19,7 @@ mod clusters;
 mod logs;
 mod metrics;
 mod observe;
+mod routing;
 mod runtime;
 
 pub use access::{GrantRow, NewToken, NewUser, SessionMeta, SessionRow, ShareRow, TokenRow, UserRow};
@@ -29,6 +30,7 @@ pub use clusters::{Cluster, NewCluster, NewNode, Node, NodeObservation};
 pub use logs::{LogFilter, LogLine, NewLogLine};
 pub use metrics::{Point, Sample};
 pub use observe::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
+pub use routing::{RouterRow, RoutingRow};
 pub(crate) use runtime::cluster_lease;
 pub use runtime::{Job, KeyState, NewJob, Step};
 

@@ -1,0 +1,189 @@
+//! Routing: Berth's router (berth-router) on every cluster — the route table computed from the
+//! apps' routing and load-balancer labels and their running tasks (`table.rs`), the routers' system
+//! service and the loop that keeps every router serving the current table (`router.rs`), and the
+//! cluster's routing settings (root domain, edge nodes) with what each router serves (here).
+//!
+//! May import: `runtime/`, `audit/`, `engine/`, `store/`, the root files, `clusters/` (routers run
+//! on a cluster's edge nodes) and `apps/` (routes come from the apps' templates). No product
+//! folder imports it; its loop follows each cluster's reconciler through `reconcile::Follower`,
+//! registered in lib.rs.
+
+pub(crate) mod router;
+pub(crate) mod table;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::operation::Op;
+use crate::authz::{Actor, Permission};
+use crate::clock::now_ms;
+use crate::clusters::reconcile::Follower;
+use crate::error::{Error, Result};
+use crate::runtime::lease;
+use crate::Berth;
+
+pub use router::{ADMIN_PORT, EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL};
+
+/// A cluster's routing as its page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routing {
+    /// Routes written as one label (`shop`) are served as `<label>.<root_domain>`; empty for none.
+    pub root_domain: String,
+    /// Only nodes labelled `berth.edge=true` run routers (else every node).
+    pub edge_label: bool,
+    /// The version of the table last computed.
+    pub version: i64,
+    pub routers: Vec<Router>,
+}
+
+/// One edge node's router as last asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Router {
+    pub node: String,
+    pub address: String,
+    /// The table version it said it serves (0 until it answered).
+    pub version: i64,
+    /// Why it did not take the table, if it did not.
+    pub error: String,
+    pub seen_at: i64,
+}
+
+/// Checks a root domain: empty (none), or a domain of at least two labels (letters, digits and
+/// inner `-`), at most 100 characters so that a prefix still fits the 128 of a route.
+pub fn check_root_domain(written: &str) -> Result<String> {
+    let d = written.trim().trim_end_matches('.').to_ascii_lowercase();
+    if d.is_empty() {
+        return Ok(d);
+    }
+    let ok = d.len() <= 100
+        && d.contains('.')
+        && compose::routing_target(&d).is_ok_and(|t| t.host == d && t.path == "/" && !t.https);
+    if !ok {
+        return Err(Error::invalid(
+            "root_domain",
+            format!("`{written}` is not a domain: at least two labels of letters, digits and inner `-` (e.g. apps.example.com), at most 100 characters"),
+        ));
+    }
+    Ok(d)
+}
+
+impl Berth {
+    /// A cluster's routing settings and routers: everyone who sees the cluster.
+    pub async fn routing(&self, actor: &Actor, cluster_id: i64) -> Result<Routing> {
+        self.authorize_read(actor, Permission::ClusterRead(cluster_id), "routing.read", cluster_id.to_string()).await?;
+        self.store.cluster(cluster_id).await?.ok_or_else(|| Error::NotFound(format!("cluster {cluster_id}")))?;
+        self.routing_view(cluster_id).await
+    }
+
+    async fn routing_view(&self, cluster_id: i64) -> Result<Routing> {
+        let row = self.store.routing(cluster_id).await?.unwrap_or_default();
+        let routers = self
+            .store
+            .routers(cluster_id)
+            .await?
+            .into_iter()
+            .map(|r| Router {
+                node: r.node,
+                address: r.address,
+                version: r.version,
+                error: r.error,
+                seen_at: r.seen_at,
+            })
+            .collect();
+        Ok(Routing { root_domain: row.root_domain, edge_label: row.edge_label == 1, version: row.version, routers })
+    }
+
+    /// Sets a cluster's root domain and whether only labelled nodes run routers (cluster admins).
+    pub async fn set_routing(
+        &self,
+        actor: &Actor,
+        cluster_id: i64,
+        root_domain: &str,
+        edge_label: bool,
+    ) -> Result<Routing> {
+        let op = Op {
+            action: "cluster.routing",
+            permission: Permission::ClusterManage(cluster_id),
+            target: cluster_id.to_string(),
+            params: json!({ "root_domain": root_domain, "edge_label": edge_label }),
+        };
+        self.mutate(actor, op, |_| async move {
+            self.store.cluster(cluster_id).await?.ok_or_else(|| Error::NotFound(format!("cluster {cluster_id}")))?;
+            let domain = check_root_domain(root_domain)?;
+            self.routing_opened(cluster_id).await?;
+            self.store.routing_set(cluster_id, &domain, edge_label, now_ms()).await?;
+            self.routing_view(cluster_id).await
+        })
+        .await
+    }
+
+    /// Starts (or restarts) a cluster's routing loop.
+    pub(crate) fn start_routing(&self, cluster_id: i64) {
+        if self.stopping() {
+            return;
+        }
+        let berth = self.clone();
+        let handle = self.every(self.config.route_every, move || {
+            let berth = berth.clone();
+            async move {
+                if !berth.hold_lease(&lease::cluster(cluster_id), berth.cluster_lease_ttl()).await {
+                    return;
+                }
+                if let Err(e) = berth.route_pass(cluster_id).await {
+                    tracing::debug!(cluster = cluster_id, error = %e, "routing pass failed");
+                }
+            }
+        });
+        let old = router::lock_loops(&self.routing).insert(cluster_id, handle);
+        if let Some(old) = old {
+            old.abort();
+        }
+    }
+
+    pub(crate) fn stop_routing(&self, cluster_id: i64) {
+        if let Some(h) = router::lock_loops(&self.routing).remove(&cluster_id) {
+            h.abort();
+        }
+    }
+
+    /// Every routing loop's handle, for a stop to wait for.
+    pub(crate) fn take_routing_loops(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        router::lock_loops(&self.routing).drain().map(|(_, h)| h).collect()
+    }
+}
+
+/// Follows each cluster's reconciler: routing runs while the cluster is reconciled.
+pub(crate) struct RoutingLoop;
+
+impl Follower for RoutingLoop {
+    fn start(&self, berth: &Berth, cluster_id: i64) {
+        berth.start_routing(cluster_id);
+    }
+
+    fn stop(&self, berth: &Berth, cluster_id: i64) {
+        berth.stop_routing(cluster_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_root_domain;
+
+    #[test]
+    fn root_domains_are_domains_of_two_labels_or_more() {
+        assert_eq!(check_root_domain(" Apps.Example.com. ").unwrap(), "apps.example.com");
+        assert_eq!(check_root_domain("").unwrap(), "");
+        for bad in [
+            "shop",
+            "a..b",
+            "*.example.com",
+            "http://a.example.com",
+            "a.example.com/x",
+            "a_b.example.com",
+            "-a.example.com",
+        ] {
+            assert!(check_root_domain(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(check_root_domain(&format!("{}.example.com", "a".repeat(90))).is_err());
+    }
+}

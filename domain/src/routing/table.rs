@@ -1,0 +1,253 @@
+//! A cluster's route table, computed from what its apps ask for (routing and load-balancer labels)
+//! and the tasks that run: pure, so every rule is tested without a cluster.
+//!
+//! - `berth.routing.port_<n>: shop;a.example.com/api` routes `shop.<root domain>/` and
+//!   `a.example.com/api` to port `n` of the service's running tasks (a task with a healthcheck is
+//!   running only once healthy; with `berth.probe.url` on that port the router probes it too);
+//! - `berth.lb.port_<n>: tcp://<balancer>:<front>` forwards TCP on the front port to port `n`;
+//! - a route two apps claim goes to the first app by name, and the other claim is reported (deploys
+//!   refuse such claims; this covers apps deployed before a rename of the root domain).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use router::table::{Backend, Route, RouteTable, Side, TcpRoute};
+
+use crate::engine::TaskAddress;
+
+/// A service of a deployed app as routing sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoutedService {
+    /// The app (stack) and the service's name in it.
+    pub app: String,
+    pub service: String,
+    /// The swarm service's id (tasks name their service by id).
+    pub service_id: String,
+    pub ext: compose::Extensions,
+}
+
+/// What went into a table that a person should hear about: a target that could not be routed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub app: String,
+    pub service: String,
+    pub target: String,
+    pub why: String,
+}
+
+/// The table for `services` with backends from `tasks` (version left 0: the store hands it out),
+/// and what was left out.
+pub fn build(
+    root_domain: &str,
+    cookie_secret: &str,
+    services: &[RoutedService],
+    tasks: &[TaskAddress],
+) -> (RouteTable, Vec<Skipped>) {
+    let mut by_service: HashMap<&str, Vec<&TaskAddress>> = HashMap::new();
+    for t in tasks.iter().filter(|t| t.state == "running") {
+        by_service.entry(t.service_id.as_str()).or_default().push(t);
+    }
+    let mut sorted: Vec<&RoutedService> = services.iter().collect();
+    sorted.sort_by(|a, b| (&a.app, &a.service).cmp(&(&b.app, &b.service)));
+
+    let mut skipped = Vec::new();
+    let mut routes: BTreeMap<(String, String), (Route, String)> = BTreeMap::new();
+    let mut tcp: BTreeMap<u16, (TcpRoute, String)> = BTreeMap::new();
+    for s in sorted {
+        let tasks = by_service.get(s.service_id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let backends = |port: u16| -> Vec<Backend> {
+            let probe = probe_path(&s.ext, port);
+            tasks
+                .iter()
+                .map(|t| Backend { id: t.task_id.clone(), addr: SocketAddr::new(t.ip, port), probe: probe.clone() })
+                .collect()
+        };
+        for (&port, targets) in &s.ext.routing {
+            for written in targets {
+                let skip = |why: String| Skipped {
+                    app: s.app.clone(),
+                    service: s.service.clone(),
+                    target: written.clone(),
+                    why,
+                };
+                let target = match compose::routing_target(written) {
+                    Ok(t) => t,
+                    Err(why) => {
+                        skipped.push(skip(why));
+                        continue;
+                    }
+                };
+                let host = if target.is_prefix() {
+                    if root_domain.is_empty() {
+                        skipped
+                            .push(skip("a prefix needs the cluster's root domain (set it on the Routing page)".into()));
+                        continue;
+                    }
+                    format!("{}.{root_domain}", target.host)
+                } else {
+                    target.host.clone()
+                };
+                let key = (host.clone(), target.path.clone());
+                if let Some((_, holder)) = routes.get(&key) {
+                    if holder != &s.app {
+                        skipped.push(skip(format!("{host}{} is routed to app {holder}", target.path)));
+                    } else {
+                        skipped.push(skip(format!("{host}{} is routed twice in this app", target.path)));
+                    }
+                    continue;
+                }
+                let route = Route {
+                    id: format!("{}/{}:{port}", s.app, s.service),
+                    host,
+                    path: target.path.clone(),
+                    sticky: s.ext.session_sticky,
+                    https_redirect: target.https,
+                    sides: vec![Side { name: s.service.clone(), weight: 100, backends: backends(port) }],
+                };
+                routes.insert(key, (route, s.app.clone()));
+            }
+        }
+        for (&port, written) in &s.ext.lb {
+            let target = match compose::lb_target(written) {
+                Ok(t) => t,
+                Err(why) => {
+                    skipped.push(Skipped {
+                        app: s.app.clone(),
+                        service: s.service.clone(),
+                        target: written.clone(),
+                        why,
+                    });
+                    continue;
+                }
+            };
+            if let Some((_, holder)) = tcp.get(&target.front_port) {
+                let why = format!("front port {} of {} serves app {holder}", target.front_port, target.name);
+                skipped.push(Skipped { app: s.app.clone(), service: s.service.clone(), target: written.clone(), why });
+                continue;
+            }
+            let route = TcpRoute {
+                id: format!("{}/{}:{port}", s.app, s.service),
+                port: target.front_port,
+                backends: backends(port),
+            };
+            tcp.insert(target.front_port, (route, s.app.clone()));
+        }
+    }
+    let table = RouteTable {
+        version: 0,
+        routes: routes.into_values().map(|(r, _)| r).collect(),
+        tcp: tcp.into_values().map(|(r, _)| r).collect(),
+        certificates: Vec::new(),
+        cookie_secret: cookie_secret.to_owned(),
+    };
+    (table, skipped)
+}
+
+/// The path of `berth.probe.url` when it probes the routed port over HTTP.
+fn probe_path(ext: &compose::Extensions, port: u16) -> Option<String> {
+    let url = ext.probe.as_ref()?.url.as_deref()?;
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let probe_port: u16 = authority.rsplit_once(':')?.1.parse().ok()?;
+    (probe_port == port).then(|| if path.is_empty() { "/".to_owned() } else { path.to_owned() })
+}
+
+/// A digest of a table's content (its version aside): the store raises the version when it changes.
+pub fn digest(table: &RouteTable) -> String {
+    use sha2::{Digest, Sha256};
+    let unversioned = RouteTable { version: 0, ..table.clone() };
+    let bytes = serde_json::to_vec(&unversioned).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(app: &str, service: &str, routing: &[(u16, &str)], lb: &[(u16, &str)]) -> RoutedService {
+        let mut ext = compose::Extensions::default();
+        for (port, targets) in routing {
+            ext.routing.insert(*port, targets.split(';').map(str::to_owned).collect());
+        }
+        for (port, v) in lb {
+            ext.lb.insert(*port, (*v).to_owned());
+        }
+        RoutedService { app: app.into(), service: service.into(), service_id: format!("id-{app}-{service}"), ext }
+    }
+
+    fn task(app: &str, service: &str, n: u8, state: &str) -> TaskAddress {
+        TaskAddress {
+            task_id: format!("t-{app}-{service}-{n}"),
+            service_id: format!("id-{app}-{service}"),
+            node_id: "n1".into(),
+            state: state.into(),
+            ip: [10, 0, 9, n].into(),
+        }
+    }
+
+    #[test]
+    fn labels_become_routes_with_running_tasks_as_backends() {
+        let mut web = svc("shop", "web", &[(8080, "shop;www.example.com/api;https://pay.example.com")], &[]);
+        web.ext.session_sticky = true;
+        web.ext.probe = Some(compose::Probe {
+            url: Some("http://container:8080/health".into()),
+            cmd: None,
+            initial_delay_ns: None,
+            timeout_ns: None,
+        });
+        let db = svc("shop", "db", &[], &[(5432, "tcp://front:15432")]);
+        let tasks = [
+            task("shop", "web", 1, "running"),
+            task("shop", "web", 2, "running"),
+            task("shop", "web", 3, "starting"),
+            task("shop", "db", 4, "running"),
+        ];
+        let (t, skipped) = build("c1.example", &"ab".repeat(32), &[web, db], &tasks);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert!(t.check(&[80, 443, 9443]).is_empty(), "{:?}", t.check(&[80, 443, 9443]));
+        let hosts: Vec<(&str, &str, bool)> =
+            t.routes.iter().map(|r| (r.host.as_str(), r.path.as_str(), r.https_redirect)).collect();
+        assert_eq!(
+            hosts,
+            [("pay.example.com", "/", true), ("shop.c1.example", "/", false), ("www.example.com", "/api", false)]
+        );
+        let r = &t.routes[1];
+        assert_eq!(r.id, "shop/web:8080");
+        assert!(r.sticky);
+        let addrs: Vec<String> = r.sides[0].backends.iter().map(|b| b.addr.to_string()).collect();
+        assert_eq!(addrs, ["10.0.9.1:8080", "10.0.9.2:8080"], "only running tasks");
+        assert_eq!(r.sides[0].backends[0].probe.as_deref(), Some("/health"));
+        assert_eq!(t.tcp.len(), 1);
+        assert_eq!((t.tcp[0].port, t.tcp[0].backends[0].addr.to_string()), (15432, "10.0.9.4:5432".into()));
+    }
+
+    #[test]
+    fn conflicting_claims_go_to_the_first_app_and_are_reported() {
+        let a = svc("alpha", "web", &[(80, "shop.example.com;shop")], &[(5000, "tcp://lb:7000")]);
+        let b = svc("beta", "web", &[(80, "shop.example.com;other.example.com")], &[(5000, "tcp://lb:7000")]);
+        let (t, skipped) = build("", "", &[b, a], &[]);
+        let routes: Vec<(&str, &str)> = t.routes.iter().map(|r| (r.host.as_str(), r.id.as_str())).collect();
+        assert_eq!(routes, [("other.example.com", "beta/web:80"), ("shop.example.com", "alpha/web:80")]);
+        let why: Vec<(&str, &str)> = skipped.iter().map(|s| (s.app.as_str(), s.why.as_str())).collect();
+        assert_eq!(
+            why,
+            [
+                ("alpha", "a prefix needs the cluster's root domain (set it on the Routing page)"),
+                ("beta", "shop.example.com/ is routed to app alpha"),
+                ("beta", "front port 7000 of lb serves app alpha"),
+            ]
+        );
+        assert_eq!(t.tcp[0].id, "alpha/web:5000");
+    }
+
+    #[test]
+    fn the_digest_ignores_the_version_and_follows_the_content() {
+        let (mut t, _) =
+            build("c.example", "", &[svc("a", "web", &[(80, "x")], &[])], &[task("a", "web", 1, "running")]);
+        let d = digest(&t);
+        t.version = 9;
+        assert_eq!(digest(&t), d);
+        t.routes[0].sides[0].backends.clear();
+        assert_ne!(digest(&t), d);
+    }
+}

@@ -1,0 +1,167 @@
+//! Routing on a real 3-node local cluster: an app with `berth.routing.port_80: shop` and three
+//! replicas that answer their hostname is reached at `shop.<root domain>` through every node's
+//! port 80 (berth-router as a global service, tables pushed over mutual TLS); the sticky cookie
+//! holds a backend; scaling to five adds backends; a load-balancer label forwards TCP; the routers
+//! report the version they serve.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use domain::app::AppInput;
+use domain::testing::{admin, ClusterOptions, TestBerth, TestCluster};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WEB: &str = "berth-test/routed:1";
+
+const SHOP: &str = r#"
+services:
+  web:
+    image: berth-test/routed:1
+    init: true
+    hostname: "{{.Service.Name}}-{{.Task.Slot}}"
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    labels:
+      berth.routing.port_8080: shop;www.shop.test
+      berth.lb.port_8080: tcp://front:18080
+    deploy:
+      replicas: 3
+  sticky:
+    image: berth-test/routed:1
+    init: true
+    hostname: "{{.Service.Name}}-{{.Task.Slot}}"
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    labels:
+      berth.routing.port_8080: sticky
+      berth.routing.session_sticky: "true"
+    deploy:
+      replicas: 3
+"#;
+
+/// One HTTP/1.0 request with a Host header to `addr`; (status, headers, body), or None when nothing
+/// answers within 3 s.
+async fn request(addr: &str, host: &str, cookie: Option<&str>) -> Option<(u16, String, String)> {
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+        s.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n{cookie}\r\n").as_bytes()).await.ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.ok()?;
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        Some((status, head.to_string(), body.trim().to_string()))
+    };
+    tokio::time::timeout(Duration::from_secs(3), exchange).await.ok().flatten()
+}
+
+async fn eventually(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what} did not happen within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The hostnames that answer `host` through `addr` over `n` requests.
+async fn answering(addr: &str, host: &str, n: usize) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    for _ in 0..n {
+        if let Some((200, _, body)) = request(addr, host, None).await {
+            seen.insert(body);
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
+    let t = TestBerth::new(|c| {
+        c.reconcile_every = Duration::from_millis(500);
+        c.route_every = Duration::from_millis(250);
+    })
+    .await;
+    let berth = &t.berth;
+    let options = ClusterOptions::three_nodes("route").image(WEB, &["sh", "httpd", "hostname", "mkdir"]);
+    let cluster = TestCluster::create(berth, options).await;
+    let id = cluster.id;
+
+    let refused = berth.set_routing(&admin(), id, "not a domain", false).await;
+    assert!(matches!(refused, Err(domain::Error::Invalid { ref field, .. }) if field == "root_domain"), "{refused:?}");
+    let routing = berth.set_routing(&admin(), id, "Apps.Route.Test", false).await.unwrap();
+    assert_eq!(routing.root_domain, "apps.route.test");
+
+    let input = AppInput {
+        cluster_id: id,
+        name: "shop".into(),
+        compose: SHOP.into(),
+        vars: BTreeMap::new(),
+        template_id: None,
+    };
+    let (app, job) = berth.deploy_app(&admin(), &input).await.unwrap();
+    let job = domain::testing::job_end(berth, job).await;
+    assert_eq!(job.status, "succeeded", "{}: {:?}", job.error, job.steps());
+
+    // Joining the routing network is Berth's doing, not drift; the routers are no stack to adopt.
+    let detail = berth.app_detail(&admin(), app).await.unwrap();
+    assert!(detail.services.iter().all(|s| s.drift.is_empty()), "{:?}", detail.services);
+
+    let nodes: Vec<String> = ["n1", "n2", "n3"].iter().map(|n| cluster.node(n).address.clone()).collect();
+    let want: BTreeSet<String> = (1..=3).map(|i| format!("shop_web-{i}")).collect();
+    // Every edge node's port 80 reaches all three replicas, under the prefix and the full domain.
+    for addr in &nodes {
+        let at = format!("{addr}:80");
+        eventually(Duration::from_secs(60), &format!("{at} routes shop.apps.route.test"), async || {
+            answering(&at, "shop.apps.route.test", 9).await == want
+        })
+        .await;
+        assert_eq!(answering(&at, "www.shop.test", 6).await, want);
+        let unknown = request(&at, "nothing.apps.route.test", None).await.unwrap();
+        assert_eq!(unknown.0, 404, "an unrouted host is 404 from the router");
+    }
+
+    assert!(berth.stacks(&admin(), id).await.unwrap().is_empty(), "the routers are not offered for adoption");
+
+    // The routers say which version they serve, and it is the cluster's.
+    let view = berth.routing(&admin(), id).await.unwrap();
+    assert_eq!(view.routers.len(), 3, "{view:?}");
+    eventually(Duration::from_secs(10), "every router serves the current table", async || {
+        let v = berth.routing(&admin(), id).await.unwrap();
+        v.routers.iter().all(|r| r.version == v.version && r.error.is_empty())
+    })
+    .await;
+
+    // The sticky cookie holds one backend, whichever edge node the client reaches.
+    let (status, head, first) = request(&format!("{}:80", nodes[0]), "sticky.apps.route.test", None).await.unwrap();
+    assert_eq!(status, 200);
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .expect("a sticky route sets its cookie")
+        .to_string();
+    for addr in nodes.iter().cycle().take(12) {
+        let (_, _, body) = request(&format!("{addr}:80"), "sticky.apps.route.test", Some(&cookie)).await.unwrap();
+        assert_eq!(body, first, "the cookie holds its backend through {addr}");
+    }
+
+    // A load-balancer front port forwards TCP to the service (the routers publish it once the
+    // table has it, which restarts them: the port opens a moment later).
+    let front = format!("{}:18080", nodes[1]);
+    eventually(Duration::from_secs(60), "the front port forwards TCP", async || {
+        let Ok(mut s) = tokio::net::TcpStream::connect(&front).await else { return false };
+        let mut out = String::new();
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.is_ok()
+            && s.read_to_string(&mut out).await.is_ok()
+            && out.contains("shop_web-")
+    })
+    .await;
+
+    // Scaling to five adds the new tasks' backends.
+    berth.scale_service(&admin(), app, "web", 5).await.unwrap();
+    let five: BTreeSet<String> = (1..=5).map(|i| format!("shop_web-{i}")).collect();
+    let at = format!("{}:80", nodes[2]);
+    eventually(Duration::from_secs(60), "five backends answer", async || {
+        answering(&at, "shop.apps.route.test", 15).await == five
+    })
+    .await;
+}
