@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("clusters/:id/nodes/:node") view=pages::node::NodeView />
                     <Route path=path!("clusters/:id/alerts") view=pages::alerts::AlertsView />
                     <Route path=path!("clusters/:id/logs") view=pages::logs::ClusterLogs />
+                    <Route path=path!("clusters/:id/routing") view=pages::routing::RoutingPage />
                     <Route path=path!("history") view=pages::history::History />
                     <Route path=path!("apps") view=pages::apps::Apps />
                     <Route path=path!("apps/new") view=pages::apps::NewApp />

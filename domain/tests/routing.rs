@@ -104,6 +104,8 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
     // Joining the routing network is Berth's doing, not drift; the routers are no stack to adopt.
     let detail = berth.app_detail(&admin(), app).await.unwrap();
     assert!(detail.services.iter().all(|s| s.drift.is_empty()), "{:?}", detail.services);
+    let web = detail.services.iter().find(|s| s.name == "web").unwrap();
+    assert_eq!(web.urls, ["http://shop.apps.route.test/", "http://www.shop.test/"]);
 
     let nodes: Vec<String> = ["n1", "n2", "n3"].iter().map(|n| cluster.node(n).address.clone()).collect();
     let want: BTreeSet<String> = (1..=3).map(|i| format!("shop_web-{i}")).collect();
@@ -120,6 +122,13 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
     }
 
     assert!(berth.stacks(&admin(), id).await.unwrap().is_empty(), "the routers are not offered for adoption");
+
+    // The routing page's view: the routes as a router serves them, every backend up.
+    let view = berth.routing(&admin(), id).await.unwrap();
+    let shop = view.routes.iter().find(|r| r.host == "shop.apps.route.test").expect("the shop route");
+    assert_eq!(shop.id, "shop/web:8080");
+    assert_eq!(shop.sides[0].backends.len(), 3);
+    assert!(shop.sides[0].backends.iter().all(|b| b.state == "up"), "{shop:?}");
 
     // The routers say which version they serve, and it is the cluster's.
     let view = berth.routing(&admin(), id).await.unwrap();

@@ -133,6 +133,8 @@ fn rows() -> Vec<Row> {
         row("get_cluster", Read, |i| vec![("id", s(i.cluster))]),
         row("get_workload_policy", Read, |i| vec![("cluster", s(i.cluster))]),
         row("set_workload_policy", Manage, |i| vec![("cluster", s(i.cluster)), ("paths", s("")), ("networks", s(""))]),
+        row("get_routing", Read, |i| vec![("cluster", s(i.cluster))]),
+        row("set_routing", Manage, |i| vec![("cluster", s(i.cluster)), ("root_domain", s(""))]),
         row("get_job", Read, |i| vec![("id", s(i.job))]),
         row("get_node", Read, |i| [vec![("cluster", s(i.cluster)), ("node", s(i.node))], list_args()].concat()),
         row("list_nodes", Read, |i| [vec![("cluster", s(i.cluster))], list_args()].concat()),
@@ -284,6 +286,8 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/clusters/{id}/nodes", Rule::Read),
     ("GET", "/api/v1/clusters/{id}/policy", Rule::Read),
     ("PUT", "/api/v1/clusters/{id}/policy", Rule::Manage),
+    ("GET", "/api/v1/clusters/{id}/routing", Rule::Read),
+    ("PUT", "/api/v1/clusters/{id}/routing", Rule::Manage),
     ("POST", "/api/v1/apps", Rule::Operate),
     ("GET", "/api/v1/apps/{id}", Rule::Read),
     ("DELETE", "/api/v1/apps/{id}", Rule::Operate),
@@ -324,6 +328,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
         "/api/v1/apps/{id}/services/{service}/scale" => Some(serde_json::json!({ "replicas": 1 })),
         "/api/v1/clusters/{id}/alerts" => Some(serde_json::json!({ "name": "", "kind": "metric" })),
         "/api/v1/clusters/{id}/policy" => Some(serde_json::json!({ "paths": [], "networks": [] })),
+        "/api/v1/clusters/{id}/routing" => Some(serde_json::json!({ "root_domain": "", "edge_label": false })),
         _ => None,
     };
     (url, body)

@@ -94,6 +94,8 @@ pub struct ServiceRow {
     pub deployed: bool,
     /// `http://address:port` where the published ports answer.
     pub links: Vec<String>,
+    /// Where the cluster's routers serve the service (its routing labels).
+    pub urls: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,6 +270,7 @@ pub mod map {
                     drift: s.drift,
                     deployed: s.deployed,
                     links: s.links,
+                    urls: s.urls,
                 })
                 .collect(),
             extra_services: d.extra_services,

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod list;
 pub mod observe;
 pub mod ram;
+pub mod routing;
 pub mod session;
 
 #[cfg(feature = "ssr")]

@@ -699,6 +699,13 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
                 </span>
                 {(!s.update_state.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("update {}", s.update_state)}</span> })}
                 {(!s.ports.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("ports {}", s.ports.join(", "))}</span> })}
+                {(!s.urls.is_empty()).then(|| view! {
+                    <span class="flex flex-wrap gap-2 text-xs" data-testid="route-links">
+                        {s.urls.iter().map(|l| view! {
+                            <a href=l.clone() target="_blank" rel="noopener noreferrer" class="font-mono text-sky-700 underline hover:no-underline dark:text-sky-300">{l.clone()}</a>
+                        }).collect_view()}
+                    </span>
+                })}
                 {(!s.links.is_empty()).then(|| view! {
                     <span class="flex flex-wrap gap-2 text-xs" data-testid="port-links">
                         {s.links.iter().map(|l| view! {

@@ -475,6 +475,7 @@ fn ClusterHeader(d: ClusterDetail, ui: Ui) -> impl IntoView {
             <A href=format!("/clusters/{id}/dashboard") attr:class=BUTTON attr:data-testid="open-dashboard">"Dashboard"</A>
             <A href=format!("/clusters/{id}/logs") attr:class=BUTTON attr:data-testid="open-logs">"Logs"</A>
             <A href=format!("/clusters/{id}/alerts") attr:class=BUTTON attr:data-testid="open-alerts">"Alerts"</A>
+            <A href=format!("/clusters/{id}/routing") attr:class=BUTTON attr:data-testid="open-routing">"Routing"</A>
             {access.manage.then(|| view! {
                 <button
                     type="button"

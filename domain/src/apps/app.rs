@@ -101,6 +101,8 @@ pub struct ServiceView {
     /// Where the published TCP ports answer: `http://<node address>:<port>` for each node that runs
     /// one of the service's tasks (ports are published in host mode, on the nodes themselves).
     pub links: Vec<String>,
+    /// Where the cluster's routers serve it (its routing labels), e.g. `http://shop.apps.example.com/`.
+    pub urls: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -439,6 +441,7 @@ impl Berth {
             nodes.iter().map(|n| (n.swarm_node_id.clone(), n.name.clone())).collect();
         let node_addresses: HashMap<&str, &str> =
             nodes.iter().filter(|n| !n.address.is_empty()).map(|n| (n.name.as_str(), n.address.as_str())).collect();
+        let root_domain = self.store.routing(app.cluster_id).await?.map(|r| r.root_domain).unwrap_or_default();
         let mut names: Vec<&ServiceDeploy> = plan.deploys.iter().collect();
         names.sort_by(|a, b| a.alias.cmp(&b.alias));
         for d in names {
@@ -469,6 +472,7 @@ impl Berth {
                 drift: Vec::new(),
                 deployed: false,
                 links: Vec::new(),
+                urls: super::plan::route_urls(&s.ext, &root_domain),
             };
             if let Some(l) = live.get(&d.name) {
                 view.deployed = true;

@@ -29,6 +29,30 @@ pub fn is_routed(s: &compose::ServiceSpec) -> bool {
     !s.ext.routing.is_empty() || !s.ext.lb.is_empty()
 }
 
+/// The host a routing target is served at: itself, or a prefix under the cluster's root domain
+/// (None when it is a prefix and the cluster has no root domain).
+pub fn route_host(target: &compose::RoutingTarget, root_domain: &str) -> Option<String> {
+    match (target.is_prefix(), root_domain.is_empty()) {
+        (false, _) => Some(target.host.clone()),
+        (true, false) => Some(format!("{}.{root_domain}", target.host)),
+        (true, true) => None,
+    }
+}
+
+/// The URLs a service's routing labels make it reachable at, e.g. `http://shop.apps.example.com/`.
+pub fn route_urls(ext: &compose::Extensions, root_domain: &str) -> Vec<String> {
+    ext.routing
+        .values()
+        .flatten()
+        .filter_map(|t| compose::routing_target(t).ok())
+        .filter_map(|t| {
+            let host = route_host(&t, root_domain)?;
+            let scheme = if t.https { "https" } else { "http" };
+            Some(format!("{scheme}://{host}{}", if t.path == "/" { "/" } else { &t.path }))
+        })
+        .collect()
+}
+
 /// The placement constraint that keeps a stopped global service from running anywhere.
 pub(crate) const STOPPED_CONSTRAINT: &str = "node.labels.berth.stopped==true";
 

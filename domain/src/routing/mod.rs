@@ -34,6 +34,45 @@ pub struct Routing {
     /// The version of the table last computed.
     pub version: i64,
     pub routers: Vec<Router>,
+    /// The routes as a router serves them, with each backend's state there (from the first router
+    /// that answers; empty when none does).
+    pub routes: Vec<RouteView>,
+    pub tcp: Vec<TcpView>,
+}
+
+/// One route as a router serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteView {
+    /// `app/service:port`.
+    pub id: String,
+    pub host: String,
+    pub path: String,
+    pub sides: Vec<SideView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideView {
+    pub name: String,
+    pub weight: u32,
+    pub backends: Vec<BackendView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendView {
+    pub task: String,
+    pub address: String,
+    /// `up`, `ejected`, `probe_failing`, `probe_pending`.
+    pub state: String,
+}
+
+/// A load balancer's front port as a router serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpView {
+    pub id: String,
+    pub port: u16,
+    /// Why the router could not open the port, if it could not.
+    pub error: String,
+    pub backends: Vec<BackendView>,
 }
 
 /// One edge node's router as last asked.
@@ -77,7 +116,7 @@ impl Berth {
 
     async fn routing_view(&self, cluster_id: i64) -> Result<Routing> {
         let row = self.store.routing(cluster_id).await?.unwrap_or_default();
-        let routers = self
+        let routers: Vec<Router> = self
             .store
             .routers(cluster_id)
             .await?
@@ -90,7 +129,65 @@ impl Berth {
                 seen_at: r.seen_at,
             })
             .collect();
-        Ok(Routing { root_domain: row.root_domain, edge_label: row.edge_label == 1, version: row.version, routers })
+        let (routes, tcp) = self.served_routes(cluster_id, &routers).await;
+        Ok(Routing {
+            root_domain: row.root_domain,
+            edge_label: row.edge_label == 1,
+            version: row.version,
+            routers,
+            routes,
+            tcp,
+        })
+    }
+
+    /// What the first router that answers serves (routers that last took the table first).
+    async fn served_routes(&self, cluster_id: i64, routers: &[Router]) -> (Vec<RouteView>, Vec<TcpView>) {
+        // Only routers that took the last push, at most two, a second each: a page never waits on
+        // nodes that are away.
+        for r in routers.iter().filter(|r| r.error.is_empty()).take(2) {
+            let asked =
+                tokio::time::timeout(std::time::Duration::from_secs(1), self.router_status(cluster_id, &r.address));
+            if let Ok(Ok(status)) = asked.await {
+                let backends = |bs: Vec<::router::api::BackendStatus>| {
+                    bs.into_iter()
+                        .map(|b| BackendView {
+                            task: b.id,
+                            address: b.addr.to_string(),
+                            state: serde_json::to_value(b.state)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                        })
+                        .collect()
+                };
+                let routes = status
+                    .routes
+                    .into_iter()
+                    .map(|r| RouteView {
+                        id: r.id,
+                        host: r.host,
+                        path: r.path,
+                        sides: r
+                            .sides
+                            .into_iter()
+                            .map(|s| SideView { name: s.name, weight: s.weight, backends: backends(s.backends) })
+                            .collect(),
+                    })
+                    .collect();
+                let tcp = status
+                    .tcp
+                    .into_iter()
+                    .map(|t| TcpView {
+                        id: t.id,
+                        port: t.port,
+                        error: t.error.unwrap_or_default(),
+                        backends: backends(t.backends),
+                    })
+                    .collect();
+                return (routes, tcp);
+            }
+        }
+        (Vec::new(), Vec::new())
     }
 
     /// Sets a cluster's root domain and whether only labelled nodes run routers (cluster admins).

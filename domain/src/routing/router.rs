@@ -120,6 +120,13 @@ impl Berth {
             .cloned()
     }
 
+    /// What the router at a node's `address` serves.
+    pub(crate) async fn router_status(&self, _cluster_id: i64, address: &str) -> Result<router::Status> {
+        let ip: std::net::IpAddr =
+            address.parse().map_err(|_| internal(format!("{address:?} is not an IP address")))?;
+        self.router_admin().await?.status(SocketAddr::new(ip, ADMIN_PORT)).await.map_err(internal)
+    }
+
     /// The routers' image on the local engine, built from the berth-router binary the first time
     /// (tagged with the binary's digest, so a new binary is a new image).
     async fn router_image(&self) -> Result<String> {

@@ -77,15 +77,9 @@ pub fn build(
                         continue;
                     }
                 };
-                let host = if target.is_prefix() {
-                    if root_domain.is_empty() {
-                        skipped
-                            .push(skip("a prefix needs the cluster's root domain (set it on the Routing page)".into()));
-                        continue;
-                    }
-                    format!("{}.{root_domain}", target.host)
-                } else {
-                    target.host.clone()
+                let Some(host) = crate::apps::plan::route_host(&target, root_domain) else {
+                    skipped.push(skip("a prefix needs the cluster's root domain (set it on the Routing page)".into()));
+                    continue;
                 };
                 let key = (host.clone(), target.path.clone());
                 if let Some((_, holder)) = routes.get(&key) {

@@ -1,6 +1,7 @@
 //! Clusters, their nodes and workload policy, and the jobs that change them.
 
 use app::api::cluster::{map, ClusterRow, JobRow, NodeRow};
+use app::api::routing::{RoutingSettings, RoutingView};
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
@@ -18,6 +19,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cluster))
         .routes(routes!(nodes))
         .routes(routes!(workload_policy, set_workload_policy))
+        .routes(routes!(routing, set_routing))
         .routes(routes!(job))
 }
 
@@ -78,6 +80,33 @@ async fn set_workload_policy(
     Body(allow): Body<compose::Allowances>,
 ) -> Result<Json<compose::Allowances>, ApiError> {
     Ok(Json(state.berth.set_workload_policy(&actor, id, &allow).await.map_err(fail(&actor))?))
+}
+
+/// A cluster's routing: root domain, edge nodes, routers with the table version each serves, routes
+/// with their backends as a router serves them.
+#[utoipa::path(get, path = "/api/v1/clusters/{id}/routing", summary = "Routing: root domain, edge nodes, routers and the version each serves, routes and backends", params(("id" = i64, Path, description = "The cluster's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = RoutingView), Refusals))]
+async fn routing(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<RoutingView>, ApiError> {
+    let r = state.berth.routing(&actor, id).await.map_err(fail(&actor))?;
+    Ok(Json(app::api::routing::map::routing(&actor, id, r)))
+}
+
+/// Sets a cluster's root domain and whether only nodes labelled `berth.edge=true` run routers
+/// (cluster admins).
+#[utoipa::path(put, path = "/api/v1/clusters/{id}/routing", summary = "Set the root domain and edge nodes (cluster admins)", params(("id" = i64, Path, description = "The cluster's id")), request_body = RoutingSettings, security(("token" = [])),
+    responses((status = 200, description = "OK", body = RoutingView), Refusals, BodyRefusals))]
+async fn set_routing(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    Body(input): Body<RoutingSettings>,
+) -> Result<Json<RoutingView>, ApiError> {
+    let r = state.berth.set_routing(&actor, id, &input.root_domain, input.edge_label).await.map_err(fail(&actor))?;
+    Ok(Json(app::api::routing::map::routing(&actor, id, r)))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", summary = "An operation's progress", params(("id" = i64, Path, description = "The job's id")), security(("token" = [])),

@@ -41,6 +41,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/clusters/{id}/nodes"),
     ("GET", "/api/v1/clusters/{id}/policy"),
     ("PUT", "/api/v1/clusters/{id}/policy"),
+    ("GET", "/api/v1/clusters/{id}/routing"),
+    ("PUT", "/api/v1/clusters/{id}/routing"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{id}"),
     ("DELETE", "/api/v1/apps/{id}"),

@@ -1,0 +1,153 @@
+//! A cluster's routing: its root domain and edge nodes, the routers on the edge nodes with the table
+//! version each serves, and the routes with their backends as a router serves them.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// The Routing page's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoutingView {
+    pub cluster: i64,
+    pub root_domain: String,
+    /// Only nodes labelled `berth.edge=true` run routers (else every node).
+    pub edge_label: bool,
+    /// The version of the table Berth last computed.
+    pub version: i64,
+    pub routers: Vec<RouterRow>,
+    pub routes: Vec<RouteRow>,
+    pub tcp: Vec<TcpRow>,
+    /// Whether the caller may change the settings (cluster admins).
+    pub can_edit: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RouterRow {
+    pub node: String,
+    pub address: String,
+    /// The table version it said it serves (0 until it answered).
+    pub version: i64,
+    pub error: String,
+    /// When Berth last heard from it (RFC 3339, empty if never).
+    pub seen: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RouteRow {
+    /// `app/service:port`.
+    pub id: String,
+    pub host: String,
+    pub path: String,
+    pub sides: Vec<SideRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SideRow {
+    pub name: String,
+    pub weight: u32,
+    pub backends: Vec<BackendRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct BackendRow {
+    pub task: String,
+    pub address: String,
+    /// `up`, `ejected` (refused connections), `probe_failing`, `probe_pending`.
+    pub state: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TcpRow {
+    pub id: String,
+    pub port: u16,
+    pub error: String,
+    pub backends: Vec<BackendRow>,
+}
+
+/// The settings a cluster admin sends (REST `PUT /api/v1/clusters/{id}/routing`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoutingSettings {
+    /// Empty for none.
+    #[serde(default)]
+    pub root_domain: String,
+    #[serde(default)]
+    pub edge_label: bool,
+}
+
+#[cfg(feature = "ssr")]
+pub mod map {
+    use super::*;
+
+    fn backends(bs: Vec<domain::route::BackendView>) -> Vec<BackendRow> {
+        bs.into_iter().map(|b| BackendRow { task: b.task, address: b.address, state: b.state }).collect()
+    }
+
+    pub fn routing(actor: &domain::Actor, cluster: i64, r: domain::route::Routing) -> RoutingView {
+        RoutingView {
+            cluster,
+            root_domain: r.root_domain,
+            edge_label: r.edge_label,
+            version: r.version,
+            routers: r
+                .routers
+                .into_iter()
+                .map(|x| RouterRow {
+                    node: x.node,
+                    address: x.address,
+                    version: x.version,
+                    error: x.error,
+                    seen: if x.seen_at > 0 { domain::clock::rfc3339(x.seen_at) } else { String::new() },
+                })
+                .collect(),
+            routes: r
+                .routes
+                .into_iter()
+                .map(|x| RouteRow {
+                    id: x.id,
+                    host: x.host,
+                    path: x.path,
+                    sides: x
+                        .sides
+                        .into_iter()
+                        .map(|s| SideRow { name: s.name, weight: s.weight, backends: backends(s.backends) })
+                        .collect(),
+                })
+                .collect(),
+            tcp: r
+                .tcp
+                .into_iter()
+                .map(|t| TcpRow { id: t.id, port: t.port, error: t.error, backends: backends(t.backends) })
+                .collect(),
+            can_edit: domain::authz::authorize(actor, domain::Permission::ClusterManage(cluster)).is_ok(),
+        }
+    }
+}
+
+#[server(endpoint = "get_routing", output = crate::codec::Wire)]
+pub async fn get_routing(cluster: i64) -> Result<RoutingView, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let r = berth.routing(&actor, cluster).await.map_err(wire)?;
+    Ok(map::routing(&actor, cluster, r))
+}
+
+/// `edge_label` comes from a checkbox: present ("on") or absent.
+#[server(endpoint = "set_routing", output = crate::codec::Wire)]
+pub async fn set_routing(
+    cluster: i64,
+    root_domain: String,
+    edge_label: Option<String>,
+) -> Result<RoutingView, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let r = berth.set_routing(&actor, cluster, &root_domain, edge_label.is_some()).await.map_err(wire)?;
+    Ok(map::routing(&actor, cluster, r))
+}
