@@ -22,6 +22,34 @@ pub use policy::{validate_allowances, Allowances, HostPath};
 pub use spec::*;
 pub use values::{lb_target, routing_target, LbTarget, RoutingTarget, MAX_ROUTING_DOMAIN};
 
+/// The 1-based line of a service's label whose key ends with `suffix` (e.g. `routing.port_80`),
+/// found in the template's text (for messages about a label the spec no longer places); 0 when it is
+/// not found.
+pub fn label_line(text: &str, service: &str, suffix: &str) -> usize {
+    let mut within: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        if within.is_some_and(|at| indent <= at) {
+            within = None;
+        }
+        let key = trimmed.trim_start_matches(['"', '\'']);
+        if within.is_none()
+            && key.strip_prefix(service).is_some_and(|rest| rest.trim_start_matches(['"', '\'']).starts_with(':'))
+        {
+            within = Some(indent);
+            continue;
+        }
+        if within.is_some() && trimmed.contains(suffix) {
+            return i + 1;
+        }
+    }
+    0
+}
+
 /// Templates larger than this are refused before parsing.
 pub const MAX_TEMPLATE_BYTES: usize = 256 * 1024;
 

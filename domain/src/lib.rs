@@ -49,8 +49,8 @@ pub use observe::{alerts, logs, mail, metrics};
 /// A cluster's routing: settings, routers, the names of the routers' service and ports.
 pub mod route {
     pub use crate::routing::{
-        check_root_domain, BackendView, RouteView, Router, Routing, SideView, TcpView, ADMIN_PORT, EDGE_LABEL,
-        ROUTER_SERVICE, SYSTEM_LABEL,
+        check_root_domain, BackendView, Certificate, RouteView, Router, Routing, SideView, TcpView, ADMIN_PORT,
+        EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL,
     };
 }
 pub use runtime::{idempotency, job};

@@ -157,8 +157,8 @@ pub fn local_config(data: &std::path::Path) -> crate::Config {
 pub const ROUTER_TARGET: &str = "x86_64-unknown-linux-musl";
 
 /// The static berth-router binary for tests' routers: `BERTH_ROUTER_BIN` if set, else the
-/// workspace's debug build for [`ROUTER_TARGET`], built the first time it is missing (`scripts/test`
-/// builds it before the tests, so this is for a test run by hand).
+/// workspace's debug build for [`ROUTER_TARGET`], brought up to date once per test process (cargo
+/// does nothing when it is; `scripts/test` builds it before the tests and sets the variable).
 pub fn router_binary() -> std::path::PathBuf {
     static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     BUILT
@@ -169,7 +169,7 @@ pub fn router_binary() -> std::path::PathBuf {
             let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
             let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or(workspace.join("target"));
             let path = target.join(ROUTER_TARGET).join("debug").join("berth-router");
-            if !path.exists() {
+            {
                 let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                     .args(["build", "-p", "router", "--bin", "berth-router", "--target", ROUTER_TARGET])
                     .env("CC_x86_64_unknown_linux_musl", "musl-gcc")

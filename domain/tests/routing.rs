@@ -54,6 +54,43 @@ async fn request(addr: &str, host: &str, cookie: Option<&str>) -> Option<(u16, S
     tokio::time::timeout(Duration::from_secs(3), exchange).await.ok().flatten()
 }
 
+/// A CA and a certificate it signed for `host`: (CA PEM, certificate PEM, key PEM).
+fn test_certificate(host: &str) -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::default();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap().signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), leaf.pem(), key.serialize_pem())
+}
+
+/// GET / over TLS to `addr` with SNI `host`, trusting only `ca_pem`; the body, or None.
+async fn https_get(addr: &str, host: &str, ca_pem: &str) -> Option<String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls_pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).ok()?).ok()?;
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let exchange = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let name = rustls_pki_types::ServerName::try_from(host.to_string()).ok()?;
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.ok()?;
+        tls.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await.ok()?;
+        let mut out = Vec::new();
+        let _ = tls.read_to_end(&mut out).await;
+        let text = String::from_utf8_lossy(&out).into_owned();
+        Some(text.split_once("\r\n\r\n")?.1.trim().to_string())
+    };
+    tokio::time::timeout(Duration::from_secs(3), exchange).await.ok().flatten()
+}
+
 async fn eventually(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
     let started = Instant::now();
     while !check().await {
@@ -100,6 +137,28 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
     let (app, job) = berth.deploy_app(&admin(), &input).await.unwrap();
     let job = domain::testing::job_end(berth, job).await;
     assert_eq!(job.status, "succeeded", "{}: {:?}", job.error, job.steps());
+
+    // Another app cannot take a route this one holds: refused at its line, naming the holder.
+    let thief = "services:\n  web:\n    image: berth-test/routed:1\n    labels:\n      berth.routing.port_80: \"www.shop.test\"\n";
+    let input2 = AppInput {
+        cluster_id: id,
+        name: "thief".into(),
+        compose: thief.into(),
+        vars: BTreeMap::new(),
+        template_id: None,
+    };
+    match berth.deploy_app(&admin(), &input2).await {
+        Err(domain::Error::Invalid { field, message }) => {
+            assert_eq!(field, "compose");
+            assert!(
+                message.contains(
+                    "line 5: services.web.labels.berth.routing.port_80: www.shop.test/ is routed to app shop"
+                ),
+                "{message}"
+            );
+        }
+        other => panic!("a claimed route was not refused: {other:?}"),
+    }
 
     // Joining the routing network is Berth's doing, not drift; the routers are no stack to adopt.
     let detail = berth.app_detail(&admin(), app).await.unwrap();
@@ -164,6 +223,19 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
             && out.contains("shop_web-")
     })
     .await;
+
+    // TLS by SNI with an uploaded certificate: its names are read from it, and the routers serve it.
+    let (ca_pem, cert_pem, key_pem) = test_certificate("www.shop.test");
+    let wrong = berth.upload_certificate(&admin(), id, &cert_pem, &test_certificate("x.test").2).await;
+    assert!(matches!(wrong, Err(domain::Error::Invalid { ref field, .. }) if field == "key"), "{wrong:?}");
+    let cert = berth.upload_certificate(&admin(), id, &cert_pem, &key_pem).await.unwrap();
+    assert_eq!(cert.hosts, ["www.shop.test"]);
+    let https = format!("{}:443", nodes[0]);
+    eventually(Duration::from_secs(30), "https://www.shop.test answers with the uploaded certificate", async || {
+        https_get(&https, "www.shop.test", &ca_pem).await.is_some_and(|body| body.starts_with("shop_web-"))
+    })
+    .await;
+    assert_eq!(berth.routing(&admin(), id).await.unwrap().certificates.len(), 1);
 
     // Scaling to five adds the new tasks' backends.
     berth.scale_service(&admin(), app, "web", 5).await.unwrap();

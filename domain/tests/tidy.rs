@@ -58,7 +58,11 @@ const CONFINED: &[(&str, &[&str], &str)] = &[
         "only the store runs SQL (error.rs maps its errors, testing.rs makes test databases)",
     ),
     ("bollard", &["engine/"], "only the engine adapter talks to Docker"),
-    ("rustls", &["engine/", "observe/webhook.rs"], "mutual TLS to hosts is the engine's; webhooks post over https"),
+    (
+        "rustls",
+        &["engine/", "observe/webhook.rs", "routing/certs.rs"],
+        "mutual TLS to hosts is the engine's; webhooks post over https; an uploaded certificate is checked against its key",
+    ),
     (
         "hyper_rustls",
         &["engine/", "observe/webhook.rs"],
@@ -67,8 +71,8 @@ const CONFINED: &[(&str, &[&str], &str)] = &[
     ("tokio_rustls", &["engine/"], "the routers' admin port is reached by the engine adapter"),
     (
         "rustls_pki_types",
-        &["engine/", "observe/webhook.rs"],
-        "mutual TLS to hosts is the engine's; webhooks post over https",
+        &["engine/", "observe/webhook.rs", "routing/certs.rs"],
+        "mutual TLS to hosts is the engine's; webhooks post over https; uploaded certificates are PEM",
     ),
 ];
 

@@ -149,7 +149,8 @@ impl RouteTable {
         for (i, cert) in self.certificates.iter().enumerate() {
             defaults += usize::from(cert.default);
             for host in &cert.hosts {
-                if let Err(e) = check_host(host) {
+                // A certificate may name `*.example.com`: every name one label below it.
+                if let Err(e) = check_host(host.strip_prefix("*.").unwrap_or(host)) {
                     refuse(format!("certificates[{i}].hosts"), e);
                 }
             }

@@ -38,10 +38,14 @@ impl std::fmt::Debug for Live {
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let live = self.0.load();
-        hello
-            .server_name()
-            .and_then(|name| live.certs.get(&name.to_ascii_lowercase()).cloned())
-            .or_else(|| live.default_cert.clone())
+        let name = hello.server_name().map(str::to_ascii_lowercase);
+        let exact = name.as_deref().and_then(|n| live.certs.get(n));
+        // Then a wildcard certificate for the name's parent (`a.example.com` → `*.example.com`).
+        let wildcard = || {
+            let (_, parent) = name.as_deref()?.split_once('.')?;
+            live.certs.get(&format!("*.{parent}"))
+        };
+        exact.or_else(wildcard).cloned().or_else(|| live.default_cert.clone())
     }
 }
 

@@ -326,11 +326,18 @@ async fn https_picks_the_certificate_by_sni_and_speaks_http2_by_alpn() {
     let a = Backend::start("a").await;
     let ca = Ca::new("test CA");
     let (shop, fallback) = (ca.server(&["shop.test"]), ca.server(&["default.test"]));
+    let wild = ca.server(&["*.apps.test"]);
     let router = Router::new(fast());
     let mut t = table(1, vec![route("shop", "shop.test", "/", vec![side("v1", 1, &[&a])])]);
     t.certificates = vec![
         Certificate { hosts: vec!["shop.test".into()], cert_pem: shop.cert.clone(), key_pem: shop.key, default: false },
         Certificate { hosts: vec![], cert_pem: fallback.cert.clone(), key_pem: fallback.key, default: true },
+        Certificate {
+            hosts: vec!["*.apps.test".into()],
+            cert_pem: wild.cert.clone(),
+            key_pem: wild.key,
+            default: false,
+        },
     ];
     router.apply(t).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -339,7 +346,12 @@ async fn https_picks_the_certificate_by_sni_and_speaks_http2_by_alpn() {
     let (_stop, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(router::serve::serve(router.clone(), listener, Some(acceptor), rx, Duration::from_secs(1)));
 
-    for (sni, want) in [("shop.test", &shop.cert), ("default.test", &fallback.cert), ("unknown.test", &fallback.cert)] {
+    for (sni, want) in [
+        ("shop.test", &shop.cert),
+        ("default.test", &fallback.cert),
+        ("blog.apps.test", &wild.cert),
+        ("unknown.test", &fallback.cert),
+    ] {
         let tcp = TcpStream::connect(addr).await.unwrap();
         let name = rustls_pki_types::ServerName::try_from(sni.to_owned()).unwrap();
         let connector = tls_client(&ca, &[b"h2", b"http/1.1"]);

@@ -135,6 +135,8 @@ fn rows() -> Vec<Row> {
         row("set_workload_policy", Manage, |i| vec![("cluster", s(i.cluster)), ("paths", s("")), ("networks", s(""))]),
         row("get_routing", Read, |i| vec![("cluster", s(i.cluster))]),
         row("set_routing", Manage, |i| vec![("cluster", s(i.cluster)), ("root_domain", s(""))]),
+        row("upload_certificate", Manage, |i| vec![("cluster", s(i.cluster)), ("certificate", s("")), ("key", s(""))]),
+        row("delete_certificate", Manage, |i| vec![("cluster", s(i.cluster)), ("id", s("1"))]),
         row("get_job", Read, |i| vec![("id", s(i.job))]),
         row("get_node", Read, |i| [vec![("cluster", s(i.cluster)), ("node", s(i.node))], list_args()].concat()),
         row("list_nodes", Read, |i| [vec![("cluster", s(i.cluster))], list_args()].concat()),
@@ -288,6 +290,8 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("PUT", "/api/v1/clusters/{id}/policy", Rule::Manage),
     ("GET", "/api/v1/clusters/{id}/routing", Rule::Read),
     ("PUT", "/api/v1/clusters/{id}/routing", Rule::Manage),
+    ("POST", "/api/v1/clusters/{id}/certificates", Rule::Manage),
+    ("DELETE", "/api/v1/clusters/{id}/certificates/{cert}", Rule::Manage),
     ("POST", "/api/v1/apps", Rule::Operate),
     ("GET", "/api/v1/apps/{id}", Rule::Read),
     ("DELETE", "/api/v1/apps/{id}", Rule::Operate),
@@ -317,7 +321,10 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
     };
     let mut url = format!(
         "{base}{}",
-        path.replace("{id}", &id.to_string()).replace("{service}", "nope").replace("{rule}", "999999")
+        path.replace("{id}", &id.to_string())
+            .replace("{service}", "nope")
+            .replace("{rule}", "999999")
+            .replace("{cert}", "999999")
     );
     if path.ends_with("/metrics") && path.contains("{id}") {
         url.push_str("?scope=cluster");
@@ -329,6 +336,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
         "/api/v1/clusters/{id}/alerts" => Some(serde_json::json!({ "name": "", "kind": "metric" })),
         "/api/v1/clusters/{id}/policy" => Some(serde_json::json!({ "paths": [], "networks": [] })),
         "/api/v1/clusters/{id}/routing" => Some(serde_json::json!({ "root_domain": "", "edge_label": false })),
+        "/api/v1/clusters/{id}/certificates" => Some(serde_json::json!({ "certificate": "", "key": "" })),
         _ => None,
     };
     (url, body)

@@ -19,8 +19,30 @@ pub struct RoutingView {
     pub routers: Vec<RouterRow>,
     pub routes: Vec<RouteRow>,
     pub tcp: Vec<TcpRow>,
+    pub certificates: Vec<CertificateRow>,
     /// Whether the caller may change the settings (cluster admins).
     pub can_edit: bool,
+}
+
+/// An uploaded certificate (its key never leaves Berth).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CertificateRow {
+    pub id: i64,
+    pub hosts: Vec<String>,
+    /// RFC 3339.
+    pub expires: String,
+    /// Whole days until it expires.
+    pub days_left: i64,
+    pub created_by: String,
+}
+
+/// A certificate and its key as PEM (REST `POST /api/v1/clusters/{id}/certificates`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CertificateUpload {
+    pub certificate: String,
+    pub key: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +112,16 @@ pub mod map {
         bs.into_iter().map(|b| BackendRow { task: b.task, address: b.address, state: b.state }).collect()
     }
 
+    pub fn certificate(c: domain::route::Certificate) -> CertificateRow {
+        CertificateRow {
+            id: c.id,
+            hosts: c.hosts,
+            expires: domain::clock::rfc3339(c.not_after),
+            days_left: (c.not_after - domain::clock::now_ms()).div_euclid(86_400_000),
+            created_by: c.created_by,
+        }
+    }
+
     pub fn routing(actor: &domain::Actor, cluster: i64, r: domain::route::Routing) -> RoutingView {
         RoutingView {
             cluster,
@@ -126,6 +158,7 @@ pub mod map {
                 .into_iter()
                 .map(|t| TcpRow { id: t.id, port: t.port, error: t.error, backends: backends(t.backends) })
                 .collect(),
+            certificates: r.certificates.into_iter().map(certificate).collect(),
             can_edit: domain::authz::authorize(actor, domain::Permission::ClusterManage(cluster)).is_ok(),
         }
     }
@@ -150,4 +183,19 @@ pub async fn set_routing(
     let (berth, actor) = context()?;
     let r = berth.set_routing(&actor, cluster, &root_domain, edge_label.is_some()).await.map_err(wire)?;
     Ok(map::routing(&actor, cluster, r))
+}
+
+#[server(endpoint = "upload_certificate", output = crate::codec::Wire)]
+pub async fn upload_certificate(cluster: i64, certificate: String, key: String) -> Result<CertificateRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let c = berth.upload_certificate(&actor, cluster, &certificate, &key).await.map_err(wire)?;
+    Ok(map::certificate(c))
+}
+
+#[server(endpoint = "delete_certificate", output = crate::codec::Wire)]
+pub async fn delete_certificate(cluster: i64, id: i64) -> Result<(), AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.delete_certificate(&actor, cluster, id).await.map_err(wire)
 }

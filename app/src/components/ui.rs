@@ -162,7 +162,7 @@ pub fn page_id(prefix: &'static str, name: &'static str) -> Memo<i64> {
 #[component]
 pub fn StatusBadge(#[prop(into)] status: String, #[prop(optional)] testid: &'static str) -> impl IntoView {
     let tone = match status.as_str() {
-        "ready" | "succeeded" | "active" | "running" | "done" | "resolved" | "up" => {
+        "ready" | "succeeded" | "active" | "running" | "done" | "resolved" | "up" | "current" => {
             "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200"
         }
         "creating" | "pending" | "removing" | "deleting" | "pause" | "preparing" | "starting" | "assigned"

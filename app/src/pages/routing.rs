@@ -9,7 +9,9 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::routing::{get_routing, BackendRow, RouteRow, RoutingView, SetRouting};
+use crate::api::routing::{
+    get_routing, BackendRow, DeleteCertificate, RouteRow, RoutingView, SetRouting, UploadCertificate,
+};
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 
 #[component]
@@ -18,9 +20,15 @@ pub fn RoutingPage() -> impl IntoView {
     let cluster = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
     let save = ServerAction::<SetRouting>::new();
     crate::toast_on_success!(save, "Routing saved");
+    let upload = ServerAction::<UploadCertificate>::new();
+    crate::toast_on_success!(upload, "Certificate uploaded");
+    let delete = ServerAction::<DeleteCertificate>::new();
+    crate::toast_on_success!(delete, "Certificate deleted");
     let tick = ticker(Duration::from_secs(3));
-    let page =
-        crate::codec::resource(move || (cluster(), tick.get(), save.version().get()), |(c, _, _)| get_routing(c));
+    let page = crate::codec::resource(
+        move || (cluster(), tick.get(), save.version().get() + upload.version().get() + delete.version().get()),
+        |(c, _, _)| get_routing(c),
+    );
     // The settings form reads its values once in the browser, and again after a save: refreshes
     // never reset what is being typed.
     let settings = LocalResource::new(move || {
@@ -30,7 +38,7 @@ pub fn RoutingPage() -> impl IntoView {
     let body = move || {
         Suspend::new(async move {
             match page.await {
-                Ok(v) => view! { <Served v /> }.into_any(),
+                Ok(v) => view! { <Served v delete /> }.into_any(),
                 Err(e) => {
                     if e.code == "unauthenticated" {
                         go_to("/signin");
@@ -47,7 +55,7 @@ pub fn RoutingPage() -> impl IntoView {
                 <A href=move || format!("/clusters/{}", cluster()) attr:class=BUTTON>"Back to the cluster"</A>
             </PageHeader>
             {move || settings.get().map(|r| match r {
-                Ok(v) => view! { <Settings v save /> }.into_any(),
+                Ok(v) => view! { <Settings v save upload /> }.into_any(),
                 Err(_) => ().into_any(),
             })}
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
@@ -57,8 +65,11 @@ pub fn RoutingPage() -> impl IntoView {
 
 /// The root domain and edge nodes: a form for cluster admins, facts for everyone else.
 #[component]
-fn Settings(v: RoutingView, save: ServerAction<SetRouting>) -> impl IntoView {
+fn Settings(v: RoutingView, save: ServerAction<SetRouting>, upload: ServerAction<UploadCertificate>) -> impl IntoView {
     let error = move || save.value().get().and_then(Result::err);
+    let upload_error = move || upload.value().get().and_then(Result::err);
+    let can_edit = v.can_edit;
+    let cluster = v.cluster;
     let root = v.root_domain.clone();
     let shown = if root.is_empty() { "none".to_string() } else { root.clone() };
     view! {
@@ -89,12 +100,30 @@ fn Settings(v: RoutingView, save: ServerAction<SetRouting>) -> impl IntoView {
                 }.into_any()
             }}
         </Card>
+        {can_edit.then(|| view! {
+            <Card title="Upload a certificate">
+                <ActionForm action=upload attr:class="grid gap-3 lg:grid-cols-2" attr:data-testid="certificate-form">
+                    <input type="hidden" name="cluster" value=cluster />
+                    <label class="text-sm">"Certificate (PEM, with its chain)"
+                        <textarea name="certificate" rows="5" class=INPUT placeholder="-----BEGIN CERTIFICATE-----" data-testid="certificate-pem"></textarea>
+                        <span class="block text-xs text-red-600" data-testid="error-certificate">{move || upload_error().and_then(|e| e.for_field("certificate"))}</span>
+                    </label>
+                    <label class="text-sm">"Private key (PEM)"
+                        <textarea name="key" rows="5" class=INPUT placeholder="-----BEGIN PRIVATE KEY-----" data-testid="certificate-key"></textarea>
+                        <span class="block text-xs text-red-600" data-testid="error-key">{move || upload_error().and_then(|e| e.for_field("key"))}</span>
+                    </label>
+                    <p class="text-xs text-slate-500 lg:col-span-2">"The names it serves and its expiry are read from it; the key is sealed at rest and only the routers get it. Names no certificate covers get a self-signed one."</p>
+                    <div><button type="submit" class=PRIMARY data-testid="certificate-upload">"Upload"</button></div>
+                </ActionForm>
+                {move || upload_error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="certificate-error" /> })}
+            </Card>
+        })}
     }
 }
 
 /// What the routers serve, refreshed.
 #[component]
-fn Served(v: RoutingView) -> impl IntoView {
+fn Served(v: RoutingView, delete: ServerAction<DeleteCertificate>) -> impl IntoView {
     let current = v.version;
     let filter = RwSignal::new(String::new());
     let routes = v.routes.clone();
@@ -121,15 +150,13 @@ fn Served(v: RoutingView) -> impl IntoView {
                             <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
                                 {v.routers.iter().map(|r| {
                                     let state = if !r.error.is_empty() { "unreachable" } else if r.version == current { "current" } else { "behind" };
-                                    let badge = if state == "current" { "ready" } else { state };
                                     view! {
                                         <tr data-testid="router-row">
                                             <td class="py-2 pr-3 font-medium">{r.node.clone()}</td>
                                             <td class="px-3 py-2 font-mono text-xs">{r.address.clone()}</td>
                                             <td class="px-3 py-2">
                                                 <span class="mr-2 font-mono" data-testid="router-version">{format!("v{}", r.version)}</span>
-                                                <StatusBadge status=badge.to_string() />
-                                                {(state == "current").then(|| view! { <span class="sr-only">"serves the current table"</span> })}
+                                                <StatusBadge status=state.to_string() />
                                                 {(!r.error.is_empty()).then(|| view! { <div class="text-xs text-red-700 dark:text-red-300 whitespace-normal">{r.error.clone()}</div> })}
                                             </td>
                                             <td class="px-3 py-2 text-xs text-slate-500">{r.seen.clone()}</td>
@@ -182,6 +209,37 @@ fn Served(v: RoutingView) -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
+                }.into_any()
+            }}
+        </Card>
+        <Card title="Certificates">
+            {if v.certificates.is_empty() {
+                view! { <p class="text-sm text-slate-500" data-testid="certificates-none">"None uploaded: HTTPS answers with a self-signed certificate, which browsers warn about."</p> }.into_any()
+            } else {
+                let (cluster, can_edit) = (v.cluster, v.can_edit);
+                view! {
+                    <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="certificates">
+                        {v.certificates.iter().map(|c| {
+                            let soon = c.days_left < 14;
+                            let id = c.id;
+                            view! {
+                                <li class="flex flex-wrap items-center gap-3 py-2" data-testid="certificate-row">
+                                    <span class="font-mono">{c.hosts.join(", ")}</span>
+                                    <span class=if soon { "text-xs text-amber-700 dark:text-amber-300" } else { "text-xs text-slate-500" }>
+                                        {format!("expires {} ({} days)", c.expires, c.days_left)}
+                                    </span>
+                                    <span class="text-xs text-slate-500">{format!("uploaded by {}", c.created_by)}</span>
+                                    {can_edit.then(|| view! {
+                                        <ActionForm action=delete>
+                                            <input type="hidden" name="cluster" value=cluster />
+                                            <input type="hidden" name="id" value=id />
+                                            <button type="submit" class=BUTTON data-testid="certificate-delete">"Delete"</button>
+                                        </ActionForm>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
                 }.into_any()
             }}
         </Card>

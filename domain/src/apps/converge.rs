@@ -74,6 +74,7 @@ impl Berth {
                     }
                     let parsed = self.parse_compose(&input.compose, &input.vars).await?;
                     self.check_policy(actor, input.cluster_id, &name, &parsed.spec).await?;
+                    self.check_routes(input.cluster_id, &name, &input.compose, &parsed.spec).await?;
                     let vars = self.seal_vars(&input.vars)?;
                     let first = NewVersion {
                         compose: &input.compose,
@@ -409,6 +410,7 @@ impl Berth {
                 }
                 let parsed = self.parse_compose(&compose_text, &vars).await?;
                 self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;
+                self.check_routes(app.cluster_id, &app.name, &compose_text, &parsed.spec).await?;
                 let sealed = self.seal_vars(&vars)?;
                 let v = NewVersion { compose: &compose_text, vars: &sealed, action, note: &note, by: &user.username };
                 self.store.app_add_version(app.id, &v, "deploying", now_ms()).await?;

@@ -1,6 +1,7 @@
 //! Routing: Berth's router (berth-router) on every cluster — the route table computed from the
 //! apps' routing and load-balancer labels and their running tasks (`table.rs`), the routers' system
-//! service and the loop that keeps every router serving the current table (`router.rs`), and the
+//! service and the loop that keeps every router serving the current table (`router.rs`), the TLS
+//! certificates they serve (`certs.rs`), and the
 //! cluster's routing settings (root domain, edge nodes) with what each router serves (here).
 //!
 //! May import: `runtime/`, `audit/`, `engine/`, `store/`, the root files, `clusters/` (routers run
@@ -8,6 +9,7 @@
 //! folder imports it; its loop follows each cluster's reconciler through `reconcile::Follower`,
 //! registered in lib.rs.
 
+pub(crate) mod certs;
 pub(crate) mod router;
 pub(crate) mod table;
 
@@ -22,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::runtime::lease;
 use crate::Berth;
 
+pub use certs::Certificate;
 pub use router::{ADMIN_PORT, EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL};
 
 /// A cluster's routing as its page shows it.
@@ -38,6 +41,8 @@ pub struct Routing {
     /// that answers; empty when none does).
     pub routes: Vec<RouteView>,
     pub tcp: Vec<TcpView>,
+    /// Uploaded certificates (the routers serve a self-signed one for names none covers).
+    pub certificates: Vec<Certificate>,
 }
 
 /// One route as a router serves it.
@@ -130,6 +135,7 @@ impl Berth {
             })
             .collect();
         let (routes, tcp) = self.served_routes(cluster_id, &routers).await;
+        let certificates = self.certificate_list(cluster_id).await?;
         Ok(Routing {
             root_domain: row.root_domain,
             edge_label: row.edge_label == 1,
@@ -137,6 +143,7 @@ impl Berth {
             routers,
             routes,
             tcp,
+            certificates,
         })
     }
 

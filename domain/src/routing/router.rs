@@ -79,6 +79,7 @@ pub(crate) struct Opened {
     pub(crate) row: RoutingRow,
     pub(crate) cookie_secret: String,
     pub(crate) router_key: String,
+    pub(crate) default_key: String,
 }
 
 impl Berth {
@@ -100,8 +101,20 @@ impl Berth {
             }
         };
         let sealer = self.sealer()?;
+        let row = if row.default_cert.is_empty() {
+            let (cert, key) = super::certs::self_signed()?;
+            self.store.routing_default_cert(cluster_id, &cert, &sealer.seal(key.as_bytes())?).await?;
+            self.store.routing(cluster_id).await?.ok_or_else(|| internal("the routing row went away"))?
+        } else {
+            row
+        };
         let open = |s: &str| -> Result<String> { Ok(String::from_utf8_lossy(&sealer.unseal(s)?).into_owned()) };
-        Ok(Opened { cookie_secret: open(&row.cookie_secret)?, router_key: open(&row.router_key)?, row })
+        Ok(Opened {
+            cookie_secret: open(&row.cookie_secret)?,
+            router_key: open(&row.router_key)?,
+            default_key: open(&row.default_key)?,
+            row,
+        })
     }
 
     async fn router_admin(&self) -> Result<RouterAdmin> {
@@ -186,6 +199,8 @@ impl Berth {
             .collect();
         let tasks = self.routed_tasks(cluster_id).await?;
         let (mut table, skipped) = table::build(&opened.row.root_domain, &opened.cookie_secret, &services, &tasks);
+        table.certificates =
+            self.table_certificates(cluster_id, (&opened.row.default_cert, &opened.default_key)).await?;
         for s in &skipped {
             tracing::debug!(cluster = cluster_id, app = %s.app, target = %s.target, why = %s.why, "not routed");
         }

@@ -17,6 +17,9 @@ pub struct RoutingRow {
     pub version: i64,
     pub digest: String,
     pub updated_at: i64,
+    /// The self-signed certificate served when no uploaded one names the host (key sealed).
+    pub default_cert: String,
+    pub default_key: String,
 }
 
 /// One router as last seen.
@@ -31,8 +34,8 @@ pub struct RouterRow {
     pub seen_at: i64,
 }
 
-const ROUTING_COLUMNS: &str =
-    "cluster_id, root_domain, edge_label, cookie_secret, router_cert, router_key, version, digest, updated_at";
+const ROUTING_COLUMNS: &str = "cluster_id, root_domain, edge_label, cookie_secret, router_cert, router_key, version, \
+    digest, updated_at, default_cert, default_key";
 
 impl Store {
     pub async fn routing(&self, cluster_id: i64) -> Result<Option<RoutingRow>> {
@@ -135,5 +138,84 @@ impl Store {
         .bind(cluster_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// An uploaded certificate (its key still sealed).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CertificateRow {
+    pub id: i64,
+    pub cluster_id: i64,
+    /// The names it is valid for, as JSON.
+    pub hosts: String,
+    pub cert_pem: String,
+    pub key_sealed: String,
+    pub not_after: i64,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+impl CertificateRow {
+    pub fn hosts(&self) -> Vec<String> {
+        serde_json::from_str(&self.hosts).unwrap_or_default()
+    }
+}
+
+impl Store {
+    pub async fn certificates(&self, cluster_id: i64) -> Result<Vec<CertificateRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, cluster_id, hosts, cert_pem, key_sealed, not_after, created_by, created_at \
+             FROM routing_certificates WHERE cluster_id = $1 ORDER BY id",
+        )
+        .bind(cluster_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn certificate_insert(
+        &self,
+        cluster_id: i64,
+        hosts: &[String],
+        cert_pem: &str,
+        key_sealed: &str,
+        not_after: i64,
+        by: &str,
+        now: i64,
+    ) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO routing_certificates (cluster_id, hosts, cert_pem, key_sealed, not_after, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(cluster_id)
+        .bind(serde_json::to_string(hosts)?)
+        .bind(cert_pem)
+        .bind(key_sealed)
+        .bind(not_after)
+        .bind(by)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Deletes a cluster's certificate; `false` when it had none with that id.
+    pub async fn certificate_delete(&self, cluster_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM routing_certificates WHERE cluster_id = $1 AND id = $2")
+            .bind(cluster_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Sets the cluster's self-signed default certificate if it has none yet.
+    pub async fn routing_default_cert(&self, cluster_id: i64, cert: &str, key_sealed: &str) -> Result<()> {
+        sqlx::query("UPDATE cluster_routing SET default_cert = $2, default_key = $3 WHERE cluster_id = $1 AND default_cert = ''")
+            .bind(cluster_id)
+            .bind(cert)
+            .bind(key_sealed)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

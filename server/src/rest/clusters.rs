@@ -1,7 +1,7 @@
 //! Clusters, their nodes and workload policy, and the jobs that change them.
 
 use app::api::cluster::{map, ClusterRow, JobRow, NodeRow};
-use app::api::routing::{RoutingSettings, RoutingView};
+use app::api::routing::{CertificateRow, CertificateUpload, RoutingSettings, RoutingView};
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
@@ -20,6 +20,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(nodes))
         .routes(routes!(workload_policy, set_workload_policy))
         .routes(routes!(routing, set_routing))
+        .routes(routes!(upload_certificate))
+        .routes(routes!(delete_certificate))
         .routes(routes!(job))
 }
 
@@ -107,6 +109,32 @@ async fn set_routing(
 ) -> Result<Json<RoutingView>, ApiError> {
     let r = state.berth.set_routing(&actor, id, &input.root_domain, input.edge_label).await.map_err(fail(&actor))?;
     Ok(Json(app::api::routing::map::routing(&actor, id, r)))
+}
+
+/// Uploads a TLS certificate and its key (PEM) for a cluster's routers (cluster admins); the names
+/// it serves and its expiry are read from it.
+#[utoipa::path(post, path = "/api/v1/clusters/{id}/certificates", summary = "Upload a certificate for the routers (cluster admins)", params(("id" = i64, Path, description = "The cluster's id")), request_body = CertificateUpload, security(("token" = [])),
+    responses((status = 200, description = "OK", body = CertificateRow), Refusals, BodyRefusals))]
+async fn upload_certificate(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    Body(input): Body<CertificateUpload>,
+) -> Result<Json<CertificateRow>, ApiError> {
+    let c = state.berth.upload_certificate(&actor, id, &input.certificate, &input.key).await.map_err(fail(&actor))?;
+    Ok(Json(app::api::routing::map::certificate(c)))
+}
+
+/// Removes an uploaded certificate (cluster admins).
+#[utoipa::path(delete, path = "/api/v1/clusters/{id}/certificates/{cert}", summary = "Delete an uploaded certificate (cluster admins)", params(("id" = i64, Path, description = "The cluster's id"), ("cert" = i64, Path, description = "The certificate's id")), security(("token" = [])),
+    responses((status = 204, description = "Deleted"), Refusals))]
+async fn delete_certificate(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, cert)): ApiPath<(i64, i64)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state.berth.delete_certificate(&actor, id, cert).await.map_err(fail(&actor))?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", summary = "An operation's progress", params(("id" = i64, Path, description = "The job's id")), security(("token" = [])),

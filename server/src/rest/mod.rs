@@ -43,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/clusters/{id}/policy"),
     ("GET", "/api/v1/clusters/{id}/routing"),
     ("PUT", "/api/v1/clusters/{id}/routing"),
+    ("POST", "/api/v1/clusters/{id}/certificates"),
+    ("DELETE", "/api/v1/clusters/{id}/certificates/{cert}"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{id}"),
     ("DELETE", "/api/v1/apps/{id}"),

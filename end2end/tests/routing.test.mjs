@@ -1,0 +1,131 @@
+// Routing in Chromium: on a one-node cluster, set a root domain on the Routing page (a bad one is
+// refused at its field), deploy an app with a routing label, see its URL on the app page and its
+// route with a healthy backend and a router serving the current table on the Routing page, then
+// open the URL in a browser that resolves the domain to the edge node.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import {
+  startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
+  assertAccessible,
+} from '../support.mjs';
+import { chromium } from 'playwright-core';
+
+let berth;
+let browser;
+
+before(async () => {
+  ensureTestImage();
+  berth = await startBerth();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await berth?.stop({ keepData: true });
+  removeBerthLeftovers(berth.dataDir);
+  rmSync(berth.dataDir, { recursive: true, force: true });
+});
+
+const SHOP = `services:
+  web:
+    image: berth-test/busybox:1
+    init: true
+    hostname: "{{.Service.Name}}-{{.Task.Slot}}"
+    command: ["sh", "-c", "busybox mkdir -p /www && busybox hostname > /www/index.html && exec busybox httpd -f -p 8080 -h /www"]
+    labels:
+      berth.routing.port_8080: shop
+`;
+
+test('routing: root domain, a routed app reached at its domain, routers and routes on the Routing page', async () => {
+  const { page, assertClean, allow } = await watchedPage(browser);
+  await createAdmin(page, berth);
+
+  await page.goto(`${berth.url}/clusters/new`);
+  await hydrated(page);
+  await page.getByTestId('cluster-name').fill('routing-e2e');
+  await page.getByTestId('cluster-nodes').fill('1');
+  await page.getByTestId('create-cluster').click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await jobSucceeded(page);
+  await page.getByTestId('job-next').click();
+  await page.waitForURL(/\/clusters\/\d+$/);
+  const clusterUrl = page.url();
+
+  // The Routing page before anything is routed: no routers, no routes.
+  await hydrated(page);
+  await page.getByTestId('open-routing').click();
+  await page.waitForURL(/\/clusters\/\d+\/routing$/);
+  await hydrated(page);
+  await page.getByTestId('routers-none').waitFor();
+  await page.getByTestId('routes-none').waitFor();
+
+  // A bad root domain is refused at its field; a good one is saved.
+  allow(({ status, console }) => status === 422 || /status of 422/.test(console ?? ''));
+  await page.getByTestId('root-domain').fill('not a domain');
+  await page.getByTestId('routing-save').click();
+  await page.getByTestId('error-root_domain').getByText(/is not a domain/).waitFor();
+  await page.getByTestId('root-domain').fill('routing-e2e.test');
+  await page.getByTestId('routing-save').click();
+  await page.getByTestId('toast').getByText('Routing saved').waitFor();
+  allow(() => false);
+  assert.equal(await page.getByTestId('root-domain').inputValue(), 'routing-e2e.test');
+
+  // Deploy the routed app.
+  await page.goto(`${clusterUrl.replace(/\/clusters\/(\d+)$/, '/apps/new?cluster=$1')}`);
+  await hydrated(page);
+  await page.getByTestId('app-cluster').selectOption({ label: 'routing-e2e' });
+  await page.getByTestId('app-name').fill('shop');
+  await page.getByTestId('compose').fill(SHOP);
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-ok').waitFor();
+  await page.getByTestId('deploy').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  await hydrated(page);
+  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+
+  // The app page says where the service is served.
+  const link = page.locator('[data-testid=service][data-name=web] [data-testid=route-links] a');
+  await link.getByText('http://shop.routing-e2e.test/').waitFor();
+
+  // The Routing page: the route with its backend up, the edge node's router on the current table.
+  await page.goto(`${clusterUrl}/routing`);
+  await hydrated(page);
+  const route = page.locator('[data-testid=route-row]').filter({ hasText: 'http://shop.routing-e2e.test' });
+  await route.getByTestId('route-backends').getByText('1 of 1 up').waitFor({ timeout: 60_000 });
+  assert.match(await route.innerText(), /shop\/web:8080/);
+  const router = page.getByTestId('router-row').first();
+  await router.getByText('current').waitFor({ timeout: 30_000 });
+  const address = (await router.locator('td').nth(1).innerText()).trim();
+  assert.match(address, /^\d+\.\d+\.\d+\.\d+$/);
+  // Wait longer than a refresh: the settings form keeps what is typed.
+  await page.getByTestId('root-domain').fill('typing.example');
+  await page.waitForResponse((r) => r.url().endsWith('/api/get_routing'), { timeout: 15_000 });
+  await page.waitForResponse((r) => r.url().endsWith('/api/get_routing'), { timeout: 15_000 });
+  assert.equal(await page.getByTestId('root-domain').inputValue(), 'typing.example');
+  await assertAccessible(page, 'the routing page');
+  const shots = process.env.BERTH_SCREENSHOTS;
+  if (shots) await page.screenshot({ path: `${shots}/routing.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  if (shots) await page.screenshot({ path: `${shots}/routing-390.png`, fullPage: true });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `the routing page fits 390 px (scroll width ${width})`);
+
+  // A browser that resolves the domain to the edge node opens the app through the router.
+  const visitor = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', `--host-resolver-rules=MAP shop.routing-e2e.test ${address}`],
+  });
+  try {
+    const p = await visitor.newPage();
+    const res = await p.goto('http://shop.routing-e2e.test/');
+    assert.equal(res.status(), 200);
+    assert.equal((await p.locator('body').innerText()).trim(), 'shop_web-1');
+    assert.equal(res.headers()['x-berth-router'], undefined, 'the answer is the app\'s, not the router\'s');
+  } finally {
+    await visitor.close();
+  }
+  assertClean(assert);
+});
