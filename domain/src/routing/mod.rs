@@ -231,6 +231,7 @@ impl Berth {
             let berth = berth.clone();
             async move {
                 if !berth.hold_lease(&lease::cluster(cluster_id), berth.cluster_lease_ttl()).await {
+                    router::forget(&berth.routing, cluster_id);
                     return;
                 }
                 if let Err(e) = berth.route_pass(cluster_id).await {

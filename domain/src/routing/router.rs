@@ -54,6 +54,8 @@ pub struct RoutingState {
     ensured: Mutex<HashMap<i64, String>>,
     /// Per cluster and node: the version a router said it serves, and when.
     pushed: Mutex<HashMap<(i64, String), (u64, Instant)>>,
+    /// Per cluster: the last table's digest and version (the store is written only on a change).
+    versions: Mutex<HashMap<i64, (String, u64)>>,
 }
 
 impl std::fmt::Debug for RoutingState {
@@ -64,6 +66,14 @@ impl std::fmt::Debug for RoutingState {
 
 pub(crate) fn lock_loops(state: &RoutingState) -> std::sync::MutexGuard<'_, HashMap<i64, tokio::task::JoinHandle<()>>> {
     lock(&state.loops)
+}
+
+/// Forgets what this process remembers of a cluster's routing (another replica routes it now, and
+/// may hand out versions meanwhile).
+pub(crate) fn forget(state: &RoutingState, cluster_id: i64) {
+    lock(&state.versions).remove(&cluster_id);
+    lock(&state.ensured).remove(&cluster_id);
+    lock(&state.pushed).retain(|(c, _), _| *c != cluster_id);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -181,6 +191,10 @@ impl Berth {
     /// anything to route, get the table to every router.
     pub(crate) async fn route_pass(&self, cluster_id: i64) -> Result<()> {
         let wanted = self.routed_services(cluster_id).await?;
+        // A cluster that never routed anything costs one read per pass, no engine call.
+        if wanted.is_empty() && self.store.routing(cluster_id).await?.is_none_or(|r| r.version == 0) {
+            return Ok(());
+        }
         let (_, manager) = self.reachable_manager(cluster_id).await?;
         let installation = self.installation().await?;
         let live = manager.services_labelled(&crate::clusters::cluster::owned_by(&installation, cluster_id)).await?;
@@ -205,7 +219,15 @@ impl Berth {
             tracing::debug!(cluster = cluster_id, app = %s.app, target = %s.target, why = %s.why, "not routed");
         }
         let digest = table::digest(&table);
-        table.version = self.store.routing_version(cluster_id, &digest, now_ms()).await? as u64;
+        let known = lock(&self.routing.versions).get(&cluster_id).filter(|(d, _)| *d == digest).map(|(_, v)| *v);
+        table.version = match known {
+            Some(v) => v,
+            None => {
+                let v = self.store.routing_version(cluster_id, &digest, now_ms()).await? as u64;
+                lock(&self.routing.versions).insert(cluster_id, (digest, v));
+                v
+            }
+        };
         self.ensure_routers(cluster_id, &opened, &manager, &installation, &table).await?;
         self.push_table(cluster_id, &opened.row, &table).await
     }
