@@ -135,7 +135,13 @@ test('apps: flagged template, variables, deploy with progress, scale, new versio
   await page.getByTestId('edit').click();
   await page.getByTestId('undone').getByText('web scaled to 2 (the template says 1)').waitFor();
   await page.getByTestId('var-GREETING').waitFor();
+  // Before anything is deployed, the preview says what the version does to each service: the same
+  // template only undoes the scale (in place); a new greeting (in the command) replaces the tasks.
+  const webPreview = page.locator('[data-testid=preview-service][data-name=web]');
+  await webPreview.and(page.locator('[data-change=in_place]')).getByText('replicas: 2 → 1').waitFor();
   await page.getByTestId('var-GREETING').fill('goodbye');
+  await page.getByRole('button', { name: 'Check', exact: true }).click();
+  await webPreview.and(page.locator('[data-change=replaced]')).getByText(/command: .*hello.* → .*goodbye/).waitFor();
   await page.getByTestId('update').click();
   // While the update runs the page never shows JSON as drift nor "3/2 running".
   assert.doesNotMatch(await page.getByTestId('services').innerText(), /[{}"]|\d\/\d running/);

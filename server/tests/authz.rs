@@ -205,6 +205,7 @@ fn rows() -> Vec<Row> {
             vec![("cluster", s(i.cluster)), ("name", s("")), ("compose", s("")), ("vars", s(""))]
         }),
         row("update_app", Operate, |i| vec![("id", s(i.app)), ("compose", s("")), ("vars", s(""))]),
+        row("preview_update", Operate, |i| vec![("id", s(i.app)), ("compose", s("services: {}")), ("vars", s(""))]),
         row("redeploy_app", Operate, |i| vec![("id", s(i.app))]),
         row("rollback_app", Operate, |i| vec![("id", s(i.app)), ("version", s(999))]),
         row("scale_service", Operate, |i| vec![("id", s(i.app)), ("service", s("nope")), ("replicas", s("1"))]),

@@ -394,6 +394,23 @@ pub async fn deploy_app(
     Ok(Deployed { app, job })
 }
 
+/// What an update to `compose` would do to each service (shown on Edit before it is confirmed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewRow {
+    pub service: String,
+    /// `replaced`, `in_place`, `unchanged`, `added` or `removed`.
+    pub change: String,
+    pub fields: Vec<String>,
+}
+
+#[server(endpoint = "preview_update", output = crate::codec::Wire)]
+pub async fn preview_update(id: i64, compose: String, vars: String) -> Result<Vec<PreviewRow>, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let rows = berth.preview_update(&actor, id, &compose, &map::vars(&vars)?).await.map_err(wire)?;
+    Ok(rows.into_iter().map(|p| PreviewRow { service: p.service, change: p.change, fields: p.fields }).collect())
+}
+
 /// A new version of an app; variables not given keep their values. Answers the job id.
 #[server(endpoint = "update_app", output = crate::codec::Wire)]
 pub async fn update_app(id: i64, compose: String, vars: String) -> Result<i64, AppError> {

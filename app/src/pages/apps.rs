@@ -826,12 +826,11 @@ fn Edit(
     let kept: Vec<String> = vars.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
     let values = RwSignal::new(vars.into_iter().filter_map(|(k, v)| Some((k, v?))).collect::<BTreeMap<_, _>>());
     let check = ServerAction::<CheckApp>::new();
+    let preview = ServerAction::<crate::api::app::PreviewUpdate>::new();
     let run_check = Callback::new(move |_| {
-        check.dispatch(CheckApp {
-            cluster,
-            compose: text.get_untracked(),
-            vars: vars_to_text(&filled(&values.get_untracked())),
-        });
+        let vars = vars_to_text(&filled(&values.get_untracked()));
+        check.dispatch(CheckApp { cluster, compose: text.get_untracked(), vars: vars.clone() });
+        preview.dispatch(crate::api::app::PreviewUpdate { id, compose: text.get_untracked(), vars });
     });
     // Check once at the start so the variables show.
     Effect::new(move |_| run_check.run(()));
@@ -849,6 +848,28 @@ fn Edit(
                 })}
                 <ComposeEditor text check=result on_change=run_check />
                 <VariablesForm variables values kept />
+                {move || preview.value().get().and_then(Result::ok).filter(|p| !p.is_empty()).map(|rows| view! {
+                    <div class="rounded-lg border border-slate-200 p-3 text-sm dark:border-slate-700" data-testid="update-preview">
+                        <p class="font-medium">"What deploying this version does"</p>
+                        <ul class="mt-1 space-y-1">
+                            {rows.into_iter().map(|r| {
+                                let (what, tone) = match r.change.as_str() {
+                                    "replaced" => ("tasks replaced (rolling)", "text-amber-800 dark:text-amber-200"),
+                                    "in_place" => ("changed in place, tasks keep running", "text-sky-800 dark:text-sky-200"),
+                                    "added" => ("new service", "text-emerald-800 dark:text-emerald-200"),
+                                    "removed" => ("removed", "text-red-800 dark:text-red-200"),
+                                    _ => ("keeps running as it is", "text-slate-600 dark:text-slate-400"),
+                                };
+                                view! {
+                                    <li data-testid="preview-service" data-name=r.service.clone() data-change=r.change.clone()>
+                                        <span class="font-semibold">{r.service.clone()}</span>": "<span class=tone>{what}</span>
+                                        {(!r.fields.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!(" — {}", r.fields.join("; "))}</span> })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                })}
                 <div class="flex justify-end gap-2">
                     <button type="button" class=BUTTON on:click=move |_| ui.editing.set(None)>"Cancel"</button>
                     <button type="button" class=BUTTON on:click=move |_| run_check.run(())>"Check"</button>

@@ -45,6 +45,20 @@ pub fn by_hand(spec: &compose::AppSpec, overrides: &Overrides) -> Vec<String> {
 /// What differs between a desired and a live service spec, one line per leaf field
 /// (`mode.replicated: 3 desired, 2 live`), values as plain text, shortened, never JSON.
 pub fn drift(desired: &compose::ServiceSpec, live: &compose::ServiceSpec) -> Vec<String> {
+    differences(desired, live, |field, want, have| format!("{field}: {want} desired, {have} live"))
+}
+
+/// What a new version changes in a service, one line per field (`image: web:1 → web:2`).
+pub fn changes(old: &compose::ServiceSpec, new: &compose::ServiceSpec) -> Vec<String> {
+    differences(new, old, |field, new, old| format!("{field}: {old} → {new}"))
+}
+
+/// The fields of `desired` that `live` does not have, each said by `line(field, desired, live)`.
+fn differences(
+    desired: &compose::ServiceSpec,
+    live: &compose::ServiceSpec,
+    line: fn(&str, &str, &str) -> String,
+) -> Vec<String> {
     let (Ok(serde_json::Value::Object(d)), Ok(serde_json::Value::Object(l))) =
         (serde_json::to_value(desired), serde_json::to_value(live))
     else {
@@ -76,14 +90,20 @@ pub fn drift(desired: &compose::ServiceSpec, live: &compose::ServiceSpec) -> Vec
         if key == "environment" {
             out.push("environment (values not shown)".to_string());
         } else {
-            leaf_drift(key, want, &have, &mut out);
+            leaf_drift(key, want, &have, line, &mut out);
         }
     }
     out
 }
 
 /// The leaves under `path` that differ between `want` and `have`, as lines.
-fn leaf_drift(path: &str, want: &serde_json::Value, have: &serde_json::Value, out: &mut Vec<String>) {
+fn leaf_drift(
+    path: &str,
+    want: &serde_json::Value,
+    have: &serde_json::Value,
+    line: fn(&str, &str, &str) -> String,
+    out: &mut Vec<String>,
+) {
     use serde_json::Value;
     match (want, have) {
         (Value::Object(w), Value::Object(h)) => {
@@ -91,14 +111,14 @@ fn leaf_drift(path: &str, want: &serde_json::Value, have: &serde_json::Value, ou
             for k in keys {
                 let (a, b) = (w.get(k).unwrap_or(&Value::Null), h.get(k).unwrap_or(&Value::Null));
                 if a != b {
-                    leaf_drift(&format!("{path}.{k}"), a, b, out);
+                    leaf_drift(&format!("{path}.{k}"), a, b, line, out);
                 }
             }
         }
         (Value::Object(w), Value::Null) | (Value::Null, Value::Object(w)) if w.is_empty() => {}
         _ => {
             let field = if path == "mode.replicated" { "replicas" } else { path };
-            out.push(format!("{field}: {} desired, {} live", short(&plain(want)), short(&plain(have))))
+            out.push(line(field, short(&plain(want)), short(&plain(have))))
         }
     }
 }
