@@ -26,6 +26,8 @@ pub struct LiveRoute {
     pub route: Route,
     path: String,
     pub sides: Vec<LiveSide>,
+    /// The sides' weights, in order (what the weighted pick reads).
+    weights: Vec<u32>,
     wrr: Mutex<Vec<i64>>,
 }
 
@@ -33,6 +35,8 @@ pub struct LiveSide {
     pub name: String,
     pub weight: u32,
     pub backends: Vec<Backend>,
+    /// Each backend's address as a URI authority, made once per table rather than per request.
+    pub authorities: Vec<hyper::http::uri::Authority>,
     next: AtomicUsize,
     pub metrics: Arc<SideMetrics>,
 }
@@ -41,6 +45,7 @@ pub struct LiveSide {
 pub struct Picked<'a> {
     pub side: &'a LiveSide,
     pub backend: &'a Backend,
+    pub authority: &'a hyper::http::uri::Authority,
 }
 
 impl Live {
@@ -85,6 +90,11 @@ impl Live {
                 .map(|s| LiveSide {
                     name: s.name.clone(),
                     weight: s.weight,
+                    authorities: s
+                        .backends
+                        .iter()
+                        .map(|b| b.addr.to_string().parse().expect("a socket address is a URI authority"))
+                        .collect(),
                     backends: s.backends.clone(),
                     next: AtomicUsize::new(0),
                     metrics: metrics.side(&route.id, &s.name),
@@ -94,6 +104,7 @@ impl Live {
                 route: route.clone(),
                 path: table::normal_path(&route.path).to_owned(),
                 wrr: Mutex::new(vec![0; sides.len()]),
+                weights: sides.iter().map(|s| s.weight).collect(),
                 sides,
             };
             hosts.entry(route.host.clone()).or_default().push(Arc::new(live));
@@ -143,20 +154,22 @@ impl LiveRoute {
         let usable = |b: &Backend| !avoid.contains(&b) && health.usable(b);
         if let Some(id) = cookie.and_then(|c| live.sticky_target(self, c)) {
             for side in self.sides.iter().filter(|s| s.weight > 0) {
-                if let Some(backend) = side.backends.iter().find(|b| b.id == id && usable(b)) {
-                    return Some(Picked { side, backend });
+                if let Some(j) = side.backends.iter().position(|b| b.id == id && usable(b)) {
+                    return Some(Picked { side, backend: &side.backends[j], authority: &side.authorities[j] });
                 }
             }
         }
-        let weights: Vec<u32> = self.sides.iter().map(|s| s.weight).collect();
-        let i = {
+        let i = if self.sides.len() == 1 {
+            // One side (every route outside a release): no weighted pick, no lock.
+            (self.weights[0] > 0 && self.sides[0].backends.iter().any(usable)).then_some(0)?
+        } else {
             let mut current = self.wrr.lock().unwrap_or_else(|e| e.into_inner());
-            pick::smooth_wrr(&mut current, &weights, |i| self.sides[i].backends.iter().any(usable))?
+            pick::smooth_wrr(&mut current, &self.weights, |i| self.sides[i].backends.iter().any(usable))?
         };
         let side = &self.sides[i];
         let start = side.next.fetch_add(1, Ordering::Relaxed);
         let j = pick::round_robin(side.backends.len(), start, |j| usable(&side.backends[j]))?;
-        Some(Picked { side, backend: &side.backends[j] })
+        Some(Picked { side, backend: &side.backends[j], authority: &side.authorities[j] })
     }
 }
 

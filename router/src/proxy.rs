@@ -315,7 +315,8 @@ impl Router {
             headers.insert(header::UPGRADE, protocol.clone());
         }
         forwarded(&mut headers, peer, tls, &host);
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let path_and_query =
+            parts.uri.path_and_query().cloned().unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
         let no_body = body.is_end_stream();
         let mut body = Some(Limited::new(body, self.opts.max_body as usize));
         let mut tried: Vec<&Backend> = Vec::new();
@@ -323,7 +324,12 @@ impl Router {
         for _ in 0..ATTEMPTS {
             let Some(picked) = route.pick(&live, &self.health, cookie.as_deref(), &tried) else { break };
             first_side.get_or_insert(picked.side);
-            let Ok(uri) = format!("http://{}{path}", picked.backend.addr).parse::<Uri>() else {
+            let Ok(uri) = Uri::builder()
+                .scheme(hyper::http::uri::Scheme::HTTP)
+                .authority(picked.authority.clone())
+                .path_and_query(path_and_query.clone())
+                .build()
+            else {
                 return self.refuse(StatusCode::BAD_REQUEST, "bad request target");
             };
             let out_body = match body.take() {
@@ -511,11 +517,13 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// backends when the client sent the host in the request target (HTTP/2).
 fn forwarded(headers: &mut HeaderMap, peer: SocketAddr, tls: bool, host: &str) {
     let xff = HeaderName::from_static("x-forwarded-for");
-    let ip = peer.ip().to_canonical().to_string();
-    let value = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {ip}"),
-        None => ip,
-    };
+    use std::fmt::Write as _;
+    let mut value = String::with_capacity(48);
+    if let Some(prior) = headers.get(&xff).and_then(|v| v.to_str().ok()) {
+        value.push_str(prior);
+        value.push_str(", ");
+    }
+    let _ = write!(value, "{}", peer.ip().to_canonical());
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.insert(xff, v);
     }
