@@ -381,4 +381,7 @@ fn extension_labels(ext: &Extensions, labels: &mut BTreeMap<String, String>) {
     for (port, val) in &ext.lb {
         put(&format!("lb.port_{port}"), val.clone());
     }
+    if let Some(m) = ext.update_method {
+        put("update_method", m.as_str().into());
+    }
 }

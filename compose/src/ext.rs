@@ -125,6 +125,10 @@ pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut
             "latest_image" => ext.latest_image = boolean(cx).unwrap_or(ext.latest_image),
             "zone_spread" => ext.zone_spread = boolean(cx).unwrap_or(ext.zone_spread),
             "routing.session_sticky" => ext.session_sticky = boolean(cx).unwrap_or(ext.session_sticky),
+            "update_method" => match crate::UpdateMethod::parse(v) {
+                Some(m) => ext.update_method = Some(m),
+                None => bad(cx, "must be rolling or blue-green"),
+            },
             _ => {
                 if let Some(key) = name.strip_prefix("auto_scaling.").filter(|k| AUTO_SCALING.contains(k)) {
                     if v.parse::<f64>().is_ok_and(f64::is_finite) {

@@ -348,6 +348,40 @@ pub struct Extensions {
     pub session_sticky: bool,
     /// `berth.lb.port_<n>` values, kept for load balancer integration.
     pub lb: BTreeMap<u16, String>,
+    /// `berth.update_method`: how an update that replaces this service is released (`rolling`
+    /// when not given; `blue-green` on any service makes the whole update a blue-green release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_method: Option<UpdateMethod>,
+}
+
+/// How an update reaches the running app.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateMethod {
+    /// Swarm replaces each service's tasks as its update config says.
+    #[default]
+    Rolling,
+    /// The new version's renamed services come up beside the old ones under the same routes at
+    /// weight 0; people move the weight, then confirm or roll back.
+    BlueGreen,
+}
+
+impl UpdateMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateMethod::Rolling => "rolling",
+            UpdateMethod::BlueGreen => "blue-green",
+        }
+    }
+
+    /// The method a label or form value names; only these spellings.
+    pub fn parse(written: &str) -> Option<UpdateMethod> {
+        match written {
+            "rolling" => Some(UpdateMethod::Rolling),
+            "blue-green" => Some(UpdateMethod::BlueGreen),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

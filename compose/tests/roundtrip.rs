@@ -174,6 +174,7 @@ fn rich() -> AppSpec {
                 .collect(),
             session_sticky: true,
             lb: [(443, "tcp://front-1:8443".to_string())].into_iter().collect(),
+            update_method: Some(UpdateMethod::BlueGreen),
         },
         line: 0,
         lines: BTreeMap::new(),

@@ -204,7 +204,10 @@ fn rows() -> Vec<Row> {
         row("deploy_app", Operate, |i| {
             vec![("cluster", s(i.cluster)), ("name", s("")), ("compose", s("")), ("vars", s(""))]
         }),
-        row("update_app", Operate, |i| vec![("id", s(i.app)), ("compose", s("")), ("vars", s(""))]),
+        row("update_app", Operate, |i| vec![("id", s(i.app)), ("compose", s("")), ("vars", s("")), ("method", s(""))]),
+        row("set_release_weight", Operate, |i| vec![("id", s(i.app)), ("weight", s(50))]),
+        row("confirm_release", Operate, |i| vec![("id", s(i.app))]),
+        row("rollback_release", Operate, |i| vec![("id", s(i.app))]),
         row("preview_update", Operate, |i| vec![("id", s(i.app)), ("compose", s("services: {}")), ("vars", s(""))]),
         row("redeploy_app", Operate, |i| vec![("id", s(i.app))]),
         row("rollback_app", Operate, |i| vec![("id", s(i.app)), ("version", s(999))]),
@@ -298,6 +301,10 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("DELETE", "/api/v1/apps/{id}", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/update", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/redeploy", Rule::Operate),
+    ("GET", "/api/v1/apps/{id}/release", Rule::Read),
+    ("PUT", "/api/v1/apps/{id}/release/weight", Rule::Operate),
+    ("POST", "/api/v1/apps/{id}/release/confirm", Rule::Operate),
+    ("POST", "/api/v1/apps/{id}/release/rollback", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/services/{service}/scale", Rule::Operate),
     ("GET", "/api/v1/jobs/{id}", Rule::Read),
     ("GET", "/api/v1/operations", Rule::AnyUser),
@@ -333,6 +340,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
     let body = match path {
         "/api/v1/apps" => Some(serde_json::json!({ "cluster": cluster, "name": "", "compose": "" })),
         "/api/v1/apps/{id}/update" => Some(serde_json::json!({ "compose": "" })),
+        "/api/v1/apps/{id}/release/weight" => Some(serde_json::json!({ "weight": 50 })),
         "/api/v1/apps/{id}/services/{service}/scale" => Some(serde_json::json!({ "replicas": 1 })),
         "/api/v1/clusters/{id}/alerts" => Some(serde_json::json!({ "name": "", "kind": "metric" })),
         "/api/v1/clusters/{id}/policy" => Some(serde_json::json!({ "paths": [], "networks": [] })),

@@ -96,6 +96,30 @@ pub struct ServiceRow {
     pub links: Vec<String>,
     /// Where the cluster's routers serve the service (its routing labels).
     pub urls: Vec<String>,
+    /// In a release in progress: `old` or `new` for a pair's services, else empty.
+    pub side: String,
+}
+
+/// An app's blue-green release (in progress, or its last one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseRow {
+    pub id: i64,
+    pub method: String,
+    /// `starting`, `awaiting`, `confirming`, `rolling_back`, `failed`, `confirmed`, `rolled_back`.
+    pub state: String,
+    pub open: bool,
+    pub from_version: i64,
+    pub to_version: i64,
+    /// (old service, new service).
+    pub pairs: Vec<(String, String)>,
+    /// The new side's share in percent.
+    pub weight: u32,
+    /// The share every router serves, once they all do.
+    pub served_weight: Option<u32>,
+    pub message: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,6 +135,7 @@ pub struct AppPage {
     pub live_error: Option<String>,
     /// Changes made by hand since the current version (a new version undoes them).
     pub by_hand: Vec<String>,
+    pub release: Option<ReleaseRow>,
     pub access: Access,
     pub jobs: Vec<crate::api::cluster::JobRow>,
 }
@@ -271,13 +296,33 @@ pub mod map {
                     deployed: s.deployed,
                     links: s.links,
                     urls: s.urls,
+                    side: s.side,
                 })
                 .collect(),
             extra_services: d.extra_services,
             live_error: d.live_error,
             by_hand: d.by_hand,
+            release: d.release.map(release),
             access,
             jobs,
+        }
+    }
+
+    pub fn release(r: domain::release::Release) -> ReleaseRow {
+        ReleaseRow {
+            open: r.open(),
+            id: r.id,
+            method: r.method,
+            state: r.state,
+            from_version: r.from_version,
+            to_version: r.to_version,
+            pairs: r.pairs,
+            weight: r.weight,
+            served_weight: r.served_weight,
+            message: r.message,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 
@@ -411,12 +456,47 @@ pub async fn preview_update(id: i64, compose: String, vars: String) -> Result<Ve
     Ok(rows.into_iter().map(|p| PreviewRow { service: p.service, change: p.change, fields: p.fields }).collect())
 }
 
-/// A new version of an app; variables not given keep their values. Answers the job id.
+/// A new version of an app; variables not given keep their values. `method` is `rolling`,
+/// `blue-green` or empty (what the template's `berth.update_method` says). Answers the job id.
 #[server(endpoint = "update_app", output = crate::codec::Wire)]
-pub async fn update_app(id: i64, compose: String, vars: String) -> Result<i64, AppError> {
+pub async fn update_app(id: i64, compose: String, vars: String, method: String) -> Result<i64, AppError> {
+    use super::ssr::{context, invalid, wire};
+    let (berth, actor) = context()?;
+    let method = match method.as_str() {
+        "" => None,
+        m => Some(compose::UpdateMethod::parse(m).ok_or_else(|| invalid("method", "must be rolling or blue-green"))?),
+    };
+    berth.update_app_as(&actor, id, &compose, &map::vars(&vars)?, method).await.map_err(wire)
+}
+
+/// Sets the new side's share (percent) of a blue-green release's routes.
+#[server(endpoint = "set_release_weight", output = crate::codec::Wire)]
+pub async fn set_release_weight(id: i64, weight: String) -> Result<ReleaseRow, AppError> {
+    use super::ssr::{context, invalid, wire};
+    let (berth, actor) = context()?;
+    let weight: u32 = weight
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .map_err(|_| invalid("weight", "the new side's share is a whole percentage from 0 to 100"))?;
+    berth.set_release_weight(&actor, id, weight).await.map(map::release).map_err(wire)
+}
+
+/// Confirms a blue-green release (all traffic to the new side, old services removed); the job id.
+#[server(endpoint = "confirm_release", output = crate::codec::Wire)]
+pub async fn confirm_release(id: i64) -> Result<i64, AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
-    berth.update_app(&actor, id, &compose, &map::vars(&vars)?).await.map_err(wire)
+    berth.confirm_release(&actor, id).await.map_err(wire)
+}
+
+/// Rolls a blue-green release back (all traffic to the old side, new services removed); the job id.
+#[server(endpoint = "rollback_release", output = crate::codec::Wire)]
+pub async fn rollback_release(id: i64) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.rollback_release(&actor, id).await.map_err(wire)
 }
 
 #[server(endpoint = "redeploy_app", output = crate::codec::Wire)]

@@ -11,8 +11,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::app::{
-    app_diff, get_app, get_template, get_templates, list_apps, vars_to_text, AppPage, CheckApp, DeleteApp, DeployApp,
-    RedeployApp, RollbackApp, ScaleService, ServiceRow, SetServiceResources, StartApp, StopApp, UpdateApp,
+    app_diff, get_app, get_template, get_templates, list_apps, vars_to_text, AppPage, CheckApp, ConfirmRelease,
+    DeleteApp, DeployApp, RedeployApp, ReleaseRow, RollbackApp, RollbackRelease, ScaleService, ServiceRow,
+    SetReleaseWeight, SetServiceResources, StartApp, StopApp, UpdateApp,
 };
 use crate::api::cluster::{get_clusters, JobRow};
 use crate::components::compose_editor::{filled, ComposeEditor, VariablesForm};
@@ -271,11 +272,17 @@ struct Actions {
     stop: ServerAction<StopApp>,
     start: ServerAction<StartApp>,
     delete: ServerAction<DeleteApp>,
+    weight: ServerAction<SetReleaseWeight>,
+    confirm: ServerAction<ConfirmRelease>,
+    unrelease: ServerAction<RollbackRelease>,
 }
 
 impl Actions {
     fn version(&self) -> usize {
-        self.scale.version().get()
+        self.weight.version().get()
+            + self.confirm.version().get()
+            + self.unrelease.version().get()
+            + self.scale.version().get()
             + self.resources.version().get()
             + self.redeploy.version().get()
             + self.rollback.version().get()
@@ -295,6 +302,9 @@ impl Actions {
             .or_else(|| j(self.update.value().get()))
             .or_else(|| j(self.start.value().get()))
             .or_else(|| j(self.delete.value().get()))
+            .or_else(|| self.weight.value().get().and_then(Result::err))
+            .or_else(|| j(self.confirm.value().get()))
+            .or_else(|| j(self.unrelease.value().get()))
     }
 }
 
@@ -345,6 +355,9 @@ pub fn AppView() -> impl IntoView {
         stop: ServerAction::new(),
         start: ServerAction::new(),
         delete: ServerAction::new(),
+        weight: ServerAction::new(),
+        confirm: ServerAction::new(),
+        unrelease: ServerAction::new(),
     };
     let ui = Ui {
         editing: RwSignal::new(None),
@@ -427,6 +440,7 @@ pub fn AppView() -> impl IntoView {
             {move || ui.editing.get().map(|(compose, vars, cluster, undone)| view! {
                 <Edit id=app_id.get_untracked() compose vars cluster undone update=actions.update ui />
             })}
+            <ReleasePanel page actions />
             <TabBar id=app_id tab />
             <Transition fallback=|| ()>{body}</Transition>
             <AppObserve page tab />
@@ -659,6 +673,9 @@ fn Operation(job: JobRow) -> impl IntoView {
         "app.redeploy" => "Redeploying",
         "app.start" => "Starting",
         "app.delete" => "Deleting",
+        "app.release" => "Releasing blue-green",
+        "app.release.confirm" => "Confirming the release",
+        "app.release.rollback" => "Rolling the release back",
         _ => "Operation",
     };
     let elapsed = job.finished_at.unwrap_or(job.now) - job.started_at;
@@ -693,6 +710,14 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
         <div class="rounded-lg border border-slate-200 p-3 dark:border-slate-800" data-testid="service" data-name=name.clone()>
             <div class="flex flex-wrap items-center gap-3">
                 <span class="font-semibold">{name.clone()}</span>
+                {(!s.side.is_empty()).then(|| {
+                    let (label, tone) = if s.side == "old" {
+                        ("old side", "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200")
+                    } else {
+                        ("new side", "bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-200")
+                    };
+                    view! { <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {tone}") data-testid="release-side">{label}</span> }
+                })}
                 <span class="font-mono text-xs text-slate-500">{s.image.clone()}</span>
                 <span class=if healthy { "text-sm text-emerald-700 dark:text-emerald-300" } else { "text-sm text-amber-700 dark:text-amber-300" } data-testid="replicas">
                     {replicas_text(s.running, s.desired, s.global)}
@@ -836,6 +861,7 @@ fn Edit(
     Effect::new(move |_| run_check.run(()));
     let result = Signal::derive(move || check.value().get().and_then(Result::ok));
     let variables = Signal::derive(move || result.get().map(|c| c.variables).unwrap_or_default());
+    let method = RwSignal::new(String::new());
     view! {
         <Card title="Edit: deploy a new version">
             <div class="space-y-4">
@@ -870,15 +896,153 @@ fn Edit(
                         </ul>
                     </div>
                 })}
-                <div class="flex justify-end gap-2">
+                <div class="flex flex-wrap items-end justify-end gap-2">
+                    <label class="mr-auto text-sm">"How to update"
+                        <select class=INPUT data-testid="update-method" on:change=move |ev| method.set(event_target_value(&ev))>
+                            <option value="" selected=move || method.get().is_empty()>"As the template says (berth.update_method, else rolling)"</option>
+                            <option value="rolling" selected=move || method.get() == "rolling">"Rolling update: swarm replaces the tasks"</option>
+                            <option value="blue-green" selected=move || method.get() == "blue-green">"Blue-green: renamed services start beside the old ones at weight 0"</option>
+                        </select>
+                    </label>
                     <button type="button" class=BUTTON on:click=move |_| ui.editing.set(None)>"Cancel"</button>
                     <button type="button" class=BUTTON on:click=move |_| run_check.run(())>"Check"</button>
                     <button type="button" class=PRIMARY data-testid="update" disabled=move || update.pending().get() on:click=move |_| {
-                        update.dispatch(UpdateApp { id, compose: text.get_untracked(), vars: vars_to_text(&filled(&values.get_untracked())) });
+                        update.dispatch(UpdateApp {
+                            id,
+                            compose: text.get_untracked(),
+                            vars: vars_to_text(&filled(&values.get_untracked())),
+                            method: method.get_untracked(),
+                        });
                     }>"Deploy new version"</button>
                 </div>
             </div>
         </Card>
+    }
+}
+
+/// A blue-green release in progress: both sides, the weight the new side gets (typed or picked, and
+/// what every router serves), **Confirm** and **Roll back**. It sits outside the part of the page
+/// that refreshes: the weight being typed and an open confirmation survive the refreshes, while
+/// the state, the sides and the served weight follow the page's data.
+#[component]
+fn ReleasePanel(page: crate::codec::Res<Result<AppPage, AppError>>, actions: Actions) -> impl IntoView {
+    let release = RwSignal::new(None::<(ReleaseRow, i64, bool)>);
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = page.get() {
+            let next = p.release.clone().filter(|r| r.open).map(|r| (r, p.app.id, p.access.operate));
+            if release.with_untracked(|r| *r != next) {
+                release.set(next);
+            }
+        }
+    });
+    let typed = RwSignal::new(None::<String>);
+    let asking = RwSignal::new(None::<&'static str>);
+    // A weight that was applied is what the release says from now on.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = actions.weight.value().get() {
+            typed.set(None);
+        }
+    });
+    let shown = move || {
+        typed.get().unwrap_or_else(|| release.with(|r| r.as_ref().map(|r| r.0.weight.to_string()).unwrap_or_default()))
+    };
+    move || {
+        release.get().map(|(r, id, operate)| {
+            let awaiting = r.state == "awaiting";
+            let can_roll_back = awaiting || r.state == "failed";
+            let (weight, served) = (r.weight, r.served_weight);
+            let pairs = r.pairs.clone();
+            let state_text = match r.state.as_str() {
+                "starting" => "starting the new side",
+                "awaiting" => "both sides run: move the weight, then confirm or roll back",
+                "confirming" => "confirming: moving everything to the new side",
+                "rolling_back" => "rolling back: moving everything to the old side",
+                "failed" => "the new side did not come up: roll back",
+                other => other,
+            }
+            .to_string();
+            view! {
+                <Card title="Blue-green release">
+                    <div class="space-y-4 text-sm" data-testid="release" data-state=r.state.clone() data-weight=weight.to_string()>
+                        <p>
+                            <span class="font-medium">{format!("Version {} → {}", r.from_version, r.to_version)}</span>
+                            " · "<span data-testid="release-state">{state_text}</span>
+                            {(!r.message.is_empty()).then(|| view! { <span class="text-red-700 dark:text-red-300">{format!(" — {}", r.message)}</span> })}
+                        </p>
+                        <ul class="space-y-1">
+                            {pairs.into_iter().map(|(old, new)| view! {
+                                <li data-testid="release-pair">
+                                    <span class="font-semibold">{old}</span>" (old side) → "<span class="font-semibold">{new}</span>" (new side)"
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <div>
+                            <div class="flex h-6 overflow-hidden rounded-md border border-slate-200 text-xs font-medium dark:border-slate-700" role="img"
+                                aria-label=format!("old side {} %, new side {weight} %", 100 - weight)>
+                                <div class="flex items-center justify-center bg-slate-300 text-slate-800 dark:bg-slate-600 dark:text-slate-100" style=format!("width: {}%", 100 - weight)>
+                                    {(weight < 90).then(|| format!("old {} %", 100 - weight))}
+                                </div>
+                                <div class="flex items-center justify-center bg-sky-600 text-white" style=format!("width: {weight}%")>
+                                    {(weight > 10).then(|| format!("new {weight} %"))}
+                                </div>
+                            </div>
+                            <p class="mt-1 text-xs text-slate-500" data-testid="release-served">
+                                {match served {
+                                    Some(s) if s == weight => format!("Every router serves the new side at {s} %."),
+                                    Some(s) => format!("Routers serve {s} %; moving to {weight} %…"),
+                                    None => format!("Routers are taking {weight} %…"),
+                                }}
+                            </p>
+                        </div>
+                        {operate.then(|| view! {
+                            <div class="flex flex-wrap items-end gap-2">
+                                <label class="text-sm">"New side's share (%)"
+                                    <input type="number" min="0" max="100" step="1" class=SMALL data-testid="release-weight"
+                                        disabled=!awaiting
+                                        prop:value=shown
+                                        on:input=move |ev| typed.set(Some(event_target_value(&ev))) />
+                                </label>
+                                <input type="range" min="0" max="100" step="5" class="w-40" aria-label="New side's share"
+                                    disabled=!awaiting prop:value=shown
+                                    on:input=move |ev| typed.set(Some(event_target_value(&ev))) />
+                                {[0u32, 10, 50, 100].into_iter().map(|w| view! {
+                                    <button type="button" class=BUTTON disabled=!awaiting on:click=move |_| typed.set(Some(w.to_string()))>{format!("{w} %")}</button>
+                                }).collect_view()}
+                                <button type="button" class=PRIMARY data-testid="release-set-weight"
+                                    disabled=move || !awaiting || actions.weight.pending().get()
+                                    on:click=move |_| { actions.weight.dispatch(SetReleaseWeight { id, weight: shown() }); }>
+                                    "Set weight"
+                                </button>
+                                <span class="flex-1"></span>
+                                <button type="button" class=PRIMARY data-testid="release-confirm" disabled=!awaiting on:click=move |_| asking.set(Some("confirm"))>"Confirm release"</button>
+                                <button type="button" class=BUTTON data-testid="release-rollback" disabled=!can_roll_back on:click=move |_| asking.set(Some("rollback"))>"Roll back"</button>
+                            </div>
+                        })}
+                        {move || asking.get().map(|what| {
+                            let (text, label) = if what == "confirm" {
+                                ("Move all traffic to the new side and remove the old services?", "Yes, confirm")
+                            } else {
+                                ("Move all traffic to the old side and remove the new services?", "Yes, roll back")
+                            };
+                            view! {
+                                <div role="alertdialog" class="flex flex-wrap items-center gap-3 rounded-lg border border-amber-200 bg-amber-50 p-3 dark:border-amber-900 dark:bg-amber-950">
+                                    <span class="flex-1">{text}</span>
+                                    <button type="button" class=if what == "confirm" { PRIMARY } else { DANGER } data-testid="release-sure" on:click=move |_| {
+                                        asking.set(None);
+                                        if what == "confirm" {
+                                            actions.confirm.dispatch(ConfirmRelease { id });
+                                        } else {
+                                            actions.unrelease.dispatch(RollbackRelease { id });
+                                        }
+                                    }>{label}</button>
+                                    <button type="button" class=BUTTON on:click=move |_| asking.set(None)>"Cancel"</button>
+                                </div>
+                            }
+                        })}
+                    </div>
+                </Card>
+            }
+        })
     }
 }
 

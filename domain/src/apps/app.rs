@@ -79,6 +79,8 @@ pub struct AppDetail {
     /// What was changed by hand since the current version (scale, resources), one line each: a
     /// new version from the template undoes it.
     pub by_hand: Vec<String>,
+    /// The app's release in progress, else its last one.
+    pub release: Option<crate::apps::release::Release>,
 }
 
 #[derive(Clone, Debug)]
@@ -103,6 +105,8 @@ pub struct ServiceView {
     pub links: Vec<String>,
     /// Where the cluster's routers serve it (its routing labels), e.g. `http://shop.apps.example.com/`.
     pub urls: Vec<String>,
+    /// In a release in progress: `old` or `new` for a pair's services, else empty.
+    pub side: String,
 }
 
 #[derive(Clone, Debug)]
@@ -415,6 +419,7 @@ impl Berth {
             extra_services: Vec::new(),
             live_error: None,
             by_hand: Vec::new(),
+            release: self.release_of(app.id).await?,
             app,
         };
         if let Err(e) = self.fill_live(&mut detail, &current.compose, &vars).await {
@@ -433,7 +438,22 @@ impl Berth {
         let parsed = self.parse_compose(compose_text, vars).await?;
         detail.by_hand = by_hand(&parsed.spec, &app.overrides());
         let installation = self.installation().await?;
-        let plan = Plan::new(&installation, app, app.version, parsed.spec, &app.overrides());
+        let mut plan = Plan::new(&installation, app, app.version, parsed.spec, &app.overrides());
+        // In a release, the old side's services are the app's too: from the version they run.
+        let mut sides: HashMap<String, &'static str> = HashMap::new();
+        if let Some(r) = detail.release.as_ref().filter(|r| r.open()) {
+            for (old, new) in &r.pairs {
+                sides.insert(old.clone(), "old");
+                sides.insert(new.clone(), "new");
+            }
+            if let Some(v) = self.store.app_version(app.id, r.from_version).await? {
+                let mut old = self.parse_compose(&v.compose, &self.open_vars(&v)?).await?.spec;
+                old.services.retain(|name, _| sides.get(name) == Some(&"old"));
+                let have: BTreeSet<String> = plan.deploys.iter().map(|d| d.alias.clone()).collect();
+                let old_plan = Plan::new(&installation, app, r.from_version, old, &Default::default());
+                plan.deploys.extend(old_plan.deploys.into_iter().filter(|d| !have.contains(&d.alias)));
+            }
+        }
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
         let live = plan.live(&manager).await?;
         let nodes = self.store.nodes(app.cluster_id).await?;
@@ -473,6 +493,7 @@ impl Berth {
                 deployed: false,
                 links: Vec::new(),
                 urls: super::plan::route_urls(&s.ext, &root_domain),
+                side: sides.get(&d.alias).map(|s| s.to_string()).unwrap_or_default(),
             };
             if let Some(l) = live.get(&d.name) {
                 view.deployed = true;
@@ -482,7 +503,10 @@ impl Berth {
                 }
                 view.update_state = l.update_state.clone();
                 view.update_message = l.update_message.clone();
-                view.drift = drift(&engine::normalise(d), &l.spec);
+                if view.side != "old" {
+                    // The old side keeps running as it was: what it runs is not drift.
+                    view.drift = drift(&engine::normalise(d), &l.spec);
+                }
                 view.tasks = task_views(manager.service_tasks(&l.id).await?, &node_names);
                 let running: BTreeSet<&str> =
                     view.tasks.iter().filter(|t| t.state == "running").map(|t| t.node.as_str()).collect();
@@ -579,6 +603,7 @@ impl Berth {
         let op = app_op("app.stop", &app, app.name.clone(), json!({ "app": app_id }));
         self.mutate(actor, op, |_| async move {
             let _claim = self.claim_app(app.id).await?;
+            self.no_open_release(&app).await?;
             let (_, manager) = self.reachable_manager(app.cluster_id).await?;
             let filter = vec![format!("{STACK_NAMESPACE}={}", app.name), format!("{APP_LABEL}={}", app.id)];
             for s in manager.services_labelled(&filter).await? {

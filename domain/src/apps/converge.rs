@@ -25,7 +25,7 @@ use crate::Berth;
 
 /// How a converge treats what is already running.
 #[derive(Clone, Copy, Debug, Default)]
-struct How {
+pub(crate) struct How {
     /// Replace every task even when nothing changed (redeploy).
     force: bool,
     /// Fetch images again for services with `latest_image`.
@@ -109,9 +109,22 @@ impl Berth {
 
     /// Runs a converge as a job's work and records the app's resulting status.
     async fn converge_job(&self, ctx: &JobCtx, app_id: i64, spec: compose::AppSpec, how: How) -> Result<()> {
+        self.converge_job_keeping(ctx, app_id, spec, how, false).await
+    }
+
+    /// [`Berth::converge_job`]; with `keep_old` it removes nothing the version no longer has (a
+    /// release keeps the old side, with its secrets and configs, until it is confirmed).
+    pub(crate) async fn converge_job_keeping(
+        &self,
+        ctx: &JobCtx,
+        app_id: i64,
+        spec: compose::AppSpec,
+        how: How,
+        keep_old: bool,
+    ) -> Result<()> {
         ctx.step(0).await;
         let app = self.app_row(app_id).await?;
-        let result = self.converge(ctx, &app, spec, how).await;
+        let result = self.converge(ctx, &app, spec, how, keep_old).await;
         let (status, message) = match &result {
             Ok(()) if app.overrides().stopped => ("stopped", String::new()),
             Ok(()) => ("running", String::new()),
@@ -122,7 +135,7 @@ impl Berth {
     }
 
     /// Makes the cluster run `spec` (with the app's overrides) as the app's stack.
-    async fn converge(&self, ctx: &JobCtx, app: &App, spec: compose::AppSpec, how: How) -> Result<()> {
+    async fn converge(&self, ctx: &JobCtx, app: &App, spec: compose::AppSpec, how: How, keep_old: bool) -> Result<()> {
         let installation = self.installation().await?;
         let plan = Plan::new(&installation, app, app.version, spec, &app.overrides());
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
@@ -174,6 +187,10 @@ impl Berth {
 
         ctx.step(5).await;
         let wanted: BTreeSet<&str> = plan.deploys.iter().map(|d| d.name.as_str()).collect();
+        if keep_old {
+            ctx.detail("kept until the release is confirmed or rolled back").await;
+            return Ok(());
+        }
         for name in live.keys().filter(|n| !wanted.contains(n.as_str())) {
             ctx.detail(format!("removing {name}")).await;
             manager.service_remove(name).await?;
@@ -350,7 +367,27 @@ impl Berth {
         compose_text: &str,
         vars: &BTreeMap<String, String>,
     ) -> Result<i64> {
+        self.update_app_as(actor, app_id, compose_text, vars, None).await
+    }
+
+    /// [`Berth::update_app`] as `method` says: a rolling update, or a blue-green release
+    /// ([`Berth::release_app`]); `None` does what the template's `berth.update_method` asks.
+    pub async fn update_app_as(
+        &self,
+        actor: &Actor,
+        app_id: i64,
+        compose_text: &str,
+        vars: &BTreeMap<String, String>,
+        method: Option<compose::UpdateMethod>,
+    ) -> Result<i64> {
         let app = self.visible_app(actor, app_id, "app.update", true).await?;
+        let blue_green = match method {
+            Some(m) => m == compose::UpdateMethod::BlueGreen,
+            None => self.update_is_release(&app, compose_text, vars).await?,
+        };
+        if blue_green {
+            return self.release_app(actor, app_id, compose_text, vars).await;
+        }
         let op = app_op(
             "app.update",
             &app,
@@ -401,6 +438,7 @@ impl Berth {
             JobSpec { op, kind, steps: DEPLOY_STEPS },
             |user: UserRef| async move {
                 let claim = self.claim_app(app.id).await?;
+                self.no_open_release(&app).await?;
                 let mut vars = vars;
                 if keep_unset_vars {
                     let current = self.open_vars(&self.current_version(&app).await?)?;
@@ -446,6 +484,7 @@ impl Berth {
             JobSpec { op, kind, steps: DEPLOY_STEPS },
             |_| async move {
                 let claim = self.claim_app(app.id).await?;
+                self.no_open_release(&app).await?;
                 let current = self.current_version(&app).await?;
                 let parsed = self.parse_compose(&current.compose, &self.open_vars(&current)?).await?;
                 self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;

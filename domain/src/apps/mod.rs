@@ -1,7 +1,7 @@
 //! Apps: Compose templates deployed to a cluster as swarm stacks — what an app is and reads as
 //! (`app.rs`), how its objects are named (`plan.rs`), its jobs (`converge.rs`), versions and diffs
 //! (`versions.rs`), drift and adoption (`drift.rs`), the workload policy every workload change
-//! passes (`policy.rs`), the routes an app claims (`routes.rs`), what an update would do (`preview.rs`), their health between jobs (`health.rs`), and the template catalog
+//! passes (`policy.rs`), the routes an app claims (`routes.rs`), what an update would do (`preview.rs`), blue-green releases (`release.rs`), their health between jobs (`health.rs`), and the template catalog
 //! (`template.rs`).
 //!
 //! May import: `runtime/`, `audit/`, `engine/`, `store/`, the root files, and `clusters/` (apps run on
@@ -15,6 +15,7 @@ pub(crate) mod health;
 pub(crate) mod plan;
 pub(crate) mod policy;
 pub mod preview;
+pub mod release;
 pub(crate) mod routes;
 pub mod template;
 pub(crate) mod versions;

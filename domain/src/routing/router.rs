@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use router::RouteTable;
 use sha2::{Digest, Sha256};
 
-use super::table::{self, RoutedService};
+use super::table::{self, ReleaseSide, RoutedService};
 use crate::apps::plan::{is_routed, ROUTING_NETWORK};
 use crate::clock::now_ms;
 use crate::clusters::cluster::ownership;
 use crate::engine::{Engine, Pushed, RouterAdmin, ServiceDeploy, TlsMaterial, VolumeUse, ROUTER_TLS_NAME};
 use crate::error::{Error, Internal, Result};
-use crate::store::{NewEvent, RouterRow, RoutingRow};
+use crate::store::{App, NewEvent, ReleaseRow, RouterRow, RoutingRow};
 use crate::Berth;
 
 /// The routers' swarm service, and the stack it is labelled with.
@@ -42,14 +42,17 @@ const RECHECK: Duration = Duration::from_secs(10);
 /// An app's routed services: each service's name and extension labels.
 type RoutedSpecs = Vec<(String, compose::Extensions)>;
 
+/// A routed service: app, service, extension labels, side in a release.
+type RoutedEntry = (String, String, compose::Extensions, Option<ReleaseSide>);
+
 /// What routing keeps between passes, per process.
 #[derive(Default)]
 pub struct RoutingState {
     loops: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
     image: tokio::sync::OnceCell<String>,
     admin: tokio::sync::OnceCell<RouterAdmin>,
-    /// Each app's routed services at the version they were read at (templates are parsed once).
-    specs: Mutex<HashMap<i64, (i64, RoutedSpecs)>>,
+    /// Each app's routed services by version (templates are parsed once).
+    specs: Mutex<HashMap<(i64, i64), RoutedSpecs>>,
     /// Per cluster: what the routers' service was last made to match (spec digest and nodes).
     ensured: Mutex<HashMap<i64, String>>,
     /// Per cluster and node: the version a router said it serves, and when.
@@ -190,7 +193,7 @@ impl Berth {
     /// One routing pass over a cluster: compute the table, make sure routers run when there is
     /// anything to route, get the table to every router.
     pub(crate) async fn route_pass(&self, cluster_id: i64) -> Result<()> {
-        let wanted = self.routed_services(cluster_id).await?;
+        let (wanted, releases) = self.routed_services(cluster_id).await?;
         // A cluster that never routed anything costs one read per pass, no engine call.
         if wanted.is_empty() && self.store.routing(cluster_id).await?.is_none_or(|r| r.version == 0) {
             return Ok(());
@@ -206,9 +209,9 @@ impl Berth {
         let ids: HashMap<&str, &str> = live.iter().map(|s| (s.name.as_str(), s.id.as_str())).collect();
         let services: Vec<RoutedService> = wanted
             .into_iter()
-            .filter_map(|(app, service, ext)| {
+            .filter_map(|(app, service, ext, side)| {
                 let id = ids.get(format!("{app}_{service}").as_str())?.to_string();
-                Some(RoutedService { app, service, service_id: id, ext })
+                Some(RoutedService { app, service, service_id: id, ext, side })
             })
             .collect();
         let tasks = self.routed_tasks(cluster_id).await?;
@@ -229,7 +232,18 @@ impl Berth {
             }
         };
         self.ensure_routers(cluster_id, &opened, &manager, &installation, &table).await?;
-        self.push_table(cluster_id, &opened.row, &table).await
+        self.push_table(cluster_id, &opened.row, &table).await?;
+        // A release's weight is served once every router that answers serves this table.
+        if releases.iter().any(|r| r.served_weight != r.weight) {
+            let routers = self.store.routers(cluster_id).await?;
+            let serving = routers.iter().filter(|r| r.error.is_empty()).all(|r| r.version >= table.version as i64);
+            if serving {
+                for r in releases.iter().filter(|r| r.served_weight != r.weight) {
+                    self.store.release_served(r.id, r.weight).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The tasks on the routing network, from every ready node at once; a node that does not
@@ -244,39 +258,70 @@ impl Berth {
         Ok(lists.into_iter().filter_map(|l| l.ok()).flatten().collect())
     }
 
-    /// Each deployed app's services that have routing or load-balancer labels, by app and service.
-    async fn routed_services(&self, cluster_id: i64) -> Result<Vec<(String, String, compose::Extensions)>> {
+    /// Each deployed app's services that have routing or load-balancer labels, by app and service,
+    /// with their side in a blue-green release; and the cluster's open releases. In a release the
+    /// old side comes from the version it runs, the new side from the version released, the rest
+    /// from the app's current version.
+    async fn routed_services(&self, cluster_id: i64) -> Result<(Vec<RoutedEntry>, Vec<ReleaseRow>)> {
         let apps = self.store.apps(Some(cluster_id)).await?;
+        let releases = self.store.releases_open(cluster_id).await?;
         let mut out = Vec::new();
         let mut keep = Vec::new();
         for app in apps.iter().filter(|a| a.status != "deleting") {
-            keep.push(app.id);
-            let cached =
-                lock(&self.routing.specs).get(&app.id).filter(|(v, _)| *v == app.version).map(|(_, s)| s.clone());
-            let services = match cached {
-                Some(s) => s,
-                None => {
-                    let spec = match self.app_spec(app).await {
-                        Ok(spec) => spec,
-                        Err(e) => {
-                            tracing::debug!(app = %app.name, error = %e, "the app's template does not read; not routed");
-                            continue;
-                        }
-                    };
-                    let s: RoutedSpecs = spec
-                        .services
-                        .iter()
-                        .filter(|(_, s)| is_routed(s))
-                        .map(|(n, s)| (n.clone(), s.ext.clone()))
-                        .collect();
-                    lock(&self.routing.specs).insert(app.id, (app.version, s.clone()));
-                    s
-                }
+            let release = releases.iter().find(|r| r.app_id == app.id);
+            let Some(current) = self.routed_specs(app, app.version, &mut keep).await else { continue };
+            let Some(r) = release else {
+                out.extend(current.into_iter().map(|(name, ext)| (app.name.clone(), name, ext, None)));
+                continue;
             };
-            out.extend(services.into_iter().map(|(name, ext)| (app.name.clone(), name, ext)));
+            let pairs = r.pairs();
+            let weight = r.weight.clamp(0, 100) as u32;
+            let in_pair = |name: &str| pairs.iter().any(|(o, n)| o == name || n == name);
+            out.extend(
+                current
+                    .into_iter()
+                    .filter(|(name, _)| !in_pair(name))
+                    .map(|(name, ext)| (app.name.clone(), name, ext, None)),
+            );
+            for (version, old) in [(r.from_version, true), (r.to_version, false)] {
+                let Some(specs) = self.routed_specs(app, version, &mut keep).await else { continue };
+                let side = ReleaseSide { old, weight: if old { 100 - weight } else { weight } };
+                for (name, ext) in specs {
+                    if pairs.iter().any(|(o, n)| if old { o == &name } else { n == &name }) {
+                        out.push((app.name.clone(), name, ext, Some(side)));
+                    }
+                }
+            }
         }
-        lock(&self.routing.specs).retain(|id, _| keep.contains(id) || !apps.iter().any(|a| a.id == *id));
-        Ok(out)
+        lock(&self.routing.specs).retain(|key, _| keep.contains(key) || !apps.iter().any(|a| a.id == key.0));
+        Ok((out, releases))
+    }
+
+    /// An app's routed services at one version (None when the version does not read).
+    async fn routed_specs(&self, app: &App, version: i64, keep: &mut Vec<(i64, i64)>) -> Option<RoutedSpecs> {
+        keep.push((app.id, version));
+        if let Some(s) = lock(&self.routing.specs).get(&(app.id, version)) {
+            return Some(s.clone());
+        }
+        let read = async {
+            let v = self
+                .store
+                .app_version(app.id, version)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("version {version}")))?;
+            self.parse_compose(&v.compose, &self.open_vars(&v)?).await.map(|p| p.spec)
+        };
+        let spec = match read.await {
+            Ok(spec) => spec,
+            Err(e) => {
+                tracing::debug!(app = %app.name, version, error = %e, "the app's template does not read; not routed");
+                return None;
+            }
+        };
+        let s: RoutedSpecs =
+            spec.services.iter().filter(|(_, s)| is_routed(s)).map(|(n, s)| (n.clone(), s.ext.clone())).collect();
+        lock(&self.routing.specs).insert((app.id, version), s.clone());
+        Some(s)
     }
 
     /// Makes the routers' service match what the table needs (the image on every node, the admin

@@ -6,7 +6,10 @@
 //!   running only once healthy; with `berth.probe.url` on that port the router probes it too);
 //! - `berth.lb.port_<n>: tcp://<balancer>:<front>` forwards TCP on the front port to port `n`;
 //! - a route two apps claim goes to the first app by name, and the other claim is reported (deploys
-//!   refuse such claims; this covers apps deployed before a rename of the root domain).
+//!   refuse such claims; this covers apps deployed before a rename of the root domain);
+//! - in a blue-green release, a route both services of a pair claim has two sides, the old one
+//!   first, weighted as the release says (a route only one side claims is that side's alone); a
+//!   front port both claim stays with the old side until the release is confirmed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -24,6 +27,15 @@ pub struct RoutedService {
     /// The swarm service's id (tasks name their service by id).
     pub service_id: String,
     pub ext: compose::Extensions,
+    /// In a blue-green release: which side of a pair the service is, and its share of the routes
+    /// the pair shares.
+    pub side: Option<ReleaseSide>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseSide {
+    pub old: bool,
+    pub weight: u32,
 }
 
 /// What went into a table that a person should hear about: a target that could not be routed.
@@ -50,6 +62,9 @@ pub fn build(
     let mut sorted: Vec<&RoutedService> = services.iter().collect();
     sorted.sort_by(|a, b| (&a.app, &a.service).cmp(&(&b.app, &b.service)));
 
+    // Services in a release, by app and name (a pair is within one app).
+    let released: HashMap<(&str, &str), ReleaseSide> =
+        services.iter().filter_map(|s| Some(((s.app.as_str(), s.service.as_str()), s.side?))).collect();
     let mut skipped = Vec::new();
     let mut routes: BTreeMap<(String, String), (Route, String)> = BTreeMap::new();
     let mut tcp: BTreeMap<u16, (TcpRoute, String)> = BTreeMap::new();
@@ -82,7 +97,26 @@ pub fn build(
                     continue;
                 };
                 let key = (host.clone(), target.path.clone());
-                if let Some((_, holder)) = routes.get(&key) {
+                let side = Side { name: s.service.clone(), weight: 100, backends: backends(port) };
+                if let Some((route, holder)) = routes.get_mut(&key) {
+                    let theirs = (holder == &s.app && route.sides.len() == 1)
+                        .then(|| released.get(&(s.app.as_str(), route.sides[0].name.as_str())))
+                        .flatten();
+                    let pair = match (theirs, s.side) {
+                        (Some(t), Some(m)) if t.old != m.old => Some((*t, m)),
+                        _ => None,
+                    };
+                    if let Some((theirs, mine)) = pair {
+                        route.sides[0].weight = theirs.weight;
+                        let side = Side { weight: mine.weight, ..side };
+                        if mine.old {
+                            route.id = format!("{}/{}:{port}", s.app, s.service);
+                            route.sides.insert(0, side);
+                        } else {
+                            route.sides.push(side);
+                        }
+                        continue;
+                    }
                     if holder != &s.app {
                         skipped.push(skip(format!("{host}{} is routed to app {holder}", target.path)));
                     } else {
@@ -96,7 +130,7 @@ pub fn build(
                     path: target.path.clone(),
                     sticky: s.ext.session_sticky,
                     https_redirect: target.https,
-                    sides: vec![Side { name: s.service.clone(), weight: 100, backends: backends(port) }],
+                    sides: vec![side],
                 };
                 routes.insert(key, (route, s.app.clone()));
             }
@@ -115,6 +149,16 @@ pub fn build(
                 }
             };
             if let Some((_, holder)) = tcp.get(&target.front_port) {
+                if holder == &s.app && s.side.is_some_and(|x| x.old) {
+                    // The old side keeps the front port until the release is confirmed.
+                    let route = TcpRoute {
+                        id: format!("{}/{}:{port}", s.app, s.service),
+                        port: target.front_port,
+                        backends: backends(port),
+                    };
+                    tcp.insert(target.front_port, (route, s.app.clone()));
+                    continue;
+                }
                 let why = format!("front port {} of {} serves app {holder}", target.front_port, target.name);
                 skipped.push(Skipped { app: s.app.clone(), service: s.service.clone(), target: written.clone(), why });
                 continue;
@@ -166,7 +210,13 @@ mod tests {
         for (port, v) in lb {
             ext.lb.insert(*port, (*v).to_owned());
         }
-        RoutedService { app: app.into(), service: service.into(), service_id: format!("id-{app}-{service}"), ext }
+        RoutedService {
+            app: app.into(),
+            service: service.into(),
+            service_id: format!("id-{app}-{service}"),
+            ext,
+            side: None,
+        }
     }
 
     fn task(app: &str, service: &str, n: u8, state: &str) -> TaskAddress {
@@ -232,6 +282,40 @@ mod tests {
             ]
         );
         assert_eq!(t.tcp[0].id, "alpha/web:5000");
+    }
+
+    #[test]
+    fn a_release_splits_the_routes_a_pair_shares_between_its_sides() {
+        let side = |old: bool, weight: u32| Some(ReleaseSide { old, weight });
+        // The new service sorts before the old one: the old side still comes first, and names the route.
+        let old = RoutedService {
+            side: side(true, 75),
+            ..svc("shop", "web", &[(80, "shop;legacy")], &[(80, "tcp://lb:7000")])
+        };
+        let new = RoutedService {
+            side: side(false, 25),
+            ..svc("shop", "a-web", &[(8080, "shop;fresh")], &[(8080, "tcp://lb:7000")])
+        };
+        let other = svc("zoo", "web", &[(80, "zoo")], &[]);
+        let tasks = [task("shop", "web", 1, "running"), task("shop", "a-web", 2, "running")];
+        let (t, skipped) = build("c.example", "", &[new, old, other], &tasks);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let shop = t.routes.iter().find(|r| r.host == "shop.c.example").unwrap();
+        assert_eq!(shop.id, "shop/web:80");
+        let sides: Vec<(&str, u32, String)> =
+            shop.sides.iter().map(|s| (s.name.as_str(), s.weight, s.backends[0].addr.to_string())).collect();
+        assert_eq!(sides, [("web", 75, "10.0.9.1:80".into()), ("a-web", 25, "10.0.9.2:8080".into())]);
+        // A route only one side claims is that side's alone, at full weight.
+        for (host, name) in [("legacy.c.example", "web"), ("fresh.c.example", "a-web")] {
+            let r = t.routes.iter().find(|r| r.host == host).unwrap();
+            assert_eq!((r.sides.len(), r.sides[0].name.as_str(), r.sides[0].weight), (1, name, 100));
+        }
+        // The front port stays with the old side.
+        assert_eq!(
+            (t.tcp[0].id.as_str(), t.tcp[0].backends[0].addr.to_string()),
+            ("shop/web:80", "10.0.9.1:80".into())
+        );
+        assert!(t.check(&[80, 443, 9443]).is_empty(), "{:?}", t.check(&[80, 443, 9443]));
     }
 
     #[test]

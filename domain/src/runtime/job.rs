@@ -150,6 +150,8 @@ pub struct JobCtx {
     berth: Berth,
     id: i64,
     progress: Arc<tokio::sync::Mutex<Progress>>,
+    /// Added to every step index (work shared between jobs whose own steps come first).
+    offset: usize,
 }
 
 struct Progress {
@@ -162,8 +164,14 @@ impl JobCtx {
         self.id
     }
 
+    /// The same job, with step `i` of the work that follows being step `offset + i` of the job.
+    pub(crate) fn after_steps(&self, offset: usize) -> JobCtx {
+        JobCtx { offset: self.offset + offset, ..self.clone() }
+    }
+
     /// Finishes the current step and starts step `index`.
     pub async fn step(&self, index: usize) {
+        let index = index + self.offset;
         let now = now_ms();
         let mut p = self.progress.lock().await;
         if let Some(current) = p.current {
@@ -306,7 +314,7 @@ impl Berth {
             }
         };
         let progress = Arc::new(tokio::sync::Mutex::new(Progress { steps, current: None }));
-        let ctx = JobCtx { berth: self.clone(), id, progress };
+        let ctx = JobCtx { berth: self.clone(), id, progress, offset: 0 };
         let berth = self.clone();
         let actor = actor.clone();
         let params = with_job(params, id);

@@ -378,3 +378,153 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// A release of an app (see `migrations/*/0016_releases.sql`).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReleaseRow {
+    pub id: i64,
+    pub app_id: i64,
+    pub cluster_id: i64,
+    pub from_version: i64,
+    pub to_version: i64,
+    pub method: String,
+    /// `starting`, `awaiting`, `confirming`, `rolling_back` (open), `confirmed`, `rolled_back`,
+    /// `failed` (open: it can still be rolled back).
+    pub state: String,
+    /// JSON `[[old, new], ...]`.
+    pub pairs: String,
+    pub weight: i64,
+    pub served_weight: i64,
+    pub plan: String,
+    pub message: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ReleaseRow {
+    /// Whether the release still holds the app (both sides may run).
+    pub fn open(&self) -> bool {
+        !matches!(self.state.as_str(), "confirmed" | "rolled_back")
+    }
+
+    /// The (old, new) service pairs.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        serde_json::from_str(&self.pairs).unwrap_or_default()
+    }
+}
+
+const RELEASE_COLUMNS: &str = "id, app_id, cluster_id, from_version, to_version, method, state, pairs, weight, \
+                               served_weight, plan, message, created_by, created_at, updated_at";
+
+/// A release about to be written.
+pub struct NewRelease<'a> {
+    pub app_id: i64,
+    pub cluster_id: i64,
+    pub from_version: i64,
+    pub to_version: i64,
+    pub method: &'a str,
+    pub pairs: &'a [(String, String)],
+    pub plan: &'a str,
+    pub by: &'a str,
+}
+
+impl Store {
+    pub async fn release_insert(&self, r: &NewRelease<'_>, now: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO releases (app_id, cluster_id, from_version, to_version, method, state, pairs, plan, \
+             created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'starting', $6, $7, $8, $9, $9) \
+             RETURNING id",
+        )
+        .bind(r.app_id)
+        .bind(r.cluster_id)
+        .bind(r.from_version)
+        .bind(r.to_version)
+        .bind(r.method)
+        .bind(serde_json::to_string(r.pairs).unwrap_or_default())
+        .bind(r.plan)
+        .bind(r.by)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// An app's releases, newest first.
+    pub async fn releases(&self, app_id: i64) -> Result<Vec<ReleaseRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE app_id = $1 ORDER BY id DESC"))
+            .bind(app_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn release_by_id(&self, id: i64) -> Result<Option<ReleaseRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The app's open release, if any.
+    pub async fn release_open(&self, app_id: i64) -> Result<Option<ReleaseRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE app_id = $1 \
+             AND state NOT IN ('confirmed', 'rolled_back') ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(app_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The open releases of a cluster's apps (what the route table splits between sides).
+    pub async fn releases_open(&self, cluster_id: i64) -> Result<Vec<ReleaseRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE cluster_id = $1 \
+             AND state NOT IN ('confirmed', 'rolled_back') ORDER BY id"
+        ))
+        .bind(cluster_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn release_set_state(&self, id: i64, state: &str, message: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE releases SET state = $2, message = $3, updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(state)
+            .bind(message)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the new side's share; the routers have not served it yet.
+    pub async fn release_set_weight(&self, id: i64, weight: i64, now: i64) -> Result<()> {
+        sqlx::query("UPDATE releases SET weight = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(weight)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the share every router that answers serves (written by the routing pass).
+    pub async fn release_served(&self, id: i64, weight: i64) -> Result<()> {
+        sqlx::query("UPDATE releases SET served_weight = $2 WHERE id = $1 AND served_weight <> $2")
+            .bind(id)
+            .bind(weight)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn release_set_plan(&self, id: i64, plan: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE releases SET plan = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(plan)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -23,7 +23,7 @@ mod routing;
 mod runtime;
 
 pub use access::{GrantRow, NewToken, NewUser, SessionMeta, SessionRow, ShareRow, TokenRow, UserRow};
-pub use apps::{App, AppVersion, NewVersion, Overrides, Template, TemplateVersion};
+pub use apps::{App, AppVersion, NewRelease, NewVersion, Overrides, ReleaseRow, Template, TemplateVersion};
 pub(crate) use audit::chain_hash;
 pub use audit::{FailureKey, NewOperation, Operation, OperationFilter, Outcome, GENESIS};
 pub use clusters::{Cluster, NewCluster, NewNode, Node, NodeObservation};

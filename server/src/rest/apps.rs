@@ -20,6 +20,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(app_detail, delete_app))
         .routes(routes!(update_app))
         .routes(routes!(redeploy_app))
+        .routes(routes!(release))
+        .routes(routes!(release_weight))
+        .routes(routes!(confirm_release))
+        .routes(routes!(rollback_release))
         .routes(routes!(scale_service))
 }
 
@@ -107,6 +111,9 @@ struct UpdateBody {
     /// Values of variables to change; the others keep theirs.
     #[serde(default)]
     variables: BTreeMap<String, String>,
+    /// `rolling` or `blue-green`; when left out, what the template's `berth.update_method` says.
+    #[serde(default)]
+    method: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -123,7 +130,116 @@ async fn update_app(
     ApiPath(id): ApiPath<i64>,
     Body(body): Body<UpdateBody>,
 ) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
-    let job = state.berth.update_app(&actor, id, &body.compose, &body.variables).await.map_err(fail(&actor))?;
+    let method = match body.method.as_deref() {
+        None => None,
+        Some(m) => Some(compose::UpdateMethod::parse(m).ok_or_else(|| {
+            fail(&actor)(domain::Error::invalid(
+                "method",
+                format!("`{m}` is not an update method: rolling or blue-green"),
+            ))
+        })?),
+    };
+    let job =
+        state.berth.update_app_as(&actor, id, &body.compose, &body.variables, method).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
+}
+
+/// A blue-green release: the new services beside the old ones under the same routes.
+#[derive(Serialize, ToSchema)]
+struct Release {
+    id: i64,
+    /// `blue-green`.
+    method: String,
+    /// `starting`, `awaiting` (set the weight, then confirm or roll back), `confirming`,
+    /// `rolling_back`, `failed` (roll it back), `confirmed`, `rolled_back`.
+    state: String,
+    from_version: i64,
+    to_version: i64,
+    /// `[old service, new service]` pairs.
+    pairs: Vec<(String, String)>,
+    /// The new side's share of the routes the pairs share, in percent.
+    #[schema(maximum = 100)]
+    weight: u32,
+    /// The share every router serves (null until they all do).
+    served_weight: Option<u32>,
+    message: String,
+    created_by: String,
+    created_at: i64,
+}
+
+impl From<domain::release::Release> for Release {
+    fn from(r: domain::release::Release) -> Release {
+        Release {
+            id: r.id,
+            method: r.method,
+            state: r.state,
+            from_version: r.from_version,
+            to_version: r.to_version,
+            pairs: r.pairs,
+            weight: r.weight,
+            served_weight: r.served_weight,
+            message: r.message,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The app's release in progress, else its last one; 404 when it never had one.
+#[utoipa::path(get, path = "/api/v1/apps/{id}/release", summary = "The app's blue-green release", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = Release), Refusals))]
+async fn release(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Release>, ApiError> {
+    match state.berth.release(&actor, id).await.map_err(fail(&actor))? {
+        Some(r) => Ok(Json(r.into())),
+        None => Err(fail(&actor)(domain::Error::NotFound(format!("a release of app {id}")))),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+struct WeightBody {
+    /// The new side's share in percent.
+    #[schema(maximum = 100)]
+    weight: u32,
+}
+
+/// Sets the new side's share of the shared routes while the release awaits a decision.
+#[utoipa::path(put, path = "/api/v1/apps/{id}/release/weight", summary = "Set the new side's weight (percent)", params(("id" = i64, Path, description = "The app's id")), request_body = WeightBody, security(("token" = [])),
+    responses((status = 200, description = "OK", body = Release), Refusals, BodyRefusals, Busy))]
+async fn release_weight(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    Body(body): Body<WeightBody>,
+) -> Result<Json<Release>, ApiError> {
+    let r = state.berth.set_release_weight(&actor, id, body.weight).await.map_err(fail(&actor))?;
+    Ok(Json(r.into()))
+}
+
+/// Confirms the release: all traffic to the new side, then the old services removed; 202 with the job.
+#[utoipa::path(post, path = "/api/v1/apps/{id}/release/confirm", summary = "Confirm the blue-green release (202)", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
+    responses((status = 202, description = "Accepted: the work runs as a job", body = JobStarted), Refusals, Busy))]
+async fn confirm_release(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.confirm_release(&actor, id).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
+}
+
+/// Rolls the release back: all traffic to the old side, the old version deployed again; 202 with the job.
+#[utoipa::path(post, path = "/api/v1/apps/{id}/release/rollback", summary = "Roll the blue-green release back (202)", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
+    responses((status = 202, description = "Accepted: the work runs as a job", body = JobStarted), Refusals, Busy))]
+async fn rollback_release(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+    let job = state.berth.rollback_release(&actor, id).await.map_err(fail(&actor))?;
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
