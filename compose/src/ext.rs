@@ -127,7 +127,7 @@ pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut
             "routing.session_sticky" => ext.session_sticky = boolean(cx).unwrap_or(ext.session_sticky),
             "update_method" => match crate::UpdateMethod::parse(v) {
                 Some(m) => ext.update_method = Some(m),
-                None => bad(cx, "must be rolling or blue-green"),
+                None => bad(cx, "must be rolling, blue-green or progressive"),
             },
             _ => {
                 if let Some(key) = name.strip_prefix("auto_scaling.").filter(|k| AUTO_SCALING.contains(k)) {

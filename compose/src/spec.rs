@@ -364,6 +364,9 @@ pub enum UpdateMethod {
     /// The new version's renamed services come up beside the old ones under the same routes at
     /// weight 0; people move the weight, then confirm or roll back.
     BlueGreen,
+    /// Blue-green whose weight Berth steps up by itself while the new side's measured errors and
+    /// latency stay within bounds, confirming at the end and rolling back when they do not.
+    Progressive,
 }
 
 impl UpdateMethod {
@@ -371,6 +374,7 @@ impl UpdateMethod {
         match self {
             UpdateMethod::Rolling => "rolling",
             UpdateMethod::BlueGreen => "blue-green",
+            UpdateMethod::Progressive => "progressive",
         }
     }
 
@@ -379,6 +383,7 @@ impl UpdateMethod {
         match written {
             "rolling" => Some(UpdateMethod::Rolling),
             "blue-green" => Some(UpdateMethod::BlueGreen),
+            "progressive" => Some(UpdateMethod::Progressive),
             _ => None,
         }
     }

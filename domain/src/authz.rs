@@ -120,9 +120,27 @@ pub enum Level {
     Admin,
 }
 
+/// The user id of [`Actor::system`]: no account has it (ids start at 1).
+const SYSTEM_USER_ID: i64 = 0;
+
 impl Actor {
     pub fn anonymous(source: impl Into<String>, request_id: impl Into<String>) -> Self {
         Actor { principal: Principal::Anonymous, source: source.into(), request_id: request_id.into() }
+    }
+
+    /// Berth itself acting (a progressive release stepping, the autoscaler): allowed what an admin
+    /// is, named `name` in the history, on the `system` channel.
+    pub fn system(name: &str) -> Self {
+        Actor {
+            principal: Principal::User(UserRef::admin(SYSTEM_USER_ID, name)),
+            source: "local".into(),
+            request_id: name.into(),
+        }
+    }
+
+    /// Whether this is Berth itself acting ([`Actor::system`]).
+    pub fn is_system(&self) -> bool {
+        self.source == "local" && self.user().is_some_and(|u| u.id == SYSTEM_USER_ID)
     }
 
     pub fn user(&self) -> Option<&UserRef> {

@@ -671,7 +671,7 @@ pub fn cases() -> Vec<Case> {
         c("routing bad port", web!("    labels:\n      berth.routing.port_x: a.example.com\n"), Error(5, "services.web.labels.berth.routing.port_x", "must name a port from 1 to 65535")),
         c("lb bad port", web!("    labels:\n      berth.lb.port_0: x\n"), Error(5, "services.web.labels.berth.lb.port_0", "must name a port")),
         c("update method", web!("    labels:\n      aliyun.update_method: blue-green\n"), Spec(|s| s.services["web"].ext.update_method == Some(UpdateMethod::BlueGreen))),
-        c("update method unknown", web!("    labels:\n      berth.update_method: canary\n"), Error(5, "services.web.labels.berth.update_method", "must be rolling or blue-green")),
+        c("update method unknown", web!("    labels:\n      berth.update_method: canary\n"), Error(5, "services.web.labels.berth.update_method", "must be rolling, blue-green or progressive")),
         // ---- Variables.
         v(
             "variables",

@@ -370,8 +370,9 @@ impl Berth {
         self.update_app_as(actor, app_id, compose_text, vars, None).await
     }
 
-    /// [`Berth::update_app`] as `method` says: a rolling update, or a blue-green release
-    /// ([`Berth::release_app`]); `None` does what the template's `berth.update_method` asks.
+    /// [`Berth::update_app`] as `method` says: a rolling update, a blue-green release
+    /// ([`Berth::release_app`]) or a progressive one with the default steps
+    /// ([`Berth::release_app_progressive`]); `None` does what the template's `berth.update_method` asks.
     pub async fn update_app_as(
         &self,
         actor: &Actor,
@@ -381,12 +382,17 @@ impl Berth {
         method: Option<compose::UpdateMethod>,
     ) -> Result<i64> {
         let app = self.visible_app(actor, app_id, "app.update", true).await?;
-        let blue_green = match method {
-            Some(m) => m == compose::UpdateMethod::BlueGreen,
-            None => self.update_is_release(&app, compose_text, vars).await?,
+        let method = match method {
+            Some(m) => m,
+            None => self.asked_update_method(&app, compose_text, vars).await?,
         };
-        if blue_green {
-            return self.release_app(actor, app_id, compose_text, vars).await;
+        match method {
+            compose::UpdateMethod::BlueGreen => return self.release_app(actor, app_id, compose_text, vars).await,
+            compose::UpdateMethod::Progressive => {
+                let plan = crate::apps::release::Progressive::default();
+                return self.release_app_progressive(actor, app_id, compose_text, vars, plan).await;
+            }
+            compose::UpdateMethod::Rolling => {}
         }
         let op = app_op(
             "app.update",

@@ -103,6 +103,139 @@ impl From<ReleaseRow> for Release {
     }
 }
 
+/// How a progressive release steps: the new side's weights in order (the last is 100), how long
+/// each step lasts once every router serves it, and the bounds the new side's requests must stay
+/// within. Where it stands is kept with it (`step`, `step_at`, `next_at`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progressive {
+    pub steps: Vec<u32>,
+    pub interval_s: u64,
+    /// Roll back when more than this share of the new side's answers are 5xx (percent).
+    pub max_5xx_pct: f64,
+    /// Roll back when the new side's p99 latency is above this (milliseconds).
+    pub max_p99_ms: f64,
+    /// Fewer requests than this in a step say nothing about the new side (neither bound is judged).
+    pub min_requests: u64,
+    /// The index in `steps` of the weight now asked for.
+    #[serde(default)]
+    pub step: usize,
+    /// When every router first served the current step's weight (0: not yet).
+    #[serde(default)]
+    pub step_at: i64,
+    /// When the current step ends (0: not yet served).
+    #[serde(default)]
+    pub next_at: i64,
+}
+
+impl Default for Progressive {
+    fn default() -> Progressive {
+        Progressive {
+            steps: vec![5, 25, 50, 100],
+            interval_s: 60,
+            max_5xx_pct: 1.0,
+            max_p99_ms: 1000.0,
+            min_requests: 10,
+            step: 0,
+            step_at: 0,
+            next_at: 0,
+        }
+    }
+}
+
+impl Progressive {
+    /// Checks what a person asked for, by field; the steps end at 100.
+    pub fn checked(mut self) -> Result<Progressive> {
+        if self.steps.last() != Some(&100) {
+            self.steps.push(100);
+        }
+        let rising = self.steps.windows(2).all(|w| w[0] < w[1]);
+        if !rising || self.steps[0] == 0 || self.steps.len() > 20 {
+            return Err(Error::invalid(
+                "steps",
+                "the new side's weights: up to 20 rising percentages from 1 to 100, e.g. 5, 25, 50, 100",
+            ));
+        }
+        if !(1..=86_400).contains(&self.interval_s) {
+            return Err(Error::invalid("interval", "seconds per step, from 1 to 86400"));
+        }
+        if !(0.0..=100.0).contains(&self.max_5xx_pct) {
+            return Err(Error::invalid("max_5xx", "a percentage from 0 to 100"));
+        }
+        if !(1.0..=600_000.0).contains(&self.max_p99_ms) {
+            return Err(Error::invalid("max_p99", "milliseconds from 1 to 600000"));
+        }
+        if self.min_requests > 1_000_000 {
+            return Err(Error::invalid("min_requests", "at most 1000000"));
+        }
+        Ok(Progressive { step: 0, step_at: 0, next_at: 0, ..self })
+    }
+
+    /// "5 → 25 → 50 → 100 %, 60 s each, ≤ 1 % 5xx, p99 ≤ 1000 ms".
+    pub fn describe(&self) -> String {
+        let steps = self.steps.iter().map(u32::to_string).collect::<Vec<_>>().join(" → ");
+        format!(
+            "{steps} %, {} s each, at most {} % 5xx and p99 {} ms",
+            self.interval_s, self.max_5xx_pct, self.max_p99_ms
+        )
+    }
+}
+
+/// What the new side did during a step, as the routers measured it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub requests: u64,
+    pub err_5xx_pct: f64,
+    pub p99_ms: f64,
+}
+
+/// What a progressive release does next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Nothing yet (the weight is not served everywhere, or the step is not over).
+    Wait,
+    /// The current weight became live now: the step's clock starts.
+    Started,
+    /// On to the next weight.
+    Step(u32),
+    /// The last step passed: confirm.
+    Confirm,
+    /// A bound was crossed: roll back, saying why.
+    RollBack(String),
+}
+
+/// The next move of a progressive release at `now`, given whether every router serves the
+/// current weight and what the new side did since the step started. Bounds are judged as soon as
+/// a step has enough requests, so a broken version is rolled back without waiting for the step.
+pub fn decide(p: &Progressive, served: bool, now: i64, measured: Option<Measured>) -> Decision {
+    if !served {
+        return Decision::Wait;
+    }
+    if p.step_at == 0 {
+        return Decision::Started;
+    }
+    if let Some(m) = measured.filter(|m| m.requests >= p.min_requests.max(1)) {
+        if m.err_5xx_pct > p.max_5xx_pct {
+            return Decision::RollBack(format!(
+                "the new side answered {:.1} % 5xx over {} requests at {} % (at most {} %)",
+                m.err_5xx_pct, m.requests, p.steps[p.step], p.max_5xx_pct
+            ));
+        }
+        if m.p99_ms > p.max_p99_ms {
+            return Decision::RollBack(format!(
+                "the new side's p99 was {:.0} ms over {} requests at {} % (at most {} ms)",
+                m.p99_ms, m.requests, p.steps[p.step], p.max_p99_ms
+            ));
+        }
+    }
+    if now < p.next_at {
+        return Decision::Wait;
+    }
+    match p.steps.get(p.step + 1) {
+        Some(&w) => Decision::Step(w),
+        None => Decision::Confirm,
+    }
+}
+
 /// The routes a service claims, as written (host or prefix, and path): what pairs services.
 fn claims(s: &compose::ServiceSpec) -> BTreeSet<(String, String)> {
     s.ext.routing.values().flatten().filter_map(|t| compose::routing_target(t).ok()).map(|t| (t.host, t.path)).collect()
@@ -130,9 +263,18 @@ pub fn pairs(old: &compose::AppSpec, new: &compose::AppSpec) -> Vec<(String, Str
     out
 }
 
-/// Whether a template asks for blue-green releases (`berth.update_method: blue-green` on any service).
-pub fn wants_blue_green(spec: &compose::AppSpec) -> bool {
-    spec.services.values().any(|s| s.ext.update_method == Some(compose::UpdateMethod::BlueGreen))
+/// How a template asks to be updated: `progressive` or `blue-green` on any service (progressive
+/// first), else rolling.
+pub fn asked_method(spec: &compose::AppSpec) -> compose::UpdateMethod {
+    use compose::UpdateMethod::*;
+    let asked: Vec<_> = spec.services.values().filter_map(|s| s.ext.update_method).collect();
+    if asked.contains(&Progressive) {
+        Progressive
+    } else if asked.contains(&BlueGreen) {
+        BlueGreen
+    } else {
+        Rolling
+    }
 }
 
 /// Why a template cannot be released blue-green, as a person reads it.
@@ -171,17 +313,18 @@ impl Berth {
         }
     }
 
-    /// Whether an update of `app` to this template is a blue-green release (the template asks for
-    /// it). Templates that do not parse are not: the update reports their errors.
-    pub(crate) async fn update_is_release(
+    /// How the template of an update asks to be released ([`asked_method`]). Templates that do
+    /// not parse are rolling: the update reports their errors.
+    pub(crate) async fn asked_update_method(
         &self,
         app: &App,
         compose_text: &str,
         vars: &BTreeMap<String, String>,
-    ) -> Result<bool> {
+    ) -> Result<compose::UpdateMethod> {
         let mut all = self.open_vars(&self.current_version(app).await?)?;
         all.extend(vars.clone());
-        Ok(self.parse_compose(compose_text, &all).await.is_ok_and(|p| wants_blue_green(&p.spec)))
+        let parsed = self.parse_compose(compose_text, &all).await;
+        Ok(parsed.map(|p| asked_method(&p.spec)).unwrap_or_default())
     }
 
     /// Starts a blue-green release of a new version (a job): the new services beside the old ones
@@ -193,8 +336,37 @@ impl Berth {
         compose_text: &str,
         vars: &BTreeMap<String, String>,
     ) -> Result<i64> {
+        self.start_release(actor, app_id, compose_text, vars, None).await
+    }
+
+    /// Starts a progressive release (a job): blue-green, with the weight stepped by Berth as
+    /// `plan` says while the new side stays within its bounds.
+    pub async fn release_app_progressive(
+        &self,
+        actor: &Actor,
+        app_id: i64,
+        compose_text: &str,
+        vars: &BTreeMap<String, String>,
+        plan: Progressive,
+    ) -> Result<i64> {
+        self.start_release(actor, app_id, compose_text, vars, Some(plan)).await
+    }
+
+    async fn start_release(
+        &self,
+        actor: &Actor,
+        app_id: i64,
+        compose_text: &str,
+        vars: &BTreeMap<String, String>,
+        progressive: Option<Progressive>,
+    ) -> Result<i64> {
         let app = self.visible_app(actor, app_id, "app.release", true).await?;
-        let params = json!({ "app": app_id, "method": "blue-green", "variables": vars.keys().collect::<Vec<_>>() });
+        let method = if progressive.is_some() { "progressive" } else { "blue-green" };
+        let mut params = json!({ "app": app_id, "method": method, "variables": vars.keys().collect::<Vec<_>>() });
+        if let Some(p) = &progressive {
+            params["plan"] = json!({ "steps": p.steps, "interval_s": p.interval_s, "max_5xx_pct": p.max_5xx_pct,
+                                     "max_p99_ms": p.max_p99_ms, "min_requests": p.min_requests });
+        }
         let op = app_op("app.release", &app, app.name.clone(), params);
         let (compose_text, vars) = (compose_text.to_string(), vars.clone());
         self.launch(
@@ -203,6 +375,8 @@ impl Berth {
             |user: UserRef| async move {
                 let claim = self.claim_app(app.id).await?;
                 self.no_open_release(&app).await?;
+                let progressive = progressive.map(Progressive::checked).transpose()?;
+                let plan = progressive.as_ref().map(serde_json::to_string).transpose()?.unwrap_or_default();
                 let current = self.current_version(&app).await?;
                 let mut all = self.open_vars(&current)?;
                 all.extend(vars);
@@ -221,13 +395,13 @@ impl Berth {
                     cluster_id: app.cluster_id,
                     from_version: app.version,
                     to_version: app.version + 1,
-                    method: "blue-green",
+                    method,
                     pairs: &pairs,
-                    plan: "",
+                    plan: &plan,
                     by: &user.username,
                 };
                 let release_id = self.store.release_insert(&release, now_ms()).await?;
-                let note = format!("blue-green release from version {}", app.version);
+                let note = format!("{method} release from version {}", app.version);
                 let v = NewVersion {
                     compose: &compose_text,
                     vars: &sealed,
@@ -237,30 +411,40 @@ impl Berth {
                 };
                 let version = self.store.app_add_version(app.id, &v, "deploying", now_ms()).await?;
                 let said = pairs.iter().map(|(o, n)| format!("{o} → {n}")).collect::<Vec<_>>().join(", ");
-                self.release_event(
-                    &app,
-                    "release.started",
-                    "info",
-                    format!("blue-green release of version {version} started: {said} (new side at weight 0)"),
-                )
-                .await;
+                let how = match &progressive {
+                    Some(p) => format!("; Berth steps the weight {}", p.describe()),
+                    None => String::new(),
+                };
+                let msg = format!("{method} release of version {version} started: {said} (new side at weight 0{how})");
+                self.release_event(&app, "release.started", "info", msg).await;
                 Ok(Prepared {
                     cluster_id: Some(app.cluster_id),
                     target: app.name.clone(),
                     claim: Some(claim),
-                    input: (app.id, release_id, parsed.spec),
+                    input: (app.id, release_id, parsed.spec, progressive),
                     steps: None,
                 })
             },
-            |berth, ctx, (id, release_id, spec)| async move {
+            |berth, ctx, (id, release_id, spec, progressive)| async move {
                 let result = berth.converge_job_keeping(&ctx, id, spec, How::default(), true).await;
                 let app = berth.app_row(id).await?;
                 match &result {
                     Ok(()) => {
                         ctx.step(5).await;
-                        berth.store.release_set_state(release_id, "awaiting", "", now_ms()).await?;
-                        let msg = "both sides run: move the weight, then confirm or roll back".to_string();
-                        berth.release_event(&app, "release.awaiting", "info", msg).await;
+                        if let Some(p) = progressive {
+                            let first = p.steps[0];
+                            berth.store.release_set_weight(release_id, i64::from(first), now_ms()).await?;
+                            berth.store.release_set_state(release_id, "progressing", "", now_ms()).await?;
+                            ctx.detail(format!("Berth steps the weight: {}", p.describe())).await;
+                            let msg = format!(
+                                "the new side runs: Berth moves it to {first} % and steps on while it stays within bounds"
+                            );
+                            berth.release_event(&app, "release.progressing", "info", msg).await;
+                        } else {
+                            berth.store.release_set_state(release_id, "awaiting", "", now_ms()).await?;
+                            let msg = "both sides run: move the weight, then confirm or roll back".to_string();
+                            berth.release_event(&app, "release.awaiting", "info", msg).await;
+                        }
                     }
                     Err(e) => {
                         let why = crate::runtime::job::job_error(e);
@@ -283,7 +467,7 @@ impl Berth {
             if weight > 100 {
                 return Err(Error::invalid("weight", "the new side's share is a percentage from 0 to 100"));
             }
-            let r = self.awaiting_release(&app).await?;
+            let r = self.awaiting_release(&app, false).await?;
             self.store.release_set_weight(r.id, i64::from(weight), now_ms()).await?;
             let msg = format!("new side at {weight} %, old side at {} %", 100 - weight);
             self.release_event(&app, "release.weight", "info", msg).await;
@@ -292,10 +476,15 @@ impl Berth {
         .await
     }
 
-    /// The app's release that awaits a decision, or why there is none.
-    async fn awaiting_release(&self, app: &App) -> Result<ReleaseRow> {
+    /// The app's release that awaits a decision, or why there is none; `progressing` ones too when
+    /// `or_progressing` (they can be confirmed or rolled back by hand, not weighted).
+    async fn awaiting_release(&self, app: &App, or_progressing: bool) -> Result<ReleaseRow> {
         match self.store.release_open(app.id).await? {
-            Some(r) if r.state == "awaiting" => Ok(r),
+            Some(r) if r.state == "awaiting" || (or_progressing && r.state == "progressing") => Ok(r),
+            Some(r) if r.state == "progressing" => Err(Error::Conflict(format!(
+                "the release of app {} is progressive: Berth sets its weight (confirm or roll it back to end it)",
+                app.name
+            ))),
             Some(r) => Err(Error::Conflict(format!("the release of app {} is {}", app.name, r.state))),
             None => Err(Error::Conflict(format!("app {} has no release in progress", app.name))),
         }
@@ -310,7 +499,7 @@ impl Berth {
             JobSpec { op, kind: "app.release.confirm", steps: CONFIRM_STEPS },
             |_| async move {
                 let claim = self.claim_app(app.id).await?;
-                let r = self.awaiting_release(&app).await?;
+                let r = self.awaiting_release(&app, true).await?;
                 let spec = self.app_spec(&app).await?;
                 self.store.release_set_state(r.id, "confirming", "", now_ms()).await?;
                 Ok(Prepared {
@@ -353,7 +542,7 @@ impl Berth {
             |user: UserRef| async move {
                 let claim = self.claim_app(app.id).await?;
                 let r = match self.store.release_open(app.id).await? {
-                    Some(r) if r.state == "awaiting" || r.state == "failed" => r,
+                    Some(r) if matches!(r.state.as_str(), "awaiting" | "progressing" | "failed") => r,
                     Some(r) => return Err(Error::Conflict(format!("the release of app {} is {}", app.name, r.state))),
                     None => return Err(Error::Conflict(format!("app {} has no release in progress", app.name))),
                 };
@@ -364,7 +553,8 @@ impl Berth {
                     .ok_or_else(|| Error::NotFound(format!("version {} of app {}", r.from_version, app.name)))?;
                 let vars = self.open_vars(&old)?;
                 let spec = self.parse_compose(&old.compose, &vars).await?.spec;
-                self.store.release_set_state(r.id, "rolling_back", "", now_ms()).await?;
+                // A progressive release's reason for rolling back stays said.
+                self.store.release_set_state(r.id, "rolling_back", &r.message, now_ms()).await?;
                 Ok(Prepared {
                     cluster_id: Some(app.cluster_id),
                     target: app.name.clone(),
@@ -382,7 +572,7 @@ impl Berth {
                 let sub = ctx.after_steps(1);
                 let result = berth.converge_job_keeping(&sub, app.id, spec, How::default(), false).await;
                 let (state, why) = match &result {
-                    Ok(()) => ("rolled_back", String::new()),
+                    Ok(()) => ("rolled_back", r.message.clone()),
                     Err(e) => ("failed", crate::runtime::job::job_error(e)),
                 };
                 berth.store.release_set_state(r.id, state, &why, now_ms()).await?;
@@ -448,6 +638,48 @@ mod tests {
     }
 
     #[test]
+    fn a_progressive_release_steps_while_the_new_side_stays_within_bounds() {
+        let p = Progressive { interval_s: 10, ..Default::default() }.checked().unwrap();
+        assert_eq!(decide(&p, false, 1_000, None), Decision::Wait, "not served yet");
+        assert_eq!(decide(&p, true, 1_000, None), Decision::Started);
+        let running = Progressive { step_at: 1_000, next_at: 11_000, ..p.clone() };
+        let fine = Measured { requests: 50, err_5xx_pct: 0.5, p99_ms: 20.0 };
+        assert_eq!(decide(&running, true, 5_000, Some(fine)), Decision::Wait, "mid-step");
+        assert_eq!(decide(&running, true, 11_000, Some(fine)), Decision::Step(25));
+        assert_eq!(decide(&running, true, 11_000, None), Decision::Step(25), "no traffic: nothing to judge");
+        let last = Progressive { step: 3, ..running.clone() };
+        assert_eq!(decide(&last, true, 11_000, Some(fine)), Decision::Confirm);
+        // Bounds are judged mid-step, once there are enough requests.
+        let broken = Measured { requests: 50, err_5xx_pct: 40.0, p99_ms: 20.0 };
+        assert!(
+            matches!(decide(&running, true, 2_000, Some(broken)), Decision::RollBack(why) if why.contains("40.0 % 5xx"))
+        );
+        let slow = Measured { requests: 50, err_5xx_pct: 0.0, p99_ms: 2500.0 };
+        assert!(
+            matches!(decide(&running, true, 2_000, Some(slow)), Decision::RollBack(why) if why.contains("p99 was 2500 ms"))
+        );
+        let few = Measured { requests: 3, err_5xx_pct: 100.0, p99_ms: 0.0 };
+        assert_eq!(decide(&running, true, 2_000, Some(few)), Decision::Wait, "too few requests to judge");
+    }
+
+    #[test]
+    fn progressive_plans_are_checked_by_field() {
+        let p = Progressive { steps: vec![10, 50], ..Default::default() }.checked().unwrap();
+        assert_eq!(p.steps, [10, 50, 100]);
+        assert_eq!(p.describe(), "10 → 50 → 100 %, 60 s each, at most 1 % 5xx and p99 1000 ms");
+        for (bad, field) in [
+            (Progressive { steps: vec![50, 25], ..Default::default() }, "steps"),
+            (Progressive { steps: vec![0, 50], ..Default::default() }, "steps"),
+            (Progressive { interval_s: 0, ..Default::default() }, "interval"),
+            (Progressive { max_5xx_pct: 101.0, ..Default::default() }, "max_5xx"),
+            (Progressive { max_p99_ms: 0.0, ..Default::default() }, "max_p99"),
+        ] {
+            let got = bad.checked();
+            assert!(matches!(got, Err(Error::Invalid { field: ref f, .. }) if f == field), "{got:?}");
+        }
+    }
+
+    #[test]
     fn renamed_routed_services_pair_with_the_service_whose_route_they_share() {
         let old = spec(
             "services:\n  web:\n    image: a\n    labels:\n      berth.routing.port_80: shop;www.shop.test\n\
@@ -460,8 +692,8 @@ mod tests {
              \x20 admin:\n    image: b\n    labels:\n      berth.routing.port_80: admin\n  db:\n    image: a\n",
         );
         assert_eq!(pairs(&old, &new), [("web".to_string(), "web-v2".to_string())]);
-        assert!(wants_blue_green(&new));
-        assert!(!wants_blue_green(&old));
+        assert_eq!(asked_method(&new), compose::UpdateMethod::BlueGreen);
+        assert_eq!(asked_method(&old), compose::UpdateMethod::Rolling);
         // Same names (nothing renamed) or no shared route: no pair.
         assert!(pairs(&old, &old).is_empty());
         let elsewhere = spec("services:\n  web-v2:\n    image: b\n    labels:\n      berth.routing.port_80: other\n");
