@@ -310,8 +310,7 @@ impl Berth {
         if to <= from || to - from > MAX_RANGE {
             return Err(Error::invalid("range", "must end after it starts and span at most seven days"));
         }
-        let every = self.config.traffic_every.as_millis() as i64;
-        let step = ((to - from) / POINTS).max(every).max(1000);
+        let step = self.traffic_step(from, to);
         let rows = self.store.traffic_series(cluster_id, app.filter(|a| !a.is_empty()), from, to, step).await?;
         let mut out: Vec<TrafficSeries> = Vec::new();
         for r in rows {
@@ -330,6 +329,13 @@ impl Berth {
             }
         }
         Ok(out)
+    }
+
+    /// The milliseconds each point of a chart from `from` to `to` covers: about 360 points, none
+    /// shorter than a collection interval.
+    pub fn traffic_step(&self, from: i64, to: i64) -> i64 {
+        let every = self.config.traffic_every.as_millis() as i64;
+        ((to - from) / POINTS).max(every).max(1000)
     }
 
     /// The newest numbers of every side of a cluster (or of one app): everyone who sees the cluster.
