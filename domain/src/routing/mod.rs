@@ -258,6 +258,8 @@ impl Berth {
         if let Some(h) = router::lock_loops(&self.routing).remove(&cluster_id) {
             h.abort();
         }
+        // The routers' last reads would span the pause (or outlive a deleted cluster).
+        self.routing.traffic.lock().unwrap_or_else(|p| p.into_inner()).forget(cluster_id);
     }
 
     /// Every routing loop's handle, for a stop to wait for.
