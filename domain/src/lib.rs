@@ -46,8 +46,10 @@ pub use audit::{history, operation, refusals};
 pub use clusters::providers::{hosts, local};
 pub use clusters::{cluster, node, pki};
 pub use observe::{alerts, logs, mail, metrics};
-/// A cluster's routing: settings, routers, the names of the routers' service and ports.
+/// A cluster's routing: settings, routers, the names of the routers' service and ports, the
+/// routers' request metrics.
 pub mod route {
+    pub use crate::routing::traffic::{quantile, SideNow, TrafficPoint, TrafficSeries, Window};
     pub use crate::routing::{
         check_root_domain, BackendView, Certificate, RouteView, Router, Routing, SideView, TcpView, ADMIN_PORT,
         EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL,
@@ -122,6 +124,9 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     /// How often each cluster's route table is computed and brought to its routers.
     pub route_every: Duration,
+    /// How often each cluster's routers are asked for their request counters (in the routing loop,
+    /// so at most as often as `route_every`).
+    pub traffic_every: Duration,
     /// The berth-router binary (static) the routers' image is built from; by default the one next
     /// to the running program.
     pub router_binary: Option<PathBuf>,
@@ -155,6 +160,7 @@ impl Config {
             refusal_window: audit::refusals::WINDOW,
             idempotency_ttl: Duration::from_secs(24 * 3600),
             route_every: Duration::from_millis(500),
+            traffic_every: Duration::from_secs(5),
             router_binary: default_router_binary(),
         }
     }

@@ -96,6 +96,17 @@ impl crate::Berth {
     pub async fn tls_material_for_tests(&self) -> crate::engine::TlsMaterial {
         self.tls_material().await.expect("tls material")
     }
+
+    /// `side_window` (crate-private: the release logic's), for tests.
+    pub async fn side_window_for_tests(
+        &self,
+        cluster_id: i64,
+        route_or_app: &str,
+        side: &str,
+        since_ms: i64,
+    ) -> crate::Result<Option<crate::route::Window>> {
+        self.side_window(cluster_id, route_or_app, side, since_ms).await
+    }
 }
 
 /// Builds a tiny image `tag` on the local engine without a registry: busybox-static with the given

@@ -1,11 +1,12 @@
 //! Store contract of the observability tables, on SQLite and PostgreSQL: the hash-chained history and
-//! its verification, metric samples and rollups, log search and retention, events and alerts.
+//! its verification, metric samples and rollups, the routers' request samples, log search and
+//! retention, events and alerts.
 
 use domain::alerts::{NewAlertRule, NewEvent};
 use domain::logs::{LogFilter, NewLogLine};
 use domain::metrics::Sample;
 use domain::operation::{NewOperation, Outcome};
-use domain::store::{OperationFilter, Store};
+use domain::store::{OperationFilter, Store, TrafficSample};
 use domain::store_test;
 use serde_json::json;
 
@@ -163,6 +164,84 @@ async fn metrics_roll_up_and_expire(store: Store) {
     assert!(store.metric_rollup_series(1, "service", "web", 0, 10_000_000, 60_000).await.unwrap().is_empty());
 }
 store_test!(metrics, metrics_roll_up_and_expire);
+
+fn traffic(
+    cluster_id: i64,
+    ts: i64,
+    route: &str,
+    side: &str,
+    requests: i64,
+    s5xx: i64,
+    p99: Option<f64>,
+) -> TrafficSample {
+    TrafficSample {
+        cluster_id,
+        ts,
+        route: route.into(),
+        app: route.split('/').next().unwrap().into(),
+        service: side.into(),
+        interval_ms: 5000,
+        requests,
+        status5xx: s5xx,
+        rps: requests as f64 / 5.0,
+        err5xx_pct: if requests > 0 { 100.0 * s5xx as f64 / requests as f64 } else { 0.0 },
+        p50_ms: p99.map(|p| p / 2.0),
+        p99_ms: p99,
+        latency: "0,0,0,0,1".into(),
+        ..TrafficSample::default()
+    }
+}
+
+async fn traffic_is_bucketed_read_latest_windowed_and_expired(store: Store) {
+    let rows = [
+        traffic(1, 5_000, "shop/web:80", "web", 50, 0, Some(20.0)),
+        traffic(1, 10_000, "shop/web:80", "web", 100, 10, Some(40.0)),
+        traffic(1, 10_000, "shop/web:80", "web-green", 10, 10, Some(900.0)),
+        traffic(1, 15_000, "shop/web:80", "web", 0, 0, None),
+        traffic(1, 15_000, "shop/web:80", "web-green", 0, 0, None),
+        traffic(1, 15_000, "blog/www:80", "www", 5, 0, Some(3.0)),
+        traffic(2, 15_000, "shop/web:80", "web", 7, 0, Some(1.0)),
+    ];
+    store.traffic_insert(&rows).await.unwrap();
+    store.traffic_insert(&[]).await.unwrap();
+
+    // Steps of 10 s: rates averaged, 5xx as a share of the step's requests, the highest p99, p50
+    // averaged over the intervals that had requests (NULLs left out).
+    let series = store.traffic_series(1, Some("shop"), 0, 20_000, 10_000).await.unwrap();
+    let keys: Vec<(&str, i64)> = series.iter().map(|r| (r.service.as_str(), r.ts)).collect();
+    assert_eq!(keys, [("web", 0), ("web", 10_000), ("web-green", 10_000)]);
+    let web = &series[1];
+    assert_eq!((web.route.as_str(), web.app.as_str(), web.requests), ("shop/web:80", "shop", 100));
+    assert_eq!(web.rps, 10.0);
+    assert_eq!(web.err5xx_pct, 10.0);
+    assert_eq!((web.p50_ms, web.p99_ms), (Some(20.0), Some(40.0)));
+    assert_eq!(series[2].err5xx_pct, 100.0);
+    let all = store.traffic_series(1, None, 0, 20_000, 10_000).await.unwrap();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(store.traffic_series(1, Some("shop"), 20_000, 30_000, 10_000).await.unwrap().is_empty());
+
+    // The newest collection, whole: NULL latencies read as none.
+    let latest = store.traffic_latest(1, None).await.unwrap();
+    let sides: Vec<&str> = latest.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(sides, ["www", "web", "web-green"]);
+    assert_eq!(latest[1], rows[3]);
+    assert_eq!(store.traffic_latest(1, Some("blog")).await.unwrap(), [rows[5].clone()]);
+    assert!(store.traffic_latest(3, None).await.unwrap().is_empty());
+
+    // One side's window, by route or by app.
+    let by_route = store.traffic_window(1, "shop/web:80", "web", 5_000).await.unwrap();
+    assert_eq!(by_route, [rows[1].clone(), rows[3].clone()]);
+    assert_eq!(store.traffic_window(1, "shop", "web", 0).await.unwrap().len(), 3);
+    assert!(store.traffic_window(1, "blog", "web", 0).await.unwrap().is_empty());
+
+    // Expiry by age; a deleted cluster's samples go with it.
+    assert_eq!(store.traffic_expire(10_000).await.unwrap(), 1);
+    store.traffic_forget_cluster(2).await.unwrap();
+    assert!(store.traffic_latest(2, None).await.unwrap().is_empty());
+    assert_eq!(store.traffic_latest(1, None).await.unwrap().len(), 3);
+}
+
+store_test!(traffic_samples, traffic_is_bucketed_read_latest_windowed_and_expired);
 
 fn line(container: &str, service: &str, ts: i64, text: &str) -> NewLogLine {
     NewLogLine {

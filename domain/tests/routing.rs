@@ -2,7 +2,8 @@
 //! replicas that answer their hostname is reached at `shop.<root domain>` through every node's
 //! port 80 (berth-router as a global service, tables pushed over mutual TLS); the sticky cookie
 //! holds a backend; scaling to five adds backends; a load-balancer label forwards TCP; the routers
-//! report the version they serve.
+//! report the version they serve; the requests they counted reach Berth's traffic series, its
+//! latest numbers, a side's window and `/metrics`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -115,6 +116,7 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
     let t = TestBerth::new(|c| {
         c.reconcile_every = Duration::from_millis(500);
         c.route_every = Duration::from_millis(250);
+        c.traffic_every = Duration::from_millis(500);
     })
     .await;
     let berth = &t.berth;
@@ -188,6 +190,39 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
     assert_eq!(shop.id, "shop/web:8080");
     assert_eq!(shop.sides[0].backends.len(), 3);
     assert!(shop.sides[0].backends.iter().all(|b| b.state == "up"), "{shop:?}");
+
+    // The requests just sent were counted by the routers and collected: a series with requests
+    // and no 5xx, the latest numbers of the side, its window and the /metrics lines.
+    let started = domain::clock::now_ms() - 60_000;
+    let mut sent = 0;
+    eventually(Duration::from_secs(30), "the traffic series shows the route's requests", async || {
+        // Requests keep coming while Berth collects, so an interval with requests follows.
+        sent += answering(&format!("{}:80", nodes[0]), "shop.apps.route.test", 3).await.len();
+        let now = domain::clock::now_ms();
+        let series = berth.traffic(&admin(), id, Some("shop"), now - 600_000, now + 1).await.unwrap();
+        series.iter().filter(|s| s.route == "shop/web:8080" && s.side == "web").any(|s| {
+            s.points.iter().any(|p| p.requests > 0 && p.err5xx_pct == 0.0 && p.rps > 0.0 && p.p99_ms.is_some())
+        })
+    })
+    .await;
+    assert!(sent > 0);
+    eventually(Duration::from_secs(10), "the side's latest numbers are current", async || {
+        let now = berth.traffic_now(&admin(), id, Some("shop")).await.unwrap();
+        now.iter().any(|s| s.route == "shop/web:8080" && s.side == "web" && s.app == "shop")
+    })
+    .await;
+    let window = berth.side_window_for_tests(id, "shop", "web", started).await.unwrap().expect("a window");
+    assert!(window.requests > 0 && window.p99_ms.is_some(), "{window:?}");
+    assert!(berth.side_window_for_tests(id, "shop", "nothing", started).await.unwrap().is_none());
+    eventually(Duration::from_secs(10), "/metrics has the route's lines", async || {
+        let text = berth.prometheus(&admin()).await.unwrap();
+        text.lines().any(|l| {
+            l.starts_with("berth_route_requests_per_second{")
+                && l.contains(r#"app="shop",route="shop/web:8080",side="web"}"#)
+        }) && text.contains("# TYPE berth_route_5xx_ratio gauge")
+            && text.contains("# TYPE berth_route_latency_p99_seconds gauge")
+    })
+    .await;
 
     // The routers say which version they serve, and it is the cluster's.
     let view = berth.routing(&admin(), id).await.unwrap();

@@ -199,9 +199,58 @@ async fn rest_observe(db: TestDb) {
     assert_eq!(bad_scope["field"], "scope");
     body(get(format!("/api/v1/clusters/{hidden}/events"), &token).await.unwrap(), StatusCode::FORBIDDEN).await;
 
+    // The routers' requests: a series per route and side of the clusters the token sees, and
+    // their newest numbers in /metrics for those clusters only.
+    let now = domain::clock::now_ms();
+    for (cluster, app) in [(seen, "shop"), (hidden, "secret")] {
+        let sample = domain::store::TrafficSample {
+            cluster_id: cluster,
+            ts: now,
+            route: format!("{app}/web:80"),
+            app: app.into(),
+            service: "web".into(),
+            interval_ms: 5000,
+            requests: 50,
+            status5xx: 5,
+            rps: 10.0,
+            err5xx_pct: 10.0,
+            p50_ms: Some(4.0),
+            p99_ms: Some(250.0),
+            ..Default::default()
+        };
+        store.traffic_insert(&[sample]).await.unwrap();
+    }
+    let traffic = body(
+        get(format!("/api/v1/clusters/{seen}/traffic?app=shop&range=600000"), &token).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(traffic["series"][0]["route"], "shop/web:80", "{traffic}");
+    assert_eq!(traffic["series"][0]["side"], "web");
+    assert_eq!(traffic["series"][0]["points"][0]["rps"], 10.0);
+    assert_eq!(traffic["series"][0]["points"][0]["p99_ms"], 250.0);
+    let none =
+        body(get(format!("/api/v1/clusters/{seen}/traffic?app=other"), &token).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(none["series"], json!([]));
+    body(get(format!("/api/v1/clusters/{hidden}/traffic"), &token).await.unwrap(), StatusCode::FORBIDDEN).await;
+    let bad_range = body(
+        get(format!("/api/v1/clusters/{seen}/traffic?range=-5"), &token).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(bad_range["field"], "range");
+    let scoped = text(get("/metrics".into(), &token).await.unwrap(), StatusCode::OK).await;
+    let line = r#"berth_route_requests_per_second{cluster="seen",app="shop",route="shop/web:80",side="web"} 10"#;
+    assert!(scoped.lines().any(|l| l == line), "{scoped}");
+    assert!(scoped.contains(r#"berth_route_5xx_ratio{cluster="seen",app="shop",route="shop/web:80",side="web"} 0.1"#));
+    assert!(scoped
+        .contains(r#"berth_route_latency_p99_seconds{cluster="seen",app="shop",route="shop/web:80",side="web"} 0.25"#));
+    assert!(!scoped.contains("secret/web:80"), "a hidden cluster's routes are not listed: {scoped}");
+
     // Prometheus text behind a token; none: 401.
     let metrics = text(get("/metrics".into(), &root).await.unwrap(), StatusCode::OK).await;
     assert!(metrics.contains("# TYPE berth_container_cpu_percent gauge"), "{metrics}");
+    assert!(metrics.contains(r#"route="secret/web:80""#), "admins see every cluster's routes: {metrics}");
     let anonymous = client.get(format!("{}/metrics", server.url)).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 

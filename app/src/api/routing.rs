@@ -1,5 +1,6 @@
 //! A cluster's routing: its root domain and edge nodes, the routers on the edge nodes with the table
-//! version each serves, and the routes with their backends as a router serves them.
+//! version each serves, the routes with their backends as a router serves them, and the requests
+//! the routers counted per route and side (`get_traffic`).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -104,6 +105,48 @@ pub struct RoutingSettings {
     pub edge_label: bool,
 }
 
+/// The requests of a cluster's routes (or of one app's) over a range, per route and side.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TrafficView {
+    pub cluster: i64,
+    /// The app asked for; empty for every app.
+    pub app: String,
+    /// The range (Unix ms) and the milliseconds each point covers.
+    pub from: i64,
+    pub to: i64,
+    pub step: i64,
+    /// By route, then side.
+    pub series: Vec<TrafficSeriesRow>,
+}
+
+/// One side of one route (the side is the service the requests went to; a blue-green release
+/// has two).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TrafficSeriesRow {
+    /// `app/service:port`.
+    pub route: String,
+    pub app: String,
+    pub side: String,
+    pub points: Vec<TrafficPointRow>,
+}
+
+/// One step: rates averaged over it, shares of its requests, the average p50 and highest p99 (none
+/// without requests).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TrafficPointRow {
+    /// Unix ms.
+    pub ts: i64,
+    pub requests: i64,
+    pub rps: f64,
+    pub err5xx_pct: f64,
+    pub err4xx_pct: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
 #[cfg(feature = "ssr")]
 pub mod map {
     use super::*;
@@ -119,6 +162,42 @@ pub mod map {
             expires: domain::clock::rfc3339(c.not_after),
             days_left: (c.not_after - domain::clock::now_ms()).div_euclid(86_400_000),
             created_by: c.created_by,
+        }
+    }
+
+    pub fn traffic(
+        cluster: i64,
+        app: &str,
+        (from, to, step): (i64, i64, i64),
+        series: Vec<domain::route::TrafficSeries>,
+    ) -> TrafficView {
+        TrafficView {
+            cluster,
+            app: app.to_string(),
+            from,
+            to,
+            step,
+            series: series
+                .into_iter()
+                .map(|s| TrafficSeriesRow {
+                    route: s.route,
+                    app: s.app,
+                    side: s.side,
+                    points: s
+                        .points
+                        .into_iter()
+                        .map(|p| TrafficPointRow {
+                            ts: p.ts,
+                            requests: p.requests,
+                            rps: p.rps,
+                            err5xx_pct: p.err5xx_pct,
+                            err4xx_pct: p.err4xx_pct,
+                            p50_ms: p.p50_ms,
+                            p99_ms: p.p99_ms,
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 
@@ -198,4 +277,15 @@ pub async fn delete_certificate(cluster: i64, id: i64) -> Result<(), AppError> {
     use super::ssr::{context, wire};
     let (berth, actor) = context()?;
     berth.delete_certificate(&actor, cluster, id).await.map_err(wire)
+}
+
+/// The requests of a cluster's routes (of one app when `app` is not empty) over the last `range` ms.
+#[server(endpoint = "get_traffic", output = crate::codec::Wire)]
+pub async fn get_traffic(cluster: i64, app: String, range: i64) -> Result<TrafficView, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let to = domain::clock::now_ms();
+    let from = to.saturating_sub(range);
+    let series = berth.traffic(&actor, cluster, Some(app.as_str()), from, to).await.map_err(wire)?;
+    Ok(map::traffic(cluster, &app, (from, to, berth.traffic_step(from, to)), series))
 }

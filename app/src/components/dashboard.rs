@@ -15,12 +15,12 @@ pub fn DashboardView(d: Dashboard) -> impl IntoView {
     let running = apps.iter().filter(|a| a.status == "running").count();
     let (from, to, step) = (series.from, series.to, series.step);
     let cpu = vec![Line {
-        label: "CPU",
+        label: "CPU".into(),
         tone: "stroke-sky-500",
         points: series.points.iter().map(|p| (p.ts, p.cpu)).collect(),
     }];
     let mem = vec![Line {
-        label: "used",
+        label: "used".into(),
         tone: "stroke-violet-500",
         points: series.points.iter().map(|p| (p.ts, p.mem)).collect(),
     }];

@@ -6,4 +6,5 @@ pub mod layout;
 pub mod observe;
 pub mod table;
 pub mod theme;
+pub mod traffic;
 pub mod ui;

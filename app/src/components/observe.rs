@@ -30,7 +30,7 @@ pub const RANGES: &[(&str, i64)] = &[
 /// One line of a chart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
-    pub label: &'static str,
+    pub label: String,
     /// Tailwind stroke and text classes.
     pub tone: &'static str,
     pub points: Vec<(i64, f64)>,
@@ -80,7 +80,7 @@ pub fn LineChart(
                 view! {
                     <span class=format!("inline-flex items-center gap-1 {}", l.tone.replace("stroke-", "text-"))>
                         <span class="font-semibold">"●"</span>
-                        <span class="text-slate-600 dark:text-slate-300">{l.label}</span>
+                        <span class="text-slate-600 dark:text-slate-300">{l.label.clone()}</span>
                         <span class="tabular-nums text-slate-900 dark:text-slate-100">{latest}</span>
                     </span>
                 }
@@ -103,11 +103,11 @@ pub fn LineChart(
         let (from, to) = (from.get(), to.get());
         let t = from + ((to - from) as f64 * frac) as i64;
         let step = step.get().max(1);
-        let values: Vec<(&'static str, &'static str, String)> = lines.with(|ls| {
+        let values: Vec<(String, &'static str, String)> = lines.with(|ls| {
             ls.iter()
                 .map(|l| {
                     let near = nearest(&l.points, t).filter(|p| (p.0 - t).abs() <= step * 2);
-                    (l.label, l.tone, near.map(|p| unit(p.1)).unwrap_or_else(|| "no sample".into()))
+                    (l.label.clone(), l.tone, near.map(|p| unit(p.1)).unwrap_or_else(|| "no sample".into()))
                 })
                 .collect()
         });
@@ -242,17 +242,17 @@ pub fn MetricsPanel(
     };
     let cpu = Signal::derive({
         let cpu = pick(|p| p.cpu);
-        move || vec![Line { label: "CPU", tone: "stroke-sky-500", points: cpu() }]
+        move || vec![Line { label: "CPU".into(), tone: "stroke-sky-500", points: cpu() }]
     });
     let mem = Signal::derive({
         let (mem, limit) = (pick(|p| p.mem), pick(|p| p.mem_limit));
         move || {
             let limit: Vec<(i64, f64)> = limit().into_iter().filter(|p| p.1 > 0.0).collect();
-            let mut lines = vec![Line { label: "used", tone: "stroke-violet-500", points: mem() }];
+            let mut lines = vec![Line { label: "used".into(), tone: "stroke-violet-500", points: mem() }];
             // A limit far above use would flatten the chart; show it when it is within sight.
             let used = lines[0].points.iter().map(|p| p.1).fold(0.0, f64::max);
             if limit.last().is_some_and(|l| l.1 < used * 4.0) {
-                lines.push(Line { label: "limit", tone: "stroke-slate-400", points: limit });
+                lines.push(Line { label: "limit".into(), tone: "stroke-slate-400", points: limit });
             }
             lines
         }
@@ -261,8 +261,8 @@ pub fn MetricsPanel(
         let (rx, tx) = (pick(|p| p.net_rx), pick(|p| p.net_tx));
         move || {
             vec![
-                Line { label: "in", tone: "stroke-emerald-500", points: rx() },
-                Line { label: "out", tone: "stroke-amber-500", points: tx() },
+                Line { label: "in".into(), tone: "stroke-emerald-500", points: rx() },
+                Line { label: "out".into(), tone: "stroke-amber-500", points: tx() },
             ]
         }
     });
@@ -270,8 +270,8 @@ pub fn MetricsPanel(
         let (r, w) = (pick(|p| p.blk_read), pick(|p| p.blk_write));
         move || {
             vec![
-                Line { label: "read", tone: "stroke-teal-500", points: r() },
-                Line { label: "write", tone: "stroke-rose-500", points: w() },
+                Line { label: "read".into(), tone: "stroke-teal-500", points: r() },
+                Line { label: "write".into(), tone: "stroke-rose-500", points: w() },
             ]
         }
     });

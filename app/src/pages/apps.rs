@@ -19,6 +19,7 @@ use crate::api::cluster::{get_clusters, JobRow};
 use crate::components::compose_editor::{filled, ComposeEditor, VariablesForm};
 use crate::components::observe::{EventsTimeline, LogViewer, MetricsPanel};
 use crate::components::table::{use_list_args, ListSearch, Pager, SortHeader};
+use crate::components::traffic::TrafficPanel;
 use crate::components::ui::{
     go_to, ticker, Card, ErrorBanner, PageHeader, ProgressBar, StatusBadge, BUTTON, DANGER, INPUT, PRIMARY,
 };
@@ -456,6 +457,8 @@ struct Observed {
     app: String,
     /// (full swarm service name, [(container id, label)]).
     services: Vec<(String, Vec<(String, String)>)>,
+    /// Whether any service has routes (then the routers count its requests).
+    routed: bool,
 }
 
 /// Charts, live logs and the events of the app's services, each on its tab. It sits outside the
@@ -483,7 +486,8 @@ fn AppObserve(page: crate::codec::Res<Result<AppPage, AppError>>, tab: Memo<&'st
                     (format!("{app}_{}", s.name), containers)
                 })
                 .collect();
-            let next = Observed { cluster: p.app.cluster_id, app, services };
+            let routed = p.services.iter().any(|s| !s.urls.is_empty());
+            let next = Observed { cluster: p.app.cluster_id, app, services, routed };
             if observed.with_untracked(|o| o.as_ref() != Some(&next)) {
                 observed.set(Some(next));
             }
@@ -507,6 +511,7 @@ fn AppObserve(page: crate::codec::Res<Result<AppPage, AppError>>, tab: Memo<&'st
         })
     });
     let subject = Memo::new(move |_| observed.with(|o| o.as_ref().map(|o| (o.cluster, o.app.clone()))));
+    let routed = Memo::new(move |_| observed.with(|o| o.as_ref().is_some_and(|o| o.routed)));
     let scope = Signal::derive(move || if container.get().is_empty() { "service" } else { "container" });
     let key = Signal::derive(move || if container.get().is_empty() { service.get() } else { container.get() });
     let containers = move || {
@@ -548,6 +553,17 @@ fn AppObserve(page: crate::codec::Res<Result<AppPage, AppError>>, tab: Memo<&'st
                         <MetricsPanel cluster scope key />
                     </div>
                 </Card>
+                {
+                    let app = app.clone();
+                    move || {
+                        let app = app.clone();
+                        routed.get().then(move || view! {
+                            <Card title="Requests">
+                                <TrafficPanel cluster app compact=true />
+                            </Card>
+                        })
+                    }
+                }
             }
             .into_any(),
             "logs" => view! {

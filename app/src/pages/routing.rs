@@ -1,6 +1,7 @@
 //! A cluster's routing: the root domain and edge nodes (cluster admins edit them, outside the
 //! refreshing part), the routers on the edge nodes with the table version each serves, the routes
-//! (domain and context path → app/service) with their backends' state, and the TCP front ports.
+//! (domain and context path → app/service) with their backends' state, the TCP front ports, and the
+//! requests per route (charts, outside the part that refreshes every 3 s and holds forms).
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::routing::{
     get_routing, BackendRow, DeleteCertificate, RouteRow, RoutingView, SetRouting, UploadCertificate,
 };
+use crate::components::traffic::TrafficPanel;
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
 
 #[component]
@@ -59,6 +61,9 @@ pub fn RoutingPage() -> impl IntoView {
                 Err(_) => ().into_any(),
             })}
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
+            <Card title="Requests">
+                <TrafficPanel cluster=Signal::derive(cluster) app=String::new() />
+            </Card>
         </div>
     }
 }

@@ -219,6 +219,8 @@ impl Berth {
         self.store
             .metric_expire(now - ms(self.config.metrics_raw_retention), now - ms(self.config.metrics_retention))
             .await?;
+        // The routers' request samples have no rollups: they are kept as long as raw samples.
+        self.store.traffic_expire(now - ms(self.config.metrics_raw_retention)).await?;
         self.store
             .log_expire((now - ms(self.config.logs_retention)) * 1_000_000, self.config.logs_max_bytes as i64)
             .await?;

@@ -1,6 +1,7 @@
 //! Metric history: samples computed from the engines' container counters, summed per service, node
 //! and cluster, written in batches, rolled up per minute, expired by age, and read back as chart
-//! series or as Prometheus text.
+//! series or as Prometheus text (which also gives the routers' newest request numbers per route
+//! and side, read from the store as routing's collection wrote them).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -182,9 +183,17 @@ impl Berth {
         let fresh_since = now_ms() - 3 * self.config.collect_every.as_millis() as i64;
         let mut latest = Vec::new();
         let mut up: Vec<(String, String, bool)> = Vec::new();
+        // The routers' newest request samples (routing's collection), under the same rule.
+        let traffic_since = now_ms() - 3 * self.config.traffic_every.as_millis() as i64;
+        let mut routes = Vec::new();
         for cluster in clusters.iter().filter(|c| user.level(c.id) >= Level::Role(ClusterRole::Viewer)) {
             for node in self.store.nodes(cluster.id).await? {
                 up.push((cluster.name.clone(), node.name.clone(), node.state == "ready"));
+            }
+            for s in self.store.traffic_latest(cluster.id, None).await? {
+                if s.ts >= traffic_since {
+                    routes.push((cluster.name.clone(), s));
+                }
             }
             if let Some((ts, _, body)) = self.store.metric_latest(cluster.id).await? {
                 if ts >= fresh_since {
@@ -244,9 +253,44 @@ impl Berth {
                 }
             }
         }
+        for (name, help, get) in ROUTE_FIELDS {
+            let _ = writeln!(out, "# HELP berth_route_{name} {help}\n# TYPE berth_route_{name} gauge");
+            for (cluster, s) in &routes {
+                if let Some(value) = get(s) {
+                    let _ = writeln!(
+                        out,
+                        "berth_route_{name}{{cluster=\"{}\",app=\"{}\",route=\"{}\",side=\"{}\"}} {value}",
+                        esc(cluster),
+                        esc(&s.app),
+                        esc(&s.route),
+                        esc(&s.service),
+                    );
+                }
+            }
+        }
         Ok(out)
     }
 }
+
+type RouteField = (&'static str, &'static str, fn(&crate::store::TrafficSample) -> Option<f64>);
+
+/// Per route and side, from the newest collection of the routers' counters (summed over the
+/// cluster's routers); no p99 line for an interval without requests.
+const ROUTE_FIELDS: &[RouteField] = &[
+    (
+        "requests_per_second",
+        "Requests per second to a route's side over the last collection interval.",
+        |s| Some(s.rps),
+    ),
+    ("5xx_ratio", "Share of a route side's responses that were 5xx over the last interval (0 to 1).", |s| {
+        Some(s.err5xx_pct / 100.0)
+    }),
+    (
+        "latency_p99_seconds",
+        "99th percentile of a route side's latency to the response head over the last interval (interpolated in the routers' histogram buckets).",
+        |s| s.p99_ms.map(|ms| ms / 1000.0),
+    ),
+];
 
 type Field = (&'static str, &'static str, fn(&Sample) -> f64);
 

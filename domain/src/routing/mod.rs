@@ -1,8 +1,9 @@
 //! Routing: Berth's router (berth-router) on every cluster — the route table computed from the
 //! apps' routing and load-balancer labels and their running tasks (`table.rs`), the routers' system
 //! service and the loop that keeps every router serving the current table (`router.rs`), the TLS
-//! certificates they serve (`certs.rs`), and the
-//! cluster's routing settings (root domain, edge nodes) with what each router serves (here).
+//! certificates they serve (`certs.rs`), the routers' request metrics collected into samples and
+//! read back as charts, latest numbers and windows (`traffic.rs`), and the cluster's routing
+//! settings (root domain, edge nodes) with what each router serves (here).
 //!
 //! May import: `runtime/`, `audit/`, `engine/`, `store/`, the root files, `clusters/` (routers run
 //! on a cluster's edge nodes) and `apps/` (routes come from the apps' templates). No product
@@ -12,6 +13,7 @@
 pub(crate) mod certs;
 pub(crate) mod router;
 pub(crate) mod table;
+pub(crate) mod traffic;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -237,6 +239,13 @@ impl Berth {
                 if let Err(e) = berth.route_pass(cluster_id).await {
                     tracing::debug!(cluster = cluster_id, error = %e, "routing pass failed");
                 }
+                // Every `traffic_every`, not every pass: a second at most (each router is asked
+                // for a second, all at once), under the same lease.
+                if berth.traffic_due(cluster_id) {
+                    if let Err(e) = berth.collect_traffic(cluster_id).await {
+                        tracing::debug!(cluster = cluster_id, error = %e, "traffic collection failed");
+                    }
+                }
             }
         });
         let old = router::lock_loops(&self.routing).insert(cluster_id, handle);
@@ -249,6 +258,8 @@ impl Berth {
         if let Some(h) = router::lock_loops(&self.routing).remove(&cluster_id) {
             h.abort();
         }
+        // The routers' last reads would span the pause (or outlive a deleted cluster).
+        self.routing.traffic.lock().unwrap_or_else(|p| p.into_inner()).forget(cluster_id);
     }
 
     /// Every routing loop's handle, for a stop to wait for.

@@ -59,6 +59,8 @@ pub struct RoutingState {
     pushed: Mutex<HashMap<(i64, String), (u64, Instant)>>,
     /// Per cluster: the last table's digest and version (the store is written only on a change).
     versions: Mutex<HashMap<i64, (String, u64)>>,
+    /// The routers' last metrics reads and when each cluster was last collected (`traffic.rs`).
+    pub(super) traffic: Mutex<super::traffic::TrafficMemory>,
 }
 
 impl std::fmt::Debug for RoutingState {
@@ -77,6 +79,7 @@ pub(crate) fn forget(state: &RoutingState, cluster_id: i64) {
     lock(&state.versions).remove(&cluster_id);
     lock(&state.ensured).remove(&cluster_id);
     lock(&state.pushed).retain(|(c, _), _| *c != cluster_id);
+    lock(&state.traffic).forget(cluster_id);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,6 +154,13 @@ impl Berth {
         let ip: std::net::IpAddr =
             address.parse().map_err(|_| internal(format!("{address:?} is not an IP address")))?;
         self.router_admin().await?.status(SocketAddr::new(ip, ADMIN_PORT)).await.map_err(internal)
+    }
+
+    /// The request counters of the router at a node's `address`.
+    pub(crate) async fn router_metrics(&self, address: &str) -> Result<router::MetricsSnapshot> {
+        let ip: std::net::IpAddr =
+            address.parse().map_err(|_| internal(format!("{address:?} is not an IP address")))?;
+        self.router_admin().await?.metrics(SocketAddr::new(ip, ADMIN_PORT)).await.map_err(internal)
     }
 
     /// The routers' image on the local engine, built from the berth-router binary the first time

@@ -248,6 +248,7 @@ impl Store {
         sqlx::query("DELETE FROM nodes WHERE cluster_id = $1").bind(id).execute(&self.pool).await?;
         // What was observed of it goes with it (the operation history stays).
         self.metric_forget_cluster(id).await?;
+        self.traffic_forget_cluster(id).await?;
         self.log_forget_cluster(id).await?;
         for table in ["events", "alert_events", "metric_latest"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE cluster_id = $1")).bind(id).execute(&self.pool).await?;

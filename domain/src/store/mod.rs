@@ -6,11 +6,12 @@
 //! query APIs.
 //!
 //! One file per folder it serves (`access.rs`, `apps.rs`, `audit.rs`, `clusters.rs`, `observe.rs`,
-//! `runtime.rs`; observe's logs and metric samples in `logs.rs` and `metrics.rs`). The store owns the
-//! rows it reads and writes (`Cluster`, `Node`, `App`, `Job`, `Operation`, `AlertRule`, …, with the
-//! inputs and filters it takes): each is defined beside the SQL of its table and re-exported by the
-//! folder whose logic works with it (`crate::clusters::cluster::Cluster`). So the store sits below
-//! the logic: it may import the root files only.
+//! `runtime.rs`, `routing.rs`; observe's logs and metric samples in `logs.rs` and `metrics.rs`, the
+//! routers' request samples in `traffic.rs`). The store owns the rows it reads and writes
+//! (`Cluster`, `Node`, `App`, `Job`, `Operation`, `AlertRule`, …, with the inputs and filters it
+//! takes): each is defined beside the SQL of its table and re-exported by the folder whose logic
+//! works with it (`crate::clusters::cluster::Cluster`). So the store sits below the logic: it may
+//! import the root files only.
 
 mod access;
 mod apps;
@@ -21,6 +22,7 @@ mod metrics;
 mod observe;
 mod routing;
 mod runtime;
+mod traffic;
 
 pub use access::{GrantRow, NewToken, NewUser, SessionMeta, SessionRow, ShareRow, TokenRow, UserRow};
 pub use apps::{App, AppVersion, NewRelease, NewVersion, Overrides, ReleaseRow, Template, TemplateVersion};
@@ -33,6 +35,7 @@ pub use observe::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEv
 pub use routing::{CertificateRow, RouterRow, RoutingRow};
 pub(crate) use runtime::cluster_lease;
 pub use runtime::{Job, KeyState, NewJob, Step};
+pub use traffic::{TrafficRow, TrafficSample};
 
 use std::str::FromStr;
 use std::time::Duration;

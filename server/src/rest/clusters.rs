@@ -1,16 +1,16 @@
 //! Clusters, their nodes and workload policy, and the jobs that change them.
 
 use app::api::cluster::{map, ClusterRow, JobRow, NodeRow};
-use app::api::routing::{CertificateRow, CertificateUpload, RoutingSettings, RoutingView};
+use app::api::routing::{CertificateRow, CertificateUpload, RoutingSettings, RoutingView, TrafficView};
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::fail;
-use super::{ApiActor, ApiError, ApiPath, Body, BodyRefusals, Refusals};
+use super::{ApiActor, ApiError, ApiPath, ApiQuery, Body, BodyRefusals, Refusals, Unprocessable};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -20,6 +20,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(nodes))
         .routes(routes!(workload_policy, set_workload_policy))
         .routes(routes!(routing, set_routing))
+        .routes(routes!(traffic))
         .routes(routes!(upload_certificate))
         .routes(routes!(delete_certificate))
         .routes(routes!(job))
@@ -109,6 +110,34 @@ async fn set_routing(
 ) -> Result<Json<RoutingView>, ApiError> {
     let r = state.berth.set_routing(&actor, id, &input.root_domain, input.edge_label).await.map_err(fail(&actor))?;
     Ok(Json(app::api::routing::map::routing(&actor, id, r)))
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+struct TrafficQuery {
+    /// One app's routes; every app's when empty.
+    #[serde(default)]
+    app: String,
+    /// Milliseconds back from now (one hour when left out; at most seven days, though samples are
+    /// kept as long as raw metric samples).
+    range: Option<i64>,
+}
+
+/// The requests the cluster's routers counted per route and side over a range: req/s, 5xx and 4xx
+/// shares, p50 and p99 latency.
+#[utoipa::path(get, path = "/api/v1/clusters/{id}/traffic", summary = "Requests per route and side: req/s, 5xx and 4xx %, p50 and p99 ms", params(("id" = i64, Path, description = "The cluster's id"), TrafficQuery), security(("token" = [])),
+    responses((status = 200, description = "OK", body = TrafficView), Refusals, Unprocessable))]
+async fn traffic(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<TrafficQuery>,
+) -> Result<Json<TrafficView>, ApiError> {
+    let to = domain::clock::now_ms();
+    let from = to.saturating_sub(q.range.unwrap_or(3_600_000));
+    let series = state.berth.traffic(&actor, id, Some(q.app.as_str()), from, to).await.map_err(fail(&actor))?;
+    let step = state.berth.traffic_step(from, to);
+    Ok(Json(app::api::routing::map::traffic(id, &q.app, (from, to, step), series)))
 }
 
 /// Uploads a TLS certificate and its key (PEM) for a cluster's routers (cluster admins); the names

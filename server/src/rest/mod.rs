@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/clusters/{id}/policy"),
     ("GET", "/api/v1/clusters/{id}/routing"),
     ("PUT", "/api/v1/clusters/{id}/routing"),
+    ("GET", "/api/v1/clusters/{id}/traffic"),
     ("POST", "/api/v1/clusters/{id}/certificates"),
     ("DELETE", "/api/v1/clusters/{id}/certificates/{cert}"),
     ("POST", "/api/v1/apps"),
