@@ -3,6 +3,9 @@
 //! still reaches the old version), 50 % splits 1,000 requests about evenly, **Confirm** moves
 //! everything to the new version and removes the old service — while a concurrent load sees no
 //! answer other than 200 — and a second release rolled back leaves the confirmed version alone.
+//! Then two progressive releases: a healthy version is stepped to 100 % and confirmed by Berth
+//! under load, and a version that answers 500 is rolled back by Berth as soon as the routers
+//! measure it, each move in the history by `progressive-release`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,6 +21,18 @@ const IMAGE: &str = "berth-test/released:1";
 /// A template whose one routed service (named `service`) answers `version hostname`.
 fn template(service: &str, version: &str, blue_green: bool) -> String {
     let method = if blue_green { "\n      berth.update_method: blue-green" } else { "" };
+    shaped(service, &format!("echo {version} $(hostname) > /www/index.html"), method)
+}
+
+/// A template whose one routed service answers every request with 500 (an index CGI).
+fn broken(service: &str) -> String {
+    let cgi = "mkdir -p /www/cgi-bin && echo '#!/bin/sh' > /www/cgi-bin/index.cgi \
+               && echo 'echo Status: 500 Broken' >> /www/cgi-bin/index.cgi && echo 'echo' >> /www/cgi-bin/index.cgi \
+               && echo 'echo broken' >> /www/cgi-bin/index.cgi && chmod +x /www/cgi-bin/index.cgi";
+    shaped(service, cgi, "")
+}
+
+fn shaped(service: &str, content: &str, method: &str) -> String {
     format!(
         r#"
 services:
@@ -25,7 +40,7 @@ services:
     image: {IMAGE}
     init: true
     hostname: "{{{{.Service.Name}}}}-{{{{.Task.Slot}}}}"
-    command: ["sh", "-c", "mkdir -p /www && echo {version} $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www && {content} && exec httpd -f -p 8080 -h /www"]
     labels:
       berth.routing.port_8080: shop{method}
     deploy:
@@ -107,10 +122,12 @@ async fn a_blue_green_release_moves_traffic_by_weight_and_confirm_removes_the_ol
     let t = TestBerth::new(|c| {
         c.reconcile_every = Duration::from_millis(500);
         c.route_every = Duration::from_millis(250);
+        c.traffic_every = Duration::from_millis(500);
     })
     .await;
     let berth = &t.berth;
-    let options = ClusterOptions::three_nodes("rel").image(IMAGE, &["sh", "httpd", "hostname", "mkdir", "echo"]);
+    let options =
+        ClusterOptions::three_nodes("rel").image(IMAGE, &["sh", "httpd", "hostname", "mkdir", "echo", "chmod"]);
     let cluster = TestCluster::create(berth, options).await;
     let id = cluster.id;
     berth.set_routing(&admin(), id, "apps.rel.test", false).await.unwrap();
@@ -230,4 +247,66 @@ async fn a_blue_green_release_moves_traffic_by_weight_and_confirm_removes_the_ol
     assert_eq!(detail.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["web-v2"]);
     assert!(detail.extra_services.is_empty(), "{:?}", detail.extra_services);
     assert_eq!(versions(&edge, 20).await, BTreeMap::from([("v2".to_string(), 20)]));
+
+    // A progressive release of a healthy version: stepped 50 → 100 % and confirmed by Berth.
+    let plan = |steps: Vec<u32>| domain::release::Progressive {
+        steps,
+        interval_s: 2,
+        max_5xx_pct: 5.0,
+        max_p99_ms: 2000.0,
+        min_requests: 5,
+        ..Default::default()
+    };
+    let load = Load::start(other_edge.clone());
+    let started = Instant::now();
+    let job = berth
+        .release_app_progressive(&admin(), app, &template("web-v5", "v5", false), &BTreeMap::new(), plan(vec![50]))
+        .await
+        .unwrap();
+    assert_eq!(job_end(berth, job).await.status, "succeeded");
+    eventually(Duration::from_secs(60), "the progressive release is confirmed", async || {
+        berth.release(&admin(), app).await.unwrap().unwrap().state == "confirmed"
+    })
+    .await;
+    let took = started.elapsed();
+    let (sent, bad) = load.finish().await;
+    assert!(
+        bad.is_empty(),
+        "{} of {sent} failed during the progressive release: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+    assert_eq!(versions(&edge, 20).await, BTreeMap::from([("v5".to_string(), 20)]));
+    let filter = domain::store::OperationFilter { action: "app.release.".into(), limit: 50, ..Default::default() };
+    let ops = berth.operations(&admin(), &filter).await.unwrap();
+    let by_berth: Vec<&str> =
+        ops.iter().filter(|o| o.actor_name == "progressive-release").map(|o| o.action.as_str()).collect();
+    assert!(by_berth.contains(&"app.release.step") && by_berth.contains(&"app.release.confirm"), "{by_berth:?}");
+    assert!(ops.iter().all(|o| o.actor_name != "progressive-release" || o.channel == "system"));
+    eprintln!("a progressive release 50 → 100 %, 2 s a step: confirmed {took:?} after it started ({sent} requests, none failed)");
+
+    // A version that answers 500: rolled back by Berth once the routers measure it.
+    let load = Load::start(other_edge.clone());
+    let job = berth
+        .release_app_progressive(&admin(), app, &broken("web-v6"), &BTreeMap::new(), plan(vec![50]))
+        .await
+        .unwrap();
+    assert_eq!(job_end(berth, job).await.status, "succeeded");
+    eventually(Duration::from_secs(60), "the failing progressive release is rolled back", async || {
+        berth.release(&admin(), app).await.unwrap().unwrap().state == "rolled_back"
+    })
+    .await;
+    let (sent, bad) = load.finish().await;
+    let r = berth.release(&admin(), app).await.unwrap().unwrap();
+    assert!(r.message.contains("% 5xx"), "the release says why: {r:?}");
+    assert!(
+        !bad.is_empty() && bad.len() < sent,
+        "some requests met the broken side before the rollback ({}/{sent})",
+        bad.len()
+    );
+    assert_eq!(versions(&edge, 20).await, BTreeMap::from([("v5".to_string(), 20)]));
+    let events = berth.events(&admin(), id, "shop", 100).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "release.failing" && e.message.contains("rolling back")), "{events:?}");
+    let ops = berth.operations(&admin(), &filter).await.unwrap();
+    assert!(ops.iter().any(|o| o.actor_name == "progressive-release" && o.action == "app.release.rollback"));
 }

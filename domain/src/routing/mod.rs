@@ -2,7 +2,8 @@
 //! apps' routing and load-balancer labels and their running tasks (`table.rs`), the routers' system
 //! service and the loop that keeps every router serving the current table (`router.rs`), the TLS
 //! certificates they serve (`certs.rs`), the routers' request metrics collected into samples and
-//! read back as charts, latest numbers and windows (`traffic.rs`), and the cluster's routing
+//! read back as charts, latest numbers and windows (`traffic.rs`), progressive releases stepped by
+//! what they measure (`progressive.rs`), and the cluster's routing
 //! settings (root domain, edge nodes) with what each router serves (here).
 //!
 //! May import: `runtime/`, `audit/`, `engine/`, `store/`, the root files, `clusters/` (routers run
@@ -11,6 +12,7 @@
 //! registered in lib.rs.
 
 pub(crate) mod certs;
+pub(crate) mod progressive;
 pub(crate) mod router;
 pub(crate) mod table;
 pub(crate) mod traffic;

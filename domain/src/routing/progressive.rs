@@ -19,10 +19,12 @@ use crate::Berth;
 pub const ACTOR: &str = "progressive-release";
 
 impl Berth {
-    /// Moves the cluster's progressing releases on (see the module's doc).
-    pub(crate) async fn advance_releases(&self, cluster_id: i64) -> Result<()> {
-        for r in self.store.releases_open(cluster_id).await? {
-            if r.method != "progressive" || r.state != "progressing" {
+    /// Moves on the progressing ones of the cluster's open releases `open` (read by this pass;
+    /// each is read again, as the pass may have marked its weight served).
+    pub(crate) async fn advance_releases(&self, open: &[ReleaseRow]) -> Result<()> {
+        for r in open.iter().filter(|r| r.method == "progressive" && r.state == "progressing") {
+            let Some(r) = self.store.release_by_id(r.id).await? else { continue };
+            if r.state != "progressing" {
                 continue;
             }
             if let Err(e) = self.advance_release(&r).await {
@@ -58,7 +60,8 @@ impl Berth {
                     self.store.release_set_weight(r.id, i64::from(weight), now).await
                 })
                 .await?;
-                self.progress_event(&app, "release.step", "info", format!("{said}: new side moved to {weight} %")).await;
+                self.progress_event(&app, "release.step", "info", format!("{said}: new side moved to {weight} %"))
+                    .await;
             }
             Decision::Confirm => {
                 let msg = format!("{}: every step passed, confirming", said(measured, r.weight));

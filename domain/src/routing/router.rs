@@ -253,7 +253,7 @@ impl Berth {
                 }
             }
         }
-        Ok(())
+        self.advance_releases(&releases).await
     }
 
     /// The tasks on the routing network, from every ready node at once; a node that does not

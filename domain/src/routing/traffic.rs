@@ -377,7 +377,6 @@ impl Berth {
     /// one route (`app/service:port`) or of every route of an app (`app`). None when no collection
     /// in the window has the side (no router answered, or it was not routed); Some with zero
     /// requests when it was routed and idle. Not authorized: for the release logic.
-    #[allow(dead_code, reason = "the progressive release (another branch) is its caller; tests call it meanwhile")]
     pub(crate) async fn side_window(
         &self,
         cluster_id: i64,
