@@ -283,7 +283,7 @@ async fn a_blue_green_release_moves_traffic_by_weight_and_confirm_removes_the_ol
         ops.iter().filter(|o| o.actor_name == "progressive-release").map(|o| o.action.as_str()).collect();
     assert!(by_berth.contains(&"app.release.step") && by_berth.contains(&"app.release.confirm"), "{by_berth:?}");
     assert!(ops.iter().all(|o| o.actor_name != "progressive-release" || o.channel == "system"));
-    eprintln!("a progressive release 50 → 100 %, 2 s a step: confirmed {took:?} after it started ({sent} requests, none failed)");
+    report(&format!("a progressive release 50 → 100 %, 2 s a step: confirmed {took:?} after it started ({sent} requests, none failed)"));
 
     // A version that answers 500: rolled back by Berth once the routers measure it.
     let load = Load::start(other_edge.clone());
@@ -309,4 +309,9 @@ async fn a_blue_green_release_moves_traffic_by_weight_and_confirm_removes_the_ol
     assert!(events.iter().any(|e| e.action == "release.failing" && e.message.contains("rolling back")), "{events:?}");
     let ops = berth.operations(&admin(), &filter).await.unwrap();
     assert!(ops.iter().any(|o| o.actor_name == "progressive-release" && o.action == "app.release.rollback"));
+}
+
+#[allow(clippy::print_stderr)]
+fn report(line: &str) {
+    eprintln!("{line}");
 }
