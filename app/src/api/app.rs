@@ -100,6 +100,29 @@ pub struct ServiceRow {
     pub side: String,
 }
 
+/// How a progressive release steps, and where it stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProgressiveRow {
+    pub steps: Vec<u32>,
+    pub interval_s: u64,
+    pub max_5xx_pct: f64,
+    pub max_p99_ms: f64,
+    pub min_requests: u64,
+    /// The index in `steps` of the weight now asked for.
+    pub step: usize,
+    /// When the current step ends (0 until every router serves its weight).
+    pub next_at: i64,
+}
+
+/// One side's newest request numbers (from the routers' last collection).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SideTraffic {
+    pub side: String,
+    pub rps: f64,
+    pub err5xx_pct: f64,
+    pub p99_ms: Option<f64>,
+}
+
 /// An app's blue-green release (in progress, or its last one).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseRow {
@@ -117,6 +140,8 @@ pub struct ReleaseRow {
     /// The share every router serves, once they all do.
     pub served_weight: Option<u32>,
     pub message: String,
+    /// A progressive release's plan and where it stands.
+    pub progressive: Option<ProgressiveRow>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -136,6 +161,8 @@ pub struct AppPage {
     /// Changes made by hand since the current version (a new version undoes them).
     pub by_hand: Vec<String>,
     pub release: Option<ReleaseRow>,
+    /// While a release is open: each side's newest request numbers.
+    pub release_traffic: Vec<SideTraffic>,
     pub access: Access,
     pub jobs: Vec<crate::api::cluster::JobRow>,
 }
@@ -303,6 +330,7 @@ pub mod map {
             live_error: d.live_error,
             by_hand: d.by_hand,
             release: d.release.map(release),
+            release_traffic: Vec::new(),
             access,
             jobs,
         }
@@ -320,10 +348,61 @@ pub mod map {
             weight: r.weight,
             served_weight: r.served_weight,
             message: r.message,
+            progressive: r.progressive.map(|p| ProgressiveRow {
+                steps: p.steps,
+                interval_s: p.interval_s,
+                max_5xx_pct: p.max_5xx_pct,
+                max_p99_ms: p.max_p99_ms,
+                min_requests: p.min_requests,
+                step: p.step,
+                next_at: p.next_at,
+            }),
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
+    }
+
+    /// A progressive plan from the Update form's fields, each error naming its field.
+    pub fn progressive(
+        steps: &str,
+        interval: &str,
+        max_5xx: &str,
+        max_p99: &str,
+    ) -> Result<domain::release::Progressive, AppError> {
+        use super::super::ssr::invalid;
+        let d = domain::release::Progressive::default();
+        let steps = if steps.trim().is_empty() {
+            d.steps.clone()
+        } else {
+            steps
+                .split([',', ' ', '→'])
+                .map(|w| w.trim().trim_end_matches('%'))
+                .filter(|w| !w.is_empty())
+                .map(|w| w.parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    invalid("steps", "the new side's weights in percent, separated by commas: 5, 25, 50, 100")
+                })?
+        };
+        let number = |field: &str, text: &str, default: f64| -> Result<f64, AppError> {
+            let t = text.trim();
+            if t.is_empty() {
+                return Ok(default);
+            }
+            t.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| invalid(field, "a number"))
+        };
+        let interval = number("interval", interval, d.interval_s as f64)?;
+        if interval.fract() != 0.0 || interval < 0.0 {
+            return Err(invalid("interval", "whole seconds per step"));
+        }
+        Ok(domain::release::Progressive {
+            steps,
+            interval_s: interval as u64,
+            max_5xx_pct: number("max_5xx", max_5xx, d.max_5xx_pct)?,
+            max_p99_ms: number("max_p99", max_p99, d.max_p99_ms)?,
+            ..d
+        })
     }
 
     pub fn version(v: domain::app::VersionInfo) -> VersionRow {
@@ -409,8 +488,29 @@ pub async fn get_app(id: i64) -> Result<AppPage, AppError> {
         .map(crate::api::cluster::map::job)
         .collect();
     let cluster_name = detail.cluster_name.clone();
+    let open = detail.release.as_ref().is_some_and(|r| r.open());
     let mut page = map::page(detail, Access::of(&actor, cluster), jobs);
     page.app.cluster_name = cluster_name;
+    if open {
+        // The numbers are a help, not the page: a store that cannot answer leaves them out.
+        let sides = berth.traffic_now(&actor, cluster, Some(&name)).await.unwrap_or_default();
+        let mut by_side: std::collections::BTreeMap<String, SideTraffic> = std::collections::BTreeMap::new();
+        for s in sides {
+            let t = by_side.entry(s.side.clone()).or_insert(SideTraffic {
+                side: s.side.clone(),
+                rps: 0.0,
+                err5xx_pct: 0.0,
+                p99_ms: None,
+            });
+            t.rps += s.rps;
+            t.err5xx_pct = t.err5xx_pct.max(s.err5xx_pct);
+            t.p99_ms = match (t.p99_ms, s.p99_ms) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        page.release_traffic = by_side.into_values().collect();
+    }
     Ok(page)
 }
 
@@ -458,15 +558,33 @@ pub async fn preview_update(id: i64, compose: String, vars: String) -> Result<Ve
 
 /// A new version of an app; variables not given keep their values. `method` is `rolling`,
 /// `blue-green` or empty (what the template's `berth.update_method` says). Answers the job id.
+#[allow(clippy::too_many_arguments, reason = "the Update form's fields, as a server function takes them")]
 #[server(endpoint = "update_app", output = crate::codec::Wire)]
-pub async fn update_app(id: i64, compose: String, vars: String, method: String) -> Result<i64, AppError> {
+pub async fn update_app(
+    id: i64,
+    compose: String,
+    vars: String,
+    method: String,
+    #[server(default)] steps: String,
+    #[server(default)] interval: String,
+    #[server(default)] max_5xx: String,
+    #[server(default)] max_p99: String,
+) -> Result<i64, AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
+    let vars = map::vars(&vars)?;
     let method = match method.as_str() {
         "" => None,
-        m => Some(compose::UpdateMethod::parse(m).ok_or_else(|| invalid("method", "must be rolling or blue-green"))?),
+        m => Some(
+            compose::UpdateMethod::parse(m)
+                .ok_or_else(|| invalid("method", "must be rolling, blue-green or progressive"))?,
+        ),
     };
-    berth.update_app_as(&actor, id, &compose, &map::vars(&vars)?, method).await.map_err(wire)
+    if method == Some(compose::UpdateMethod::Progressive) {
+        let plan = map::progressive(&steps, &interval, &max_5xx, &max_p99)?;
+        return berth.release_app_progressive(&actor, id, &compose, &vars, plan).await.map_err(wire);
+    }
+    berth.update_app_as(&actor, id, &compose, &vars, method).await.map_err(wire)
 }
 
 /// Sets the new side's share (percent) of a blue-green release's routes.

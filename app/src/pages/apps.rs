@@ -878,6 +878,12 @@ fn Edit(
     let result = Signal::derive(move || check.value().get().and_then(Result::ok));
     let variables = Signal::derive(move || result.get().map(|c| c.variables).unwrap_or_default());
     let method = RwSignal::new(String::new());
+    let (steps, interval, max_5xx, max_p99) = (
+        RwSignal::new("5, 25, 50, 100".to_string()),
+        RwSignal::new("60".to_string()),
+        RwSignal::new("1".to_string()),
+        RwSignal::new("1000".to_string()),
+    );
     view! {
         <Card title="Edit: deploy a new version">
             <div class="space-y-4">
@@ -918,8 +924,18 @@ fn Edit(
                             <option value="" selected=move || method.get().is_empty()>"As the template says (berth.update_method, else rolling)"</option>
                             <option value="rolling" selected=move || method.get() == "rolling">"Rolling update: swarm replaces the tasks"</option>
                             <option value="blue-green" selected=move || method.get() == "blue-green">"Blue-green: renamed services start beside the old ones at weight 0"</option>
+                            <option value="progressive" selected=move || method.get() == "progressive">"Progressive: blue-green with the weight stepped by Berth while errors stay low"</option>
                         </select>
                     </label>
+                    {move || (method.get() == "progressive").then(|| view! {
+                        <div class="flex w-full flex-wrap items-end gap-3 rounded-lg border border-slate-200 p-3 text-sm dark:border-slate-700" data-testid="progressive-plan">
+                            <label>"Steps (new side %)"<input class=INPUT data-testid="progressive-steps" prop:value=steps on:input=move |ev| steps.set(event_target_value(&ev)) /></label>
+                            <label>"Seconds per step"<input class=SMALL type="number" min="1" data-testid="progressive-interval" prop:value=interval on:input=move |ev| interval.set(event_target_value(&ev)) /></label>
+                            <label>"Roll back above 5xx %"<input class=SMALL type="number" min="0" max="100" step="0.1" prop:value=max_5xx on:input=move |ev| max_5xx.set(event_target_value(&ev)) /></label>
+                            <label>"or p99 ms"<input class=SMALL type="number" min="1" prop:value=max_p99 on:input=move |ev| max_p99.set(event_target_value(&ev)) /></label>
+                            <p class="w-full text-xs text-slate-500">"The new services need new names sharing the old ones' routes. Berth moves the new side to each step once every router serves the last one, judges its 5xx share and p99 as the routers measure them, confirms after the last step and rolls back by itself when a bound is crossed."</p>
+                        </div>
+                    })}
                     <button type="button" class=BUTTON on:click=move |_| ui.editing.set(None)>"Cancel"</button>
                     <button type="button" class=BUTTON on:click=move |_| run_check.run(())>"Check"</button>
                     <button type="button" class=PRIMARY data-testid="update" disabled=move || update.pending().get() on:click=move |_| {
@@ -928,6 +944,10 @@ fn Edit(
                             compose: text.get_untracked(),
                             vars: vars_to_text(&filled(&values.get_untracked())),
                             method: method.get_untracked(),
+                            steps: steps.get_untracked(),
+                            interval: interval.get_untracked(),
+                            max_5xx: max_5xx.get_untracked(),
+                            max_p99: max_p99.get_untracked(),
                         });
                     }>"Deploy new version"</button>
                 </div>
@@ -943,11 +963,15 @@ fn Edit(
 #[component]
 fn ReleasePanel(page: crate::codec::Res<Result<AppPage, AppError>>, actions: Actions) -> impl IntoView {
     let release = RwSignal::new(None::<(ReleaseRow, i64, bool)>);
+    let traffic = RwSignal::new(Vec::<crate::api::app::SideTraffic>::new());
     Effect::new(move |_| {
         if let Some(Ok(p)) = page.get() {
             let next = p.release.clone().filter(|r| r.open).map(|r| (r, p.app.id, p.access.operate));
             if release.with_untracked(|r| *r != next) {
                 release.set(next);
+            }
+            if traffic.with_untracked(|t| *t != p.release_traffic) {
+                traffic.set(p.release_traffic.clone());
             }
         }
     });
@@ -965,7 +989,9 @@ fn ReleasePanel(page: crate::codec::Res<Result<AppPage, AppError>>, actions: Act
     move || {
         release.get().map(|(r, id, operate)| {
             let awaiting = r.state == "awaiting";
-            let can_roll_back = awaiting || r.state == "failed";
+            let can_roll_back = awaiting || r.state == "failed" || r.state == "progressing";
+            let can_confirm = awaiting || r.state == "progressing";
+            let progressive = r.progressive.clone();
             let (weight, served) = (r.weight, r.served_weight);
             let pairs = r.pairs.clone();
             let state_text = match r.state.as_str() {
@@ -974,11 +1000,12 @@ fn ReleasePanel(page: crate::codec::Res<Result<AppPage, AppError>>, actions: Act
                 "confirming" => "confirming: moving everything to the new side",
                 "rolling_back" => "rolling back: moving everything to the old side",
                 "failed" => "the new side did not come up: roll back",
+                "progressing" => "progressive: Berth steps the weight while the new side stays within bounds",
                 other => other,
             }
             .to_string();
             view! {
-                <Card title="Blue-green release">
+                <Card title=if progressive.is_some() { "Progressive release" } else { "Blue-green release" }>
                     <div class="space-y-4 text-sm" data-testid="release" data-state=r.state.clone() data-weight=weight.to_string()>
                         <p>
                             <span class="font-medium">{format!("Version {} → {}", r.from_version, r.to_version)}</span>
@@ -986,12 +1013,40 @@ fn ReleasePanel(page: crate::codec::Res<Result<AppPage, AppError>>, actions: Act
                             {(!r.message.is_empty()).then(|| view! { <span class="text-red-700 dark:text-red-300">{format!(" — {}", r.message)}</span> })}
                         </p>
                         <ul class="space-y-1">
-                            {pairs.into_iter().map(|(old, new)| view! {
-                                <li data-testid="release-pair">
-                                    <span class="font-semibold">{old}</span>" (old side) → "<span class="font-semibold">{new}</span>" (new side)"
-                                </li>
+                            {pairs.into_iter().map(|(old, new)| {
+                                let numbers = |side: String| move || traffic.with(|t| match t.iter().find(|s| s.side == side) {
+                                    Some(s) => format!(
+                                        "{:.1} req/s · {:.1} % 5xx{}",
+                                        s.rps,
+                                        s.err5xx_pct,
+                                        s.p99_ms.map(|p| format!(" · p99 {p:.0} ms")).unwrap_or_default()
+                                    ),
+                                    None => "no requests yet".to_string(),
+                                });
+                                view! {
+                                    <li data-testid="release-pair" class="flex flex-wrap gap-x-2">
+                                        <span><span class="font-semibold">{old.clone()}</span>" (old side): "<span class="text-slate-500" data-testid="old-traffic">{numbers(old.clone())}</span></span>
+                                        <span>"→"</span>
+                                        <span><span class="font-semibold">{new.clone()}</span>" (new side): "<span class="text-slate-500" data-testid="new-traffic">{numbers(new.clone())}</span></span>
+                                    </li>
+                                }
                             }).collect_view()}
                         </ul>
+                        {progressive.map(|p| {
+                            let steps = p.steps.iter().enumerate().map(|(i, w)| {
+                                let tone = if i < p.step { "text-emerald-700 dark:text-emerald-300" } else if i == p.step { "font-semibold text-sky-700 dark:text-sky-300" } else { "text-slate-500" };
+                                view! { <span class=tone>{format!("{w} %")}</span> }
+                            }).collect_view();
+                            view! {
+                                <p class="flex flex-wrap items-center gap-2" data-testid="progressive-steps-view">
+                                    "Steps: "{steps}
+                                    <span class="text-xs text-slate-500">{format!(
+                                        "· {} s each · rolls back above {} % 5xx or p99 {} ms (from {} requests a step)",
+                                        p.interval_s, p.max_5xx_pct, p.max_p99_ms, p.min_requests
+                                    )}</span>
+                                </p>
+                            }
+                        })}
                         <div>
                             <div class="flex h-6 overflow-hidden rounded-md border border-slate-200 text-xs font-medium dark:border-slate-700" role="img"
                                 aria-label=format!("old side {} %, new side {weight} %", 100 - weight)>
@@ -1030,7 +1085,7 @@ fn ReleasePanel(page: crate::codec::Res<Result<AppPage, AppError>>, actions: Act
                                     "Set weight"
                                 </button>
                                 <span class="flex-1"></span>
-                                <button type="button" class=PRIMARY data-testid="release-confirm" disabled=!awaiting on:click=move |_| asking.set(Some("confirm"))>"Confirm release"</button>
+                                <button type="button" class=PRIMARY data-testid="release-confirm" disabled=!can_confirm on:click=move |_| asking.set(Some("confirm"))>"Confirm release"</button>
                                 <button type="button" class=BUTTON data-testid="release-rollback" disabled=!can_roll_back on:click=move |_| asking.set(Some("rollback"))>"Roll back"</button>
                             </div>
                         })}

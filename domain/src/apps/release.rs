@@ -57,7 +57,7 @@ const ROLLBACK_STEPS: &[&str] = &[
 ];
 
 /// A release as the app page shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     pub id: i64,
     pub method: String,
@@ -73,6 +73,8 @@ pub struct Release {
     /// The share every router serves (None until they all do).
     pub served_weight: Option<u32>,
     pub message: String,
+    /// A progressive release's plan and where it stands.
+    pub progressive: Option<Progressive>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -96,6 +98,7 @@ impl From<ReleaseRow> for Release {
             weight: r.weight.clamp(0, 100) as u32,
             served_weight: u32::try_from(r.served_weight).ok(),
             message: r.message,
+            progressive: serde_json::from_str(&r.plan).ok(),
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,

@@ -111,9 +111,30 @@ struct UpdateBody {
     /// Values of variables to change; the others keep theirs.
     #[serde(default)]
     variables: BTreeMap<String, String>,
-    /// `rolling` or `blue-green`; when left out, what the template's `berth.update_method` says.
+    /// `rolling`, `blue-green` or `progressive`; when left out, what the template's
+    /// `berth.update_method` says.
     #[serde(default)]
     method: Option<String>,
+    /// How a progressive release steps (defaults: 5, 25, 50, 100 %, 60 s each, at most 1 % 5xx
+    /// and p99 1000 ms, judged from 10 requests a step).
+    #[serde(default)]
+    progressive: Option<ProgressivePlan>,
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ProgressivePlan {
+    /// The new side's weights in percent, rising; 100 is added when missing.
+    #[serde(default)]
+    steps: Option<Vec<u32>>,
+    /// Seconds each step lasts once every router serves it.
+    #[serde(default)]
+    interval_s: Option<u64>,
+    #[serde(default)]
+    max_5xx_pct: Option<f64>,
+    #[serde(default)]
+    max_p99_ms: Option<f64>,
+    #[serde(default)]
+    min_requests: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -135,12 +156,32 @@ async fn update_app(
         Some(m) => Some(compose::UpdateMethod::parse(m).ok_or_else(|| {
             fail(&actor)(domain::Error::invalid(
                 "method",
-                format!("`{m}` is not an update method: rolling or blue-green"),
+                format!("`{m}` is not an update method: rolling, blue-green or progressive"),
             ))
         })?),
     };
-    let job =
-        state.berth.update_app_as(&actor, id, &body.compose, &body.variables, method).await.map_err(fail(&actor))?;
+    let job = if method == Some(compose::UpdateMethod::Progressive) || body.progressive.is_some() {
+        let d = domain::release::Progressive::default();
+        let p = body.progressive.unwrap_or(ProgressivePlan {
+            steps: None,
+            interval_s: None,
+            max_5xx_pct: None,
+            max_p99_ms: None,
+            min_requests: None,
+        });
+        let plan = domain::release::Progressive {
+            steps: p.steps.unwrap_or_else(|| d.steps.clone()),
+            interval_s: p.interval_s.unwrap_or(d.interval_s),
+            max_5xx_pct: p.max_5xx_pct.unwrap_or(d.max_5xx_pct),
+            max_p99_ms: p.max_p99_ms.unwrap_or(d.max_p99_ms),
+            min_requests: p.min_requests.unwrap_or(d.min_requests),
+            ..d
+        };
+        state.berth.release_app_progressive(&actor, id, &body.compose, &body.variables, plan).await
+    } else {
+        state.berth.update_app_as(&actor, id, &body.compose, &body.variables, method).await
+    }
+    .map_err(fail(&actor))?;
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
