@@ -206,6 +206,17 @@ fn rows() -> Vec<Row> {
             vec![("cluster", s(i.cluster)), ("name", s("")), ("compose", s("")), ("vars", s(""))]
         }),
         row("update_app", Operate, |i| vec![("id", s(i.app)), ("compose", s("")), ("vars", s("")), ("method", s(""))]),
+        row("release_progressive", Operate, |i| {
+            vec![
+                ("id", s(i.app)),
+                ("compose", s("")),
+                ("vars", s("")),
+                ("steps", s("")),
+                ("interval", s("")),
+                ("max_5xx", s("")),
+                ("max_p99", s("")),
+            ]
+        }),
         row("set_release_weight", Operate, |i| vec![("id", s(i.app)), ("weight", s(50))]),
         row("confirm_release", Operate, |i| vec![("id", s(i.app))]),
         row("rollback_release", Operate, |i| vec![("id", s(i.app))]),

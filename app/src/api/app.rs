@@ -558,21 +558,10 @@ pub async fn preview_update(id: i64, compose: String, vars: String) -> Result<Ve
 
 /// A new version of an app; variables not given keep their values. `method` is `rolling`,
 /// `blue-green` or empty (what the template's `berth.update_method` says). Answers the job id.
-#[allow(clippy::too_many_arguments, reason = "the Update form's fields, as a server function takes them")]
 #[server(endpoint = "update_app", output = crate::codec::Wire)]
-pub async fn update_app(
-    id: i64,
-    compose: String,
-    vars: String,
-    method: String,
-    #[server(default)] steps: String,
-    #[server(default)] interval: String,
-    #[server(default)] max_5xx: String,
-    #[server(default)] max_p99: String,
-) -> Result<i64, AppError> {
+pub async fn update_app(id: i64, compose: String, vars: String, method: String) -> Result<i64, AppError> {
     use super::ssr::{context, invalid, wire};
     let (berth, actor) = context()?;
-    let vars = map::vars(&vars)?;
     let method = match method.as_str() {
         "" => None,
         m => Some(
@@ -580,11 +569,26 @@ pub async fn update_app(
                 .ok_or_else(|| invalid("method", "must be rolling, blue-green or progressive"))?,
         ),
     };
-    if method == Some(compose::UpdateMethod::Progressive) {
-        let plan = map::progressive(&steps, &interval, &max_5xx, &max_p99)?;
-        return berth.release_app_progressive(&actor, id, &compose, &vars, plan).await.map_err(wire);
-    }
-    berth.update_app_as(&actor, id, &compose, &vars, method).await.map_err(wire)
+    berth.update_app_as(&actor, id, &compose, &map::vars(&vars)?, method).await.map_err(wire)
+}
+
+/// A new version released progressively: blue-green with the weight stepped by Berth through
+/// `steps` (percent, comma-separated), `interval` seconds each, while the new side stays at most
+/// `max_5xx` % 5xx and `max_p99` ms p99 (empty fields take the defaults). Answers the job id.
+#[server(endpoint = "release_progressive", output = crate::codec::Wire)]
+pub async fn release_progressive(
+    id: i64,
+    compose: String,
+    vars: String,
+    steps: String,
+    interval: String,
+    max_5xx: String,
+    max_p99: String,
+) -> Result<i64, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    let plan = map::progressive(&steps, &interval, &max_5xx, &max_p99)?;
+    berth.release_app_progressive(&actor, id, &compose, &map::vars(&vars)?, plan).await.map_err(wire)
 }
 
 /// Sets the new side's share (percent) of a blue-green release's routes.

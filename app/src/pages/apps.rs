@@ -12,8 +12,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::app::{
     app_diff, get_app, get_template, get_templates, list_apps, vars_to_text, AppPage, CheckApp, ConfirmRelease,
-    DeleteApp, DeployApp, RedeployApp, ReleaseRow, RollbackApp, RollbackRelease, ScaleService, ServiceRow,
-    SetReleaseWeight, SetServiceResources, StartApp, StopApp, UpdateApp,
+    DeleteApp, DeployApp, RedeployApp, ReleaseProgressive, ReleaseRow, RollbackApp, RollbackRelease, ScaleService,
+    ServiceRow, SetReleaseWeight, SetServiceResources, StartApp, StopApp, UpdateApp,
 };
 use crate::api::cluster::{get_clusters, JobRow};
 use crate::components::compose_editor::{filled, ComposeEditor, VariablesForm};
@@ -276,11 +276,13 @@ struct Actions {
     weight: ServerAction<SetReleaseWeight>,
     confirm: ServerAction<ConfirmRelease>,
     unrelease: ServerAction<RollbackRelease>,
+    progressive: ServerAction<ReleaseProgressive>,
 }
 
 impl Actions {
     fn version(&self) -> usize {
         self.weight.version().get()
+            + self.progressive.version().get()
             + self.confirm.version().get()
             + self.unrelease.version().get()
             + self.scale.version().get()
@@ -306,6 +308,7 @@ impl Actions {
             .or_else(|| self.weight.value().get().and_then(Result::err))
             .or_else(|| j(self.confirm.value().get()))
             .or_else(|| j(self.unrelease.value().get()))
+            .or_else(|| j(self.progressive.value().get()))
     }
 }
 
@@ -359,6 +362,7 @@ pub fn AppView() -> impl IntoView {
         weight: ServerAction::new(),
         confirm: ServerAction::new(),
         unrelease: ServerAction::new(),
+        progressive: ServerAction::new(),
     };
     let ui = Ui {
         editing: RwSignal::new(None),
@@ -394,6 +398,9 @@ pub fn AppView() -> impl IntoView {
     // A new version that started closes the editor; one that was refused leaves it open.
     Effect::new(move |_| {
         if let Some(Ok(_)) = actions.update.value().get() {
+            ui.editing.set(None);
+        }
+        if let Some(Ok(_)) = actions.progressive.value().get() {
             ui.editing.set(None);
         }
     });
@@ -439,7 +446,7 @@ pub fn AppView() -> impl IntoView {
             })}
             {move || actions.error().map(|e| view! { <ErrorBanner message=e.display() testid="action-error" /> })}
             {move || ui.editing.get().map(|(compose, vars, cluster, undone)| view! {
-                <Edit id=app_id.get_untracked() compose vars cluster undone update=actions.update ui />
+                <Edit id=app_id.get_untracked() compose vars cluster undone update=actions.update progressive=actions.progressive ui />
             })}
             <ReleasePanel page actions />
             <TabBar id=app_id tab />
@@ -861,6 +868,7 @@ fn Edit(
     cluster: i64,
     undone: Vec<String>,
     update: ServerAction<UpdateApp>,
+    progressive: ServerAction<ReleaseProgressive>,
     ui: Ui,
 ) -> impl IntoView {
     let text = RwSignal::new(compose);
@@ -938,17 +946,21 @@ fn Edit(
                     })}
                     <button type="button" class=BUTTON on:click=move |_| ui.editing.set(None)>"Cancel"</button>
                     <button type="button" class=BUTTON on:click=move |_| run_check.run(())>"Check"</button>
-                    <button type="button" class=PRIMARY data-testid="update" disabled=move || update.pending().get() on:click=move |_| {
-                        update.dispatch(UpdateApp {
-                            id,
-                            compose: text.get_untracked(),
-                            vars: vars_to_text(&filled(&values.get_untracked())),
-                            method: method.get_untracked(),
-                            steps: steps.get_untracked(),
-                            interval: interval.get_untracked(),
-                            max_5xx: max_5xx.get_untracked(),
-                            max_p99: max_p99.get_untracked(),
-                        });
+                    <button type="button" class=PRIMARY data-testid="update" disabled=move || update.pending().get() || progressive.pending().get() on:click=move |_| {
+                        let (compose, vars) = (text.get_untracked(), vars_to_text(&filled(&values.get_untracked())));
+                        if method.get_untracked() == "progressive" {
+                            progressive.dispatch(ReleaseProgressive {
+                                id,
+                                compose,
+                                vars,
+                                steps: steps.get_untracked(),
+                                interval: interval.get_untracked(),
+                                max_5xx: max_5xx.get_untracked(),
+                                max_p99: max_p99.get_untracked(),
+                            });
+                        } else {
+                            update.dispatch(UpdateApp { id, compose, vars, method: method.get_untracked() });
+                        }
                     }>"Deploy new version"</button>
                 </div>
             </div>
