@@ -1,7 +1,10 @@
 // Routing in Chromium: on a one-node cluster, set a root domain on the Routing page (a bad one is
 // refused at its field), deploy an app with a routing label, see its URL on the app page and its
 // route with a healthy backend and a router serving the current table on the Routing page, then
-// open the URL in a browser that resolves the domain to the edge node.
+// open the URL in a browser that resolves the domain to the edge node; then release a renamed
+// version blue-green from the Edit form: both sides on the app page, the weight typed (kept across
+// refreshes) and set to 50 % (both versions answer), confirmed (only the new one answers, the old
+// service is gone).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +30,15 @@ after(async () => {
   removeBerthLeftovers(berth.dataDir);
   rmSync(berth.dataDir, { recursive: true, force: true });
 });
+
+const SHOP_V2 = `services:
+  web-v2:
+    image: berth-test/busybox:1
+    init: true
+    command: ["sh", "-c", "busybox mkdir -p /www && echo v2 > /www/index.html && exec busybox httpd -f -p 8080 -h /www"]
+    labels:
+      berth.routing.port_8080: shop
+`;
 
 const SHOP = `services:
   web:
@@ -84,6 +96,7 @@ test('routing: root domain, a routed app reached at its domain, routers and rout
   await page.waitForURL(/\/apps\/\d+$/);
   await hydrated(page);
   await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+  const appUrl = page.url();
 
   // The app page says where the service is served.
   const link = page.locator('[data-testid=service][data-name=web] [data-testid=route-links] a');
@@ -124,6 +137,56 @@ test('routing: root domain, a routed app reached at its domain, routers and rout
     assert.equal(res.status(), 200);
     assert.equal((await p.locator('body').innerText()).trim(), 'shop_web-1');
     assert.equal(res.headers()['x-berth-router'], undefined, 'the answer is the app\'s, not the router\'s');
+
+    // Blue-green from the Edit form: the renamed service starts beside the old one at weight 0.
+    const answers = async (n) => p.evaluate(async (n) => {
+      const seen = {};
+      for (let i = 0; i < n; i++) {
+        const body = (await (await fetch('/', { cache: 'no-store' })).text()).trim();
+        seen[body] = (seen[body] ?? 0) + 1;
+      }
+      return seen;
+    }, n);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(appUrl);
+    await hydrated(page);
+    await page.getByTestId('edit').click();
+    await page.getByTestId('compose').fill(SHOP_V2);
+    await page.getByTestId('update-method').selectOption('blue-green');
+    await page.getByTestId('update').click();
+    const release = page.getByTestId('release');
+    await page.locator('[data-testid=release][data-state=awaiting]').waitFor({ timeout: 120_000 });
+    assert.match(await release.getByTestId('release-pair').innerText(), /web \(old side\).*web-v2 \(new side\)/s);
+    await page.locator('[data-testid=service][data-name=web] [data-testid=release-side]').getByText('old side').waitFor();
+    await page.locator('[data-testid=service][data-name=web-v2] [data-testid=release-side]').getByText('new side').waitFor();
+    await release.getByTestId('release-served').getByText('Every router serves the new side at 0 %.').waitFor({ timeout: 30_000 });
+    assert.deepEqual(await answers(10), { 'shop_web-1': 10 }, 'weight 0: every request on the old side');
+
+    // A weight typed survives the page's refreshes; set, it splits the requests.
+    await release.getByTestId('release-weight').fill('50');
+    await page.waitForResponse((r) => r.url().includes('/api/get_app'), { timeout: 15_000 });
+    await page.waitForResponse((r) => r.url().includes('/api/get_app'), { timeout: 15_000 });
+    assert.equal(await release.getByTestId('release-weight').inputValue(), '50');
+    await release.getByTestId('release-set-weight').click();
+    await page.locator('[data-testid=release][data-weight="50"]').waitFor();
+    await release.getByTestId('release-served').getByText('Every router serves the new side at 50 %.').waitFor({ timeout: 30_000 });
+    const split = await answers(20);
+    assert.ok(split['v2'] >= 6 && split['shop_web-1'] >= 6, `50 %: both versions answer ${JSON.stringify(split)}`);
+    if (shots) await page.screenshot({ path: `${shots}/release.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    if (shots) await page.screenshot({ path: `${shots}/release-390.png`, fullPage: true });
+    const releaseWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(releaseWidth <= 390, `the app page with a release fits 390 px (scroll width ${releaseWidth})`);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await assertAccessible(page, 'the app page during a release');
+
+    // Confirm, asked first: only the new version answers and the old service is gone.
+    await release.getByTestId('release-confirm').click();
+    await release.getByTestId('release-sure').click();
+    await page.getByTestId('release').waitFor({ state: 'detached', timeout: 120_000 });
+    await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+    await page.locator('[data-testid=service][data-name=web]').waitFor({ state: 'detached', timeout: 30_000 });
+    assert.deepEqual(await answers(10), { v2: 10 }, 'confirmed: every request on the new side');
   } finally {
     await visitor.close();
   }
