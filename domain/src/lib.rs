@@ -51,8 +51,8 @@ pub use observe::{alerts, logs, mail, metrics};
 pub mod route {
     pub use crate::routing::traffic::{quantile, SideNow, TrafficPoint, TrafficSeries, Window};
     pub use crate::routing::{
-        check_root_domain, BackendView, Certificate, RouteView, Router, Routing, SideView, TcpView, ADMIN_PORT,
-        EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL,
+        check_root_domain, BackendView, Binding, Certificate, LoadBalancer, RouteView, Router, Routing, SideView,
+        TcpView, ADMIN_PORT, EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL,
     };
 }
 pub use runtime::{idempotency, job};

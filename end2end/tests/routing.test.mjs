@@ -81,7 +81,15 @@ test('routing: root domain, a routed app reached at its domain, routers and rout
   await page.getByTestId('root-domain').fill('routing-e2e.test');
   await page.getByTestId('routing-save').click();
   await page.getByTestId('toast').getByText('Routing saved').waitFor();
+  // A load balancer: a bad name is refused at its field, a good one is listed with no port bound.
+  await page.getByTestId('balancer-name').fill('Front_1');
+  await page.getByTestId('balancer-create').click();
+  await page.getByTestId('error-balancer-name').getByText(/is not a load balancer name/).waitFor();
+  await page.getByTestId('balancer-name').fill('front');
+  await page.getByTestId('balancer-create').click();
+  await page.getByTestId('toast').getByText('Load balancer created').waitFor();
   allow(() => false);
+  await page.locator('[data-testid=balancer-row][data-name=front]').getByText('No front port bound.').waitFor();
   assert.equal(await page.getByTestId('root-domain').inputValue(), 'routing-e2e.test');
 
   // Deploy the routed app.

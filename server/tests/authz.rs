@@ -137,6 +137,8 @@ fn rows() -> Vec<Row> {
         row("get_traffic", Read, |i| vec![("cluster", s(i.cluster)), ("app", s("")), ("range", s("3600000"))]),
         row("set_routing", Manage, |i| vec![("cluster", s(i.cluster)), ("root_domain", s(""))]),
         row("upload_certificate", Manage, |i| vec![("cluster", s(i.cluster)), ("certificate", s("")), ("key", s(""))]),
+        row("create_load_balancer", Manage, |i| vec![("cluster", s(i.cluster)), ("name", s("Bad Name"))]),
+        row("delete_load_balancer", Manage, |i| vec![("cluster", s(i.cluster)), ("name", s("nope"))]),
         row("delete_certificate", Manage, |i| vec![("cluster", s(i.cluster)), ("id", s("1"))]),
         row("get_job", Read, |i| vec![("id", s(i.job))]),
         row("get_node", Read, |i| [vec![("cluster", s(i.cluster)), ("node", s(i.node))], list_args()].concat()),
@@ -309,6 +311,9 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/clusters/{id}/traffic", Rule::Read),
     ("POST", "/api/v1/clusters/{id}/certificates", Rule::Manage),
     ("DELETE", "/api/v1/clusters/{id}/certificates/{cert}", Rule::Manage),
+    ("GET", "/api/v1/clusters/{id}/load-balancers", Rule::Read),
+    ("POST", "/api/v1/clusters/{id}/load-balancers", Rule::Manage),
+    ("DELETE", "/api/v1/clusters/{id}/load-balancers/{balancer}", Rule::Manage),
     ("POST", "/api/v1/apps", Rule::Operate),
     ("GET", "/api/v1/apps/{id}", Rule::Read),
     ("DELETE", "/api/v1/apps/{id}", Rule::Operate),
@@ -346,6 +351,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
             .replace("{service}", "nope")
             .replace("{rule}", "999999")
             .replace("{cert}", "999999")
+            .replace("{balancer}", "nope")
     );
     if path.ends_with("/metrics") && path.contains("{id}") {
         url.push_str("?scope=cluster");
@@ -359,6 +365,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
         "/api/v1/clusters/{id}/policy" => Some(serde_json::json!({ "paths": [], "networks": [] })),
         "/api/v1/clusters/{id}/routing" => Some(serde_json::json!({ "root_domain": "", "edge_label": false })),
         "/api/v1/clusters/{id}/certificates" => Some(serde_json::json!({ "certificate": "", "key": "" })),
+        "/api/v1/clusters/{id}/load-balancers" => Some(serde_json::json!({ "name": "Bad Name" })),
         _ => None,
     };
     (url, body)

@@ -21,8 +21,29 @@ pub struct RoutingView {
     pub routes: Vec<RouteRow>,
     pub tcp: Vec<TcpRow>,
     pub certificates: Vec<CertificateRow>,
+    pub load_balancers: Vec<LoadBalancerRow>,
     /// Whether the caller may change the settings (cluster admins).
     pub can_edit: bool,
+}
+
+/// A load balancer with the front ports the cluster's apps bind on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LoadBalancerRow {
+    pub name: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub ports: Vec<BindingRow>,
+}
+
+/// A front port and the service behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct BindingRow {
+    pub front_port: u16,
+    pub app: String,
+    pub service: String,
+    pub port: u16,
 }
 
 /// An uploaded certificate (its key never leaves Berth).
@@ -155,6 +176,19 @@ pub mod map {
         bs.into_iter().map(|b| BackendRow { task: b.task, address: b.address, state: b.state }).collect()
     }
 
+    pub fn balancer(b: domain::route::LoadBalancer) -> LoadBalancerRow {
+        LoadBalancerRow {
+            name: b.name,
+            created_by: b.created_by,
+            created_at: b.created_at,
+            ports: b
+                .ports
+                .into_iter()
+                .map(|p| BindingRow { front_port: p.front_port, app: p.app, service: p.service, port: p.port })
+                .collect(),
+        }
+    }
+
     pub fn certificate(c: domain::route::Certificate) -> CertificateRow {
         CertificateRow {
             id: c.id,
@@ -238,6 +272,7 @@ pub mod map {
                 .map(|t| TcpRow { id: t.id, port: t.port, error: t.error, backends: backends(t.backends) })
                 .collect(),
             certificates: r.certificates.into_iter().map(certificate).collect(),
+            load_balancers: r.load_balancers.into_iter().map(balancer).collect(),
             can_edit: domain::authz::authorize(actor, domain::Permission::ClusterManage(cluster)).is_ok(),
         }
     }
@@ -270,6 +305,22 @@ pub async fn upload_certificate(cluster: i64, certificate: String, key: String) 
     let (berth, actor) = context()?;
     let c = berth.upload_certificate(&actor, cluster, &certificate, &key).await.map_err(wire)?;
     Ok(map::certificate(c))
+}
+
+/// Creates a load balancer (cluster admins).
+#[server(endpoint = "create_load_balancer", output = crate::codec::Wire)]
+pub async fn create_load_balancer(cluster: i64, name: String) -> Result<LoadBalancerRow, AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.create_load_balancer(&actor, cluster, &name).await.map(map::balancer).map_err(wire)
+}
+
+/// Deletes a load balancer no app binds (cluster admins).
+#[server(endpoint = "delete_load_balancer", output = crate::codec::Wire)]
+pub async fn delete_load_balancer(cluster: i64, name: String) -> Result<(), AppError> {
+    use super::ssr::{context, wire};
+    let (berth, actor) = context()?;
+    berth.delete_load_balancer(&actor, cluster, &name).await.map_err(wire)
 }
 
 #[server(endpoint = "delete_certificate", output = crate::codec::Wire)]

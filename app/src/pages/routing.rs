@@ -11,7 +11,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::routing::{
-    get_routing, BackendRow, DeleteCertificate, RouteRow, RoutingView, SetRouting, UploadCertificate,
+    get_routing, BackendRow, CreateLoadBalancer, DeleteCertificate, DeleteLoadBalancer, RouteRow, RoutingView,
+    SetRouting, UploadCertificate,
 };
 use crate::components::traffic::TrafficPanel;
 use crate::components::ui::{go_to, ticker, Card, ErrorBanner, PageHeader, StatusBadge, BUTTON, INPUT, PRIMARY};
@@ -26,9 +27,19 @@ pub fn RoutingPage() -> impl IntoView {
     crate::toast_on_success!(upload, "Certificate uploaded");
     let delete = ServerAction::<DeleteCertificate>::new();
     crate::toast_on_success!(delete, "Certificate deleted");
+    let lb = Balancers { create: ServerAction::new(), delete: ServerAction::new() };
+    crate::toast_on_success!(lb.create, "Load balancer created");
+    crate::toast_on_success!(lb.delete, "Load balancer deleted");
     let tick = ticker(Duration::from_secs(3));
     let page = crate::codec::resource(
-        move || (cluster(), tick.get(), save.version().get() + upload.version().get() + delete.version().get()),
+        move || {
+            let changed = save.version().get()
+                + upload.version().get()
+                + delete.version().get()
+                + lb.create.version().get()
+                + lb.delete.version().get();
+            (cluster(), tick.get(), changed)
+        },
         |(c, _, _)| get_routing(c),
     );
     // The settings form reads its values once in the browser, and again after a save: refreshes
@@ -40,7 +51,7 @@ pub fn RoutingPage() -> impl IntoView {
     let body = move || {
         Suspend::new(async move {
             match page.await {
-                Ok(v) => view! { <Served v delete /> }.into_any(),
+                Ok(v) => view! { <Served v delete lb /> }.into_any(),
                 Err(e) => {
                     if e.code == "unauthenticated" {
                         go_to("/signin");
@@ -57,9 +68,10 @@ pub fn RoutingPage() -> impl IntoView {
                 <A href=move || format!("/clusters/{}", cluster()) attr:class=BUTTON>"Back to the cluster"</A>
             </PageHeader>
             {move || settings.get().map(|r| match r {
-                Ok(v) => view! { <Settings v save upload /> }.into_any(),
+                Ok(v) => view! { <Settings v save upload lb /> }.into_any(),
                 Err(_) => ().into_any(),
             })}
+            {move || lb.delete.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() testid="balancer-delete-error" /> })}
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>{body}</Transition>
             <Card title="Requests">
                 <TrafficPanel cluster=Signal::derive(cluster) app=String::new() />
@@ -68,9 +80,22 @@ pub fn RoutingPage() -> impl IntoView {
     }
 }
 
+/// The load balancers' actions.
+#[derive(Clone, Copy)]
+struct Balancers {
+    create: ServerAction<CreateLoadBalancer>,
+    delete: ServerAction<DeleteLoadBalancer>,
+}
+
 /// The root domain and edge nodes: a form for cluster admins, facts for everyone else.
 #[component]
-fn Settings(v: RoutingView, save: ServerAction<SetRouting>, upload: ServerAction<UploadCertificate>) -> impl IntoView {
+fn Settings(
+    v: RoutingView,
+    save: ServerAction<SetRouting>,
+    upload: ServerAction<UploadCertificate>,
+    lb: Balancers,
+) -> impl IntoView {
+    let lb_error = move || lb.create.value().get().and_then(Result::err);
     let error = move || save.value().get().and_then(Result::err);
     let upload_error = move || upload.value().get().and_then(Result::err);
     let can_edit = v.can_edit;
@@ -122,13 +147,25 @@ fn Settings(v: RoutingView, save: ServerAction<SetRouting>, upload: ServerAction
                 </ActionForm>
                 {move || upload_error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="certificate-error" /> })}
             </Card>
+            <Card title="Create a load balancer">
+                <ActionForm action=lb.create attr:class="flex flex-wrap items-end gap-3" attr:data-testid="balancer-form">
+                    <input type="hidden" name="cluster" value=cluster />
+                    <label class="text-sm">"Name"
+                        <input class=INPUT name="name" placeholder="front" data-testid="balancer-name" />
+                        <span class="block text-xs text-red-600" data-testid="error-balancer-name">{move || lb_error().and_then(|e| e.for_field("name"))}</span>
+                    </label>
+                    <button type="submit" class=PRIMARY data-testid="balancer-create">"Create"</button>
+                    <p class="w-full text-xs text-slate-500">"Apps bind a front port on it with berth.lb.port_<container port>: tcp://<name>:<front port>; the routers open the front port on every edge node and forward TCP to the service's tasks."</p>
+                </ActionForm>
+                {move || lb_error().filter(|e| e.field.is_none()).map(|e| view! { <ErrorBanner message=e.display() testid="balancer-error" /> })}
+            </Card>
         })}
     }
 }
 
 /// What the routers serve, refreshed.
 #[component]
-fn Served(v: RoutingView, delete: ServerAction<DeleteCertificate>) -> impl IntoView {
+fn Served(v: RoutingView, delete: ServerAction<DeleteCertificate>, lb: Balancers) -> impl IntoView {
     let current = v.version;
     let filter = RwSignal::new(String::new());
     let routes = v.routes.clone();
@@ -248,20 +285,57 @@ fn Served(v: RoutingView, delete: ServerAction<DeleteCertificate>) -> impl IntoV
                 }.into_any()
             }}
         </Card>
-        {(!v.tcp.is_empty()).then(|| view! {
-            <Card title="Load balancer ports">
-                <ul class="space-y-2 text-sm" data-testid="tcp-routes">
-                    {v.tcp.iter().map(|t| view! {
-                        <li>
-                            <span class="font-mono">{format!("TCP {}", t.port)}</span>
-                            " → "<span class="font-mono text-xs">{t.id.clone()}</span>
-                            {(!t.error.is_empty()).then(|| view! { <span class="ml-2 text-xs text-red-700 dark:text-red-300">{t.error.clone()}</span> })}
-                            <Backends list=t.backends.clone() />
-                        </li>
-                    }).collect_view()}
-                </ul>
-            </Card>
-        })}
+        <Card title="Load balancers">
+            {if v.load_balancers.is_empty() {
+                view! { <p class="text-sm text-slate-500" data-testid="balancers-none">"None yet: cluster admins create one, then apps bind its front ports with berth.lb.port_N labels."</p> }.into_any()
+            } else {
+                let (cluster, can_edit, tcp) = (v.cluster, v.can_edit, v.tcp.clone());
+                view! {
+                    <ul class="divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="balancers">
+                        {v.load_balancers.iter().map(|b| {
+                            let name = b.name.clone();
+                            view! {
+                                <li class="space-y-1 py-2" data-testid="balancer-row" data-name=b.name.clone()>
+                                    <div class="flex flex-wrap items-center gap-3">
+                                        <span class="font-semibold">{b.name.clone()}</span>
+                                        <span class="text-xs text-slate-500">{format!("created by {}", b.created_by)}</span>
+                                        <span class="flex-1"></span>
+                                        {can_edit.then(|| view! {
+                                            <ActionForm action=lb.delete>
+                                                <input type="hidden" name="cluster" value=cluster />
+                                                <input type="hidden" name="name" value=name.clone() />
+                                                <button type="submit" class=BUTTON data-testid="balancer-delete">"Delete"</button>
+                                            </ActionForm>
+                                        })}
+                                    </div>
+                                    {if b.ports.is_empty() {
+                                        view! { <p class="text-xs text-slate-500">"No front port bound."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="space-y-1 pl-3" data-testid="balancer-ports">
+                                                {b.ports.iter().map(|p| {
+                                                    let served = tcp.iter().find(|t| t.port == p.front_port).cloned();
+                                                    view! {
+                                                        <li>
+                                                            <span class="font-mono">{format!("TCP {}", p.front_port)}</span>
+                                                            " → "<span class="font-mono text-xs">{format!("{}/{}:{}", p.app, p.service, p.port)}</span>
+                                                            {served.map(|t| view! {
+                                                                {(!t.error.is_empty()).then(|| view! { <span class="ml-2 text-xs text-red-700 dark:text-red-300">{t.error.clone()}</span> })}
+                                                                <Backends list=t.backends.clone() />
+                                                            })}
+                                                        </li>
+                                                    }
+                                                }).collect_view()}
+                                            </ul>
+                                        }.into_any()
+                                    }}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </Card>
     }
 }
 

@@ -1,7 +1,8 @@
 //! Routing: Berth's router (berth-router) on every cluster — the route table computed from the
 //! apps' routing and load-balancer labels and their running tasks (`table.rs`), the routers' system
 //! service and the loop that keeps every router serving the current table (`router.rs`), the TLS
-//! certificates they serve (`certs.rs`), the routers' request metrics collected into samples and
+//! certificates they serve (`certs.rs`), the load balancers whose front ports apps bind
+//! (`balancers.rs`), the routers' request metrics collected into samples and
 //! read back as charts, latest numbers and windows (`traffic.rs`), progressive releases stepped by
 //! what they measure (`progressive.rs`), and the cluster's routing
 //! settings (root domain, edge nodes) with what each router serves (here).
@@ -11,6 +12,7 @@
 //! folder imports it; its loop follows each cluster's reconciler through `reconcile::Follower`,
 //! registered in lib.rs.
 
+pub(crate) mod balancers;
 pub(crate) mod certs;
 pub(crate) mod progressive;
 pub(crate) mod router;
@@ -28,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::runtime::lease;
 use crate::Berth;
 
+pub use balancers::{Binding, LoadBalancer};
 pub use certs::Certificate;
 pub use router::{ADMIN_PORT, EDGE_LABEL, ROUTER_SERVICE, SYSTEM_LABEL};
 
@@ -47,6 +50,8 @@ pub struct Routing {
     pub tcp: Vec<TcpView>,
     /// Uploaded certificates (the routers serve a self-signed one for names none covers).
     pub certificates: Vec<Certificate>,
+    /// The cluster's load balancers with the front ports its apps bind.
+    pub load_balancers: Vec<LoadBalancer>,
 }
 
 /// One route as a router serves it.
@@ -140,7 +145,9 @@ impl Berth {
             .collect();
         let (routes, tcp) = self.served_routes(cluster_id, &routers).await;
         let certificates = self.certificate_list(cluster_id).await?;
+        let load_balancers = self.balancer_list(cluster_id).await?;
         Ok(Routing {
+            load_balancers,
             root_domain: row.root_domain,
             edge_label: row.edge_label == 1,
             version: row.version,

@@ -32,7 +32,7 @@ pub use clusters::{Cluster, NewCluster, NewNode, Node, NodeObservation};
 pub use logs::{LogFilter, LogLine, NewLogLine};
 pub use metrics::{Point, Sample};
 pub use observe::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
-pub use routing::{CertificateRow, RouterRow, RoutingRow};
+pub use routing::{BalancerRow, CertificateRow, RouterRow, RoutingRow};
 pub(crate) use runtime::cluster_lease;
 pub use runtime::{Job, KeyState, NewJob, Step};
 pub use traffic::{TrafficRow, TrafficSample};

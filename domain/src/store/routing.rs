@@ -219,3 +219,47 @@ impl Store {
         Ok(())
     }
 }
+
+/// A load balancer of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct BalancerRow {
+    pub cluster_id: i64,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub async fn balancers(&self, cluster_id: i64) -> Result<Vec<BalancerRow>> {
+        Ok(sqlx::query_as(
+            "SELECT cluster_id, name, created_by, created_at FROM load_balancers WHERE cluster_id = $1 ORDER BY name",
+        )
+        .bind(cluster_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Adds a load balancer; false when the cluster has one of that name.
+    pub async fn balancer_insert(&self, r: &BalancerRow) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO load_balancers (cluster_id, name, created_by, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (cluster_id, name) DO NOTHING",
+        )
+        .bind(r.cluster_id)
+        .bind(&r.name)
+        .bind(&r.created_by)
+        .bind(r.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn balancer_delete(&self, cluster_id: i64, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM load_balancers WHERE cluster_id = $1 AND name = $2")
+            .bind(cluster_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

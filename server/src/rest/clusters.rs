@@ -1,7 +1,9 @@
 //! Clusters, their nodes and workload policy, and the jobs that change them.
 
 use app::api::cluster::{map, ClusterRow, JobRow, NodeRow};
-use app::api::routing::{CertificateRow, CertificateUpload, RoutingSettings, RoutingView, TrafficView};
+use app::api::routing::{
+    CertificateRow, CertificateUpload, LoadBalancerRow, RoutingSettings, RoutingView, TrafficView,
+};
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::fail;
-use super::{ApiActor, ApiError, ApiPath, ApiQuery, Body, BodyRefusals, Refusals, Unprocessable};
+use super::{ApiActor, ApiError, ApiPath, ApiQuery, Body, BodyRefusals, Busy, Refusals, Unprocessable};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -23,6 +25,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(traffic))
         .routes(routes!(upload_certificate))
         .routes(routes!(delete_certificate))
+        .routes(routes!(load_balancers, create_load_balancer))
+        .routes(routes!(delete_load_balancer))
         .routes(routes!(job))
 }
 
@@ -163,6 +167,50 @@ async fn delete_certificate(
     ApiPath((id, cert)): ApiPath<(i64, i64)>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     state.berth.delete_certificate(&actor, id, cert).await.map_err(fail(&actor))?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A cluster's load balancers with the front ports its apps bind (`berth.lb.port_N`).
+#[utoipa::path(get, path = "/api/v1/clusters/{id}/load-balancers", summary = "The cluster's load balancers", params(("id" = i64, Path, description = "The cluster's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<LoadBalancerRow>), Refusals))]
+async fn load_balancers(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<LoadBalancerRow>>, ApiError> {
+    let list = state.berth.load_balancers(&actor, id).await.map_err(fail(&actor))?;
+    Ok(Json(list.into_iter().map(app::api::routing::map::balancer).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct NewBalancer {
+    /// A DNS label: lowercase letters, digits and inner `-`.
+    name: String,
+}
+
+/// Creates a load balancer (cluster admins); apps bind its front ports with `berth.lb.port_N:
+/// tcp://<name>:<front port>`.
+#[utoipa::path(post, path = "/api/v1/clusters/{id}/load-balancers", summary = "Create a load balancer (cluster admins)", params(("id" = i64, Path, description = "The cluster's id")), request_body = NewBalancer, security(("token" = [])),
+    responses((status = 200, description = "OK", body = LoadBalancerRow), Refusals, BodyRefusals))]
+async fn create_load_balancer(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    Body(input): Body<NewBalancer>,
+) -> Result<Json<LoadBalancerRow>, ApiError> {
+    let b = state.berth.create_load_balancer(&actor, id, &input.name).await.map_err(fail(&actor))?;
+    Ok(Json(app::api::routing::map::balancer(b)))
+}
+
+/// Deletes a load balancer no app binds (cluster admins); 409 names the apps that still do.
+#[utoipa::path(delete, path = "/api/v1/clusters/{id}/load-balancers/{balancer}", summary = "Delete a load balancer (cluster admins)", params(("id" = i64, Path, description = "The cluster's id"), ("balancer" = String, Path, description = "The load balancer's name")), security(("token" = [])),
+    responses((status = 204, description = "Deleted"), Refusals, Busy))]
+async fn delete_load_balancer(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, name)): ApiPath<(i64, String)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state.berth.delete_load_balancer(&actor, id, &name).await.map_err(fail(&actor))?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
