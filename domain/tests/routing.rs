@@ -1,9 +1,10 @@
 //! Routing on a real 3-node local cluster: an app with `berth.routing.port_80: shop` and three
 //! replicas that answer their hostname is reached at `shop.<root domain>` through every node's
 //! port 80 (berth-router as a global service, tables pushed over mutual TLS); the sticky cookie
-//! holds a backend; scaling to five adds backends; a load-balancer label forwards TCP; the routers
-//! report the version they serve; the requests they counted reach Berth's traffic series, its
-//! latest numbers, a side's window and `/metrics`.
+//! holds a backend; a load-balancer label forwards TCP; the routers report the version they serve;
+//! the requests they counted reach Berth's traffic series, its latest numbers, a side's window and
+//! `/metrics`; scaling to five adds each new task's backend within a second of the task running;
+//! stopping a node's container drops its backends, and no request fails once they are out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -41,6 +42,16 @@ services:
 /// One HTTP/1.0 request with a Host header to `addr`; (status, headers, body), or None when nothing
 /// answers within 3 s.
 async fn request(addr: &str, host: &str, cookie: Option<&str>) -> Option<(u16, String, String)> {
+    request_within(addr, host, cookie, Duration::from_secs(3)).await
+}
+
+/// [`request`], waiting up to `limit` for the answer.
+async fn request_within(
+    addr: &str,
+    host: &str,
+    cookie: Option<&str>,
+    limit: Duration,
+) -> Option<(u16, String, String)> {
     let exchange = async {
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
         let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
@@ -52,7 +63,7 @@ async fn request(addr: &str, host: &str, cookie: Option<&str>) -> Option<(u16, S
         let status = head.split(' ').nth(1)?.parse().ok()?;
         Some((status, head.to_string(), body.trim().to_string()))
     };
-    tokio::time::timeout(Duration::from_secs(3), exchange).await.ok().flatten()
+    tokio::time::timeout(limit, exchange).await.ok().flatten()
 }
 
 /// A CA and a certificate it signed for `host`: (CA PEM, certificate PEM, key PEM).
@@ -136,9 +147,39 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
         vars: BTreeMap::new(),
         template_id: None,
     };
+    // A load balancer is a named object of the cluster: a label naming one it lacks is refused at
+    // its line; once its admins create it, the deploy goes through (and it cannot be deleted while bound).
+    match berth.deploy_app(&admin(), &input).await {
+        Err(domain::Error::Invalid { field, message }) => {
+            assert_eq!(field, "compose");
+            assert!(
+                message.contains(
+                    "line 10: services.web.labels.berth.lb.port_8080: this cluster has no load balancer front"
+                ),
+                "{message}"
+            );
+        }
+        other => panic!("a label naming no load balancer was not refused: {other:?}"),
+    }
+    let bad = berth.create_load_balancer(&admin(), id, "Front_1").await;
+    assert!(matches!(bad, Err(domain::Error::Invalid { ref field, .. }) if field == "name"), "{bad:?}");
+    berth.create_load_balancer(&admin(), id, "front").await.unwrap();
     let (app, job) = berth.deploy_app(&admin(), &input).await.unwrap();
     let job = domain::testing::job_end(berth, job).await;
     assert_eq!(job.status, "succeeded", "{}: {:?}", job.error, job.steps());
+
+    let lbs = berth.load_balancers(&admin(), id).await.unwrap();
+    let bound: Vec<(String, u16, String)> = lbs[0]
+        .ports
+        .iter()
+        .map(|p| (lbs[0].name.clone(), p.front_port, format!("{}/{}:{}", p.app, p.service, p.port)))
+        .collect();
+    assert_eq!(bound, [("front".to_string(), 18080, "shop/web:8080".to_string())]);
+    let busy = berth.delete_load_balancer(&admin(), id, "front").await;
+    assert!(
+        matches!(busy, Err(domain::Error::Conflict(ref m)) if m.contains("shop/web (front port 18080)")),
+        "{busy:?}"
+    );
 
     // Another app cannot take a route this one holds: refused at its line, naming the holder.
     let thief = "services:\n  web:\n    image: berth-test/routed:1\n    labels:\n      berth.routing.port_80: \"www.shop.test\"\n";
@@ -272,12 +313,224 @@ async fn routed_apps_are_reached_by_domain_through_every_edge_node() {
     .await;
     assert_eq!(berth.routing(&admin(), id).await.unwrap().certificates.len(), 1);
 
-    // Scaling to five adds the new tasks' backends.
+    // Publishing the front port rolls the routers one node at a time (a router being replaced
+    // refuses on its node for a moment); what follows measures routing, so it starts once swarm
+    // says that update is done.
+    let manager = cluster.summary.nodes.iter().find(|n| n.role == "manager").expect("a manager").endpoint.clone();
+    eventually(Duration::from_secs(90), "the routers' update is done", async || routers_settled(&manager)).await;
+
+    // Scaling to five adds the new tasks' backends within a second of their tasks running. Both
+    // sides are watched at once: the swarm through the app's detail (polled every 50 ms; a new task
+    // runs from the earlier of the swarm's own timestamp of its last change, read in the first poll
+    // that shows it `running`, and that poll itself), and the router through n3 (requests one after
+    // another; a task's hostname answers when the first answer carrying it arrives).
     berth.scale_service(&admin(), app, "web", 5).await.unwrap();
     let five: BTreeSet<String> = (1..=5).map(|i| format!("shop_web-{i}")).collect();
+    let added: BTreeSet<String> = five.difference(&want).cloned().collect();
     let at = format!("{}:80", nodes[2]);
-    eventually(Duration::from_secs(60), "five backends answer", async || {
-        answering(&at, "shop.apps.route.test", 15).await == five
-    })
-    .await;
+    let scaled = Instant::now();
+    let limit = Duration::from_secs(60);
+    let swarm = async {
+        // Hostname → (the poll that first showed it running, the swarm's timestamp then), Unix ms.
+        let mut running: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        while running.len() < added.len() {
+            assert!(scaled.elapsed() < limit, "the new tasks did not run within {limit:?}: {running:?}");
+            let detail = berth.app_detail(&admin(), app).await.unwrap();
+            let seen = domain::clock::now_ms();
+            let web = detail.services.iter().find(|s| s.name == "web").unwrap();
+            for t in web.tasks.iter().filter(|t| t.state == "running") {
+                let host = format!("shop_web-{}", t.slot.unwrap_or_default());
+                if added.contains(&host) {
+                    running.entry(host).or_insert((seen, t.updated_at));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        running
+    };
+    let routed = async {
+        // Hostname → when the first answer carrying it arrived, Unix ms.
+        let mut answered: BTreeMap<String, i64> = BTreeMap::new();
+        while !added.iter().all(|h| answered.contains_key(h)) {
+            assert!(scaled.elapsed() < limit, "the new backends did not answer within {limit:?}: {answered:?}");
+            if let Some((200, _, body)) = request(&at, "shop.apps.route.test", None).await {
+                answered.entry(body).or_insert_with(domain::clock::now_ms);
+            }
+        }
+        answered
+    };
+    let (running, answered) = tokio::join!(swarm, routed);
+    let mut delays = Vec::new();
+    for (host, &(seen, stamped)) in &running {
+        let delay = answered[host] - seen.min(stamped);
+        delays.push(format!("{host} {delay} ms (after the poll that saw it running: {} ms)", answered[host] - seen));
+        assert!(delay <= 1000, "{host} answered {delay} ms after its task ran (poll {seen}, swarm {stamped})");
+    }
+    report(&format!("scaling to five, a new task answers through the router after it runs: {}", delays.join(", ")));
+    assert_eq!(answering(&at, "shop.apps.route.test", 15).await, five);
+
+    // Stopping a node's container drops its backends with no failed request once they are out. The
+    // node stopped is a worker that runs web tasks (the manager keeps the swarm); requests go one
+    // after another through another node while the container stops and for 6 s after it stopped
+    // (past one ejection of a backend that refused). The backends are out once the routing page's
+    // view (as a router serves it) has none of the node's tasks up, each ejected or gone from the
+    // table. Every request sent from then on, at least 400, must answer 200, from a task on another
+    // node: the stopped node's slots answer again only once swarm replaces their tasks elsewhere
+    // (from the first sight of a replacement in swarm's task list, whatever its state: it runs, and
+    // joins the table, only after).
+    let detail = berth.app_detail(&admin(), app).await.unwrap();
+    let tasks = &detail.services.iter().find(|s| s.name == "web").unwrap().tasks;
+    let on = |node: &str| -> Vec<&domain::app::TaskView> {
+        tasks.iter().filter(|t| t.state == "running" && t.node == node).collect()
+    };
+    let victim = ["n2", "n3"]
+        .into_iter()
+        .filter(|n| cluster.node(n).role == "worker")
+        .max_by_key(|n| on(n).len())
+        .expect("a worker");
+    let dead = on(victim);
+    assert!(!dead.is_empty(), "{victim} runs no web task: {tasks:?}");
+    let dead_ids: BTreeSet<String> = dead.iter().map(|t| t.id.clone()).collect();
+    let dead_slots: BTreeSet<i64> = dead.iter().filter_map(|t| t.slot).collect();
+    let dead_hosts: BTreeSet<String> = dead_slots.iter().map(|s| format!("shop_web-{s}")).collect();
+    let alive: BTreeSet<String> = five.difference(&dead_hosts).cloned().collect();
+    let edge = ["n1", "n2", "n3"].into_iter().find(|n| *n != victim).unwrap();
+    let at = format!("{}:80", cluster.node(edge).address);
+    let container = cluster.node(victim).container.clone();
+
+    let stopped = Instant::now();
+    let stop = tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("docker").arg("stop").arg(&container).output();
+        assert!(out.is_ok_and(|o| o.status.success()), "docker stop {container}");
+    });
+    // Since the stop: the container stopped; the backends out, gone from the table; a replacement.
+    let stop_ended = std::cell::Cell::new(None::<Duration>);
+    let out = std::cell::Cell::new(None::<Duration>);
+    let gone = std::cell::Cell::new(None::<Duration>);
+    let replaced = std::cell::Cell::new(None::<Duration>);
+    let done = std::cell::Cell::new(false);
+    let stopping = async {
+        stop.await.unwrap();
+        stop_ended.set(Some(stopped.elapsed()));
+    };
+    let watch = async {
+        while !done.get() {
+            let view = berth.routing(&admin(), id).await.unwrap();
+            let now = stopped.elapsed();
+            let backends: Vec<_> = view
+                .routes
+                .iter()
+                .filter(|r| r.host == "shop.apps.route.test")
+                .flat_map(|r| r.sides.iter().flat_map(|s| s.backends.iter()))
+                .collect();
+            let listed: Vec<_> = backends.iter().filter(|b| dead_ids.contains(&b.task)).collect();
+            if !backends.is_empty() && out.get().is_none() && listed.iter().all(|b| b.state != "up") {
+                out.set(Some(now));
+            }
+            if !backends.is_empty() && gone.get().is_none() && listed.is_empty() {
+                gone.set(Some(now));
+            }
+            if replaced.get().is_none() {
+                let detail = berth.app_detail(&admin(), app).await.unwrap();
+                let web = detail.services.iter().find(|s| s.name == "web").unwrap();
+                if web.tasks.iter().any(|t| {
+                    t.desired_state == "running"
+                        && !dead_ids.contains(&t.id)
+                        && t.slot.is_some_and(|s| dead_slots.contains(&s))
+                }) {
+                    replaced.set(Some(now));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let stream = async {
+        // Each request: when it was sent (since the stop), its status (None: no answer in 10 s, more
+        // than the router's 3 s to connect and another try), body, how long it took.
+        let mut sent: Vec<(Duration, Option<u16>, String, Duration)> = Vec::new();
+        loop {
+            let at_send = stopped.elapsed();
+            assert!(at_send < limit, "the stopped node's backends were not out within {limit:?}");
+            let answer = request_within(&at, "shop.apps.route.test", None, Duration::from_secs(10)).await;
+            let (status, body) = answer.map(|(s, _, b)| (Some(s), b)).unwrap_or((None, String::new()));
+            sent.push((at_send, status, body, stopped.elapsed() - at_send));
+            let after_out = out.get().map_or(0, |o| sent.iter().filter(|r| r.0 >= o).count());
+            if after_out >= 400 && stop_ended.get().is_some_and(|e| stopped.elapsed() >= e + Duration::from_secs(6)) {
+                done.set(true);
+                return sent;
+            }
+        }
+    };
+    let ((), (), sent) = tokio::join!(stopping, watch, stream);
+    let (out, stop_ended) = (out.get().unwrap(), stop_ended.get().unwrap());
+    type Sent = (Duration, Option<u16>, String, Duration);
+    let failures = |rs: &[&Sent]| -> String {
+        let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+        for r in rs.iter().filter(|r| r.1 != Some(200)) {
+            *kinds.entry(r.1.map_or("no answer".into(), |s| s.to_string())).or_default() += 1;
+        }
+        let times: Vec<Duration> = rs.iter().filter(|r| r.1 != Some(200)).map(|r| r.0).collect();
+        match (times.first(), times.last()) {
+            (Some(first), Some(last)) => format!("{} ({kinds:?}, sent from {first:?} to {last:?})", times.len()),
+            _ => "0".into(),
+        }
+    };
+    let slowest = |rs: &[&Sent]| rs.iter().map(|r| r.3).max().unwrap_or_default();
+    let (before, after): (Vec<_>, Vec<_>) = sent.iter().partition(|r| r.0 < out);
+    let clean_from = match sent.iter().rposition(|r| r.1 != Some(200)) {
+        Some(i) => sent.get(i + 1).map(|r| r.0),
+        None => sent.first().map(|r| r.0),
+    };
+    report(&format!(
+        "stopping {victim} (running {dead_hosts:?}), requests through {edge}: docker stop took {stop_ended:?}; \
+         {} requests in {:?}; failed before the backends were out: {} (the slowest took {:?}); out after {out:?}, gone from the \
+         table after {:?}, a replacement in swarm after {:?}; the clean streak from {clean_from:?}; \
+         {} requests after out, the slowest took {:?}",
+        sent.len(),
+        sent.last().map(|r| r.0).unwrap_or_default(),
+        failures(&before),
+        slowest(&before),
+        gone.get(),
+        replaced.get(),
+        after.len(),
+        slowest(&after)
+    ));
+    assert!(
+        after.iter().all(|r| r.1 == Some(200)),
+        "requests failed after the backends were out at {out:?}: {}; routing: {:?}; routers: {}",
+        failures(&after),
+        berth.routing(&admin(), id).await.unwrap(),
+        docker(&manager, &["service", "ps", domain::route::ROUTER_SERVICE]),
+    );
+    let replaced = replaced.get().unwrap_or(Duration::MAX);
+    let hosts: BTreeSet<String> = after.iter().filter(|r| r.0 < replaced).map(|r| r.2.clone()).collect();
+    assert_eq!(hosts, alive, "until swarm replaces them, only the other nodes' tasks answer");
+}
+
+/// What the docker CLI prints for `args` against the engine at `endpoint` (empty if it fails).
+fn docker(endpoint: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("docker").arg("-H").arg(endpoint).args(args).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+}
+
+/// Whether swarm (asked through the manager at `endpoint`) has finished the routers' last update
+/// and runs each of their tasks.
+fn routers_settled(endpoint: &str) -> bool {
+    let service = domain::route::ROUTER_SERVICE;
+    let update = docker(
+        endpoint,
+        &["service", "inspect", service, "--format", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"],
+    );
+    let states = docker(
+        endpoint,
+        &["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.CurrentState}}"],
+    );
+    matches!(update.trim(), "" | "completed")
+        && !states.trim().is_empty()
+        && states.lines().all(|l| l.starts_with("Running"))
+}
+
+#[allow(clippy::print_stderr)]
+fn report(line: &str) {
+    eprintln!("{line}");
 }
