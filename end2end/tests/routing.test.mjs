@@ -195,6 +195,21 @@ test('routing: root domain, a routed app reached at its domain, routers and rout
     await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
     await page.locator('[data-testid=service][data-name=web]').waitFor({ state: 'detached', timeout: 30_000 });
     assert.deepEqual(await answers(10), { v2: 10 }, 'confirmed: every request on the new side');
+
+    // Progressive from the Edit form: Berth steps 50 → 100 % two seconds apart and confirms.
+    await page.getByTestId('edit').click();
+    await page.getByTestId('compose').fill(SHOP_V2.replaceAll('web-v2', 'web-v3').replace('echo v2', 'echo v3'));
+    await page.getByTestId('update-method').selectOption('progressive');
+    await page.getByTestId('progressive-steps').fill('50');
+    await page.getByTestId('progressive-interval').fill('2');
+    await page.getByTestId('update').click();
+    await page.getByTestId('progressive-steps-view').getByText('100 %').waitFor({ timeout: 120_000 });
+    assert.match(await page.getByTestId('progressive-steps-view').innerText(), /50 %.*100 %.*2 s each/s);
+    await page.getByTestId('release').waitFor({ state: 'detached', timeout: 120_000 });
+    await page.locator('[data-testid=service][data-name=web-v2]').waitFor({ state: 'detached', timeout: 60_000 });
+    assert.deepEqual(await answers(10), { v3: 10 }, 'the progressive release confirmed itself');
+    await page.getByTestId('tab-versions').click();
+    await page.locator('[data-testid=version][data-version="3"]').getByText(/progressive release from version 2/).waitFor();
   } finally {
     await visitor.close();
   }
