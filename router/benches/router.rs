@@ -34,6 +34,10 @@ use router::table::{Backend, Certificate, Route, RouteTable, Side};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The allocator the berth-router binary ships with (src/main.rs), so the bench measures what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Set in the environment of the child this bench starts as the router.
 const ROLE: &str = "BERTH_ROUTER_BENCH_ROLE";
 const HOST: &str = "bench.test";
@@ -107,6 +111,8 @@ fn main() {
     let mut child = pin("0", &exe);
     child
         .env(ROLE, "router")
+        // As the routers' service sets it (domain/src/routing/router.rs): freed memory goes back at once.
+        .env("MIMALLOC_PURGE_DELAY", "0")
         .env("BENCH_A", a.to_string())
         .env("BENCH_B", b.to_string())
         .env("BENCH_CERT", &cert_file)

@@ -16,6 +16,10 @@ use std::time::Duration;
 
 use router::proxy::{Options, Router};
 use tokio::net::TcpListener;
+
+/// mimalloc rather than musl's malloc, which the static build would otherwise use (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 

@@ -487,6 +487,9 @@ fn router_deploy(
         environment: BTreeMap::from([
             ("BERTH_ROUTER_TLS_DIR".to_string(), "/run/secrets".to_string()),
             ("BERTH_ROUTER_STATE".to_string(), "/var/lib/berth-router/table.json".to_string()),
+            // mimalloc (the binary's allocator) hands freed memory back at once: ~4 MB less RSS
+            // after load for a few % of throughput (the router bench).
+            ("MIMALLOC_PURGE_DELAY".to_string(), "0".to_string()),
         ]),
         ports,
         mounts: vec![compose::MountSpec {
