@@ -102,6 +102,7 @@ pub struct ServiceRow {
 
 /// How a progressive release steps, and where it stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProgressiveRow {
     pub steps: Vec<u32>,
     pub interval_s: u64,
@@ -125,6 +126,7 @@ pub struct SideTraffic {
 
 /// An app's blue-green release (in progress, or its last one).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReleaseRow {
     pub id: i64,
     pub method: String,

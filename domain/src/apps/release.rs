@@ -381,9 +381,10 @@ impl Berth {
                 let progressive = progressive.map(Progressive::checked).transpose()?;
                 let plan = progressive.as_ref().map(serde_json::to_string).transpose()?.unwrap_or_default();
                 let current = self.current_version(&app).await?;
-                let mut all = self.open_vars(&current)?;
+                let current_vars = self.open_vars(&current)?;
+                let old = self.parse_compose(&current.compose, &current_vars).await?.spec;
+                let mut all = current_vars;
                 all.extend(vars);
-                let old = self.parse_compose(&current.compose, &self.open_vars(&current)?).await?.spec;
                 let parsed = self.parse_compose(&compose_text, &all).await?;
                 self.check_policy(actor, app.cluster_id, &app.name, &parsed.spec).await?;
                 self.check_routes(app.cluster_id, &app.name, &compose_text, &parsed.spec).await?;
@@ -614,7 +615,8 @@ impl Berth {
         }
     }
 
-    async fn release_event(&self, app: &App, action: &str, severity: &'static str, message: String) {
+    /// Records an event of the app about its release (a failure to record is logged, not fatal).
+    pub(crate) async fn release_event(&self, app: &App, action: &str, severity: &'static str, message: String) {
         let event = NewEvent {
             cluster_id: app.cluster_id,
             ts: now_ms(),

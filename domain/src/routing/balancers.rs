@@ -71,12 +71,15 @@ impl Berth {
     }
 
     /// Every `berth.lb.port_N` binding of the cluster's apps (current versions): (balancer, binding).
+    /// The routed services come from the routing loop's memory of each version, so a page refresh
+    /// parses no template the loop has read already.
     async fn lb_bindings(&self, cluster_id: i64) -> Result<Vec<(String, Binding)>> {
         let mut out = Vec::new();
+        let mut read = Vec::new();
         for app in self.store.apps(Some(cluster_id)).await?.into_iter().filter(|a| a.status != "deleting") {
-            let Ok(spec) = self.app_spec(&app).await else { continue };
-            for (service, s) in &spec.services {
-                for (&port, written) in &s.ext.lb {
+            let Some(services) = self.routed_specs(&app, app.version, &mut read).await else { continue };
+            for (service, ext) in &services {
+                for (&port, written) in &ext.lb {
                     if let Ok(t) = compose::lb_target(written) {
                         let b =
                             Binding { front_port: t.front_port, app: app.name.clone(), service: service.clone(), port };

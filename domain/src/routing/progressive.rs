@@ -12,7 +12,7 @@ use crate::apps::release::{decide, Decision, Measured, Progressive};
 use crate::authz::Actor;
 use crate::clock::now_ms;
 use crate::error::Result;
-use crate::store::{NewEvent, ReleaseRow};
+use crate::store::ReleaseRow;
 use crate::Berth;
 
 /// Who the history names for the moves a progressive release makes by itself.
@@ -60,17 +60,16 @@ impl Berth {
                     self.store.release_set_weight(r.id, i64::from(weight), now).await
                 })
                 .await?;
-                self.progress_event(&app, "release.step", "info", format!("{said}: new side moved to {weight} %"))
-                    .await;
+                self.release_event(&app, "release.step", "info", format!("{said}: new side moved to {weight} %")).await;
             }
             Decision::Confirm => {
                 let msg = format!("{}: every step passed, confirming", said(measured, r.weight));
-                self.progress_event(&app, "release.passed", "info", msg).await;
+                self.release_event(&app, "release.passed", "info", msg).await;
                 self.confirm_release(&system, app.id).await?;
             }
             Decision::RollBack(why) => {
                 self.store.release_set_state(r.id, "progressing", &why, now).await?;
-                self.progress_event(&app, "release.failing", "error", format!("{why}: rolling back")).await;
+                self.release_event(&app, "release.failing", "error", format!("{why}: rolling back")).await;
                 self.rollback_release(&system, app.id).await?;
             }
         }
@@ -89,23 +88,6 @@ impl Berth {
             m.p99_ms = m.p99_ms.max(w.p99_ms.unwrap_or(0.0));
         }
         Ok(out)
-    }
-
-    async fn progress_event(&self, app: &crate::store::App, action: &str, severity: &'static str, message: String) {
-        let event = NewEvent {
-            cluster_id: app.cluster_id,
-            ts: now_ms(),
-            kind: "app".into(),
-            action: action.into(),
-            app: app.name.clone(),
-            service: String::new(),
-            subject: app.name.clone(),
-            severity,
-            message,
-        };
-        if let Err(e) = self.store.event_insert(&[event]).await {
-            tracing::warn!(app = %app.name, error = %e, "could not record the release's event");
-        }
     }
 }
 

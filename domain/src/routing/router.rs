@@ -40,7 +40,7 @@ const IMAGE_REPO: &str = "berth/router";
 const RECHECK: Duration = Duration::from_secs(10);
 
 /// An app's routed services: each service's name and extension labels.
-type RoutedSpecs = Vec<(String, compose::Extensions)>;
+pub(super) type RoutedSpecs = Vec<(String, compose::Extensions)>;
 
 /// A routed service: app, service, extension labels, side in a release.
 type RoutedEntry = (String, String, compose::Extensions, Option<ReleaseSide>);
@@ -274,7 +274,8 @@ impl Berth {
     /// from the app's current version.
     async fn routed_services(&self, cluster_id: i64) -> Result<(Vec<RoutedEntry>, Vec<ReleaseRow>)> {
         let apps = self.store.apps(Some(cluster_id)).await?;
-        let releases = self.store.releases_open(cluster_id).await?;
+        // A cluster without apps has no release: its pass stays one read.
+        let releases = if apps.is_empty() { Vec::new() } else { self.store.releases_open(cluster_id).await? };
         let mut out = Vec::new();
         let mut keep = Vec::new();
         for app in apps.iter().filter(|a| a.status != "deleting") {
@@ -308,7 +309,12 @@ impl Berth {
     }
 
     /// An app's routed services at one version (None when the version does not read).
-    async fn routed_specs(&self, app: &App, version: i64, keep: &mut Vec<(i64, i64)>) -> Option<RoutedSpecs> {
+    pub(super) async fn routed_specs(
+        &self,
+        app: &App,
+        version: i64,
+        keep: &mut Vec<(i64, i64)>,
+    ) -> Option<RoutedSpecs> {
         keep.push((app.id, version));
         if let Some(s) = lock(&self.routing.specs).get(&(app.id, version)) {
             return Some(s.clone());

@@ -12,6 +12,9 @@ use utoipa_axum::routes;
 
 use super::extract::fail;
 use super::{ApiActor, ApiError, ApiPath, ApiQuery, Body, BodyRefusals, Busy, EngineFailed, Refusals, Unprocessable};
+use app::api::app::map::release as release_row;
+use app::api::app::ReleaseRow;
+
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -185,57 +188,16 @@ async fn update_app(
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
-/// A blue-green release: the new services beside the old ones under the same routes.
-#[derive(Serialize, ToSchema)]
-struct Release {
-    id: i64,
-    /// `blue-green`.
-    method: String,
-    /// `starting`, `awaiting` (set the weight, then confirm or roll back), `confirming`,
-    /// `rolling_back`, `failed` (roll it back), `confirmed`, `rolled_back`.
-    state: String,
-    from_version: i64,
-    to_version: i64,
-    /// `[old service, new service]` pairs.
-    pairs: Vec<(String, String)>,
-    /// The new side's share of the routes the pairs share, in percent.
-    #[schema(maximum = 100)]
-    weight: u32,
-    /// The share every router serves (null until they all do).
-    served_weight: Option<u32>,
-    message: String,
-    created_by: String,
-    created_at: i64,
-}
-
-impl From<domain::release::Release> for Release {
-    fn from(r: domain::release::Release) -> Release {
-        Release {
-            id: r.id,
-            method: r.method,
-            state: r.state,
-            from_version: r.from_version,
-            to_version: r.to_version,
-            pairs: r.pairs,
-            weight: r.weight,
-            served_weight: r.served_weight,
-            message: r.message,
-            created_by: r.created_by,
-            created_at: r.created_at,
-        }
-    }
-}
-
 /// The app's release in progress, else its last one; 404 when it never had one.
 #[utoipa::path(get, path = "/api/v1/apps/{id}/release", summary = "The app's blue-green release", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
-    responses((status = 200, description = "OK", body = Release), Refusals))]
+    responses((status = 200, description = "OK", body = ReleaseRow), Refusals))]
 async fn release(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Release>, ApiError> {
+) -> Result<Json<ReleaseRow>, ApiError> {
     match state.berth.release(&actor, id).await.map_err(fail(&actor))? {
-        Some(r) => Ok(Json(r.into())),
+        Some(r) => Ok(Json(release_row(r))),
         None => Err(fail(&actor)(domain::Error::NotFound(format!("a release of app {id}")))),
     }
 }
@@ -249,15 +211,15 @@ struct WeightBody {
 
 /// Sets the new side's share of the shared routes while the release awaits a decision.
 #[utoipa::path(put, path = "/api/v1/apps/{id}/release/weight", summary = "Set the new side's weight (percent)", params(("id" = i64, Path, description = "The app's id")), request_body = WeightBody, security(("token" = [])),
-    responses((status = 200, description = "OK", body = Release), Refusals, BodyRefusals, Busy))]
+    responses((status = 200, description = "OK", body = ReleaseRow), Refusals, BodyRefusals, Busy))]
 async fn release_weight(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<i64>,
     Body(body): Body<WeightBody>,
-) -> Result<Json<Release>, ApiError> {
+) -> Result<Json<ReleaseRow>, ApiError> {
     let r = state.berth.set_release_weight(&actor, id, body.weight).await.map_err(fail(&actor))?;
-    Ok(Json(r.into()))
+    Ok(Json(release_row(r)))
 }
 
 /// Confirms the release: all traffic to the new side, then the old services removed; 202 with the job.
