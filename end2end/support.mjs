@@ -177,6 +177,38 @@ export async function jobSucceeded(page, timeout = 120_000) {
   }
 }
 
+/**
+ * Waits for `locator` to show; on timeout the error says what the page showed instead (a
+ * release that failed, an operation's error), so a CI log tells why.
+ */
+export async function shows(page, locator, timeout = 120_000) {
+  try {
+    await locator.waitFor({ timeout });
+  } catch (e) {
+    const shown = await page.locator('main').innerText().catch(() => '(no page)');
+    e.message = `${e.message}\nthe page at ${page.url()} showed:\n${shown.slice(0, 3000)}`;
+    throw e;
+  }
+}
+
+/**
+ * Clicks `testid` and waits for the server function `endpoint` it calls to answer 200; fails
+ * naming the status and body otherwise, or that no answer came (a request the browser dropped).
+ */
+export async function clickAnswered(page, testid, endpoint, timeout = 30_000) {
+  const answer = page
+    .waitForResponse((r) => r.url().endsWith(`/api/${endpoint}`), { timeout })
+    .catch((e) => {
+      e.message = `clicking ${testid}: no answer from /api/${endpoint}: ${e.message}`;
+      throw e;
+    });
+  await page.getByTestId(testid).click();
+  const res = await answer;
+  if (res.status() !== 200) {
+    throw new Error(`clicking ${testid}: /api/${endpoint} answered ${res.status()}: ${(await res.text()).slice(0, 1000)}`);
+  }
+}
+
 /** Waits until the page has fetched `/api/<endpoint>` `n` more times (a page refreshing itself). */
 export async function refreshes(page, endpoint, n = 1) {
   for (let i = 0; i < n; i++) {

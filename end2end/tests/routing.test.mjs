@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
-  assertAccessible,
+  assertAccessible, shows, clickAnswered,
 } from '../support.mjs';
 import { chromium } from 'playwright-core';
 
@@ -161,9 +161,9 @@ test('routing: root domain, a routed app reached at its domain, routers and rout
     await page.getByTestId('edit').click();
     await page.getByTestId('compose').fill(SHOP_V2);
     await page.getByTestId('update-method').selectOption('blue-green');
-    await page.getByTestId('update').click();
+    await clickAnswered(page, 'update', 'update_app');
     const release = page.getByTestId('release');
-    await page.locator('[data-testid=release][data-state=awaiting]').waitFor({ timeout: 120_000 });
+    await shows(page, page.locator('[data-testid=release][data-state=awaiting]'));
     assert.match(await release.getByTestId('release-pair').innerText(), /web \(old side\).*web-v2 \(new side\)/s);
     await page.locator('[data-testid=service][data-name=web] [data-testid=release-side]').getByText('old side').waitFor();
     await page.locator('[data-testid=service][data-name=web-v2] [data-testid=release-side]').getByText('new side').waitFor();
@@ -202,8 +202,8 @@ test('routing: root domain, a routed app reached at its domain, routers and rout
     await page.getByTestId('update-method').selectOption('progressive');
     await page.getByTestId('progressive-steps').fill('50');
     await page.getByTestId('progressive-interval').fill('2');
-    await page.getByTestId('update').click();
-    await page.getByTestId('progressive-steps-view').getByText('100 %').waitFor({ timeout: 120_000 });
+    await clickAnswered(page, 'update', 'release_progressive');
+    await shows(page, page.getByTestId('progressive-steps-view').getByText('100 %'));
     assert.match(await page.getByTestId('progressive-steps-view').innerText(), /50 %.*100 %.*2 s each/s);
     await page.getByTestId('release').waitFor({ state: 'detached', timeout: 120_000 });
     await page.locator('[data-testid=service][data-name=web-v2]').waitFor({ state: 'detached', timeout: 60_000 });
