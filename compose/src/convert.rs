@@ -716,7 +716,9 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
     }
     svc.labels = plain_labels;
     let asked = ext::parse(cx, name, &ext_pairs, &mut svc.ext);
+    let scaling_lines = asked.scaling.clone();
     reconcile(cx, &mut svc, replicas, asked, &base);
+    check_scaling(cx, &svc, &scaling_lines, line, &base);
 
     if let Some(probe) = svc.ext.probe.clone() {
         if let (Some(cmd), None) = (&probe.cmd, &svc.healthcheck) {
@@ -750,6 +752,22 @@ fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &
         }
     }
     svc
+}
+
+/// The autoscaling labels make one policy the service can be measured by; an error names the label.
+fn check_scaling(
+    cx: &mut Cx<'_>,
+    svc: &ServiceSpec,
+    lines: &BTreeMap<String, (usize, String)>,
+    line: usize,
+    base: &str,
+) {
+    let Some(read) = crate::scaling::Policy::from_labels(&svc.ext.auto_scaling) else { return };
+    let checked = read.and_then(|p| p.check_for(svc.measurable()));
+    if let Err(w) = checked {
+        let (l, f) = lines.get(w.key).cloned().unwrap_or_else(|| (line, base.to_string()));
+        cx.err(l, &f, format!("berth.auto_scaling.{} {}", w.key, w.message));
+    }
 }
 
 /// Settles replicas and mode from `scale`, `deploy.replicas`, `deploy.mode`, `berth.scale` and

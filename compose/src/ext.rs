@@ -36,10 +36,28 @@ pub fn canonical(key: &str) -> Option<String> {
 pub struct Asked {
     pub scale: Option<(u64, usize, String)>,
     pub global: Option<(bool, usize, String)>,
+    /// The line and field of each `berth.auto_scaling.*` label, for checks that need the whole service.
+    pub scaling: std::collections::BTreeMap<String, (usize, String)>,
 }
 
-const AUTO_SCALING: &[&str] =
-    &["min_instances", "max_instances", "min_cpu", "max_cpu", "min_memory", "max_memory", "step"];
+/// The autoscaling labels: the seed's step mode (`min_cpu`/`max_cpu` or `min_memory`/`max_memory`
+/// thresholds, `step`, held `hold` seconds) and Berth's target mode (`target_cpu`, `target_memory`
+/// or `target_rps` per replica, scale-down `window` seconds), both bounded by `min_instances` and
+/// `max_instances`.
+pub const AUTO_SCALING: &[&str] = &[
+    "min_instances",
+    "max_instances",
+    "min_cpu",
+    "max_cpu",
+    "min_memory",
+    "max_memory",
+    "step",
+    "hold",
+    "target_cpu",
+    "target_memory",
+    "target_rps",
+    "window",
+];
 
 /// Parses extension labels: each comes as its canonical name and the label as written (whose key
 /// the messages quote).
@@ -168,14 +186,7 @@ pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut
             }
         }
     }
-    for (min, max) in [("min_instances", "max_instances"), ("min_cpu", "max_cpu"), ("min_memory", "max_memory")] {
-        let (Some(lo), Some(hi)) = (ext.auto_scaling.get(min), ext.auto_scaling.get(max)) else { continue };
-        let (Ok(lo_n), Ok(hi_n)) = (lo.parse::<f64>(), hi.parse::<f64>()) else { continue };
-        if lo_n > hi_n {
-            let (line, f) = scaling_lines.get(min).cloned().unwrap_or_default();
-            cx.err(line, &f, format!("auto_scaling.{min} ({lo}) is more than auto_scaling.{max} ({hi})"));
-        }
-    }
+    asked.scaling = scaling_lines;
     asked
 }
 

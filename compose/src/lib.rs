@@ -14,6 +14,7 @@ mod emit;
 mod ext;
 mod interp;
 mod policy;
+pub mod scaling;
 pub mod spec;
 mod values;
 mod yaml;

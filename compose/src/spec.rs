@@ -341,7 +341,8 @@ pub struct Extensions {
     pub latest_image: bool,
     /// Spread tasks over zones (the node label `zone`).
     pub zone_spread: bool,
-    /// `berth.auto_scaling.*`, kept for the autoscaler.
+    /// `berth.auto_scaling.*` (the prefix taken off), checked as a [`crate::scaling::Policy`];
+    /// [`ServiceSpec::scaling`] reads it.
     pub auto_scaling: BTreeMap<String, String>,
     /// `berth.routing.port_<n>` → domains (with optional `/path`), kept for the router.
     pub routing: BTreeMap<u16, Vec<String>>,
@@ -451,4 +452,21 @@ pub struct Violation {
     #[serde(default)]
     pub line: usize,
     pub message: String,
+}
+
+impl ServiceSpec {
+    /// What the service's resources let an autoscaling policy measure it by.
+    pub fn measurable(&self) -> crate::scaling::Measurable {
+        let r = &self.resources;
+        crate::scaling::Measurable {
+            cpus: r.limit_nano_cpus.or(r.reserve_nano_cpus).is_some_and(|n| n > 0),
+            memory: r.limit_memory_bytes.or(r.reserve_memory_bytes).is_some_and(|n| n > 0),
+            global: self.mode == Mode::Global,
+        }
+    }
+
+    /// The autoscaling policy its labels state, if any (a template that parsed has a valid one).
+    pub fn scaling(&self) -> Option<crate::scaling::Policy> {
+        crate::scaling::Policy::from_labels(&self.ext.auto_scaling).and_then(Result::ok)
+    }
 }

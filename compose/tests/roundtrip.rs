@@ -168,7 +168,13 @@ fn rich() -> AppSpec {
             rolling_parallelism: Some(2),
             latest_image: true,
             zone_spread: true,
-            auto_scaling: map(&[("min_instances", "1"), ("max_instances", "10"), ("min_cpu", "10.5"), ("step", "2")]),
+            auto_scaling: map(&[
+                ("min_instances", "1"),
+                ("max_instances", "10"),
+                ("min_cpu", "10.5"),
+                ("max_cpu", "70"),
+                ("step", "2"),
+            ]),
             routing: [(80, vec!["a.example.com".to_string(), "b.example.com/api/v1".to_string(), "shop".to_string()])]
                 .into_iter()
                 .collect(),
