@@ -5,7 +5,8 @@
 //! The store (sqlx) and the engine adapter (bollard) live here too; nothing in this crate knows about
 //! HTTP or Leptos.
 //!
-//! The crate is laid out by part of the product: `access/`, `clusters/`, `apps/`, `observe/` above
+//! The crate is laid out by part of the product: `access/`, `clusters/`, `apps/`, `observe/`,
+//! `routing/`, `elastic/` above
 //! `runtime/` and `audit/`, above `engine/` and `store/`, above the root files (`error.rs`,
 //! `clock.rs`, `authz.rs`, `secret.rs`, `listing.rs`). Imports run that way only
 //! (`domain/tests/tidy.rs`). Each part extends `Berth` with its methods; this file declares the
@@ -19,6 +20,7 @@ mod audit;
 pub mod authz;
 pub mod clock;
 mod clusters;
+mod elastic;
 pub mod engine;
 pub mod error;
 pub mod listing;
@@ -56,6 +58,15 @@ pub mod route {
     };
 }
 pub use runtime::{idempotency, job};
+/// Service autoscaling: policies, schedule windows, the decision rule, the Scaling panel.
+pub mod scaling {
+    pub use crate::elastic::autoscaler::AUTOSCALER;
+    pub use crate::elastic::decide::{decide, Decision, Input, Past, Reading, TOLERANCE, YOUNG_MS};
+    pub use crate::elastic::schedule::{parse as parse_schedule, Schedule, Window, MAX_WINDOWS};
+    pub use crate::elastic::{ScalingPolicy, ServiceScaling};
+    pub use crate::store::{DecisionRow, ScalingPoint};
+    pub use compose::scaling::{Metric, Mode, Policy};
+}
 
 pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
 pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
@@ -127,6 +138,9 @@ pub struct Config {
     /// How often each cluster's routers are asked for their request counters (in the routing loop,
     /// so at most as often as `route_every`).
     pub traffic_every: Duration,
+    /// How often each cluster's autoscaler looks for a new collection to judge (it judges each
+    /// collection once).
+    pub autoscale_every: Duration,
     /// The berth-router binary (static) the routers' image is built from; by default the one next
     /// to the running program.
     pub router_binary: Option<PathBuf>,
@@ -161,6 +175,7 @@ impl Config {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             route_every: Duration::from_millis(500),
             traffic_every: Duration::from_secs(5),
+            autoscale_every: Duration::from_secs(1),
             router_binary: default_router_binary(),
         }
     }
@@ -213,6 +228,8 @@ pub struct Inner {
     app_watch: apps::health::AppWatch,
     /// Routing's loops and what its passes remember (see `routing::router`).
     routing: routing::router::RoutingState,
+    /// The autoscalers' loops and what they remember (see `elastic::autoscaler`).
+    elastic: elastic::autoscaler::State,
     /// Bounds how much CPU-heavy work on request input (parsing templates, diffs) runs at once, off
     /// the async runtime (see [`Berth::cpu`]).
     cpu: Arc<tokio::sync::Semaphore>,
@@ -250,6 +267,7 @@ impl Berth {
                 refusals: Default::default(),
                 app_watch: Default::default(),
                 routing: Default::default(),
+                elastic: Default::default(),
                 cpu: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
                 )),
@@ -362,6 +380,7 @@ impl Berth {
         loops.extend(self.reconcilers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h));
         loops.extend(self.take_observers());
         loops.extend(self.take_routing_loops());
+        loops.extend(self.take_autoscalers());
         let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
         if tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(loops)).await.is_err() {
             aborts.iter().for_each(|h| h.abort());
@@ -376,4 +395,4 @@ const RECOVERIES: &[&dyn runtime::job::Recovery] = &[&apps::converge::AppRecover
 
 /// What follows a cluster's reconciler, registered for the clusters part (see [`Berth::followers`]).
 const FOLLOWERS: &[&dyn clusters::reconcile::Follower] =
-    &[&observe::collector::Collection, &apps::health::Health, &routing::RoutingLoop];
+    &[&observe::collector::Collection, &apps::health::Health, &routing::RoutingLoop, &elastic::autoscaler::Autoscaling];

@@ -24,6 +24,7 @@ const FOLDERS: &[(&str, u8)] = &[
     ("clusters", 4),
     ("observe", 4),
     ("routing", 4),
+    ("elastic", 4),
 ];
 
 /// The root files (`crate::error`, …): they may name only one another.
@@ -42,6 +43,10 @@ const PRODUCT_USES: &[(&str, &str, &str)] = &[
     ("observe", "apps", "an alert rule's subjects are the services of the cluster's apps (Berth::app_spec)"),
     ("routing", "clusters", "routers run on a cluster's edge nodes, reached at the nodes' addresses"),
     ("routing", "apps", "routes come from the apps' templates and join the apps' routing network"),
+    ("elastic", "clusters", "the autoscaler reads a cluster's services and tasks through its manager"),
+    ("elastic", "apps", "policies belong to an app's services, and scaling one is the app's"),
+    ("elastic", "observe", "the autoscaler judges each collection of the cluster's metrics"),
+    ("elastic", "routing", "requests per replica come from the routers' counts"),
 ];
 
 /// Files exempt from the direction, and why.

@@ -550,7 +550,7 @@ impl Berth {
             format!("{}/{service}", app.name),
             json!({ "app": app_id, "service": service, "replicas": replicas }),
         );
-        self.mutate(actor, op, |_| async move {
+        self.mutate(actor, op, |user| async move {
             if replicas > 1000 {
                 return Err(Error::invalid("replicas", "at most 1000"));
             }
@@ -565,6 +565,10 @@ impl Berth {
                     .service_scale(&format!("{}_{service}", app.name), replicas)
                     .await
                     .map_err(|e| not_deployed(e, &app.name, service))?;
+            }
+            // A person scaling a service pauses its autoscaling policy until they resume it.
+            if !actor.is_system() {
+                self.store.scaling_policy_pause(app.id, service, Some((&user.username, now_ms()))).await?;
             }
             self.store.app_set_overrides(app.id, &o, now_ms()).await
         })
@@ -639,6 +643,7 @@ mod tests {
     #[test]
     fn only_tasks_that_ended_by_themselves_are_restarts() {
         let task = |id: &str, state: &str, desired: &str, at: i64| engine::ServiceTask {
+            service_id: String::new(),
             id: id.into(),
             node_id: "n".into(),
             slot: Some(1),

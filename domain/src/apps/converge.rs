@@ -124,7 +124,12 @@ impl Berth {
     ) -> Result<()> {
         ctx.step(0).await;
         let app = self.app_row(app_id).await?;
+        let scaling = labelled_scaling(&spec);
         let result = self.converge(ctx, &app, spec, how, keep_old).await;
+        // A release's new side gets its policies when it is confirmed (its old side keeps its own).
+        if result.is_ok() && !keep_old {
+            self.sync_label_scaling(&app, scaling).await?;
+        }
         let (status, message) = match &result {
             Ok(()) if app.overrides().stopped => ("stopped", String::new()),
             Ok(()) => ("running", String::new()),
@@ -132,6 +137,34 @@ impl Berth {
         };
         self.store.app_set_status(app_id, status, &message, now_ms()).await?;
         result
+    }
+
+    /// After a version is deployed: the policies its labels state replace the services' policies;
+    /// a policy from labels no longer stated goes, as do the policies of services the version no
+    /// longer has. (Policies set in the console stay while their service does.)
+    async fn sync_label_scaling(&self, app: &App, scaling: LabelledScaling) -> Result<()> {
+        let (services, labelled) = scaling;
+        let now = now_ms();
+        for row in self.store.scaling_policies(app.id).await? {
+            let stated = labelled.iter().any(|(s, _)| *s == row.service);
+            if !services.contains(&row.service) || (row.source == "labels" && !stated) {
+                self.store.scaling_policy_delete(app.id, &row.service).await?;
+            }
+        }
+        for (service, policy) in labelled {
+            let row = crate::store::PolicyRow {
+                app_id: app.id,
+                service,
+                source: "labels".into(),
+                policy: serde_json::to_string(&policy)?,
+                schedules: "[]".into(),
+                updated_by: "template".into(),
+                updated_at: now,
+                ..Default::default()
+            };
+            self.store.scaling_policy_put(&row).await?;
+        }
+        Ok(())
     }
 
     /// Makes the cluster run `spec` (with the app's overrides) as the app's stack.
@@ -668,4 +701,13 @@ fn short_id(id: Option<&str>) -> String {
         }
         None => "none".into(),
     }
+}
+
+/// A version's services, and the autoscaling policies their labels state.
+type LabelledScaling = (Vec<String>, Vec<(String, compose::scaling::Policy)>);
+
+fn labelled_scaling(spec: &compose::AppSpec) -> LabelledScaling {
+    let services = spec.services.keys().cloned().collect();
+    let labelled = spec.services.iter().filter_map(|(n, s)| Some((n.clone(), s.scaling()?))).collect();
+    (services, labelled)
 }

@@ -70,6 +70,7 @@ pub struct LiveService {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceTask {
     pub id: String,
+    pub service_id: String,
     pub node_id: String,
     pub slot: Option<i64>,
     pub state: String,
@@ -277,8 +278,18 @@ impl Engine {
 
     /// Every task of a service, oldest first within a slot.
     pub async fn service_tasks(&self, service: &str) -> Result<Vec<ServiceTask>, EngineError> {
+        self.tasks_where("service", service).await
+    }
+
+    /// Every task of the swarm that should be running (one list for all services: the autoscaler
+    /// reads a cluster's tasks once per evaluation).
+    pub async fn running_tasks(&self) -> Result<Vec<ServiceTask>, EngineError> {
+        self.tasks_where("desired-state", "running").await
+    }
+
+    async fn tasks_where(&self, filter: &str, value: &str) -> Result<Vec<ServiceTask>, EngineError> {
         let docker = self.client()?;
-        let filters = Some(HashMap::from([("service".to_string(), vec![service.to_string()])]));
+        let filters = Some(HashMap::from([(filter.to_string(), vec![value.to_string()])]));
         let tasks =
             self.read("task list", || docker.list_tasks(Some(ListTasksOptions { filters: filters.clone() }))).await?;
         let mut out: Vec<ServiceTask> = tasks
@@ -287,6 +298,7 @@ impl Engine {
                 let status = t.status.unwrap_or_default();
                 ServiceTask {
                     id: t.id.unwrap_or_default(),
+                    service_id: t.service_id.unwrap_or_default(),
                     node_id: t.node_id.unwrap_or_default(),
                     slot: t.slot,
                     state: status.state.map(|s| s.to_string()).unwrap_or_default(),

@@ -33,6 +33,8 @@ const BATCH: usize = 5_000;
 pub(crate) struct Observatory {
     samples: OnceLock<mpsc::Sender<Sample>>,
     lines: OnceLock<mpsc::Sender<NewLogLine>>,
+    /// Each cluster's newest collection, with when it was made (the autoscaler judges each one).
+    latest: Mutex<HashMap<i64, (i64, Arc<Snapshot>)>>,
     /// Each cluster's containers' last counters.
     prev: Mutex<HashMap<i64, HashMap<String, Counters>>>,
     /// Containers whose log is being read, and by which cluster's collector.
@@ -175,8 +177,15 @@ impl Berth {
         }
     }
 
+    /// The newest collection of a cluster made by this process, and when: what the autoscaler
+    /// measures services by.
+    pub(crate) fn latest_collection(&self, cluster_id: i64) -> Option<(i64, Arc<Snapshot>)> {
+        lock(&self.observatory.latest).get(&cluster_id).cloned()
+    }
+
     /// Stops a cluster's collector and its log followers.
     pub(crate) fn stop_observer(&self, cluster_id: i64) {
+        lock(&self.observatory.latest).remove(&cluster_id);
         if let Some(handle) = lock(&self.observatory.loops).remove(&cluster_id) {
             handle.abort();
         }
@@ -225,6 +234,11 @@ impl Berth {
             .log_expire((now - ms(self.config.logs_retention)) * 1_000_000, self.config.logs_max_bytes as i64)
             .await?;
         self.store.event_expire(now - ms(self.config.events_retention)).await?;
+        // The autoscaler's evaluations are chart data (as raw samples); its decisions are kept
+        // as long as events.
+        self.store
+            .scaling_expire(now - ms(self.config.metrics_raw_retention), now - ms(self.config.events_retention))
+            .await?;
         self.store.idempotency_expire(now - ms(self.config.idempotency_ttl)).await?;
         Ok(())
     }
@@ -282,6 +296,9 @@ impl Berth {
         self.evaluate_alerts(cluster_id, &snapshot, &all, now).await?;
         // Kept for `/metrics` on every replica.
         let body = serde_json::to_string(&snapshot)?;
+        if answered {
+            lock(&self.observatory.latest).insert(cluster_id, (now, Arc::new(snapshot)));
+        }
         self.store.metric_latest_put(cluster_id, now, &self.instance, &body).await?;
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! backend has its own migration set under `migrations/`. Nothing outside this module imports sqlx
 //! query APIs.
 //!
-//! One file per folder it serves (`access.rs`, `apps.rs`, `audit.rs`, `clusters.rs`, `observe.rs`,
+//! One file per folder it serves (`access.rs`, `apps.rs`, `audit.rs`, `clusters.rs`, `elastic.rs`, `observe.rs`,
 //! `runtime.rs`, `routing.rs`; observe's logs and metric samples in `logs.rs` and `metrics.rs`, the
 //! routers' request samples in `traffic.rs`). The store owns the rows it reads and writes
 //! (`Cluster`, `Node`, `App`, `Job`, `Operation`, `AlertRule`, …, with the inputs and filters it
@@ -17,6 +17,7 @@ mod access;
 mod apps;
 mod audit;
 mod clusters;
+mod elastic;
 mod logs;
 mod metrics;
 mod observe;
@@ -29,6 +30,7 @@ pub use apps::{App, AppVersion, NewRelease, NewVersion, Overrides, ReleaseRow, T
 pub(crate) use audit::chain_hash;
 pub use audit::{FailureKey, NewOperation, Operation, OperationFilter, Outcome, GENESIS};
 pub use clusters::{Cluster, NewCluster, NewNode, Node, NodeObservation};
+pub use elastic::{ClusterPolicyRow, DecisionRow, NewPoint, PolicyRow, ScalingPoint};
 pub use logs::{LogFilter, LogLine, NewLogLine};
 pub use metrics::{Point, Sample};
 pub use observe::{AlertEvent, AlertRule, Event, EventFilter, NewAlertRule, NewEvent};
