@@ -6,6 +6,8 @@
 //! does not act) until it is resumed; a policy set in the console replaces the labels' and is
 //! checked against the service.
 
+#![allow(clippy::print_stdout)] // the test reports how long scaling took
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
-  assertAccessible,
+  assertAccessible, refreshes,
 } from '../support.mjs';
 
 let berth;
@@ -226,7 +226,39 @@ test('observability: live logs, search, charts, alerts, operation history', asyn
   assert.equal(await page.getByTestId('events-severity').inputValue(), 'error');
   assert.equal(await page.getByTestId('events-search').inputValue(), 'started');
 
-  // The cluster's log search finds the app's lines too.
+  // Autoscaling from the Scaling tab: a wrong value is refused at its field and what was typed
+  // survives the tab's refreshes; a saved policy whose minimum is above the replicas scales the
+  // service out at the next collection, and the decision and the chart show it.
+  await page.getByTestId('tab-scaling').click();
+  const tickerScaling = page.locator('[data-testid=scaling-service][data-name=ticker]');
+  await tickerScaling.getByTestId('scaling-policy').getByText('No autoscaling policy').waitFor();
+  await tickerScaling.getByTestId('scaling-edit').click();
+  await page.getByTestId('scaling-metric-select').selectOption('rps');
+  await page.getByTestId('scaling-target').fill('10');
+  await page.getByTestId('scaling-min').fill('3');
+  await page.getByTestId('scaling-max').fill('lots');
+  allow(({ status, console }) => status === 422 || /status of 422/.test(console ?? ''));
+  await page.getByTestId('scaling-save').click();
+  await page.getByTestId('error-scaling-max').getByText('must be a whole number').waitFor();
+  allow(() => false);
+  await refreshes(page, 'get_scaling', 2);
+  assert.equal(await page.getByTestId('scaling-target').inputValue(), '10');
+  await page.getByTestId('scaling-max').fill('4');
+  await page.getByTestId('scaling-save').click();
+  await page.getByTestId('toast').getByText('Scaling policy saved').waitFor();
+  await tickerScaling.getByTestId('scaling-policy').getByText(/requests kept near 10 req\/s per replica; 3–4 replicas/).waitFor();
+  await tickerScaling.locator('[data-testid=scaling-decision][data-kind=scale-up]').getByText('2 → 3').waitFor({ timeout: 30_000 });
+  await tickerScaling.getByTestId('scaling-replicas').waitFor();
+  assert.ok(Number(await tickerScaling.getByTestId('scaling-replicas').getAttribute('data-points')) > 0);
+  const shots = process.env.BERTH_SCREENSHOTS;
+  if (shots) await page.screenshot({ path: `${shots}/scaling.png`, fullPage: true });
+  await assertAccessible(page, 'the scaling tab');
+  await page.setViewportSize({ width: 390, height: 844 });
+  if (shots) await page.screenshot({ path: `${shots}/scaling-390.png`, fullPage: true });
+  const scalingWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(scalingWidth <= 390, `the scaling tab fits 390 px (scroll width ${scalingWidth})`);
+  await page.setViewportSize({ width: 1280, height: 720 });
+
   await page.goto(`${clusterUrl}/logs`);
   await hydrated(page);
   await page.getByTestId('logs-q').fill('tick 4');

@@ -226,6 +226,26 @@ fn rows() -> Vec<Row> {
         row("redeploy_app", Operate, |i| vec![("id", s(i.app))]),
         row("rollback_app", Operate, |i| vec![("id", s(i.app)), ("version", s(999))]),
         row("scale_service", Operate, |i| vec![("id", s(i.app)), ("service", s("nope")), ("replicas", s("1"))]),
+        row("get_scaling", Read, |i| vec![("app", s(i.app))]),
+        row("set_scaling", Operate, |i| {
+            vec![
+                ("app", s(i.app)),
+                ("service", s("nope")),
+                ("metric", s("cpu")),
+                ("mode", s("target")),
+                ("target", s("50")),
+                ("window", s("")),
+                ("lower", s("")),
+                ("upper", s("")),
+                ("step", s("")),
+                ("hold", s("")),
+                ("min", s("1")),
+                ("max", s("3")),
+                ("schedules", s("")),
+            ]
+        }),
+        row("remove_scaling", Operate, |i| vec![("app", s(i.app)), ("service", s("nope"))]),
+        row("resume_scaling", Operate, |i| vec![("app", s(i.app)), ("service", s("nope"))]),
         row("set_service_resources", Operate, |i| {
             vec![
                 ("id", s(i.app)),
@@ -324,6 +344,10 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("POST", "/api/v1/apps/{id}/release/confirm", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/release/rollback", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/services/{service}/scale", Rule::Operate),
+    ("GET", "/api/v1/apps/{id}/scaling", Rule::Read),
+    ("PUT", "/api/v1/apps/{id}/services/{service}/scaling", Rule::Operate),
+    ("DELETE", "/api/v1/apps/{id}/services/{service}/scaling", Rule::Operate),
+    ("POST", "/api/v1/apps/{id}/services/{service}/scaling/resume", Rule::Operate),
     ("GET", "/api/v1/jobs/{id}", Rule::Read),
     ("GET", "/api/v1/operations", Rule::AnyUser),
     ("GET", "/api/v1/operations/verify", Rule::Admin),
@@ -361,6 +385,9 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
         "/api/v1/apps/{id}/update" => Some(serde_json::json!({ "compose": "" })),
         "/api/v1/apps/{id}/release/weight" => Some(serde_json::json!({ "weight": 50 })),
         "/api/v1/apps/{id}/services/{service}/scale" => Some(serde_json::json!({ "replicas": 1 })),
+        "/api/v1/apps/{id}/services/{service}/scaling" => {
+            Some(serde_json::json!({ "metric": "cpu", "mode": "target", "target": "50", "max": "3" }))
+        }
         "/api/v1/clusters/{id}/alerts" => Some(serde_json::json!({ "name": "", "kind": "metric" })),
         "/api/v1/clusters/{id}/policy" => Some(serde_json::json!({ "paths": [], "networks": [] })),
         "/api/v1/clusters/{id}/routing" => Some(serde_json::json!({ "root_domain": "", "edge_label": false })),

@@ -10,6 +10,7 @@ pub mod list;
 pub mod observe;
 pub mod ram;
 pub mod routing;
+pub mod scaling;
 pub mod session;
 
 #[cfg(feature = "ssr")]

@@ -429,6 +429,8 @@ pub fn AppView() -> impl IntoView {
         })
     };
     let app_id = Signal::derive(id);
+    // Whether the caller may change the app (read from the page's data for the tabs outside it).
+    let operate = Signal::derive(move || page.with(|p| matches!(p, Some(Ok(p)) if p.access.operate)));
     view! {
         <Title text="App · Berth" />
         <div class="space-y-6">
@@ -452,6 +454,7 @@ pub fn AppView() -> impl IntoView {
             <TabBar id=app_id tab />
             <Transition fallback=|| ()>{body}</Transition>
             <AppObserve page tab />
+            {move || (tab.get() == "scaling").then(|| view! { <super::app_scaling::ScalingTab app=app_id.get_untracked() operate /> })}
         </div>
     }
 }
@@ -661,6 +664,7 @@ const TABS: &[(&str, &str)] = &[
     ("monitoring", "Monitoring"),
     ("logs", "Logs"),
     ("events", "Events"),
+    ("scaling", "Scaling"),
 ];
 
 /// The tab bar: links, so a tab can be shared and the back button goes to the one before.

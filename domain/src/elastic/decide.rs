@@ -168,6 +168,8 @@ pub fn decide(i: &Input<'_>) -> Decision {
         if replicas == current {
             kind = "at-max";
             reason = format!("{reason}: at max ({})", p.max);
+        } else if current > p.max {
+            reason = format!("above the policy's max ({}); {reason}", p.max);
         }
     }
     if replicas < p.min {
@@ -175,6 +177,8 @@ pub fn decide(i: &Input<'_>) -> Decision {
         if replicas == current {
             kind = "at-min";
             reason = format!("{reason}: at min ({})", p.min);
+        } else if current < p.min {
+            reason = format!("below the policy's min ({}); {reason}", p.min);
         }
     }
     if let Some((floor, window)) = &i.scheduled {

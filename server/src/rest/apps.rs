@@ -14,6 +14,7 @@ use super::extract::fail;
 use super::{ApiActor, ApiError, ApiPath, ApiQuery, Body, BodyRefusals, Busy, EngineFailed, Refusals, Unprocessable};
 use app::api::app::map::release as release_row;
 use app::api::app::ReleaseRow;
+use app::api::scaling::{PolicyInput, ServiceScalingRow};
 
 use crate::AppState;
 
@@ -28,6 +29,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm_release))
         .routes(routes!(rollback_release))
         .routes(routes!(scale_service))
+        .routes(routes!(app_scaling))
+        .routes(routes!(set_scaling, remove_scaling))
+        .routes(routes!(resume_scaling))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -280,4 +284,60 @@ async fn scale_service(
 ) -> Result<Json<Scaled>, ApiError> {
     state.berth.scale_service(&actor, id, &service, body.replicas).await.map_err(fail(&actor))?;
     Ok(Json(Scaled { service, replicas: body.replicas }))
+}
+
+/// Every service of the app with its autoscaling policy, the last hour's evaluations and its newest
+/// decisions.
+#[utoipa::path(get, path = "/api/v1/apps/{id}/scaling", summary = "The app's autoscaling: policies, evaluations, decisions", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<ServiceScalingRow>), Refusals))]
+async fn app_scaling(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<ServiceScalingRow>>, ApiError> {
+    let rows = state.berth.app_scaling(&actor, id).await.map_err(fail(&actor))?;
+    Ok(Json(rows.into_iter().map(app::api::scaling::map::service).collect()))
+}
+
+/// Sets a service's autoscaling policy (numbers as strings, as a form sends them; a wrong one is
+/// named by field).
+#[utoipa::path(put, path = "/api/v1/apps/{id}/services/{service}/scaling", summary = "Set a service's autoscaling policy", params(("id" = i64, Path, description = "The app's id"), ("service" = String, Path, description = "The service's name in the template")), request_body = PolicyInput, security(("token" = [])),
+    responses((status = 204, description = "Set"), Refusals, BodyRefusals))]
+async fn set_scaling(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, service)): ApiPath<(i64, String)>,
+    Body(body): Body<PolicyInput>,
+) -> Result<StatusCode, ApiError> {
+    let (policy, windows) = app::api::scaling::map::input(&body).map_err(fail(&actor))?;
+    state
+        .berth
+        .set_scaling_policy(&actor, id, &service, policy, windows)
+        .await
+        .map_err(|e| fail(&actor)(app::api::scaling::map::field(e)))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a service's autoscaling policy (its replicas stay).
+#[utoipa::path(delete, path = "/api/v1/apps/{id}/services/{service}/scaling", summary = "Remove a service's autoscaling policy", params(("id" = i64, Path, description = "The app's id"), ("service" = String, Path, description = "The service's name in the template")), security(("token" = [])),
+    responses((status = 204, description = "Removed"), Refusals))]
+async fn remove_scaling(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, service)): ApiPath<(i64, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.berth.remove_scaling_policy(&actor, id, &service).await.map_err(fail(&actor))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resumes a policy a manual scale paused.
+#[utoipa::path(post, path = "/api/v1/apps/{id}/services/{service}/scaling/resume", summary = "Resume a paused autoscaling policy", params(("id" = i64, Path, description = "The app's id"), ("service" = String, Path, description = "The service's name in the template")), security(("token" = [])),
+    responses((status = 204, description = "Resumed"), Refusals))]
+async fn resume_scaling(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, service)): ApiPath<(i64, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.berth.resume_scaling(&actor, id, &service).await.map_err(fail(&actor))?;
+    Ok(StatusCode::NO_CONTENT)
 }
