@@ -62,7 +62,9 @@ pub use runtime::{idempotency, job};
 pub mod scaling {
     pub use crate::elastic::autoscaler::AUTOSCALER;
     pub use crate::elastic::decide::{decide, Decision, Input, Past, Reading, TOLERANCE, YOUNG_MS};
-    pub use crate::elastic::schedule::{parse as parse_schedule, Schedule, Window, MAX_WINDOWS};
+    pub use crate::elastic::schedule::{
+        compile_all, floor, parse as parse_schedule, Compiled, Schedule, Window, MAX_WINDOWS,
+    };
     pub use crate::elastic::{ScalingPolicy, ServiceScaling};
     pub use crate::store::{DecisionRow, ScalingPoint};
     pub use compose::scaling::{Metric, Mode, Policy};

@@ -43,6 +43,8 @@ pub(crate) struct State {
 struct Memory {
     past: VecDeque<Past>,
     last_kind: String,
+    /// The policy's schedule windows, parsed, with the JSON they were parsed from.
+    windows: (String, Vec<schedule::Compiled>),
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -130,6 +132,7 @@ impl Berth {
         for row in rows {
             let app_id = row.row.app_id;
             let app_name = row.app_name.clone();
+            let schedules_json = row.row.schedules.clone();
             let Ok(sp) = ScalingPolicy::from_row(row.row) else { continue };
             let Some(service) = live.get(&format!("{app_name}_{}", sp.service)) else { continue };
             let compose::Mode::Replicated(current) = service.spec.mode else { continue };
@@ -157,9 +160,13 @@ impl Berth {
                 })
                 .collect();
             let key = (app_id, sp.service.clone());
-            let past: Vec<Past> = match lock(&self.elastic.memory).get(&key) {
-                Some(m) => m.past.iter().copied().collect(),
-                None => Vec::new(),
+            let (past, scheduled): (Vec<Past>, _) = {
+                let mut memory = lock(&self.elastic.memory);
+                let m = memory.entry(key.clone()).or_default();
+                if m.windows.0 != schedules_json {
+                    m.windows = (schedules_json, schedule::compile_all(&sp.schedules));
+                }
+                (m.past.iter().copied().collect(), schedule::floor(&m.windows.1, now))
             };
             let past = if past.is_empty() {
                 let since = now - lookback_ms(&sp.policy);
@@ -172,14 +179,7 @@ impl Berth {
             } else {
                 past
             };
-            let input = Input {
-                policy: &sp.policy,
-                current,
-                readings: &readings,
-                history: &past,
-                scheduled: schedule::floor(&sp.schedules, now),
-                now,
-            };
+            let input = Input { policy: &sp.policy, current, readings: &readings, history: &past, scheduled, now };
             let mut d = decide(&input);
             evaluated += 1;
             let mut to = current;

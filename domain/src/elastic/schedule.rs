@@ -118,14 +118,35 @@ impl Window {
         Ok(())
     }
 
+    /// The window with its expressions parsed (once: the autoscaler keeps it between ticks).
+    pub fn compile(&self) -> Result<Compiled> {
+        Ok(Compiled {
+            name: self.name.clone(),
+            replicas: self.replicas,
+            start: parse(&self.start, &self.timezone, "start")?,
+            end: parse(&self.end, &self.timezone, "end")?,
+        })
+    }
+
+    /// Whether the window is open at `ms` (see [`Compiled::open_at`]).
+    pub fn open_at(&self, ms: i64) -> bool {
+        self.compile().is_ok_and(|c| c.open_at(ms))
+    }
+}
+
+/// A window ready to be asked.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub name: String,
+    pub replicas: u64,
+    start: Schedule,
+    end: Schedule,
+}
+
+impl Compiled {
     /// Whether the window is open at `ms`: it opened since it last closed.
     pub fn open_at(&self, ms: i64) -> bool {
-        let (Ok(start), Ok(end)) =
-            (parse(&self.start, &self.timezone, "start"), parse(&self.end, &self.timezone, "end"))
-        else {
-            return false;
-        };
-        match (start.last_at_or_before(ms), end.last_at_or_before(ms)) {
+        match (self.start.last_at_or_before(ms), self.end.last_at_or_before(ms)) {
             (Some(opened), Some(closed)) => opened > closed,
             (Some(_), None) => true,
             _ => false,
@@ -133,8 +154,13 @@ impl Window {
     }
 }
 
+/// The windows that parse (a stored window always does: it was checked when set).
+pub fn compile_all(windows: &[Window]) -> Vec<Compiled> {
+    windows.iter().filter_map(|w| w.compile().ok()).collect()
+}
+
 /// The largest replica count of the windows open at `ms`, with the window's name.
-pub fn floor(windows: &[Window], ms: i64) -> Option<(u64, String)> {
+pub fn floor(windows: &[Compiled], ms: i64) -> Option<(u64, String)> {
     windows.iter().filter(|w| w.open_at(ms)).max_by_key(|w| w.replicas).map(|w| (w.replicas, w.name.clone()))
 }
 
@@ -213,8 +239,9 @@ mod tests {
         assert!(w.open_at(ms("2026-01-05T09:00:00Z")));
         assert!(!w.open_at(ms("2026-01-05T18:00:00Z")));
         assert!(!w.open_at(ms("2026-01-10T10:00:00Z")));
-        assert_eq!(floor(std::slice::from_ref(&w), ms("2026-01-05T09:00:00Z")), Some((5, "business hours".into())));
-        assert_eq!(floor(std::slice::from_ref(&w), ms("2026-01-05T20:00:00Z")), None);
+        let compiled = compile_all(std::slice::from_ref(&w));
+        assert_eq!(floor(&compiled, ms("2026-01-05T09:00:00Z")), Some((5, "business hours".into())));
+        assert_eq!(floor(&compiled, ms("2026-01-05T20:00:00Z")), None);
         assert!(w.check("schedules[0]", 10).is_ok());
         let e = w.check("schedules[0]", 3).unwrap_err().to_string();
         assert!(e.contains("schedules[0].replicas"), "{e}");
