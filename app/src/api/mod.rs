@@ -11,6 +11,7 @@ pub mod observe;
 pub mod ram;
 pub mod routing;
 pub mod session;
+pub mod trigger;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

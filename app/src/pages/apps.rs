@@ -452,6 +452,7 @@ pub fn AppView() -> impl IntoView {
             <TabBar id=app_id tab />
             <Transition fallback=|| ()>{body}</Transition>
             <AppObserve page tab />
+            <crate::pages::app_triggers::AppTriggers page tab />
         </div>
     }
 }
@@ -661,6 +662,7 @@ const TABS: &[(&str, &str)] = &[
     ("monitoring", "Monitoring"),
     ("logs", "Logs"),
     ("events", "Events"),
+    ("triggers", "Triggers"),
 ];
 
 /// The tab bar: links, so a tab can be shared and the back button goes to the one before.

@@ -11,6 +11,7 @@ mod extract;
 mod history;
 mod idempotency;
 mod observe;
+mod triggers;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -59,6 +60,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/apps/{id}/release/confirm"),
     ("POST", "/api/v1/apps/{id}/release/rollback"),
     ("POST", "/api/v1/apps/{id}/services/{service}/scale"),
+    ("GET", "/api/v1/apps/{id}/triggers"),
+    ("POST", "/api/v1/apps/{id}/triggers"),
+    ("POST", "/api/v1/apps/{id}/triggers/{trigger}/rotate"),
+    ("DELETE", "/api/v1/apps/{id}/triggers/{trigger}"),
+    ("GET", "/api/v1/apps/{id}/triggers/{trigger}/calls"),
     ("GET", "/api/v1/jobs/{id}"),
     ("GET", "/api/v1/operations"),
     ("GET", "/api/v1/operations/verify"),
@@ -83,6 +89,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .merge(clusters::routes())
         .merge(apps::routes())
+        .merge(triggers::routes())
         .merge(history::routes())
         .merge(observe::routes())
 }
