@@ -2,6 +2,9 @@
 //! newest calls, create and rotate — each answers the secret once — and revoke), and the
 //! copy-paste snippets that call them (`curl`, a signing shell script, GitHub Actions, GitLab CI).
 
+// The create form has eight fields; the server function macro does not carry an item-level allow.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -187,7 +190,6 @@ pub async fn get_triggers(app: i64) -> Result<TriggersView, AppError> {
 }
 
 /// Makes a trigger (operators); the answer holds its secret, shown once.
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "create_trigger", output = crate::codec::Wire)]
 pub async fn create_trigger(
     app: i64,
@@ -245,10 +247,7 @@ mod tests {
         let url = "https://berth.example.com/hooks/abc";
         for auth in ["signature", "header"] {
             let shell = shell_snippet(url, auth, "{\"replicas\": 3}");
-            assert!(
-                shell.contains(url) && shell.contains("$BERTH_TRIGGER_SECRET")
-                    || shell.contains("${BERTH_TRIGGER_SECRET#")
-            );
+            assert!(shell.contains(url) && shell.contains(SECRET_VARIABLE), "{shell}");
             assert!(!shell.contains("?"), "never in the URL: {shell}");
             let gh = github_snippet("ci", &shell);
             assert!(gh.contains("${{ secrets.BERTH_TRIGGER_SECRET }}"), "{gh}");

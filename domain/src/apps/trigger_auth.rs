@@ -292,7 +292,7 @@ mod tests {
     fn only_the_first_entries_are_read() {
         let current = secret();
         let good = sign(&current, "m", NOW, b"");
-        let padded = format!("{} {good}", vec!["v1,AAAA"; MAX_SIGNATURES].join(" "));
+        let padded = format!("{} {good}", ["v1,AAAA"; MAX_SIGNATURES].join(" "));
         let ts = NOW.to_string();
         assert_eq!(
             verify_signature(Some("m"), Some(&ts), Some(&padded), b"", &[&current], NOW),
