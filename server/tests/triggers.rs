@@ -162,7 +162,7 @@ async fn calls(db: TestDb) {
 
     // The cross-site check lets a trigger's URL through (its secret is in its own headers)…
     let (status, _) = status_and_body(
-        signed(&client, &url, &secret, "msg_x", now_s(), "")
+        signed(&client, &url, &secret, "msg_x", now_s(), r#"{"object_kind": "push"}"#)
             .header("origin", "https://ci.example")
             .header("sec-fetch-site", "cross-site"),
     )
@@ -381,7 +381,9 @@ async fn on_a_real_cluster() {
         .await
         .unwrap();
     let rurl = format!("{}/hooks/{}", f.server.url, rollback.trigger.public_id);
-    let (status, body) = status_and_body(signed(&client, &rurl, &rollback.secret, "msg_undo", now_s(), "{}")).await;
+    // Its body, a CI's own payload, is signed but not read.
+    let payload = r#"{"object_kind": "push", "ref": "refs/heads/main", "replicas": "many"}"#;
+    let (status, body) = status_and_body(signed(&client, &rurl, &rollback.secret, "msg_undo", now_s(), payload)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let job = job_end(&berth, body["job"].as_i64().unwrap()).await;
     assert_eq!(job.status, "succeeded", "{}", job.error);

@@ -199,9 +199,9 @@ fn status_of(e: &Error) -> i64 {
 /// Calls shown per trigger.
 const CALLS_SHOWN: i64 = 20;
 
-/// What a call's body may say.
+/// What a scale trigger reads of a call's body (anything else in it is left alone, so a CI's own
+/// webhook payload can be signed and sent as it is).
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct CallBody {
     replicas: Option<u64>,
 }
@@ -470,11 +470,15 @@ impl Berth {
 
     /// Starts a trigger's action as `actor` (the trigger): a job whose id is returned.
     async fn run_trigger(&self, actor: &Actor, app: &App, trigger: &Trigger, body: &[u8]) -> Result<i64> {
-        let body: CallBody = if body.iter().all(u8::is_ascii_whitespace) {
+        // Only a scale trigger reads the body (it is signed either way): a redeploy or rollback
+        // called with a CI's push payload just does its one thing.
+        let scale = matches!(trigger.action, Action::Scale { .. });
+        let body: CallBody = if !scale || body.iter().all(u8::is_ascii_whitespace) {
             CallBody::default()
         } else {
-            serde_json::from_slice(body)
-                .map_err(|e| Error::invalid("body", format!("not what a trigger takes: {e}")))?
+            serde_json::from_slice(body).map_err(|e| {
+                Error::invalid("body", format!("a scale trigger takes JSON such as {{\"replicas\": 3}}: {e}"))
+            })?
         };
         match &trigger.action {
             Action::Redeploy { latest_image } => self.redeploy_app_fetching(actor, app.id, *latest_image).await,
