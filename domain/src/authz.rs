@@ -120,8 +120,11 @@ pub enum Level {
     Admin,
 }
 
-/// The user id of [`Actor::system`]: no account has it (ids start at 1).
+/// The user id of [`Actor::system`] and [`Actor::trigger`]: no account has it (ids start at 1).
 const SYSTEM_USER_ID: i64 = 0;
+
+/// How the history names a trigger's calls: `trigger:<name>`.
+pub const TRIGGER_PREFIX: &str = "trigger:";
 
 impl Actor {
     pub fn anonymous(source: impl Into<String>, request_id: impl Into<String>) -> Self {
@@ -141,6 +144,37 @@ impl Actor {
     /// Whether this is Berth itself acting ([`Actor::system`]).
     pub fn is_system(&self) -> bool {
         self.source == "local" && self.user().is_some_and(|u| u.id == SYSTEM_USER_ID)
+    }
+
+    /// An app trigger called by a CI system that proved it holds the trigger's secret: an operator
+    /// of the app's cluster and no more (a token scope of that role and cluster, so the workload
+    /// policy applies as for any operator and nothing outside the cluster is in reach), named
+    /// `trigger:<name>` in the history on the `trigger` channel, from the caller's address. No
+    /// account is behind it.
+    pub fn trigger(name: &str, cluster: i64, source: impl Into<String>, request_id: impl Into<String>) -> Self {
+        let scope = TokenScope { role: Some(ClusterRole::Operator), cluster: Some(cluster) };
+        Actor {
+            principal: Principal::User(UserRef {
+                id: SYSTEM_USER_ID,
+                username: format!("{TRIGGER_PREFIX}{name}"),
+                role: Role::User,
+                grants: vec![Grant { cluster: Some(cluster), role: ClusterRole::Operator }],
+                token: Some(scope),
+            }),
+            source: source.into(),
+            request_id: request_id.into(),
+        }
+    }
+
+    /// Whether this is an app trigger's call ([`Actor::trigger`]).
+    pub fn is_trigger(&self) -> bool {
+        !self.is_system()
+            && self.user().is_some_and(|u| u.id == SYSTEM_USER_ID && u.username.starts_with(TRIGGER_PREFIX))
+    }
+
+    /// Whether an account stands behind this actor (not Berth itself, not a trigger).
+    pub fn has_account(&self) -> bool {
+        self.user().is_some_and(|u| u.id != SYSTEM_USER_ID)
     }
 
     pub fn user(&self) -> Option<&UserRef> {
@@ -425,6 +459,19 @@ mod tests {
 
         let full = actor(Role::Admin, &[], admin_token);
         assert!(authorize(&full, P::UserManage).is_ok());
+    }
+
+    #[test]
+    fn a_trigger_is_an_operator_of_its_cluster_only() {
+        let t = Actor::trigger("ci", 3, "10.0.0.9", "r");
+        assert!(t.is_trigger() && !t.is_system() && !t.has_account());
+        assert_eq!(t.user().unwrap().username, "trigger:ci");
+        assert!(authorize(&t, P::AppOperate(3)).is_ok());
+        for refused in [P::AppOperate(4), P::ClusterManage(3), P::PrivilegedWorkload(3), P::OwnAccount, P::UserManage] {
+            assert!(authorize(&t, refused).is_err(), "{refused:?}");
+        }
+        assert!(!Actor::system("progressive").is_trigger());
+        assert!(actor(Role::Admin, &[], None).has_account());
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub mod ram {
     pub use crate::access::shares::{DashboardExtras, MAX_SHARE_HOURS};
     pub use crate::access::tokens::{TokenInput, MAX_TOKEN_DAYS, TOKEN_PREFIX};
 }
-pub use apps::{app, preview, release, template};
+pub use apps::{app, preview, release, template, triggers};
 pub use audit::{history, operation, refusals};
 pub use clusters::providers::{hosts, local};
 pub use clusters::{cluster, node, pki};

@@ -2,6 +2,7 @@
 //! sessions, and the security middleware around them. [`Server::serve`] takes a bound listener and a
 //! shutdown future, so tests run it on port 0 and stop it without sleeping.
 
+pub mod hooks;
 pub mod middleware;
 pub mod rest;
 pub mod sessions;
@@ -217,6 +218,7 @@ fn router(state: AppState, settings: &Settings) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(hooks::router())
         .merge(rest::router(state.clone()))
         .merge(with_session)
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))

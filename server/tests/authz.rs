@@ -259,6 +259,12 @@ fn rows() -> Vec<Row> {
         row("stop_app", Operate, |i| vec![("id", s(i.app))]),
         row("start_app", Operate, |i| vec![("id", s(i.app))]),
         row("delete_app", Operate, |i| vec![("id", s(i.app))]),
+        row("get_triggers", Read, |i| vec![("app", s(i.app))]),
+        row("create_trigger", Operate, |i| {
+            vec![("app", s(i.app)), ("name", s("Bad Name")), ("action", s("redeploy")), ("auth", s("signature"))]
+        }),
+        row("rotate_trigger", Operate, |i| vec![("app", s(i.app)), ("trigger", s(999_999))]),
+        row("revoke_trigger", Operate, |i| vec![("app", s(i.app)), ("trigger", s(999_999))]),
         row("adopt_stack", Operate, |i| vec![("cluster", s(i.cluster)), ("stack", s(""))]),
         row("get_templates", AnyUser, |_| vec![]),
         row("get_template", AnyUser, |_| vec![("id", s(999_999))]),
@@ -348,6 +354,11 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("PUT", "/api/v1/apps/{id}/services/{service}/scaling", Rule::Operate),
     ("DELETE", "/api/v1/apps/{id}/services/{service}/scaling", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/services/{service}/scaling/resume", Rule::Operate),
+    ("GET", "/api/v1/apps/{id}/triggers", Rule::Read),
+    ("POST", "/api/v1/apps/{id}/triggers", Rule::Operate),
+    ("POST", "/api/v1/apps/{id}/triggers/{trigger}/rotate", Rule::Operate),
+    ("DELETE", "/api/v1/apps/{id}/triggers/{trigger}", Rule::Operate),
+    ("GET", "/api/v1/apps/{id}/triggers/{trigger}/calls", Rule::Read),
     ("GET", "/api/v1/jobs/{id}", Rule::Read),
     ("GET", "/api/v1/operations", Rule::AnyUser),
     ("GET", "/api/v1/operations/verify", Rule::Admin),
@@ -376,6 +387,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
             .replace("{rule}", "999999")
             .replace("{cert}", "999999")
             .replace("{balancer}", "nope")
+            .replace("{trigger}", "999999")
     );
     if path.ends_with("/metrics") && path.contains("{id}") {
         url.push_str("?scope=cluster");
@@ -393,6 +405,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
         "/api/v1/clusters/{id}/routing" => Some(serde_json::json!({ "root_domain": "", "edge_label": false })),
         "/api/v1/clusters/{id}/certificates" => Some(serde_json::json!({ "certificate": "", "key": "" })),
         "/api/v1/clusters/{id}/load-balancers" => Some(serde_json::json!({ "name": "Bad Name" })),
+        "/api/v1/apps/{id}/triggers" => Some(serde_json::json!({ "name": "Bad Name", "action": "redeploy" })),
         _ => None,
     };
     (url, body)

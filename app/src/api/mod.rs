@@ -12,6 +12,7 @@ pub mod ram;
 pub mod routing;
 pub mod scaling;
 pub mod session;
+pub mod trigger;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -455,6 +455,7 @@ pub fn AppView() -> impl IntoView {
             <Transition fallback=|| ()>{body}</Transition>
             <AppObserve page tab />
             {move || (tab.get() == "scaling").then(|| view! { <super::app_scaling::ScalingTab app=app_id.get_untracked() operate /> })}
+            <crate::pages::app_triggers::AppTriggers page tab />
         </div>
     }
 }
@@ -665,6 +666,7 @@ const TABS: &[(&str, &str)] = &[
     ("logs", "Logs"),
     ("events", "Events"),
     ("scaling", "Scaling"),
+    ("triggers", "Triggers"),
 ];
 
 /// The tab bar: links, so a tab can be shared and the back button goes to the one before.

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod alerts;
 pub mod app_scaling;
+pub mod app_triggers;
 pub mod apps;
 pub mod cluster;
 pub mod clusters;

@@ -550,29 +550,33 @@ impl Berth {
             format!("{}/{service}", app.name),
             json!({ "app": app_id, "service": service, "replicas": replicas }),
         );
-        self.mutate(actor, op, |user| async move {
-            if replicas > 1000 {
-                return Err(Error::invalid("replicas", "at most 1000"));
-            }
-            let (spec, manager) = self.live_change(actor, &app, service).await?;
-            if spec.services[service].mode == compose::Mode::Global {
-                return Err(Error::invalid("replicas", format!("{service} is global: it runs one task per node")));
-            }
-            let mut o = app.overrides();
-            o.replicas.insert(service.to_string(), replicas);
-            if !o.stopped {
-                manager
-                    .service_scale(&format!("{}_{service}", app.name), replicas)
-                    .await
-                    .map_err(|e| not_deployed(e, &app.name, service))?;
-            }
-            // A person scaling a service pauses its autoscaling policy until they resume it.
-            if !actor.is_system() {
-                self.store.scaling_policy_pause(app.id, service, Some((&user.username, now_ms()))).await?;
-            }
-            self.store.app_set_overrides(app.id, &o, now_ms()).await
-        })
-        .await
+        self.mutate(actor, op, |_| async move { self.scale_now(actor, &app, service, replicas).await }).await
+    }
+
+    /// Sets the replicas of one service of `app` on the swarm now and keeps them in its overrides
+    /// (the work of [`Berth::scale_service`] and of a scale trigger's job; authorized by the caller).
+    pub(crate) async fn scale_now(&self, actor: &Actor, app: &App, service: &str, replicas: u64) -> Result<()> {
+        if replicas > 1000 {
+            return Err(Error::invalid("replicas", "at most 1000"));
+        }
+        let (spec, manager) = self.live_change(actor, app, service).await?;
+        if spec.services[service].mode == compose::Mode::Global {
+            return Err(Error::invalid("replicas", format!("{service} is global: it runs one task per node")));
+        }
+        let mut o = app.overrides();
+        o.replicas.insert(service.to_string(), replicas);
+        if !o.stopped {
+            manager
+                .service_scale(&format!("{}_{service}", app.name), replicas)
+                .await
+                .map_err(|e| not_deployed(e, &app.name, service))?;
+        }
+        // A person (or a trigger) scaling a service pauses its autoscaling policy until resumed.
+        if !actor.is_system() {
+            let by = actor.user().map(|u| u.username.clone()).unwrap_or_default();
+            self.store.scaling_policy_pause(app.id, service, Some((&by, now_ms()))).await?;
+        }
+        self.store.app_set_overrides(app.id, &o, now_ms()).await
     }
 
     /// Changes a live service's resource limits and reservations (kept until the next version).

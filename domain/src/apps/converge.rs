@@ -30,6 +30,16 @@ pub(crate) struct How {
     force: bool,
     /// Fetch images again for services with `latest_image`.
     pull: bool,
+    /// With `pull`: fetch every service's image again, `latest_image` or not (a redeploy trigger
+    /// that asks for the newest image of each tag).
+    pull_all: bool,
+}
+
+impl How {
+    /// Whether a service's image is fetched again.
+    fn refetch(self, spec: &compose::ServiceSpec) -> bool {
+        self.pull && (self.pull_all || spec.ext.latest_image)
+    }
 }
 
 const DEPLOY_STEPS: &[&str] = &[
@@ -174,7 +184,7 @@ impl Berth {
         let (_, manager) = self.reachable_manager(app.cluster_id).await?;
 
         ctx.step(1).await;
-        let report = self.distribute_images(ctx, app.cluster_id, &plan, how.pull).await?;
+        let report = self.distribute_images(ctx, app.cluster_id, &plan, how).await?;
         if !report.is_empty() {
             ctx.detail(report.join("; ")).await;
         }
@@ -207,7 +217,7 @@ impl Berth {
         }
         for (i, d) in plan.deploys.iter().enumerate() {
             ctx.detail(format!("{} ({} of {})", d.alias, i + 1, plan.deploys.len())).await;
-            let force = how.force || (how.pull && d.spec.ext.latest_image);
+            let force = how.force || how.refetch(&d.spec);
             if live.contains_key(&d.name) {
                 manager.service_update(d, &ids, force).await?;
             } else {
@@ -236,10 +246,10 @@ impl Berth {
     /// the image (clusters without a registry), else pulled by the node. With `pull`, images of
     /// `latest_image` services are fetched again. Returns what happened, with image ids before and
     /// after; a pull that failed is said so, never claimed.
-    async fn distribute_images(&self, ctx: &JobCtx, cluster_id: i64, plan: &Plan, pull: bool) -> Result<Vec<String>> {
+    async fn distribute_images(&self, ctx: &JobCtx, cluster_id: i64, plan: &Plan, how: How) -> Result<Vec<String>> {
         let mut images: BTreeMap<String, bool> = BTreeMap::new();
         for d in &plan.deploys {
-            *images.entry(d.spec.image.clone()).or_default() |= pull && d.spec.ext.latest_image;
+            *images.entry(d.spec.image.clone()).or_default() |= how.refetch(&d.spec);
         }
         let nodes: Vec<_> = self.store.nodes(cluster_id).await?.into_iter().filter(|n| n.state == "ready").collect();
         let mut engines = Vec::new();
@@ -507,7 +517,14 @@ impl Berth {
     /// Deploys the current version again, replacing every task; services with `latest_image` get
     /// their image fetched again first (the job reports image ids before and after).
     pub async fn redeploy_app(&self, actor: &Actor, app_id: i64) -> Result<i64> {
-        self.rerun(actor, app_id, "app.redeploy", How { force: true, pull: true }, false).await
+        self.redeploy_app_fetching(actor, app_id, false).await
+    }
+
+    /// [`Berth::redeploy_app`]; with `every_image` each service's image is fetched again, not only
+    /// those of `latest_image` services (a redeploy trigger asking for the newest image of each tag).
+    pub(crate) async fn redeploy_app_fetching(&self, actor: &Actor, app_id: i64, every_image: bool) -> Result<i64> {
+        let how = How { force: true, pull: true, pull_all: every_image };
+        self.rerun(actor, app_id, "app.redeploy", how, false).await
     }
 
     /// Starts a stopped app: its services get their replicas back.

@@ -83,6 +83,7 @@ impl Attempt {
 fn channel(actor: &Actor) -> &'static str {
     match actor.user() {
         _ if actor.is_system() => "system",
+        _ if actor.is_trigger() => "trigger",
         Some(user) if user.token.is_some() => "api",
         Some(_) => "console",
         None if actor.request_id == "recovery" || actor.source == "local" => "system",
@@ -100,7 +101,7 @@ pub(crate) struct Who {
 impl Who {
     pub(crate) fn of(actor: &Actor) -> Who {
         Who {
-            id: actor.user().filter(|_| !actor.is_system()).map(|u| u.id),
+            id: actor.user().filter(|_| actor.has_account()).map(|u| u.id),
             name: actor.user().map(|u| u.username.clone()).unwrap_or_else(|| "anonymous".into()),
         }
     }

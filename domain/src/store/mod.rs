@@ -5,8 +5,9 @@
 //! backend has its own migration set under `migrations/`. Nothing outside this module imports sqlx
 //! query APIs.
 //!
-//! One file per folder it serves (`access.rs`, `apps.rs`, `audit.rs`, `clusters.rs`, `elastic.rs`, `observe.rs`,
-//! `runtime.rs`, `routing.rs`; observe's logs and metric samples in `logs.rs` and `metrics.rs`, the
+//! One file per folder it serves (`access.rs`, `apps.rs`, `audit.rs`, `clusters.rs`, `elastic.rs`,
+//! `observe.rs`, `runtime.rs`, `routing.rs`, `triggers.rs` (apps' triggers); observe's logs and
+//! metric samples in `logs.rs` and `metrics.rs`, the
 //! routers' request samples in `traffic.rs`). The store owns the rows it reads and writes
 //! (`Cluster`, `Node`, `App`, `Job`, `Operation`, `AlertRule`, …, with the inputs and filters it
 //! takes): each is defined beside the SQL of its table and re-exported by the folder whose logic
@@ -24,6 +25,7 @@ mod observe;
 mod routing;
 mod runtime;
 mod traffic;
+mod triggers;
 
 pub use access::{GrantRow, NewToken, NewUser, SessionMeta, SessionRow, ShareRow, TokenRow, UserRow};
 pub use apps::{App, AppVersion, NewRelease, NewVersion, Overrides, ReleaseRow, Template, TemplateVersion};
@@ -38,6 +40,7 @@ pub use routing::{BalancerRow, CertificateRow, RouterRow, RoutingRow};
 pub(crate) use runtime::cluster_lease;
 pub use runtime::{Job, KeyState, NewJob, Step};
 pub use traffic::{TrafficRow, TrafficSample};
+pub use triggers::{Admitted, NewTrigger, TriggerCall, TriggerRow, CALLS_KEPT};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -11,6 +11,7 @@ mod extract;
 mod history;
 mod idempotency;
 mod observe;
+mod triggers;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -63,6 +64,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/apps/{id}/services/{service}/scaling"),
     ("DELETE", "/api/v1/apps/{id}/services/{service}/scaling"),
     ("POST", "/api/v1/apps/{id}/services/{service}/scaling/resume"),
+    ("GET", "/api/v1/apps/{id}/triggers"),
+    ("POST", "/api/v1/apps/{id}/triggers"),
+    ("POST", "/api/v1/apps/{id}/triggers/{trigger}/rotate"),
+    ("DELETE", "/api/v1/apps/{id}/triggers/{trigger}"),
+    ("GET", "/api/v1/apps/{id}/triggers/{trigger}/calls"),
     ("GET", "/api/v1/jobs/{id}"),
     ("GET", "/api/v1/operations"),
     ("GET", "/api/v1/operations/verify"),
@@ -87,6 +93,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .merge(clusters::routes())
         .merge(apps::routes())
+        .merge(triggers::routes())
         .merge(history::routes())
         .merge(observe::routes())
 }
