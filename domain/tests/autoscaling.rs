@@ -4,7 +4,7 @@
 //! by `autoscaler`, each decision with its reason), and once the load stops it scales back in only
 //! after the window. A person scaling it by hand pauses the policy (the autoscaler records why it
 //! does not act) until it is resumed; a policy set in the console replaces the labels' and is
-//! checked against the service.
+//! checked against the service, and a schedule window holds the floor it asks for.
 
 #![allow(clippy::print_stdout)] // the test reports how long scaling took
 
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::app::AppInput;
-use domain::scaling::{Metric, Mode, Policy};
+use domain::scaling::{Metric, Mode, Policy, Window};
 use domain::store::OperationFilter;
 use domain::testing::{admin, job_end, ClusterOptions, TestBerth, TestCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -183,8 +183,27 @@ async fn a_cpu_bound_service_scales_out_under_load_and_back_in_after_the_window(
         source: "127.0.0.1".into(),
         request_id: "test".into(),
     };
-    let refused = berth.set_scaling_policy(&viewer, app, "web", steps, vec![]).await;
+    let refused = berth.set_scaling_policy(&viewer, app, "web", steps.clone(), vec![]).await;
     assert!(refused.is_err(), "a viewer may not set a policy");
+
+    // A schedule window raises the floor: one that opened this minute (and closes on January 1st)
+    // holds 2 replicas of the idle service; a window asking for more than max is refused by field.
+    let window = |replicas| Window {
+        name: "launch".into(),
+        start: "* * * * *".into(),
+        end: "0 0 1 1 *".into(),
+        timezone: "Europe/Berlin".into(),
+        replicas,
+    };
+    let e = berth.set_scaling_policy(&admin(), app, "web", steps.clone(), vec![window(3)]).await.unwrap_err();
+    assert!(e.to_string().contains("schedules[0].replicas"), "{e}");
+    berth.set_scaling_policy(&admin(), app, "web", steps, vec![window(2)]).await.unwrap();
+    eventually(Duration::from_secs(60), "the window scales the service to 2", async || replicas().await == 2).await;
+    let panel = berth.app_scaling(&admin(), app).await.unwrap();
+    let web = panel.iter().find(|s| s.service == "web").unwrap();
+    let by_schedule = web.decisions.iter().find(|d| d.kind == "schedule").expect("a decision by the schedule");
+    assert!(by_schedule.reason.contains("the schedule launch asks for 2"), "{}", by_schedule.reason);
+    assert!(web.next_openings[0].is_some());
     berth.remove_scaling_policy(&admin(), app, "web").await.unwrap();
     assert!(berth.app_scaling(&admin(), app).await.unwrap().iter().all(|s| s.policy.is_none()));
 }

@@ -301,3 +301,70 @@ async fn leases_have_one_holder_until_they_lapse(store: Store) {
     store.metric_latest_put(7, 2_000, "b", "{\"two\":2}").await.unwrap();
     assert_eq!(store.metric_latest(7).await.unwrap(), Some((2_000, "b".into(), "{\"two\":2}".into())));
 }
+
+store_test!(scaling, scaling_policies_points_and_decisions);
+
+async fn scaling_policies_points_and_decisions(store: Store) {
+    use domain::cluster::NewCluster;
+    use domain::store::{DecisionRow, NewPoint, NewVersion, PolicyRow, ScalingPoint};
+    let new = NewCluster { name: "c".into(), provider: "local".into(), status: "ready".into(), zones: vec![] };
+    let cluster = store.cluster_insert(&new, 1).await.unwrap();
+    let v = NewVersion { compose: "x", vars: "sealed", action: "create", note: "", by: "ada" };
+    let app = store.app_insert(cluster, "shop", "deploying", None, &v, 5).await.unwrap().unwrap();
+    let row = |source: &str, schedules: &str| PolicyRow {
+        app_id: app,
+        service: "web".into(),
+        source: source.into(),
+        policy: r#"{"metric":"cpu","mode":"target","target":50.0,"window_s":300,"min":1,"max":3}"#.into(),
+        schedules: schedules.into(),
+        updated_by: "ada".into(),
+        updated_at: 10,
+        ..PolicyRow::default()
+    };
+    store.scaling_policy_put(&row("console", r#"[{"name":"w"}]"#)).await.unwrap();
+    // Paused and read back with its cluster; a policy from labels keeps the console's windows.
+    assert!(store.scaling_policy_pause(app, "web", Some(("ada", 20))).await.unwrap());
+    store.scaling_policy_put(&row("labels", "[]")).await.unwrap();
+    let of_cluster = store.scaling_policies_of_cluster(cluster).await.unwrap();
+    assert_eq!(of_cluster.len(), 1);
+    let p = &of_cluster[0];
+    assert_eq!(
+        (p.app_name.as_str(), p.row.source.as_str(), p.row.schedules.as_str()),
+        ("shop", "labels", r#"[{"name":"w"}]"#)
+    );
+    assert_eq!((p.row.paused_at, p.row.paused_by.as_str()), (Some(20), "ada"));
+    assert!(store.scaling_policy_pause(app, "web", None).await.unwrap());
+    assert_eq!(store.scaling_policies(app).await.unwrap()[0].paused_at, None);
+    assert!(!store.scaling_policy_pause(app, "db", None).await.unwrap(), "no policy, nothing paused");
+
+    let point = |ts, value| NewPoint {
+        app_id: app,
+        service: "web".into(),
+        point: ScalingPoint { ts, replicas: 2, recommended: 3, value },
+    };
+    store.scaling_points_insert(&[point(100, Some(61.5)), point(200, None)]).await.unwrap();
+    let points = store.scaling_points(app, "web", 150).await.unwrap();
+    assert_eq!(points, vec![ScalingPoint { ts: 200, replicas: 2, recommended: 3, value: None }]);
+    let decision = |ts, kind: &str| DecisionRow {
+        app_id: app,
+        service: "web".into(),
+        ts,
+        from_replicas: 2,
+        to_replicas: 3,
+        value: Some(61.5),
+        kind: kind.into(),
+        reason: "why".into(),
+        ..DecisionRow::default()
+    };
+    store.scaling_decision_insert(&decision(100, "scale-up")).await.unwrap();
+    store.scaling_decision_insert(&decision(300, "at-max")).await.unwrap();
+    let newest: Vec<String> =
+        store.scaling_decisions(app, "web", 10).await.unwrap().into_iter().map(|d| d.kind).collect();
+    assert_eq!(newest, ["at-max", "scale-up"]);
+    // Expiry: evaluations and decisions by their own cut-offs.
+    store.scaling_expire(150, 200).await.unwrap();
+    assert_eq!(store.scaling_points(app, "web", 0).await.unwrap().len(), 1);
+    assert_eq!(store.scaling_decisions(app, "web", 10).await.unwrap().len(), 1);
+    assert!(store.scaling_policy_delete(app, "web").await.unwrap());
+    assert!(store.scaling_policies(app).await.unwrap().is_empty());
+}
