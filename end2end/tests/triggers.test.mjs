@@ -126,7 +126,10 @@ test('triggers: create, call from CI, see the call and the history, snippets, ro
   assert.equal(await row.getByTestId('trigger-call-job').first().getAttribute('href'), `/jobs/${job}`);
 
   // At 390 px the tab fits the screen.
+  const shots = process.env.BERTH_SCREENSHOTS;
+  if (shots) await page.screenshot({ path: `${shots}/triggers.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  if (shots) await page.screenshot({ path: `${shots}/triggers-390.png`, fullPage: true });
   const box = await page.getByTestId('triggers').boundingBox();
   assert.ok(box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
   await page.setViewportSize({ width: 1280, height: 800 });

@@ -184,7 +184,7 @@ fn ServiceCard(r: ServiceScalingRow, app: i64, operate: bool, actions: Actions) 
                             {p.schedules.iter().map(|w| view! {
                                 <li>{format!("{}: at least {} from “{}” to “{}” ({}){}", w.name, w.replicas, w.start, w.end,
                                     if w.timezone.is_empty() { "UTC" } else { w.timezone.as_str() },
-                                    w.next_opening.map(|t| format!(", next opens {} UTC", format::date_utc(t))).unwrap_or_default())}</li>
+                                    w.next_opening.map(|t| format!(", next opens {}", format::date_utc(t))).unwrap_or_default())}</li>
                             }).collect_view()}
                         </ul>
                     })}
@@ -215,7 +215,7 @@ fn ServiceCard(r: ServiceScalingRow, app: i64, operate: bool, actions: Actions) 
             })}
             {policy.as_ref().and_then(|p| Some((p.paused_by.clone()?, p.paused_at?))).map(|(by, at)| view! {
                 <div role="status" class="mt-3 flex flex-wrap items-center gap-3 rounded-lg border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-900 dark:bg-amber-950 dark:text-amber-100" data-testid="scaling-paused">
-                    <span class="flex-1">{format!("Paused: {by} scaled this service by hand at {} UTC. The autoscaler measures but does not act until the policy is resumed.", format::date_utc(at))}</span>
+                    <span class="flex-1">{format!("Paused: {by} scaled this service by hand at {}. The autoscaler measures but does not act until the policy is resumed.", format::date_utc(at))}</span>
                     {operate.then(|| view! {
                         <button type="button" class=PRIMARY data-testid="scaling-resume" on:click=move |_| { actions.resume.dispatch(ResumeScaling { app, service: resume_service.clone() }); }>"Resume"</button>
                     })}
@@ -231,34 +231,29 @@ fn ServiceCard(r: ServiceScalingRow, app: i64, operate: bool, actions: Actions) 
                 <p class="mt-3 text-sm text-slate-500" data-testid="scaling-waiting">"The autoscaler judges the service after each collection of the cluster's metrics; the chart starts with the first."</p>
             })}
             {(!r.decisions.is_empty()).then(|| view! {
-                <div class="mt-3 overflow-x-auto">
-                    <table class="min-w-full text-xs" data-testid="scaling-decisions">
-                        <thead><tr>
-                            <th class="px-2 py-1 text-left font-semibold text-slate-500">"Time (UTC)"</th>
-                            <th class="px-2 py-1 text-left font-semibold text-slate-500">"Replicas"</th>
-                            <th class="px-2 py-1 text-left font-semibold text-slate-500">"Decision"</th>
-                            <th class="px-2 py-1 text-left font-semibold text-slate-500">"Why"</th>
-                        </tr></thead>
-                        <tbody>
-                            {r.decisions.iter().map(|d| {
-                                let changed = d.from != d.to;
-                                let tone = match d.kind.as_str() {
-                                    "failed" => "text-red-700 dark:text-red-300",
-                                    "paused" => "text-amber-700 dark:text-amber-300",
-                                    _ if changed => "text-sky-700 dark:text-sky-300 font-semibold",
-                                    _ => "text-slate-600 dark:text-slate-400",
-                                };
-                                view! {
-                                    <tr data-testid="scaling-decision" data-kind=d.kind.clone()>
-                                        <td class="whitespace-nowrap px-2 py-1 tabular-nums">{format::date_utc(d.ts)}</td>
-                                        <td class="whitespace-nowrap px-2 py-1 tabular-nums">{if changed { format!("{} → {}", d.from, d.to) } else { d.to.to_string() }}</td>
-                                        <td class=format!("whitespace-nowrap px-2 py-1 {tone}")>{d.kind.replace('-', " ")}</td>
-                                        <td class="px-2 py-1 text-slate-600 dark:text-slate-300">{d.reason.clone()}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                <div class="mt-3">
+                    <h4 class="text-xs font-semibold uppercase tracking-wide text-slate-500">"Decisions, newest first"</h4>
+                    <ul class="mt-1 divide-y divide-slate-100 text-xs dark:divide-slate-800" data-testid="scaling-decisions">
+                        {r.decisions.iter().map(|d| {
+                            let changed = d.from != d.to;
+                            let tone = match d.kind.as_str() {
+                                "failed" => "text-red-700 dark:text-red-300",
+                                "paused" => "text-amber-700 dark:text-amber-300",
+                                _ if changed => "text-sky-700 dark:text-sky-300 font-semibold",
+                                _ => "text-slate-600 dark:text-slate-400",
+                            };
+                            view! {
+                                <li class="py-1.5" data-testid="scaling-decision" data-kind=d.kind.clone()>
+                                    <div class="flex flex-wrap items-baseline gap-x-3">
+                                        <span class="tabular-nums text-slate-500">{format::date_utc(d.ts)}</span>
+                                        <span class="tabular-nums">{if changed { format!("{} → {} replicas", d.from, d.to) } else { format::count(d.to, "replica") }}</span>
+                                        <span class=tone>{d.kind.replace('-', " ")}</span>
+                                    </div>
+                                    <p class="text-slate-600 dark:text-slate-300">{d.reason.clone()}</p>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
                 </div>
             })}
         </div>
