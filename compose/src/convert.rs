@@ -469,6 +469,8 @@ struct Replicas {
     scale: Option<(u64, usize)>,
     deploy: Option<(u64, usize, String)>,
     global: Option<(usize, String)>,
+    /// `deploy.mode: replicated-job`.
+    job: Option<(usize, String)>,
 }
 
 fn service(cx: &mut Cx<'_>, name: &str, line: usize, keys: &[Entry], declared: &Declared) -> ServiceSpec {
@@ -808,7 +810,43 @@ fn reconcile(cx: &mut Cx<'_>, svc: &mut ServiceSpec, r: Replicas, asked: ext::As
         }
         global |= *g;
     }
-    svc.mode = if global { Mode::Global } else { Mode::Replicated(count.unwrap_or(1)) };
+    // A job: `deploy.mode: replicated-job`, or a schedule (or `berth.job.*`) on a replicated service.
+    let job = r.job.clone().or(asked.job.clone());
+    if let Some((l, f)) = job.as_ref().filter(|_| global) {
+        cx.err(*l, f, "a job or a schedule cannot be global: write replicas (its completions) instead");
+    }
+    if let (Some(_), Some((_, l, f))) = (&job, &r.deploy) {
+        if count == Some(0) {
+            cx.err(*l, f, "a job needs at least 1 completion (deploy.replicas)");
+        }
+    }
+    svc.mode = match job {
+        Some(_) if !global => {
+            let completions = count.unwrap_or(1).max(1);
+            let parallelism = match &asked.parallelism {
+                Some((p, l, f)) if *p > completions => {
+                    cx.err(
+                        *l,
+                        f,
+                        format!("berth.job.parallelism ({p}) is more than the job's completions ({completions})"),
+                    );
+                    completions
+                }
+                Some((p, _, _)) => *p,
+                None => completions,
+            };
+            // A run that fails is not tried again unless `restart_policy` asks for retries.
+            if svc.restart.condition.is_none() {
+                svc.restart.condition = Some("none".to_string());
+            }
+            Mode::Job { completions, parallelism }
+        }
+        _ if global => Mode::Global,
+        _ => Mode::Replicated(count.unwrap_or(1)),
+    };
+    if let (Some((_, l, f)), false) = (&asked.parallelism, svc.mode.is_job()) {
+        cx.err(*l, f, "berth.job.parallelism is for jobs (deploy.mode: replicated-job or berth.schedule)");
+    }
 }
 
 fn command(cx: &mut Cx<'_>, n: &Node, field: &str) -> Option<Vec<String>> {
@@ -1261,11 +1299,11 @@ fn deploy_section(
         let f = join(field, &e.key);
         let v = &e.value;
         match e.key.as_str() {
-            "mode" => {
-                if cx.one_of(v, &f, &["replicated", "global"]).as_deref() == Some("global") {
-                    replicas.global = Some((e.line, f));
-                }
-            }
+            "mode" => match cx.one_of(v, &f, &["replicated", "global", "replicated-job"]).as_deref() {
+                Some("global") => replicas.global = Some((e.line, f)),
+                Some("replicated-job") => replicas.job = Some((e.line, f)),
+                _ => {}
+            },
             "replicas" => replicas.deploy = cx.uint(v, &f).map(|n| (n, e.line, f)),
             "labels" => labels.extend(cx.pairs(v, &f).into_iter().filter(|p| !p.bad)),
             "resources" => {

@@ -187,6 +187,11 @@ fn service(o: &mut Out, s: &ServiceSpec) {
     }
     let mut labels: BTreeMap<String, String> = s.labels.clone();
     extension_labels(&s.ext, &mut labels);
+    if let Mode::Job { completions, parallelism } = s.mode {
+        if parallelism != completions {
+            labels.insert("berth.job.parallelism".into(), parallelism.to_string());
+        }
+    }
     o.map(2, "labels", &labels);
     if let Some(h) = &s.healthcheck {
         o.line(2, "healthcheck:");
@@ -284,6 +289,10 @@ fn deploy(o: &mut Out, s: &ServiceSpec) {
     match s.mode {
         Mode::Global => o.line(3, "mode: global"),
         Mode::Replicated(n) => o.line(3, &format!("replicas: {n}")),
+        Mode::Job { completions, .. } => {
+            o.line(3, "mode: replicated-job");
+            o.line(3, &format!("replicas: {completions}"));
+        }
     }
     o.map(3, "labels", &s.service_labels);
     let r = &s.resources;
@@ -383,5 +392,20 @@ fn extension_labels(ext: &Extensions, labels: &mut BTreeMap<String, String>) {
     }
     if let Some(m) = ext.update_method {
         put("update_method", m.as_str().into());
+    }
+    if let Some(sc) = &ext.schedule {
+        put("schedule", sc.cron.clone());
+        if sc.timezone != "UTC" {
+            put("schedule.timezone", sc.timezone.clone());
+        }
+        if sc.concurrency != crate::Concurrency::default() {
+            put("schedule.concurrency", sc.concurrency.as_str().into());
+        }
+        if sc.starting_deadline_s != crate::DEFAULT_STARTING_DEADLINE_S {
+            put("schedule.starting_deadline", sc.starting_deadline_s.to_string());
+        }
+    }
+    if let Some(s) = ext.job_deadline_s {
+        put("job.deadline", s.to_string());
     }
 }

@@ -38,6 +38,51 @@ pub struct Asked {
     pub global: Option<(bool, usize, String)>,
     /// The line and field of each `berth.auto_scaling.*` label, for checks that need the whole service.
     pub scaling: std::collections::BTreeMap<String, (usize, String)>,
+    /// `berth.job.parallelism`, with its line and field.
+    pub parallelism: Option<(u64, usize, String)>,
+    /// The line and field of `berth.schedule` (or of `berth.job.*`): the service is a job.
+    pub job: Option<(usize, String)>,
+}
+
+/// `berth.schedule.*` read so far (they may come before `berth.schedule` itself).
+#[derive(Default)]
+struct ScheduleParts {
+    cron: Option<String>,
+    timezone: Option<String>,
+    concurrency: Option<crate::Concurrency>,
+    starting_deadline_s: Option<u64>,
+    /// The first `berth.schedule.*` label's line and field, for "needs berth.schedule".
+    first_part: Option<(usize, String)>,
+    /// `berth.schedule` was given but wrong (already said).
+    cron_wrong: bool,
+}
+
+/// Seconds (`90`) or a duration (`90s`, `5m`), from 1 s to a year.
+fn seconds(v: &str) -> Option<u64> {
+    let secs = match v.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => (values::duration(v).ok()? / 1_000_000_000) as u64,
+    };
+    (1..=86_400 * 365).contains(&secs).then_some(secs)
+}
+
+/// Checks a cron expression as the cron loop will read it: 5 fields, or 6 with seconds first.
+pub fn cron_problem(pattern: &str) -> Option<String> {
+    let fields = pattern.split_whitespace().count();
+    if !(5..=6).contains(&fields) {
+        return Some(format!(
+            "`{pattern}` has {fields} field(s): write 5 (minute hour day month weekday) or 6 (seconds first)"
+        ));
+    }
+    match pattern.parse::<croner::Cron>() {
+        Ok(_) => None,
+        Err(e) => Some(format!("`{pattern}` is not a cron expression: {e}")),
+    }
+}
+
+/// Whether `name` is an IANA time zone Berth knows (`UTC` included).
+pub fn known_zone(name: &str) -> bool {
+    name == "UTC" || jiff::tz::TimeZone::get(name).is_ok()
 }
 
 /// The autoscaling labels: the seed's step mode (`min_cpu`/`max_cpu` or `min_memory`/`max_memory`
@@ -64,6 +109,7 @@ pub const AUTO_SCALING: &[&str] = &[
 pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut Extensions) -> Asked {
     let mut asked = Asked::default();
     let mut scaling_lines = std::collections::BTreeMap::new();
+    let mut sched = ScheduleParts::default();
     for (canonical, p) in pairs {
         let written = p.key.as_str();
         let value = p.value.clone().unwrap_or_default();
@@ -143,6 +189,45 @@ pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut
             "latest_image" => ext.latest_image = boolean(cx).unwrap_or(ext.latest_image),
             "zone_spread" => ext.zone_spread = boolean(cx).unwrap_or(ext.zone_spread),
             "routing.session_sticky" => ext.session_sticky = boolean(cx).unwrap_or(ext.session_sticky),
+            "schedule" => match cron_problem(v) {
+                None => {
+                    sched.cron = Some(v.to_string());
+                    asked.job = Some((line, f.to_string()));
+                }
+                Some(why) => {
+                    sched.cron_wrong = true;
+                    cx.err(line, f, format!("`{written}`: {why}"));
+                }
+            },
+            "schedule.timezone" | "schedule.concurrency" | "schedule.starting_deadline" => {
+                sched.first_part.get_or_insert((line, f.to_string()));
+                match name {
+                    "schedule.timezone" if known_zone(v) => sched.timezone = Some(v.to_string()),
+                    "schedule.timezone" => bad(cx, "must be an IANA time zone such as Europe/Berlin or UTC"),
+                    "schedule.concurrency" => match crate::Concurrency::parse(v) {
+                        Some(c) => sched.concurrency = Some(c),
+                        None => bad(cx, "must be allow, forbid or replace"),
+                    },
+                    _ => match seconds(v) {
+                        Some(s) => sched.starting_deadline_s = Some(s),
+                        None => bad(cx, "must be seconds (e.g. 60) or a duration (e.g. 5m)"),
+                    },
+                }
+            }
+            "job.parallelism" => match v.parse::<u64>() {
+                Ok(n) if (1..=1000).contains(&n) => {
+                    asked.parallelism = Some((n, line, f.to_string()));
+                    asked.job.get_or_insert((line, f.to_string()));
+                }
+                _ => bad(cx, "must be a whole number from 1 to 1000"),
+            },
+            "job.deadline" => match seconds(v) {
+                Some(s) => {
+                    ext.job_deadline_s = Some(s);
+                    asked.job.get_or_insert((line, f.to_string()));
+                }
+                None => bad(cx, "must be seconds (e.g. 600) or a duration (e.g. 10m)"),
+            },
             "update_method" => match crate::UpdateMethod::parse(v) {
                 Some(m) => ext.update_method = Some(m),
                 None => bad(cx, "must be rolling, blue-green or progressive"),
@@ -187,6 +272,20 @@ pub fn parse(cx: &mut Cx<'_>, service: &str, pairs: &[(String, Pair)], ext: &mut
         }
     }
     asked.scaling = scaling_lines;
+    match (sched.cron, sched.first_part) {
+        (Some(cron), _) => {
+            ext.schedule = Some(crate::Schedule {
+                cron,
+                timezone: sched.timezone.unwrap_or_else(|| "UTC".into()),
+                concurrency: sched.concurrency.unwrap_or_default(),
+                starting_deadline_s: sched.starting_deadline_s.unwrap_or(crate::DEFAULT_STARTING_DEADLINE_S),
+            });
+        }
+        (None, Some((line, f))) if !sched.cron_wrong => {
+            cx.err(line, &f, "berth.schedule.* labels need berth.schedule (the cron expression)")
+        }
+        _ => {}
+    }
     asked
 }
 

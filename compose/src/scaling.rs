@@ -106,6 +106,7 @@ pub struct Measurable {
     pub cpus: bool,
     pub memory: bool,
     pub global: bool,
+    pub job: bool,
 }
 
 impl Policy {
@@ -251,6 +252,12 @@ impl Policy {
         let key = self.key();
         if s.global {
             return Err(wrong(key, "cannot scale a global service (it runs one task per node)"));
+        }
+        if s.job {
+            return Err(wrong(
+                key,
+                "cannot scale a job (it runs to completion; set its completions with deploy.replicas)",
+            ));
         }
         match self.metric {
             Metric::Cpu if !s.cpus => Err(wrong(

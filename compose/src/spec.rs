@@ -197,6 +197,19 @@ pub enum Mode {
     Replicated(u64),
     /// One task on every eligible node.
     Global,
+    /// Runs to completion (swarm's `replicated-job`): `completions` tasks that exit 0, at most
+    /// `parallelism` at once. A scheduled one ([`Extensions::schedule`]) runs at its times instead
+    /// of when deployed.
+    Job {
+        completions: u64,
+        parallelism: u64,
+    },
+}
+
+impl Mode {
+    pub fn is_job(&self) -> bool {
+        matches!(self, Mode::Job { .. })
+    }
 }
 
 impl Default for Mode {
@@ -353,6 +366,62 @@ pub struct Extensions {
     /// when not given; `blue-green` on any service makes the whole update a blue-green release).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_method: Option<UpdateMethod>,
+    /// `berth.schedule` (and `berth.schedule.*`): the job runs at these times, not when deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// `berth.job.deadline`: a job's run still going after this many seconds is stopped and
+    /// recorded as failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_deadline_s: Option<u64>,
+}
+
+/// When a scheduled job runs, and what happens when a run is due while the last one still goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// 5 fields (minute hour day month weekday), or 6 with seconds first.
+    pub cron: String,
+    /// An IANA time zone; `UTC` unless `berth.schedule.timezone` says otherwise.
+    pub timezone: String,
+    pub concurrency: Concurrency,
+    /// A run that could not start within this many seconds of its time (Berth was down, the
+    /// cluster unreachable) is recorded as missed instead of starting late.
+    pub starting_deadline_s: u64,
+}
+
+/// The starting deadline when `berth.schedule.starting_deadline` is not given.
+pub const DEFAULT_STARTING_DEADLINE_S: u64 = 60;
+
+/// What a due run does while the previous run of the same job still goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Concurrency {
+    /// Both run.
+    Allow,
+    /// The due run is skipped (and recorded as skipped).
+    #[default]
+    Forbid,
+    /// The previous run is stopped (recorded as replaced) and the due one starts.
+    Replace,
+}
+
+impl Concurrency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concurrency::Allow => "allow",
+            Concurrency::Forbid => "forbid",
+            Concurrency::Replace => "replace",
+        }
+    }
+
+    /// Only these spellings.
+    pub fn parse(written: &str) -> Option<Concurrency> {
+        match written {
+            "allow" => Some(Concurrency::Allow),
+            "forbid" => Some(Concurrency::Forbid),
+            "replace" => Some(Concurrency::Replace),
+            _ => None,
+        }
+    }
 }
 
 /// How an update reaches the running app.
@@ -462,6 +531,7 @@ impl ServiceSpec {
             cpus: r.limit_nano_cpus.or(r.reserve_nano_cpus).is_some_and(|n| n > 0),
             memory: r.limit_memory_bytes.or(r.reserve_memory_bytes).is_some_and(|n| n > 0),
             global: self.mode == Mode::Global,
+            job: self.mode.is_job(),
         }
     }
 

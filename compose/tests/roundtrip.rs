@@ -181,6 +181,8 @@ fn rich() -> AppSpec {
             session_sticky: true,
             lb: [(443, "tcp://front-1:8443".to_string())].into_iter().collect(),
             update_method: Some(UpdateMethod::BlueGreen),
+            schedule: None,
+            job_deadline_s: None,
         },
         line: 0,
         lines: BTreeMap::new(),
@@ -264,6 +266,32 @@ fn minimal_specs_round_trip() {
             a.user = Some(s.to_string());
             a.hostname = Some(format!("{s}{s}"));
         }
+        round_trip(&spec);
+    }
+}
+
+#[test]
+fn jobs_and_schedules_round_trip() {
+    for (mode, schedule, deadline) in [
+        (Mode::Job { completions: 3, parallelism: 3 }, None, None),
+        (Mode::Job { completions: 4, parallelism: 2 }, None, Some(600)),
+        (
+            Mode::Job { completions: 1, parallelism: 1 },
+            Some(Schedule {
+                cron: "*/10 * * * * *".into(),
+                timezone: "Europe/Berlin".into(),
+                concurrency: Concurrency::Allow,
+                starting_deadline_s: 30,
+            }),
+            None,
+        ),
+    ] {
+        let mut svc = ServiceSpec { image: "a".into(), mode, ..ServiceSpec::default() };
+        svc.restart.condition = Some("none".into());
+        svc.ext.schedule = schedule;
+        svc.ext.job_deadline_s = deadline;
+        let mut spec = AppSpec::default();
+        spec.services.insert("a".into(), svc);
         round_trip(&spec);
     }
 }

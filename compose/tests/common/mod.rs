@@ -555,7 +555,7 @@ pub fn cases() -> Vec<Case> {
         c("replicas quoted", web!("    deploy:\n      replicas: \"3\"\n"), Spec(|s| w(s).mode == Mode::Replicated(3))),
         c("replicas too many", web!("    deploy:\n      replicas: 1001\n"), Error(2, "services.web", "1001 replicas is more than the limit of 1000")),
         c("replicas negative", web!("    deploy:\n      replicas: -1\n"), Error(5, "services.web.deploy.replicas", "expected a whole number")),
-        c("deploy bad mode", web!("    deploy:\n      mode: replicated-job\n"), Error(5, "services.web.deploy.mode", "must be one of: replicated, global")),
+        c("deploy bad mode", web!("    deploy:\n      mode: cron\n"), Error(5, "services.web.deploy.mode", "must be one of: replicated, global")),
         c("deploy unknown", web!("    deploy:\n      replica: 2\n"), Error(5, "services.web.deploy.replica", "unknown key `replica`")),
         c("deploy devices", web!("    deploy:\n      resources:\n        reservations:\n          devices: [{capabilities: [gpu]}]\n"), Error(7, "services.web.deploy.resources.reservations.devices", "device reservations are not supported")),
         c("deploy resources unknown", web!("    deploy:\n      resources:\n        limit: {}\n"), Error(6, "services.web.deploy.resources.limit", "unknown key")),
@@ -680,6 +680,45 @@ pub fn cases() -> Vec<Case> {
             "auto_scaling a global service",
             web!("    labels:\n      berth.auto_scaling.max_instances: \"2\"\n      berth.auto_scaling.target_rps: \"5\"\n    deploy:\n      mode: global\n"),
             Error(6, "services.web.labels.berth.auto_scaling.target_rps", "cannot scale a global service"),
+        ),
+        c(
+            "a job from deploy.mode",
+            web!("    deploy:\n      mode: replicated-job\n      replicas: 3\n"),
+            Spec(|s| w(s).mode == Mode::Job { completions: 3, parallelism: 3 } && w(s).restart.condition.as_deref() == Some("none")),
+        ),
+        c(
+            "a job's parallelism and deadline",
+            web!("    labels:\n      berth.job.parallelism: \"2\"\n      berth.job.deadline: 10m\n    deploy:\n      mode: replicated-job\n      replicas: 4\n      restart_policy:\n        condition: on-failure\n        max_attempts: 2\n"),
+            Spec(|s| w(s).mode == Mode::Job { completions: 4, parallelism: 2 } && w(s).ext.job_deadline_s == Some(600) && w(s).restart.max_attempts == Some(2)),
+        ),
+        c(
+            "a schedule makes a job",
+            web!("    labels:\n      berth.schedule: \"*/5 * * * *\"\n      berth.schedule.timezone: Europe/Berlin\n      berth.schedule.concurrency: replace\n      berth.schedule.starting_deadline: 2m\n"),
+            Spec(|s| {
+                let sc = w(s).ext.schedule.as_ref();
+                w(s).mode == Mode::Job { completions: 1, parallelism: 1 }
+                    && sc.is_some_and(|sc| sc.cron == "*/5 * * * *" && sc.timezone == "Europe/Berlin" && sc.concurrency == Concurrency::Replace && sc.starting_deadline_s == 120)
+            }),
+        ),
+        c(
+            "a schedule's defaults",
+            web!("    labels:\n      aliyun.schedule: \"0 */10 * * * *\"\n"),
+            Spec(|s| w(s).ext.schedule.as_ref().is_some_and(|sc| sc.timezone == "UTC" && sc.concurrency == Concurrency::Forbid && sc.starting_deadline_s == 60)),
+        ),
+        c("schedule with 4 fields", web!("    labels:\n      berth.schedule: \"* * * *\"\n"), Error(5, "services.web.labels.berth.schedule", "has 4 field(s)")),
+        c("schedule not cron", web!("    labels:\n      berth.schedule: \"61 * * * *\"\n"), Error(5, "services.web.labels.berth.schedule", "is not a cron expression")),
+        c("schedule bad time zone", web!("    labels:\n      berth.schedule: \"* * * * *\"\n      berth.schedule.timezone: Mars/Olympus\n"), Error(6, "services.web.labels.berth.schedule.timezone", "must be an IANA time zone")),
+        c("schedule bad concurrency", web!("    labels:\n      berth.schedule: \"* * * * *\"\n      berth.schedule.concurrency: skip\n"), Error(6, "services.web.labels.berth.schedule.concurrency", "must be allow, forbid or replace")),
+        c("schedule parts without a schedule", web!("    labels:\n      berth.schedule.timezone: UTC\n"), Error(5, "services.web.labels.berth.schedule.timezone", "need berth.schedule")),
+        c("schedule on a global service", web!("    labels:\n      berth.schedule: \"* * * * *\"\n    deploy:\n      mode: global\n"), Error(5, "services.web.labels.berth.schedule", "cannot be global")),
+        c("job parallelism above completions", web!("    labels:\n      berth.job.parallelism: \"3\"\n    deploy:\n      mode: replicated-job\n      replicas: 2\n"), Error(5, "services.web.labels.berth.job.parallelism", "is more than the job's completions (2)")),
+        c("job with no completions", web!("    deploy:\n      mode: replicated-job\n      replicas: 0\n"), Error(6, "services.web.deploy.replicas", "at least 1 completion")),
+        c("job deadline bad", web!("    labels:\n      berth.job.deadline: soon\n"), Error(5, "services.web.labels.berth.job.deadline", "must be seconds")),
+        c("deploy mode global-job", web!("    deploy:\n      mode: global-job\n"), Error(5, "services.web.deploy.mode", "must be one of: replicated, global, replicated-job")),
+        c(
+            "auto_scaling a job",
+            web!("    labels:\n      berth.auto_scaling.max_instances: \"2\"\n      berth.auto_scaling.target_rps: \"5\"\n    deploy:\n      mode: replicated-job\n"),
+            Error(6, "services.web.labels.berth.auto_scaling.target_rps", "cannot scale a job"),
         ),
         c("routing bad domain", web!("    labels:\n      berth.routing.port_80: \"not a domain\"\n"), Error(5, "services.web.labels.berth.routing.port_80", "`not a domain` in `berth.routing.port_80` is not a routing target")),
         c("routing wildcard", web!("    labels:\n      berth.routing.port_80: \"*.example.com\"\n"), Error(5, "services.web.labels.berth.routing.port_80", "wildcard domains are not routed")),
