@@ -473,6 +473,7 @@ impl Berth {
                 desired: match s.mode {
                     compose::Mode::Replicated(n) => n,
                     compose::Mode::Global => 0,
+                    compose::Mode::Job { completions, .. } => completions,
                 },
                 running: 0,
                 update_state: String::new(),
@@ -560,8 +561,17 @@ impl Berth {
             return Err(Error::invalid("replicas", "at most 1000"));
         }
         let (spec, manager) = self.live_change(actor, app, service).await?;
-        if spec.services[service].mode == compose::Mode::Global {
-            return Err(Error::invalid("replicas", format!("{service} is global: it runs one task per node")));
+        match spec.services[service].mode {
+            compose::Mode::Global => {
+                return Err(Error::invalid("replicas", format!("{service} is global: it runs one task per node")))
+            }
+            compose::Mode::Job { .. } => {
+                return Err(Error::invalid(
+                    "replicas",
+                    format!("{service} is a job: set its completions (deploy.replicas) in the template"),
+                ))
+            }
+            compose::Mode::Replicated(_) => {}
         }
         let mut o = app.overrides();
         o.replicas.insert(service.to_string(), replicas);
@@ -615,7 +625,9 @@ impl Berth {
             let (_, manager) = self.reachable_manager(app.cluster_id).await?;
             let filter = vec![format!("{STACK_NAMESPACE}={}", app.name), format!("{APP_LABEL}={}", app.id)];
             for s in manager.services_labelled(&filter).await? {
-                if s.spec.mode == compose::Mode::Global {
+                // A global service or a job cannot go to zero replicas: a constraint no node
+                // meets keeps its tasks from being placed (a job's current run stops with it).
+                if !matches!(s.spec.mode, compose::Mode::Replicated(_)) {
                     manager
                         .service_patch(&s.name, |spec| {
                             let task = spec.task_template.get_or_insert_with(Default::default);
@@ -657,6 +669,9 @@ mod tests {
             error: String::new(),
             container_id: String::new(),
             updated_at: at,
+            created_at: at,
+            job_iteration: None,
+            exit_code: None,
         };
         let names = HashMap::new();
         // Two rolling updates: each earlier task was shut down as asked.

@@ -218,7 +218,15 @@ impl Berth {
         for (i, d) in plan.deploys.iter().enumerate() {
             ctx.detail(format!("{} ({} of {})", d.alias, i + 1, plan.deploys.len())).await;
             let force = how.force || how.refetch(&d.spec);
-            if live.contains_key(&d.name) {
+            if let Some(l) = live.get(&d.name) {
+                // Any update of a job starts a new run of it (and stops the one going): an
+                // unchanged job is left alone unless a redeploy asks for it.
+                if d.spec.mode.is_job()
+                    && !force
+                    && super::drift::drift(&crate::engine::normalise(d), &l.spec).is_empty()
+                {
+                    continue;
+                }
                 manager.service_update(d, &ids, force).await?;
             } else {
                 manager.service_create(d, &ids).await?;
@@ -351,6 +359,12 @@ impl Berth {
                 let desired = match d.spec.mode {
                     compose::Mode::Replicated(n) => n,
                     compose::Mode::Global => s.desired,
+                    // A job is not waited for: it runs to completion (or at its times), and its
+                    // runs are followed on their own.
+                    compose::Mode::Job { .. } => {
+                        summary.push(format!("{} (job)", d.alias));
+                        continue;
+                    }
                 };
                 summary.push(format!("{} {}/{}", d.alias, s.running, desired));
                 if s.running != desired || s.update_state == "updating" || s.update_state == "rollback_started" {

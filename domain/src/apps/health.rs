@@ -42,6 +42,9 @@ pub(crate) fn problems(app: &App, wanted: &[String], live: &[LiveService]) -> Ve
             None => out.push(format!("{name} is missing from the swarm")),
             // A rolling update is a job's business (or swarm's, when started behind Berth's back).
             Some(s) if matches!(s.update_state.as_str(), "updating" | "rollback_started") => {}
+            // A job runs to completion: no tasks between runs is its normal state (its runs'
+            // outcomes are on the Jobs tab).
+            Some(s) if s.job_iteration.is_some() => {}
             Some(s) if s.running < s.desired => out.push(format!("{name} runs {} of {}", s.running, s.desired)),
             Some(_) => {}
         }
@@ -155,6 +158,7 @@ mod tests {
             desired,
             update_state: update.into(),
             update_message: String::new(),
+            job_iteration: None,
         }
     }
 

@@ -142,7 +142,9 @@ impl Plan {
             if overrides.stopped {
                 match s.mode {
                     compose::Mode::Replicated(_) => s.mode = compose::Mode::Replicated(0),
-                    compose::Mode::Global => s.placement.constraints.push(STOPPED_CONSTRAINT.into()),
+                    compose::Mode::Global | compose::Mode::Job { .. } => {
+                        s.placement.constraints.push(STOPPED_CONSTRAINT.into())
+                    }
                 }
             }
             let attach: Vec<String> =

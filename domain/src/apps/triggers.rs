@@ -305,6 +305,8 @@ impl Berth {
                     checks.invalid("service", format!("app {} has no service `{service}`", app.name));
                 } else if spec.services[&service].mode == compose::Mode::Global {
                     checks.invalid("service", format!("{service} is global: it runs one task per node"));
+                } else if spec.services[&service].mode.is_job() {
+                    checks.invalid("service", format!("{service} is a job: it runs to completion, it is not scaled"));
                 }
                 match input.replicas {
                     Some(r) if r <= MAX_REPLICAS => {}

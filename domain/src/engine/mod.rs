@@ -26,7 +26,7 @@ pub use files::without_hash;
 pub use observe::{Counters, EngineEvent, RawLine, MAX_LINE, SERVICE_LABEL, STACK_LABEL};
 pub use router::{Pushed, RouterAdmin, ROUTER_TLS_NAME};
 pub use services::{Ids, Labelled, LiveService, ServiceDeploy, ServiceTask, TaskAddress, VolumeUse, STACK_NAMESPACE};
-pub use spec::normalise;
+pub use spec::{normalise, JOB_COMPLETIONS};
 pub use swarm::{NodeAvailability, NodeRole, NodeState, SwarmNode, SwarmTask};
 pub use system::{ContainerCounts, EngineOverview, SwarmSummary};
 

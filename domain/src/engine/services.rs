@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bollard::models::{Limit, ResourceObject, ServiceSpec, ServiceSpecModeReplicated, TaskSpecResources};
+use bollard::models::{
+    Limit, ResourceObject, ServiceSpec, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, TaskSpecResources,
+};
 use bollard::query_parameters::{InspectServiceOptions, ListServicesOptions, ListTasksOptions, UpdateServiceOptions};
 
 use super::spec::{canonical, live_volumes, service_spec};
@@ -64,6 +66,9 @@ pub struct LiveService {
     /// `updating`, `completed`, `paused`, `rollback_started`, … or empty.
     pub update_state: String,
     pub update_message: String,
+    /// A job's current run (swarm's job iteration: a version number, new for each run); `None` for
+    /// other services.
+    pub job_iteration: Option<u64>,
 }
 
 /// One task of a service, with where it runs.
@@ -80,6 +85,12 @@ pub struct ServiceTask {
     pub container_id: String,
     /// Milliseconds since the epoch of the last status change.
     pub updated_at: i64,
+    /// Milliseconds since the epoch when swarm made the task.
+    pub created_at: i64,
+    /// The job iteration (run) a job's task belongs to; `None` for other services.
+    pub job_iteration: Option<u64>,
+    /// How its container exited, once it has.
+    pub exit_code: Option<i64>,
 }
 
 /// A task of a service with its address on one network (what a router sends requests to).
@@ -137,6 +148,11 @@ pub(super) fn live_service(s: bollard::models::Service, network_names: &HashMap<
         desired: status.desired_tasks.unwrap_or(0),
         update_state: update.state.map(|s| s.to_string()).unwrap_or_default(),
         update_message: update.message.unwrap_or_default(),
+        job_iteration: spec_in
+            .mode
+            .as_ref()
+            .and_then(|m| m.replicated_job.as_ref())
+            .map(|_| s.job_status.as_ref().and_then(|j| j.job_iteration.as_ref()).and_then(|v| v.index).unwrap_or(0)),
     }
 }
 
@@ -234,6 +250,59 @@ impl Engine {
         }
     }
 
+    /// Starts a new run of a job service: `completions` tasks that exit 0, `parallelism` at once
+    /// (a run still going is stopped, its tasks removed, as swarm does for a job's new iteration).
+    /// Returns the new run's iteration.
+    pub async fn service_run_job(&self, name: &str, completions: u64, parallelism: u64) -> Result<u64, EngineError> {
+        self.service_patch(name, |spec| {
+            let mode = spec.mode.get_or_insert_with(Default::default);
+            if mode.replicated_job.is_none() {
+                return Err(EngineError::Api { what: "job run", status: 400, message: format!("{name} is not a job") });
+            }
+            mode.replicated_job = Some(ServiceSpecModeReplicatedJob {
+                max_concurrent: Some(parallelism.max(1) as i64),
+                total_completions: Some(completions as i64),
+            });
+            let task = spec.task_template.get_or_insert_with(Default::default);
+            task.force_update = Some(task.force_update.unwrap_or(0) + 1);
+            Ok(())
+        })
+        .await?;
+        let live = self.service(name).await?;
+        Ok(live.and_then(|s| s.job_iteration).unwrap_or(0))
+    }
+
+    /// Runs a job service once more beside the run still going (overlap allowed): a copy of its
+    /// spec named `run_name`, with `drop` labels left out and `add` labels set, running
+    /// `completions` tasks. Returns the copy's id; it is removed when its run has ended.
+    pub async fn service_run_copy(
+        &self,
+        name: &str,
+        run_name: &str,
+        completions: u64,
+        parallelism: u64,
+        drop: &[&str],
+        add: &[(&str, String)],
+    ) -> Result<String, EngineError> {
+        let docker = self.client()?;
+        let current =
+            self.read("service inspect", || docker.inspect_service(name, None::<InspectServiceOptions>)).await?;
+        let mut spec = current.spec.unwrap_or_default();
+        spec.name = Some(run_name.to_string());
+        let labels = spec.labels.get_or_insert_with(Default::default);
+        labels.retain(|k, _| !drop.contains(&k.as_str()));
+        labels.extend(add.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        spec.mode = Some(bollard::models::ServiceSpecMode {
+            replicated_job: Some(ServiceSpecModeReplicatedJob {
+                max_concurrent: Some(parallelism.max(1) as i64),
+                total_completions: Some(completions as i64),
+            }),
+            ..Default::default()
+        });
+        let created = self.call("service create", docker.create_service(spec, None)).await?;
+        Ok(created.id.unwrap_or_default())
+    }
+
     /// Sets a replicated service's replica count.
     pub async fn service_scale(&self, name: &str, replicas: u64) -> Result<(), EngineError> {
         self.service_patch(name, |spec| {
@@ -296,6 +365,7 @@ impl Engine {
             .into_iter()
             .map(|t| {
                 let status = t.status.unwrap_or_default();
+                let container = status.container_status.unwrap_or_default();
                 ServiceTask {
                     id: t.id.unwrap_or_default(),
                     service_id: t.service_id.unwrap_or_default(),
@@ -305,8 +375,17 @@ impl Engine {
                     desired_state: t.desired_state.map(|s| s.to_string()).unwrap_or_default(),
                     message: status.message.unwrap_or_default(),
                     error: status.err.unwrap_or_default(),
-                    container_id: status.container_status.and_then(|c| c.container_id).unwrap_or_default(),
+                    container_id: container.container_id.unwrap_or_default(),
                     updated_at: t.updated_at.as_deref().map(rfc3339_ms).unwrap_or(0),
+                    created_at: t.created_at.as_deref().map(rfc3339_ms).unwrap_or(0),
+                    job_iteration: t.job_iteration.and_then(|v| v.index),
+                    // The engine says 0 for a container that has not exited yet.
+                    exit_code: container.exit_code.filter(|_| {
+                        status
+                            .state
+                            .map(|s| s.to_string())
+                            .is_some_and(|s| matches!(s.as_str(), "complete" | "failed" | "shutdown" | "rejected"))
+                    }),
                 }
             })
             .collect();

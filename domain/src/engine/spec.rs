@@ -12,10 +12,11 @@ use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType, MountVolumeOptions, MountVolumeOptionsDriverConfig,
     NetworkAttachmentConfig, ResourceObject, ResourcesUlimits, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecFile1, TaskSpecContainerSpecIsolationEnum, TaskSpecContainerSpecSecrets, TaskSpecLogDriver,
-    TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
+    ServiceSpecModeReplicatedJob, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecConfigs,
+    TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
+    TaskSpecContainerSpecIsolationEnum, TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement,
+    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
     TaskSpecRestartPolicyConditionEnum,
 };
 
@@ -45,6 +46,9 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
     labels.extend(d.labels.clone());
     labels.insert(STACK_NAMESPACE.into(), d.stack.clone());
     labels.insert(STACK_IMAGE.into(), s.image.clone());
+    if let (Mode::Job { completions, .. }, Some(_)) = (&s.mode, &s.ext.schedule) {
+        labels.insert(JOB_COMPLETIONS.into(), completions.to_string());
+    }
 
     let env: Vec<String> = s.environment.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mounts: Vec<Mount> = s
@@ -268,6 +272,15 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
                 replicated: Some(ServiceSpecModeReplicated { replicas: Some(n as i64) }),
                 ..Default::default()
             },
+            // A scheduled job asks for no completions when deployed: Berth's cron follower
+            // starts each run (a new job iteration) at its times.
+            Mode::Job { completions, parallelism } => ServiceSpecMode {
+                replicated_job: Some(ServiceSpecModeReplicatedJob {
+                    max_concurrent: Some(parallelism as i64),
+                    total_completions: Some(if s.ext.schedule.is_some() { 0 } else { completions as i64 }),
+                }),
+                ..Default::default()
+            },
         }),
         update_config: Some(update),
         rollback_config: None,
@@ -275,6 +288,9 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
         endpoint_spec: Some(EndpointSpec { mode: Some(EndpointSpecModeEnum::DNSRR), ports: none_if_empty(ports) }),
     }
 }
+
+/// The service label that keeps a scheduled job's completions: it is deployed asking for none.
+pub const JOB_COMPLETIONS: &str = "berth.job.completions";
 
 /// Reads a live service spec back into Berth's canonical form. Networks are named through
 /// `network_names` (the engine stores ids); `stack` prefixes are taken off volume names.
@@ -338,6 +354,14 @@ pub fn canonical(spec: &ServiceSpec, stack: &str, network_names: &HashMap<String
     });
     let mode = match spec.mode.as_ref() {
         Some(m) if m.global.is_some() => Mode::Global,
+        Some(m) if m.replicated_job.is_some() => {
+            let j = m.replicated_job.as_ref().expect("checked");
+            // A scheduled job is deployed with no completions; its template's count lives in
+            // its labels, which read back with the rest of the extensions.
+            let scheduled = spec.labels.as_ref().and_then(|l| l.get(JOB_COMPLETIONS)).and_then(|n| n.parse().ok());
+            let completions = scheduled.unwrap_or(j.total_completions.unwrap_or(1).max(0) as u64);
+            Mode::Job { completions, parallelism: j.max_concurrent.unwrap_or(1).max(1) as u64 }
+        }
         Some(m) => Mode::Replicated(m.replicated.as_ref().and_then(|r| r.replicas).unwrap_or(1).max(0) as u64),
         None => Mode::Replicated(1),
     };
