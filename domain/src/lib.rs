@@ -69,6 +69,11 @@ pub mod scaling {
     pub use crate::store::{DecisionRow, ScalingPoint};
     pub use compose::scaling::{Metric, Mode, Policy};
 }
+/// Cron tasks and run-to-completion jobs: their schedules, runs and tasks.
+pub mod jobs {
+    pub use crate::elastic::jobs::{JobRun, JobRunDetail, JobSchedule, JobService, RunTask, RUN_LABEL, SCHEDULER};
+    pub use crate::store::{JobRunRow, RUNS_KEPT};
+}
 
 pub use authz::{Actor, ClusterRole, Grant, Permission, Principal, TokenScope, UserRef};
 pub use clusters::providers::local::DEFAULT_NODE_IMAGE;
@@ -143,6 +148,8 @@ pub struct Config {
     /// How often each cluster's autoscaler looks for a new collection to judge (it judges each
     /// collection once).
     pub autoscale_every: Duration,
+    /// How often each cluster's jobs loop follows its runs and starts what its schedules make due.
+    pub jobs_every: Duration,
     /// The berth-router binary (static) the routers' image is built from; by default the one next
     /// to the running program.
     pub router_binary: Option<PathBuf>,
@@ -178,6 +185,7 @@ impl Config {
             route_every: Duration::from_millis(500),
             traffic_every: Duration::from_secs(5),
             autoscale_every: Duration::from_secs(1),
+            jobs_every: elastic::jobs::JOBS_EVERY,
             router_binary: default_router_binary(),
         }
     }
@@ -232,6 +240,8 @@ pub struct Inner {
     routing: routing::router::RoutingState,
     /// The autoscalers' loops and what they remember (see `elastic::autoscaler`).
     elastic: elastic::autoscaler::State,
+    /// The jobs loops and what they remember (see `elastic::jobs`).
+    job_runs: elastic::jobs::State,
     /// Bounds how much CPU-heavy work on request input (parsing templates, diffs) runs at once, off
     /// the async runtime (see [`Berth::cpu`]).
     cpu: Arc<tokio::sync::Semaphore>,
@@ -270,6 +280,7 @@ impl Berth {
                 app_watch: Default::default(),
                 routing: Default::default(),
                 elastic: Default::default(),
+                job_runs: Default::default(),
                 cpu: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
                 )),
@@ -383,6 +394,7 @@ impl Berth {
         loops.extend(self.take_observers());
         loops.extend(self.take_routing_loops());
         loops.extend(self.take_autoscalers());
+        loops.extend(self.take_job_loops());
         let aborts: Vec<_> = loops.iter().map(|h| h.abort_handle()).collect();
         if tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(loops)).await.is_err() {
             aborts.iter().for_each(|h| h.abort());
@@ -396,5 +408,10 @@ impl Berth {
 const RECOVERIES: &[&dyn runtime::job::Recovery] = &[&apps::converge::AppRecovery, &clusters::cluster::ClusterRecovery];
 
 /// What follows a cluster's reconciler, registered for the clusters part (see [`Berth::followers`]).
-const FOLLOWERS: &[&dyn clusters::reconcile::Follower] =
-    &[&observe::collector::Collection, &apps::health::Health, &routing::RoutingLoop, &elastic::autoscaler::Autoscaling];
+const FOLLOWERS: &[&dyn clusters::reconcile::Follower] = &[
+    &observe::collector::Collection,
+    &apps::health::Health,
+    &routing::RoutingLoop,
+    &elastic::autoscaler::Autoscaling,
+    &elastic::jobs::Jobs,
+];

@@ -12,6 +12,7 @@
 
 pub(crate) mod autoscaler;
 pub mod decide;
+pub(crate) mod jobs;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};
