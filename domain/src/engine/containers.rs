@@ -38,6 +38,8 @@ pub struct NodeContainer {
     pub id: String,
     pub name: String,
     pub running: bool,
+    /// Made but not started yet (`created`): it has no log to read yet.
+    pub created: bool,
     /// The address on its network (empty when stopped).
     pub ip: String,
     pub labels: BTreeMap<String, String>,
@@ -195,6 +197,7 @@ impl Engine {
         Ok(Some(NodeContainer {
             id: inspect.id.unwrap_or_default(),
             name: inspect.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            created: inspect.state.as_ref().and_then(|s| s.status).is_some_and(|s| s.to_string() == "created"),
             running: inspect.state.and_then(|s| s.running).unwrap_or(false),
             ip,
             labels: inspect.config.and_then(|c| c.labels).unwrap_or_default().into_iter().collect(),
@@ -216,6 +219,7 @@ impl Engine {
                     .first()
                     .map(|n| n.trim_start_matches('/').to_string())
                     .unwrap_or_default(),
+                created: c.state.as_ref().is_some_and(|s| s.to_string() == "created"),
                 running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
                 ip: c
                     .network_settings

@@ -378,7 +378,8 @@ impl Engine {
                     container_id: container.container_id.unwrap_or_default(),
                     updated_at: t.updated_at.as_deref().map(rfc3339_ms).unwrap_or(0),
                     created_at: t.created_at.as_deref().map(rfc3339_ms).unwrap_or(0),
-                    job_iteration: t.job_iteration.and_then(|v| v.index),
+                    // The engine leaves out a job's first iteration's index (0).
+                    job_iteration: t.job_iteration.map(|v| v.index.unwrap_or(0)),
                     // The engine says 0 for a container that has not exited yet.
                     exit_code: container.exit_code.filter(|_| {
                         status

@@ -282,7 +282,8 @@ pub fn service_spec(d: &ServiceDeploy, ids: &Ids) -> ServiceSpec {
                 ..Default::default()
             },
         }),
-        update_config: Some(update),
+        // Swarm refuses an update config on a job (each update is a new run, not a rollout).
+        update_config: (!s.mode.is_job()).then_some(update),
         rollback_config: None,
         networks: None,
         endpoint_spec: Some(EndpointSpec { mode: Some(EndpointSpecModeEnum::DNSRR), ports: none_if_empty(ports) }),

@@ -374,6 +374,11 @@ impl Berth {
 
     /// Reads a container's log into the store: following it while it runs, to its end once stopped.
     fn follow(&self, cluster_id: i64, node_id: i64, engine: Arc<Engine>, c: &NodeContainer) {
+        // A container not started yet has nothing to read; read now, it would count as read to
+        // its end (a job's task that starts and exits between two passes would lose its lines).
+        if c.created {
+            return;
+        }
         let mut followers = lock(&self.observatory.followers);
         if followers.contains_key(&c.id) {
             return;
