@@ -368,3 +368,77 @@ async fn scaling_policies_points_and_decisions(store: Store) {
     assert!(store.scaling_policy_delete(app, "web").await.unwrap());
     assert!(store.scaling_policies(app).await.unwrap().is_empty());
 }
+
+store_test!(job_runs, job_runs_once_per_time_followed_and_trimmed);
+
+async fn job_runs_once_per_time_followed_and_trimmed(store: Store) {
+    use domain::cluster::NewCluster;
+    use domain::jobs::{JobRunRow, RUNS_KEPT};
+    use domain::store::NewVersion;
+    let new = NewCluster { name: "c".into(), provider: "local".into(), status: "ready".into(), zones: vec![] };
+    let cluster = store.cluster_insert(&new, 1).await.unwrap();
+    let v = NewVersion { compose: "x", vars: "sealed", action: "create", note: "", by: "ada" };
+    let app = store.app_insert(cluster, "shop", "deploying", None, &v, 5).await.unwrap().unwrap();
+    let run = |scheduled_at: Option<i64>, started_at: i64, state: &str| JobRunRow {
+        app_id: app,
+        service: "report".into(),
+        swarm_service: "shop_report".into(),
+        trigger: if scheduled_at.is_some() { "schedule" } else { "manual" }.into(),
+        actor: "scheduler".into(),
+        scheduled_at,
+        started_at,
+        state: state.into(),
+        completions: 2,
+        tasks: "[]".into(),
+        ..JobRunRow::default()
+    };
+    // A scheduled time is recorded once: a second replica's insert lands nowhere.
+    let first = store.job_run_insert(&run(Some(10_000), 10_050, "running")).await.unwrap().expect("recorded");
+    assert_eq!(store.job_run_insert(&run(Some(10_000), 10_060, "running")).await.unwrap(), None);
+    // Manual runs have no time and are never merged.
+    assert!(store.job_run_insert(&run(None, 11_000, "running")).await.unwrap().is_some());
+    assert!(store.job_run_insert(&run(None, 11_001, "running")).await.unwrap().is_some());
+    assert_eq!(store.job_last_scheduled(app, "report").await.unwrap(), Some(10_000));
+    assert_eq!(store.job_last_scheduled(app, "other").await.unwrap(), None);
+
+    let open = store.job_runs_open(cluster).await.unwrap();
+    assert_eq!(open.len(), 3);
+    assert_eq!((open[0].app_name.as_str(), open[0].run.id), ("shop", first));
+    assert!(store.job_runs_open(cluster + 1).await.unwrap().is_empty());
+
+    // Followed, then ended; an ended run no longer changes.
+    let mut r = store.job_run(first).await.unwrap().unwrap();
+    r.iteration = Some(4);
+    r.succeeded_tasks = 1;
+    r.tasks = r#"[{"id":"t1","exit_code":0}]"#.into();
+    assert!(store.job_run_update(&r).await.unwrap());
+    r.state = "succeeded".into();
+    r.ended_at = Some(12_000);
+    r.succeeded_tasks = 2;
+    assert!(store.job_run_update(&r).await.unwrap());
+    r.state = "failed".into();
+    assert!(!store.job_run_update(&r).await.unwrap(), "an ended run stays as it ended");
+    let back = store.job_run(first).await.unwrap().unwrap();
+    assert_eq!(
+        (back.state.as_str(), back.ended_at, back.iteration, back.succeeded_tasks),
+        ("succeeded", Some(12_000), Some(4), 2)
+    );
+    assert_eq!(back.tasks, r#"[{"id":"t1","exit_code":0}]"#);
+    assert_eq!(store.job_runs_open(cluster).await.unwrap().len(), 2);
+
+    // Newest first; the newest RUNS_KEPT are kept per service, open runs never trimmed.
+    for i in 0..RUNS_KEPT + 5 {
+        store.job_run_insert(&run(Some(20_000 + i), 20_000 + i, "skipped")).await.unwrap().unwrap();
+    }
+    let kept = store.job_runs(app, "report", 1_000).await.unwrap();
+    assert!(kept.len() as i64 <= RUNS_KEPT + 2, "{} kept", kept.len());
+    assert_eq!(kept[0].scheduled_at, Some(20_000 + RUNS_KEPT + 4), "newest first");
+    assert!(kept.iter().all(|r| r.id != first), "the oldest ended run went");
+    assert_eq!(kept.iter().filter(|r| r.state == "running").count(), 2, "open runs stay");
+
+    // Expiry by age leaves open runs.
+    store.job_runs_expire(1_000_000).await.unwrap();
+    let left = store.job_runs(app, "report", 1_000).await.unwrap();
+    assert_eq!(left.len(), 2);
+    assert!(left.iter().all(|r| r.state == "running"));
+}
