@@ -71,7 +71,9 @@ pub mod scaling {
 }
 /// Cron tasks and run-to-completion jobs: their schedules, runs and tasks.
 pub mod jobs {
-    pub use crate::elastic::jobs::{JobRun, JobRunDetail, JobSchedule, JobService, RunTask, RUN_LABEL, SCHEDULER};
+    pub use crate::elastic::jobs::{
+        AppJobs, JobRun, JobRunDetail, JobSchedule, JobService, RunTask, RUN_LABEL, SCHEDULER,
+    };
     pub use crate::store::{JobRunRow, RUNS_KEPT};
 }
 

@@ -99,7 +99,7 @@ async fn jobs_run_on_schedule_once_per_time_and_keep_their_tasks_and_logs() {
     let job = job_end(berth, job).await;
     assert_eq!(job.status, "succeeded", "{}: {:?}", job.error, job.steps());
 
-    let jobs = async || berth.app_jobs(&admin(), app).await.unwrap();
+    let jobs = async || berth.app_jobs(&admin(), app).await.unwrap().jobs;
     let listed = jobs().await;
     let tick = listed.iter().find(|j| j.service == "tick").unwrap();
     let schedule = tick.schedule.as_ref().expect("tick is scheduled");

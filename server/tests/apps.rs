@@ -365,6 +365,7 @@ async fn the_openapi_document_matches_the_answers() {
                     .replace("{service}", "web")
                     .replace("{balancer}", "front")
                     .replace("{trigger}", "1")
+                    .replace("{run}", "1")
             )
         };
         // Integer path parameters are integers in the document, and a word there is 400.

@@ -227,6 +227,9 @@ fn rows() -> Vec<Row> {
         row("rollback_app", Operate, |i| vec![("id", s(i.app)), ("version", s(999))]),
         row("scale_service", Operate, |i| vec![("id", s(i.app)), ("service", s("nope")), ("replicas", s("1"))]),
         row("get_scaling", Read, |i| vec![("app", s(i.app))]),
+        row("get_jobs", Read, |i| vec![("app", s(i.app))]),
+        row("get_job_run", Read, |i| vec![("app", s(i.app)), ("run", s(999999))]),
+        row("run_job", Operate, |i| vec![("app", s(i.app)), ("service", s("nope"))]),
         row("set_scaling", Operate, |i| {
             vec![
                 ("app", s(i.app)),
@@ -351,6 +354,9 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("POST", "/api/v1/apps/{id}/release/rollback", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/services/{service}/scale", Rule::Operate),
     ("GET", "/api/v1/apps/{id}/scaling", Rule::Read),
+    ("GET", "/api/v1/apps/{id}/jobs", Rule::Read),
+    ("POST", "/api/v1/apps/{id}/services/{service}/run", Rule::Operate),
+    ("GET", "/api/v1/apps/{id}/runs/{run}", Rule::Read),
     ("PUT", "/api/v1/apps/{id}/services/{service}/scaling", Rule::Operate),
     ("DELETE", "/api/v1/apps/{id}/services/{service}/scaling", Rule::Operate),
     ("POST", "/api/v1/apps/{id}/services/{service}/scaling/resume", Rule::Operate),
@@ -388,6 +394,7 @@ fn rest_request(base: &str, path: &str, cluster: i64, app: i64, job: i64) -> (St
             .replace("{cert}", "999999")
             .replace("{balancer}", "nope")
             .replace("{trigger}", "999999")
+            .replace("{run}", "999999")
     );
     if path.ends_with("/metrics") && path.contains("{id}") {
         url.push_str("?scope=cluster");

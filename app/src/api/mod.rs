@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cluster;
 pub mod engine;
+pub mod jobs;
 pub mod list;
 pub mod observe;
 pub mod ram;

@@ -162,7 +162,7 @@ pub fn page_id(prefix: &'static str, name: &'static str) -> Memo<i64> {
 #[component]
 pub fn StatusBadge(#[prop(into)] status: String, #[prop(optional)] testid: &'static str) -> impl IntoView {
     let tone = match status.as_str() {
-        "ready" | "succeeded" | "active" | "running" | "done" | "resolved" | "up" | "current" => {
+        "ready" | "succeeded" | "active" | "running" | "done" | "resolved" | "up" | "current" | "complete" => {
             "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200"
         }
         "creating" | "pending" | "removing" | "deleting" | "pause" | "preparing" | "starting" | "assigned"
@@ -173,6 +173,7 @@ pub fn StatusBadge(#[prop(into)] status: String, #[prop(optional)] testid: &'sta
         | "missing"
         | "unknown"
         | "probe failing"
+        | "missed"
         | "ejected: refused connections" => "bg-amber-100 text-amber-800 dark:bg-amber-900/60 dark:text-amber-200",
         "down" | "failed" | "rejected" | "firing" => "bg-red-100 text-red-800 dark:bg-red-900/60 dark:text-red-200",
         _ => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",

@@ -455,6 +455,7 @@ pub fn AppView() -> impl IntoView {
             <Transition fallback=|| ()>{body}</Transition>
             <AppObserve page tab />
             {move || (tab.get() == "scaling").then(|| view! { <super::app_scaling::ScalingTab app=app_id.get_untracked() operate /> })}
+            {move || (tab.get() == "jobs").then(|| view! { <super::app_jobs::JobsTab app=app_id.get_untracked() operate /> })}
             <crate::pages::app_triggers::AppTriggers page tab />
         </div>
     }
@@ -666,6 +667,7 @@ const TABS: &[(&str, &str)] = &[
     ("logs", "Logs"),
     ("events", "Events"),
     ("scaling", "Scaling"),
+    ("jobs", "Jobs"),
     ("triggers", "Triggers"),
 ];
 

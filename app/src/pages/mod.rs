@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod alerts;
+pub mod app_jobs;
 pub mod app_scaling;
 pub mod app_triggers;
 pub mod apps;

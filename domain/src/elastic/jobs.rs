@@ -142,6 +142,13 @@ pub struct JobService {
     pub runs: Vec<JobRun>,
 }
 
+/// An app's jobs, with the names of its cluster's nodes (swarm node id → name) for their tasks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppJobs {
+    pub jobs: Vec<JobService>,
+    pub nodes: Vec<(String, String)>,
+}
+
 /// A run with its tasks' logs (from the log store: they outlive the containers).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobRunDetail {
@@ -767,7 +774,7 @@ impl Berth {
     }
 
     /// An app's job services with their schedules and newest runs.
-    pub async fn app_jobs(&self, actor: &Actor, app_id: i64) -> Result<Vec<JobService>> {
+    pub async fn app_jobs(&self, actor: &Actor, app_id: i64) -> Result<AppJobs> {
         let app = self.visible_app(actor, app_id, "app.jobs.read", false).await?;
         let spec = self.app_spec(&app).await?;
         let now = now_ms();
@@ -796,7 +803,8 @@ impl Berth {
                 runs,
             });
         }
-        Ok(out)
+        let nodes = self.store.nodes(app.cluster_id).await?.into_iter().map(|n| (n.swarm_node_id, n.name)).collect();
+        Ok(AppJobs { jobs: out, nodes })
     }
 
     /// One run of an app's job with its tasks' logs.

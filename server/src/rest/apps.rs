@@ -14,6 +14,7 @@ use super::extract::fail;
 use super::{ApiActor, ApiError, ApiPath, ApiQuery, Body, BodyRefusals, Busy, EngineFailed, Refusals, Unprocessable};
 use app::api::app::map::release as release_row;
 use app::api::app::ReleaseRow;
+use app::api::jobs::{JobRow, RunDetail};
 use app::api::scaling::{PolicyInput, ServiceScalingRow};
 
 use crate::AppState;
@@ -32,6 +33,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(app_scaling))
         .routes(routes!(set_scaling, remove_scaling))
         .routes(routes!(resume_scaling))
+        .routes(routes!(app_jobs))
+        .routes(routes!(run_job))
+        .routes(routes!(job_run))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -340,4 +344,47 @@ async fn resume_scaling(
 ) -> Result<StatusCode, ApiError> {
     state.berth.resume_scaling(&actor, id, &service).await.map_err(fail(&actor))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The app's jobs (cron tasks and run-to-completion jobs): how each runs, its schedule with its
+/// next times, and its newest runs with their tasks' exit codes.
+#[utoipa::path(get, path = "/api/v1/apps/{id}/jobs", summary = "The app's jobs and their newest runs", params(("id" = i64, Path, description = "The app's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<JobRow>), Refusals))]
+async fn app_jobs(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<JobRow>>, ApiError> {
+    Ok(Json(app::api::jobs::map::jobs(&state.berth, &actor, id).await.map_err(fail(&actor))?))
+}
+
+#[derive(Serialize, ToSchema)]
+struct RunStarted {
+    /// The run's id (`GET /api/v1/apps/{id}/runs/{run}`).
+    run: i64,
+}
+
+/// Starts a run of a job now (a scheduled job's concurrency applies: `forbid` answers 409 while a
+/// run goes).
+#[utoipa::path(post, path = "/api/v1/apps/{id}/services/{service}/run", summary = "Run a job now", params(("id" = i64, Path, description = "The app's id"), ("service" = String, Path, description = "The job service's name in the template")), security(("token" = [])),
+    responses((status = 202, description = "Started: follow the run", body = RunStarted), Refusals, Busy, EngineFailed))]
+async fn run_job(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, service)): ApiPath<(i64, String)>,
+) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
+    let run = state.berth.run_job_now(&actor, id, &service).await.map_err(fail(&actor))?;
+    Ok((StatusCode::ACCEPTED, Json(RunStarted { run })))
+}
+
+/// One run of a job with its tasks (node, state, exit code, times) and their newest log lines.
+#[utoipa::path(get, path = "/api/v1/apps/{id}/runs/{run}", summary = "A job run with its tasks and logs", params(("id" = i64, Path, description = "The app's id"), ("run" = i64, Path, description = "The run's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = RunDetail), Refusals))]
+async fn job_run(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, run)): ApiPath<(i64, i64)>,
+) -> Result<Json<RunDetail>, ApiError> {
+    let detail = state.berth.job_run(&actor, id, run).await.map_err(fail(&actor))?;
+    Ok(Json(app::api::jobs::map::detail(detail)))
 }
