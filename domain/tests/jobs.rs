@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use domain::app::AppInput;
+use domain::clock::now_ms;
 use domain::jobs::{JobRun, JobService};
 use domain::store::OperationFilter;
 use domain::testing::{admin, job_end, ClusterOptions, TestBerth, TestCluster};
@@ -54,6 +55,12 @@ services:
     labels:
       berth.schedule: "*/5 * * * * *"
       berth.schedule.concurrency: replace
+  late:
+    image: berth-test/jobs:1
+    command: ["sh", "-c", "echo late"]
+    labels:
+      berth.schedule: "*/5 * * * * *"
+      berth.schedule.starting_deadline: "1"
   overlapping:
     image: berth-test/jobs:1
     command: ["sleep", "7"]
@@ -77,14 +84,15 @@ fn runs<'a>(jobs: &'a [JobService], service: &str) -> &'a [JobRun] {
     &jobs.iter().find(|j| j.service == service).unwrap_or_else(|| panic!("no job {service}")).runs
 }
 
+fn tweak(c: &mut domain::Config) {
+    c.reconcile_every = Duration::from_millis(500);
+    c.collect_every = Duration::from_secs(1);
+    c.jobs_every = Duration::from_millis(250);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_on_schedule_once_per_time_and_keep_their_tasks_and_logs() {
-    let t = TestBerth::new(|c| {
-        c.reconcile_every = Duration::from_millis(500);
-        c.collect_every = Duration::from_secs(1);
-        c.jobs_every = Duration::from_millis(250);
-    })
-    .await;
+    let t = TestBerth::new(tweak).await;
     let berth = &t.berth;
     let options = ClusterOptions::one_node("jb").image(IMAGE, &["sh", "echo", "sleep"]);
     let cluster = TestCluster::create(berth, options).await;
@@ -199,4 +207,32 @@ async fn jobs_run_on_schedule_once_per_time_and_keep_their_tasks_and_logs() {
         ops.iter().any(|o| o.actor_name == "scheduler" && o.target == "jobs/tick"),
         "a scheduled run is an operation"
     );
+
+    // A restart: a time that came while Berth was away starts late within its starting deadline
+    // (60 s for tick), and is recorded as missed past it (1 s for late).
+    berth.stop_background().await;
+    let stopped = now_ms();
+    let away = stopped - stopped % 5000 + 5000;
+    eventually(Duration::from_secs(10), "a schedule time passes while Berth is away", async || {
+        (now_ms() > away + 1_500).then_some(())
+    })
+    .await;
+    let mut config = domain::testing::local_config(t.data.path());
+    tweak(&mut config);
+    let again = domain::Berth::new(t.db.open().await, config);
+    again.recover().await.unwrap();
+    let jobs = async || again.app_jobs(&admin(), app).await.unwrap().jobs;
+    let late_tick = eventually(Duration::from_secs(30), "tick's time while away runs late", async || {
+        runs(&jobs().await, "tick").iter().find(|r| r.scheduled_at == Some(away)).cloned()
+    })
+    .await;
+    assert!(late_tick.started_at - away >= 1_500, "started after the restart: {late_tick:?}");
+    assert_ne!(late_tick.state, "missed");
+    let missed = eventually(Duration::from_secs(30), "late's time while away is missed", async || {
+        runs(&jobs().await, "late").iter().find(|r| r.scheduled_at == Some(away)).cloned()
+    })
+    .await;
+    assert_eq!(missed.state, "missed", "{missed:?}");
+    assert!(missed.message.contains("starting deadline of 1 s"), "{}", missed.message);
+    again.stop_background().await;
 }

@@ -2,7 +2,10 @@
 // on its Triggers tab, read the secret shown once, call the trigger from the test (a Standard
 // Webhooks signature computed with node's crypto), and see the call in the trigger's list and the
 // redeploy in the History by the trigger's name; the snippets, rotation, revocation (confirmed
-// first; the URL then answers 404), and the tab at 390 px wide.
+// first; the URL then answers 404), and the tab at 390 px wide. Then jobs on the same cluster: a
+// cron task every 5 s, a job run by its deploy and one whose task exits 3, on the Jobs tab (the
+// schedule in words, runs with their tasks' exit codes and logs, a run kept open through refreshes,
+// Run now, the filter, 390 px) and in the History by `scheduler`.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +13,7 @@ import { createHmac } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, removeBerthLeftovers, ensureTestImage, jobSucceeded,
-  assertAccessible,
+  assertAccessible, refreshes, shows,
 } from '../support.mjs';
 
 let berth;
@@ -21,6 +24,24 @@ before(async () => {
   berth = await startBerth();
   browser = await launchBrowser();
 });
+
+const JOBS = `services:
+  report:
+    image: berth-test/busybox:1
+    command: ["sh", "-c", "echo report written"]
+    deploy:
+      mode: replicated-job
+  broken:
+    image: berth-test/busybox:1
+    command: ["sh", "-c", "echo cannot reach the database; exit 3"]
+    deploy:
+      mode: replicated-job
+  tick:
+    image: berth-test/busybox:1
+    command: ["sh", "-c", "echo tick"]
+    labels:
+      berth.schedule: "*/5 * * * * *"
+`;
 
 after(async () => {
   await browser?.close();
@@ -48,7 +69,7 @@ function signedCall(url, secret, id, body = '') {
   });
 }
 
-test('triggers: create, call from CI, see the call and the history, snippets, rotate, revoke', async () => {
+test('triggers: create, call from CI, see the call and the history, snippets, rotate, revoke; then jobs', async () => {
   const { page, assertClean, allow } = await watchedPage(browser);
   await createAdmin(page, berth);
 
@@ -162,5 +183,66 @@ test('triggers: create, call from CI, see the call and the history, snippets, ro
   await page.getByTestId('toast').getByText(/^Trigger revoked/).waitFor();
   await page.getByTestId('triggers-none').waitFor();
   assert.equal((await signedCall(shownUrl, rotated, 'msg_e2e_3')).status, 404);
+
+  // Jobs: deployed on the same cluster.
+  await page.goto(`${berth.url}/apps/new`);
+  await hydrated(page);
+  await page.getByTestId('app-cluster').selectOption({ label: 'triggers-e2e' });
+  await page.getByTestId('app-name').fill('reports');
+  await page.getByTestId('compose').fill(JOBS);
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-ok').waitFor();
+  await page.getByTestId('deploy').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  await hydrated(page);
+  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+  await page.getByTestId('tab-jobs').click();
+  await page.waitForURL(/\?tab=jobs$/);
+  const tick = page.locator('[data-testid=job][data-service=tick]');
+  await tick.getByTestId('job-schedule').getByText('*/5 * * * * *').waitFor();
+  assert.match(await tick.getByTestId('job-next').innerText(), /^Next run \d\d:\d\d:\d\d UTC \(in \d+ (ms|s)\)$/);
+  await shows(page, tick.locator('[data-testid=run][data-state=succeeded]').first(), 30_000);
+  assert.match(await tick.locator('[data-testid=run][data-state=succeeded]').first().innerText(), /scheduled for \d\d:\d\d:\d\d UTC/);
+
+  // The deploy ran both jobs; the broken one failed with its exit code, its logs kept.
+  const report = page.locator('[data-testid=job][data-service=report]');
+  await shows(page, report.locator('[data-testid=run][data-state=succeeded]'), 60_000);
+  const broken = page.locator('[data-testid=job][data-service=broken]');
+  const failed = broken.locator('[data-testid=run][data-state=failed]');
+  await shows(page, failed, 60_000);
+  assert.match(await failed.getByTestId('run-message').innerText(), /exit \(3\)/);
+  await failed.getByTestId('run-open').click();
+  const detail = page.getByTestId('run-detail');
+  await detail.locator('[data-testid=run-task][data-exit="3"]').getByTestId('task-exit').getByText('exit code 3').waitFor();
+  await detail.getByTestId('task-log').getByText('cannot reach the database').waitFor({ timeout: 30_000 });
+  await assertAccessible(page, 'the jobs tab');
+  // Two refreshes later the run is still open.
+  await refreshes(page, 'get_jobs', 2);
+  assert.equal(await detail.getByTestId('task-log').count(), 1, 'a refresh keeps the run open');
+
+  // The filter shows failed runs only.
+  await page.getByTestId('run-filter').selectOption('failed');
+  await tick.getByText('No runs to show yet.').waitFor();
+  assert.equal(await broken.locator('[data-testid=run][data-state=failed]').count(), 1);
+  await page.getByTestId('run-filter').selectOption('all');
+
+  // Run now: a second run of report, by the signed-in user.
+  await report.getByTestId('run-now').click();
+  await page.getByTestId('toast').getByText(/^Run started/).waitFor();
+  await shows(page, report.locator('[data-testid=run][data-state=succeeded]', { hasText: 'Run now by ada' }), 60_000);
+
+  if (shots) await page.screenshot({ path: `${shots}/jobs.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  if (shots) await page.screenshot({ path: `${shots}/jobs-390.png`, fullPage: true });
+  const jobsBox = await page.getByTestId('jobs').boundingBox();
+  assert.ok(jobsBox.x >= 0 && jobsBox.x + jobsBox.width <= 390, JSON.stringify(jobsBox));
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Scheduled runs and Run now are operations in the History.
+  await page.goto(`${berth.url}/history`);
+  await hydrated(page);
+  const runs = page.locator('[data-testid=operation-row][data-action="app.job.run"][data-outcome=success]');
+  await runs.getByText('scheduler').first().waitFor();
+  await runs.getByText('reports/report').first().waitFor();
   assertClean(assert);
 });

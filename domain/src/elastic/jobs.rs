@@ -846,3 +846,65 @@ impl Follower for Jobs {
 
 /// How often the jobs loop looks (a second: a schedule with seconds starts within one).
 pub const JOBS_EVERY: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> compose::AppSpec {
+        compose::parse(text, &Default::default()).expect("a valid template").spec
+    }
+
+    #[test]
+    fn job_services_are_read_from_the_template() {
+        let s = spec(
+            "services:\n  web:\n    image: nginx\n  batch:\n    image: busybox\n    deploy:\n      mode: replicated-job\n      replicas: 3\n      restart_policy:\n        condition: on-failure\n        delay: 2s\n        max_attempts: 2\n    labels:\n      berth.job.parallelism: \"2\"\n      berth.job.deadline: \"30\"\n  nightly:\n    image: busybox\n    labels:\n      berth.schedule: \"0 3 * * *\"\n      berth.schedule.timezone: Europe/Berlin\n",
+        );
+        let defs = job_defs(&s);
+        let names: Vec<&str> = defs.iter().map(|d| d.service.as_str()).collect();
+        assert_eq!(names, ["batch", "nightly"], "a replicated service is no job");
+        let batch = &defs[0];
+        assert_eq!((batch.completions, batch.parallelism, batch.deadline_s), (3, 2, Some(30)));
+        assert_eq!(batch.retry_delay_ms, Some(2_000));
+        assert!(batch.schedule.is_none());
+        assert_eq!(retries_text(&s.services["batch"]), "on failure, at most 2 attempt(s)");
+        let nightly = &defs[1];
+        assert_eq!(nightly.retry_delay_ms, None, "a job retries nothing unless its restart policy says so");
+        assert_eq!(retries_text(&s.services["nightly"]), "none");
+        let (sc, compiled) = nightly.schedule.as_ref().expect("scheduled");
+        assert_eq!(sc.timezone, "Europe/Berlin");
+        // 03:00 in Berlin on 2026-12-05 is 02:00 UTC.
+        let at = compiled.next_after(1_796_428_800_000).unwrap();
+        assert_eq!(at % 86_400_000, 2 * 3_600_000);
+    }
+
+    #[test]
+    fn a_task_is_kept_with_its_end_only_once_it_ended() {
+        let mut t = ServiceTask {
+            id: "t".into(),
+            state: "running".into(),
+            created_at: 1_000,
+            updated_at: 2_000,
+            message: "started".into(),
+            ..Default::default()
+        };
+        let running = run_task(&t);
+        assert_eq!((running.ended_at, running.exit_code), (None, None));
+        assert_eq!(running.error, "started", "swarm's message stands in while there is no error");
+        t.state = "failed".into();
+        t.exit_code = Some(3);
+        t.error = "task: non-zero exit (3)".into();
+        t.updated_at = 5_000;
+        let failed = run_task(&t);
+        assert_eq!((failed.ended_at, failed.exit_code, failed.started_at), (Some(5_000), Some(3), 1_000));
+        assert_eq!(failed.error, "task: non-zero exit (3)");
+        t.state = "complete".into();
+        t.error.clear();
+        assert_eq!(run_task(&t).error, "", "a completed task has no error");
+        for (state, ended) in
+            [("complete", true), ("shutdown", true), ("rejected", true), ("pending", false), ("starting", false)]
+        {
+            assert_eq!(terminal(state), ended, "{state}");
+        }
+    }
+}

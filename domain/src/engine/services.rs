@@ -72,7 +72,7 @@ pub struct LiveService {
 }
 
 /// One task of a service, with where it runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceTask {
     pub id: String,
     pub service_id: String,
