@@ -1,5 +1,5 @@
 //! Cron tasks and run-to-completion jobs on a real local cluster. One app holds a job of each
-//! kind: a batch job run by its deploy (2 completions, 2 at a time), one whose task exits 3, one
+//! kind: a batch job run by its deploy (2 completions, 2 at a time), one of 3 completions whose one task exits 3, one
 //! past its deadline, and jobs every 5 seconds with each concurrency policy. Berth keeps their
 //! runs — once per scheduled time, with the tasks' exit codes and their logs from the log store —
 //! after swarm has forgotten the tasks; a forbid job's run due while the last goes is skipped, a
@@ -28,9 +28,13 @@ services:
       replicas: 2
   broken:
     image: berth-test/jobs:1
-    command: ["sh", "-c", "echo failing on purpose; exit 3"]
+    command: ["sh", "-c", "if mkdir /flag/first 2>/dev/null; then echo failing on purpose; sleep 2; exit 3; fi; echo part done"]
+    volumes: ["flag:/flag"]
+    labels:
+      berth.job.parallelism: "3"
     deploy:
       mode: replicated-job
+      replicas: 3
   capped:
     image: berth-test/jobs:1
     command: ["sleep", "60"]
@@ -67,6 +71,8 @@ services:
     labels:
       berth.schedule: "*/5 * * * * *"
       berth.schedule.concurrency: allow
+volumes:
+  flag: {}
 "#;
 
 async fn eventually<T>(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
@@ -94,7 +100,7 @@ fn tweak(c: &mut domain::Config) {
 async fn jobs_run_on_schedule_once_per_time_and_keep_their_tasks_and_logs() {
     let t = TestBerth::new(tweak).await;
     let berth = &t.berth;
-    let options = ClusterOptions::one_node("jb").image(IMAGE, &["sh", "echo", "sleep"]);
+    let options = ClusterOptions::one_node("jb").image(IMAGE, &["sh", "echo", "sleep", "mkdir"]);
     let cluster = TestCluster::create(berth, options).await;
     let input = AppInput {
         cluster_id: cluster.id,
@@ -132,16 +138,29 @@ async fn jobs_run_on_schedule_once_per_time_and_keep_their_tasks_and_logs() {
     .await;
     assert!(detail.nodes.iter().any(|(_, name)| name == "n1"), "{:?}", detail.nodes);
 
-    // A task that exits 3 fails its run, with the exit code and the task's own words.
+    // Of 3 completions one task exits 3: the run fails with that exit code and the task's own words,
+    // the other two completed.
     let broken = eventually(Duration::from_secs(60), "the broken job's run fails", async || {
         runs(&jobs().await, "broken").first().filter(|r| r.state == "failed").cloned()
     })
     .await;
-    assert_eq!(broken.tasks[0].exit_code, Some(3), "{:?}", broken.tasks);
-    assert!(broken.message.contains("exit (3)"), "{}", broken.message);
-    eventually(Duration::from_secs(30), "the broken run's log is stored", async || {
+    assert_eq!((broken.succeeded_tasks, broken.failed_tasks, broken.completions), (2, 1, 3), "{broken:?}");
+    let mut codes: Vec<Option<i64>> = broken.tasks.iter().map(|t| t.exit_code).collect();
+    codes.sort();
+    assert_eq!(codes, [Some(0), Some(0), Some(3)], "{:?}", broken.tasks);
+    assert!(
+        broken.message.contains("1 of 3 task(s) failed") && broken.message.contains("exit (3)"),
+        "{}",
+        broken.message
+    );
+    let failing = broken.tasks.iter().find(|t| t.exit_code == Some(3)).unwrap().id.clone();
+    eventually(Duration::from_secs(30), "the broken run's logs are stored", async || {
         let d = berth.job_run(&admin(), app, broken.id).await.unwrap();
-        d.logs.iter().any(|(_, lines)| lines.iter().any(|l| l.line.contains("failing on purpose"))).then_some(())
+        let of = |task: &str, text: &str| {
+            d.logs.iter().any(|(t, lines)| t == task && lines.iter().any(|l| l.line.contains(text)))
+        };
+        (of(&failing, "failing on purpose") && d.logs.iter().filter(|(t, _)| of(t, "part done")).count() == 2)
+            .then_some(())
     })
     .await;
 

@@ -168,6 +168,10 @@ struct JobDef {
     deadline_s: Option<u64>,
     /// How long swarm waits before a retry, when it retries at all.
     retry_delay_ms: Option<i64>,
+    /// How many failed tasks a run may have before Berth stops it (swarm retries a job's failed
+    /// tasks whatever its restart policy says when several run at once): none without retries,
+    /// `max_attempts` per completion with them, no bound with unlimited retries.
+    allowed_failures: Option<u64>,
     schedule: Option<(compose::Schedule, Arc<schedule::Schedule>)>,
 }
 
@@ -183,6 +187,11 @@ fn job_defs(spec: &compose::AppSpec) -> Vec<JobDef> {
                 parallelism,
                 deadline_s: s.ext.job_deadline_s,
                 retry_delay_ms: retries.then(|| s.restart.delay_ns.unwrap_or(5_000_000_000) / 1_000_000),
+                allowed_failures: match (retries, s.restart.max_attempts) {
+                    (false, _) => Some(0),
+                    (true, Some(n)) => Some(n.saturating_mul(completions)),
+                    (true, None) => None,
+                },
                 schedule: s.ext.schedule.as_ref().and_then(|sc| {
                     let compiled = schedule::parse(&sc.cron, &sc.timezone, "berth.schedule").ok()?;
                     Some((sc.clone(), Arc::new(compiled)))
@@ -223,6 +232,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn terminal(state: &str) -> bool {
     matches!(state, "complete" | "failed" | "shutdown" | "rejected" | "orphaned" | "remove")
+}
+
+/// Swarm's words for the newest failed task.
+fn last_error(tasks: &[&ServiceTask]) -> String {
+    tasks
+        .iter()
+        .filter(|t| matches!(t.state.as_str(), "failed" | "rejected"))
+        .max_by_key(|t| t.updated_at)
+        .map(|t| if t.error.is_empty() { t.message.clone() } else { t.error.clone() })
+        .unwrap_or_default()
 }
 
 fn run_task(t: &ServiceTask) -> RunTask {
@@ -458,35 +477,28 @@ impl Berth {
         } else if service.job_iteration != Some(iteration as u64) && !copy {
             Some(("replaced", "a newer run of the job started (a deploy, a stop or Run now)".to_string()))
         } else if let Some(limit) = deadline.filter(|s| now - run.started_at > *s as i64 * 1000) {
-            let stopped = if copy {
-                manager.service_remove(&run.swarm_service).await
-            } else {
-                manager
-                    .service_run_job(&run.swarm_service, 0, def.map(|d| d.parallelism).unwrap_or(1))
-                    .await
-                    .map(|_| ())
-            };
-            if let Err(e) = stopped {
-                tracing::warn!(run = run.id, error = %e, "could not stop a run past its deadline");
-            }
+            self.stop_run(manager, &run, copy).await;
             Some(("failed", format!("still going after its deadline of {limit} s: stopped")))
+        } else if let Some(allowed) = def.and_then(|d| d.allowed_failures).filter(|a| run.failed_tasks as u64 > *a) {
+            self.stop_run(manager, &run, copy).await;
+            let retries =
+                if allowed == 0 { "the job has no retries".to_string() } else { format!("{allowed} allowed") };
+            Some((
+                "failed",
+                format!(
+                    "{} of {} task(s) failed ({retries}), the rest stopped: {}",
+                    run.failed_tasks,
+                    run.completions,
+                    last_error(&mine)
+                ),
+            ))
         } else if active == 0
             && run.failed_tasks > 0
             && now - last_change >= def.and_then(|d| d.retry_delay_ms).unwrap_or(0) + RETRY_SLACK_MS
         {
-            let error = mine
-                .iter()
-                .filter(|t| matches!(t.state.as_str(), "failed" | "rejected"))
-                .max_by_key(|t| t.updated_at)
-                .map(|t| if t.error.is_empty() { t.message.clone() } else { t.error.clone() })
-                .unwrap_or_default();
             Some((
                 "failed",
-                format!(
-                    "{} of {} task(s) failed: {error}",
-                    run.failed_tasks,
-                    mine.len().max(run.failed_tasks as usize)
-                ),
+                format!("{} of {} task(s) failed: {}", run.failed_tasks, run.completions, last_error(&mine)),
             ))
         } else if mine.is_empty() && now - run.started_at > START_GRACE_MS {
             Some(("failed", "swarm made no task for the run in a minute".to_string()))
@@ -509,6 +521,18 @@ impl Berth {
             }
         }
         Some(run)
+    }
+
+    /// Stops a run's tasks: its copy removed, or the job's service given an empty iteration.
+    async fn stop_run(&self, manager: &Engine, run: &JobRunRow, copy: bool) {
+        let stopped = if copy {
+            manager.service_remove(&run.swarm_service).await
+        } else {
+            manager.service_stop_job(&run.swarm_service, run.completions as u64).await.map(|_| ())
+        };
+        if let Err(e) = stopped {
+            tracing::warn!(run = run.id, error = %e, "could not stop a run");
+        }
     }
 
     async fn end_run(&self, cluster_id: i64, run: &JobRunRow) {
@@ -866,10 +890,12 @@ mod tests {
         let batch = &defs[0];
         assert_eq!((batch.completions, batch.parallelism, batch.deadline_s), (3, 2, Some(30)));
         assert_eq!(batch.retry_delay_ms, Some(2_000));
+        assert_eq!(batch.allowed_failures, Some(6), "2 attempts for each of 3 completions");
         assert!(batch.schedule.is_none());
         assert_eq!(retries_text(&s.services["batch"]), "on failure, at most 2 attempt(s)");
         let nightly = &defs[1];
         assert_eq!(nightly.retry_delay_ms, None, "a job retries nothing unless its restart policy says so");
+        assert_eq!(nightly.allowed_failures, Some(0));
         assert_eq!(retries_text(&s.services["nightly"]), "none");
         let (sc, compiled) = nightly.schedule.as_ref().expect("scheduled");
         assert_eq!(sc.timezone, "Europe/Berlin");

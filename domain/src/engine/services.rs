@@ -272,6 +272,32 @@ impl Engine {
         Ok(live.and_then(|s| s.job_iteration).unwrap_or(0))
     }
 
+    /// Stops a job service's run: a new iteration of no tasks (swarm shuts the run's tasks down),
+    /// the template's completions kept in the label [`super::JOB_COMPLETIONS`] so that the service
+    /// still reads as its template says (no drift) until the next run asks for them again.
+    pub async fn service_stop_job(&self, name: &str, completions: u64) -> Result<u64, EngineError> {
+        self.service_patch(name, |spec| {
+            let mode = spec.mode.get_or_insert_with(Default::default);
+            let Some(job) = mode.replicated_job.as_mut() else {
+                return Err(EngineError::Api {
+                    what: "job stop",
+                    status: 400,
+                    message: format!("{name} is not a job"),
+                });
+            };
+            job.total_completions = Some(0);
+            spec.labels
+                .get_or_insert_with(Default::default)
+                .insert(super::JOB_COMPLETIONS.to_string(), completions.to_string());
+            let task = spec.task_template.get_or_insert_with(Default::default);
+            task.force_update = Some(task.force_update.unwrap_or(0) + 1);
+            Ok(())
+        })
+        .await?;
+        let live = self.service(name).await?;
+        Ok(live.and_then(|s| s.job_iteration).unwrap_or(0))
+    }
+
     /// Runs a job service once more beside the run still going (overlap allowed): a copy of its
     /// spec named `run_name`, with `drop` labels left out and `add` labels set, running
     /// `completions` tasks. Returns the copy's id; it is removed when its run has ended.
