@@ -77,6 +77,8 @@ pub struct ServiceRow {
     pub name: String,
     pub image: String,
     pub global: bool,
+    /// Runs to completion: `desired` is its completions, its runs are on the Jobs tab.
+    pub job: bool,
     pub desired: u64,
     pub running: u64,
     pub update_state: String,
@@ -295,6 +297,7 @@ pub mod map {
                     name: s.name,
                     image: s.image,
                     global: s.global,
+                    job: s.job,
                     desired: s.desired,
                     running: s.running,
                     update_state: s.update_state,

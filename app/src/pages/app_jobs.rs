@@ -13,8 +13,12 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::api::jobs::{get_job_run, get_jobs, JobRow, RunDetail, RunJob, RunRow, ScheduleRow};
-use crate::components::ui::{ticker, Card, ErrorBanner, StatusBadge, BUTTON, INPUT};
+use crate::components::ui::{ticker, Card, ErrorBanner, StatusBadge, BUTTON};
 use crate::format;
+
+/// The runs filter: as narrow as its longest choice.
+const SELECT: &str =
+    "rounded-md border border-slate-300 bg-white px-2 py-1 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-950";
 
 /// What stays put while the list refreshes.
 #[derive(Clone, Copy)]
@@ -63,7 +67,7 @@ pub fn JobsTab(app: i64, operate: Signal<bool>) -> impl IntoView {
             {move || ui.run.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner message=e.display() testid="run-error" /> })}
             <div class="flex flex-wrap items-center gap-2 text-sm">
                 <label for="run-filter" class="text-slate-500">"Show runs"</label>
-                <select id="run-filter" class=format!("{INPUT} w-auto") data-testid="run-filter" on:change=move |ev| ui.filter.set(event_target_value(&ev))>
+                <select id="run-filter" class=SELECT data-testid="run-filter" on:change=move |ev| ui.filter.set(event_target_value(&ev))>
                     <option value="all">"all"</option>
                     <option value="failed">"failed, missed or skipped"</option>
                     <option value="succeeded">"succeeded"</option>
@@ -209,6 +213,13 @@ fn RunItem(r: RunRow, now: i64, ui: Ui) -> impl IntoView {
 fn RunPanel(app: i64, run: i64, ui: Ui) -> impl IntoView {
     let tick = ticker(Duration::from_secs(3));
     let detail = crate::codec::resource(move || tick.get(), move |_| get_job_run(app, run));
+    // Opened from a row further up or down the page: brought into view.
+    let panel = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(el) = panel.get() {
+            el.scroll_into_view();
+        }
+    });
     let body = move || {
         Suspend::new(async move {
             match detail.await {
@@ -219,7 +230,7 @@ fn RunPanel(app: i64, run: i64, ui: Ui) -> impl IntoView {
     };
     view! {
         <Card title="Run">
-            <div class="space-y-3" data-testid="run-detail" data-run=run>
+            <div class="space-y-3" data-testid="run-detail" data-run=run node_ref=panel>
                 <div class="flex items-center justify-between gap-2">
                     <p class="text-sm font-medium">{format!("Run {run}: tasks and logs")}</p>
                     <button type="button" class=BUTTON on:click=move |_| ui.open.set(None)>"Close"</button>

@@ -750,9 +750,19 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
                     view! { <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {tone}") data-testid="release-side">{label}</span> }
                 })}
                 <span class="font-mono text-xs text-slate-500">{s.image.clone()}</span>
-                <span class=if healthy { "text-sm text-emerald-700 dark:text-emerald-300" } else { "text-sm text-amber-700 dark:text-amber-300" } data-testid="replicas">
-                    {replicas_text(s.running, s.desired, s.global)}
-                </span>
+                {if s.job {
+                    view! {
+                        <a href=format!("/apps/{app}?tab=jobs") class="text-sm text-slate-600 underline hover:no-underline dark:text-slate-300" data-testid="replicas">
+                            {format!("job of {} · {} running · runs on the Jobs tab", format::count(s.desired as i64, "completion"), s.running)}
+                        </a>
+                    }.into_any()
+                } else {
+                    view! {
+                        <span class=if healthy { "text-sm text-emerald-700 dark:text-emerald-300" } else { "text-sm text-amber-700 dark:text-amber-300" } data-testid="replicas">
+                            {replicas_text(s.running, s.desired, s.global)}
+                        </span>
+                    }.into_any()
+                }}
                 {(!s.update_state.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("update {}", s.update_state)}</span> })}
                 {(!s.ports.is_empty()).then(|| view! { <span class="text-xs text-slate-500">{format!("ports {}", s.ports.join(", "))}</span> })}
                 {(!s.urls.is_empty()).then(|| view! {
@@ -770,7 +780,7 @@ fn Service(s: ServiceRow, app: i64, operate: bool, actions: Actions, ui: Ui) -> 
                     </span>
                 })}
                 <span class="flex-1"></span>
-                {(operate && !s.global).then(|| {
+                {(operate && !s.global && !s.job).then(|| {
                     let typed = input_name.clone();
                     let current = desired.clone();
                     view! {

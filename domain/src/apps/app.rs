@@ -88,6 +88,8 @@ pub struct ServiceView {
     pub name: String,
     pub image: String,
     pub global: bool,
+    /// Runs to completion (its runs are on the Jobs tab); `desired` is its completions.
+    pub job: bool,
     pub desired: u64,
     pub running: u64,
     pub update_state: String,
@@ -470,6 +472,7 @@ impl Berth {
                 name: d.alias.clone(),
                 image: s.image.clone(),
                 global: s.mode == compose::Mode::Global,
+                job: s.mode.is_job(),
                 desired: match s.mode {
                     compose::Mode::Replicated(n) => n,
                     compose::Mode::Global => 0,

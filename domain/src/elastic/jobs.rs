@@ -209,12 +209,15 @@ fn retries_text(s: &compose::ServiceSpec) -> String {
     }
 }
 
+/// An app's job services, shared between passes.
+type JobDefs = Arc<Vec<JobDef>>;
+
 /// What the job loops remember.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     loops: Mutex<HashMap<i64, JoinHandle<()>>>,
     /// Each app's job services, parsed from its current version (app id → (version, jobs)).
-    defs: Mutex<HashMap<i64, (i64, Arc<Vec<JobDef>>)>>,
+    defs: Mutex<HashMap<i64, (i64, JobDefs)>>,
     /// Each scheduled job's newest time handled (app id, service) → Unix ms.
     handled: Mutex<HashMap<(i64, String), i64>>,
     /// Each unscheduled job's newest iteration recorded (app id, service) → iteration.
