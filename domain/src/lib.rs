@@ -69,6 +69,8 @@ pub mod scaling {
     pub use crate::store::{DecisionRow, ScalingPoint};
     pub use compose::scaling::{Metric, Mode, Policy};
 }
+/// Rebalancing: plans of even spreads and moving only the tasks they name.
+pub use elastic::rebalance;
 /// Cron tasks and run-to-completion jobs: their schedules, runs and tasks.
 pub mod jobs {
     pub use crate::elastic::jobs::{

@@ -13,6 +13,7 @@
 pub(crate) mod autoscaler;
 pub mod decide;
 pub(crate) mod jobs;
+pub mod rebalance;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};
