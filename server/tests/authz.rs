@@ -228,6 +228,8 @@ fn rows() -> Vec<Row> {
         row("scale_service", Operate, |i| vec![("id", s(i.app)), ("service", s("nope")), ("replicas", s("1"))]),
         row("get_scaling", Read, |i| vec![("app", s(i.app))]),
         row("get_jobs", Read, |i| vec![("app", s(i.app))]),
+        row("get_rebalance", Read, |i| vec![("cluster", s(i.cluster))]),
+        row("apply_rebalance", Manage, |i| vec![("cluster", s(i.cluster))]),
         row("get_job_run", Read, |i| vec![("app", s(i.app)), ("run", s(999999))]),
         row("run_job", Operate, |i| vec![("app", s(i.app)), ("service", s("nope"))]),
         row("set_scaling", Operate, |i| {
@@ -343,6 +345,8 @@ const REST_ROWS: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/clusters/{id}/load-balancers", Rule::Read),
     ("POST", "/api/v1/clusters/{id}/load-balancers", Rule::Manage),
     ("DELETE", "/api/v1/clusters/{id}/load-balancers/{balancer}", Rule::Manage),
+    ("GET", "/api/v1/clusters/{id}/rebalance", Rule::Read),
+    ("POST", "/api/v1/clusters/{id}/rebalance", Rule::Manage),
     ("POST", "/api/v1/apps", Rule::Operate),
     ("GET", "/api/v1/apps/{id}", Rule::Read),
     ("DELETE", "/api/v1/apps/{id}", Rule::Operate),

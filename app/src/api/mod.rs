@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod list;
 pub mod observe;
 pub mod ram;
+pub mod rebalance;
 pub mod routing;
 pub mod scaling;
 pub mod session;

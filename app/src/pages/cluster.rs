@@ -224,6 +224,7 @@ fn ClusterScreen(id: i64) -> impl IntoView {
         <Transition fallback=|| ()>{refreshed(|d, _, _| view! { <ClusterFacts d /> }.into_any())}</Transition>
         <ClusterApps id=Signal::derive(move || id) />
         <WorkloadPolicyCard id=Signal::derive(move || id) />
+        <super::rebalance::RebalanceCard cluster=id />
         // Outside the refreshing part: the charts keep their range and the timeline its place.
         <Card title="Usage">
             <MetricsPanel cluster=id scope="cluster" key=Signal::derive(String::new) />

@@ -17,6 +17,7 @@ pub mod node;
 pub mod not_found;
 pub mod overview;
 pub mod prepare_host;
+pub mod rebalance;
 pub mod routing;
 pub mod settings;
 pub mod setup;

@@ -27,7 +27,41 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_certificate))
         .routes(routes!(load_balancers, create_load_balancer))
         .routes(routes!(delete_load_balancer))
+        .routes(routes!(rebalance_plan, rebalance_apply))
         .routes(routes!(job))
+}
+
+/// The cluster's rebalancing plan, a dry run: each app service's running tasks per node against an
+/// even spread, and the moves that would get there (nothing changes).
+#[utoipa::path(get, path = "/api/v1/clusters/{id}/rebalance", summary = "The cluster's rebalancing plan (a dry run)", params(("id" = i64, Path, description = "The cluster's id")), security(("token" = [])),
+    responses((status = 200, description = "OK", body = app::api::rebalance::RebalancePlanView), Refusals))]
+async fn rebalance_plan(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<app::api::rebalance::RebalancePlanView>, ApiError> {
+    let plan = state.berth.rebalance_plan(&actor, id, None).await.map_err(fail(&actor))?;
+    let manage = domain::authz::authorize(&actor, domain::Permission::ClusterManage(id)).is_ok();
+    Ok(Json(app::api::rebalance::map::plan(plan, manage)))
+}
+
+#[derive(Serialize, ToSchema)]
+struct RebalanceStarted {
+    /// The job that moves the tasks (`GET /api/v1/jobs/{id}`).
+    job: i64,
+}
+
+/// Moves the tasks the plan names (cluster admins): a job that scales each uneven service up by
+/// the tasks to move and back, so only those restart.
+#[utoipa::path(post, path = "/api/v1/clusters/{id}/rebalance", summary = "Apply the cluster's rebalancing plan (202: follow the job)", params(("id" = i64, Path, description = "The cluster's id")), security(("token" = [])),
+    responses((status = 202, description = "Accepted: the work runs as a job", body = RebalanceStarted), Refusals, Busy))]
+async fn rebalance_apply(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(axum::http::StatusCode, Json<RebalanceStarted>), ApiError> {
+    let job = state.berth.rebalance_apply(&actor, id, None).await.map_err(fail(&actor))?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(RebalanceStarted { job })))
 }
 
 #[utoipa::path(get, path = "/api/v1/clusters", summary = "Clusters the token may see", security(("token" = [])),

@@ -50,6 +50,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/clusters/{id}/load-balancers"),
     ("POST", "/api/v1/clusters/{id}/load-balancers"),
     ("DELETE", "/api/v1/clusters/{id}/load-balancers/{balancer}"),
+    ("GET", "/api/v1/clusters/{id}/rebalance"),
+    ("POST", "/api/v1/clusters/{id}/rebalance"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{id}"),
     ("DELETE", "/api/v1/apps/{id}"),
