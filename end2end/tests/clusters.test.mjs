@@ -1,5 +1,6 @@
 // Clusters in Chromium: create one in one click and watch its progress to the end, see the nodes
-// Ready, drain one, remove one (its own operation), and delete the cluster without leftovers. Then a
+// Ready, drain one, rebalance an app once it is back (the plan, then Apply: 3/3/0 → 2/2/2), remove one
+// (its own operation), and delete the cluster without leftovers. Then a
 // cluster on an existing host over mutual TLS: prepare the host (certificate and setup script), start
 // a dockerd set up exactly as the script says, test the connection, form the cluster, delete it.
 // (One file, in this order: the first journey builds the node image the host runs.)
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startBerth, launchBrowser, watchedPage, hydrated, createAdmin, docker, removeBerthLeftovers, berthContainers,
-  PASSWORD, jobSucceeded, refreshes,
+  PASSWORD, jobSucceeded, refreshes, ensureTestImage,
   assertAccessible,
 } from '../support.mjs';
 
@@ -23,6 +24,7 @@ const certDir = mkdtempSync(join(tmpdir(), 'berth-host-'));
 let nodeImage; // the node image Berth built in the first journey; the host runs it too
 
 before(async () => {
+  ensureTestImage();
   berth = await startBerth();
   browser = await launchBrowser();
   // A network with a subnet of our own, so the host has a known address for its certificate.
@@ -183,6 +185,47 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   assert.equal(await page.getByTestId('managers').textContent(), '2');
   await n3.getByRole('button', { name: 'Demote' }).click();
   await n3.getByRole('button', { name: 'Promote' }).waitFor({ timeout: 30_000 });
+
+  // Rebalance: an app deployed while n3 is drained runs 3/3/0, and stays so once n3 is active
+  // again. The plan says which tasks would move; Apply, confirmed, moves just those.
+  const clusterAt = page.url();
+  await page.goto(`${berth.url}/apps/new`);
+  await hydrated(page);
+  await page.getByTestId('app-cluster').selectOption({ label: 'e2e' });
+  await page.getByTestId('app-name').fill('spread');
+  await page.getByTestId('compose').fill(`services:
+  web:
+    image: berth-test/busybox:1
+    init: true
+    command: ["sleep", "100000"]
+    deploy:
+      replicas: 6
+`);
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-ok').waitFor();
+  await page.getByTestId('deploy').click();
+  await page.waitForURL(/\/apps\/\d+$/);
+  await hydrated(page);
+  await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 120_000 });
+  await page.goto(clusterAt);
+  await hydrated(page);
+  await n3.getByRole('button', { name: 'Activate', exact: true }).click();
+  await n3.getByText('active', { exact: true }).waitFor();
+  await page.getByTestId('rebalance-check').click();
+  const planned = page.locator('[data-testid=rebalance-service][data-service=spread_web]');
+  await planned.locator('[data-testid=rebalance-move]').first().waitFor();
+  assert.deepEqual(await planned.getByTestId('rebalance-move').allInnerTexts(),
+    ['move 1 task of spread_web from n1 to n3', 'move 1 task of spread_web from n2 to n3']);
+  await page.getByTestId('rebalance-summary').getByText('2 tasks would move.').waitFor();
+  await page.getByTestId('rebalance-apply').click();
+  await page.getByTestId('rebalance-confirm').click();
+  await page.getByText('Rebalancing e2e').waitFor();
+  await finishJob(page);
+  await page.waitForURL(/\/clusters\/\d+$/);
+  await hydrated(page);
+  await page.getByTestId('rebalance-check').click();
+  await page.getByTestId('rebalance-summary').getByText('Every app service is spread evenly: nothing to move.').waitFor();
+  assert.match(await planned.innerText(), /n1 2 · n2 2 · n3 2/);
 
   // n1's page: its engine, and a zone and a label set there.
   const clusterUrl = page.url();

@@ -18,6 +18,7 @@ pub fn job_title(kind: &str, target: &str) -> String {
         "cluster.delete" => format!("Deleting cluster {target}"),
         "node.add" => format!("Adding nodes to {target}"),
         "node.remove" => format!("Removing node {target}"),
+        "cluster.rebalance" => format!("Rebalancing {target}"),
         "app.create" => format!("Deploying app {target}"),
         "app.update" => format!("Updating app {target}"),
         "app.rollback" => format!("Rolling back app {target}"),
