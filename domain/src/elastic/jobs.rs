@@ -55,6 +55,9 @@ const START_GRACE_MS: i64 = 60_000;
 /// How long after its last failed task a run waits for swarm's retry before it is failed.
 const RETRY_SLACK_MS: i64 = 3_000;
 
+/// How often leftover overlap copies are looked for.
+const SWEEP_EVERY_MS: i64 = 60_000;
+
 /// How long a finished overlap copy stays, so that the collector reads its tasks' logs to the end.
 const COPY_KEPT_MS: i64 = 30_000;
 
@@ -224,8 +227,8 @@ pub(crate) struct State {
     known: Mutex<HashMap<(i64, String), u64>>,
     /// Overlap copies to remove (cluster, service name, when).
     copies: Mutex<Vec<(i64, String, i64)>>,
-    /// Clusters whose leftover copies were looked for since this loop started.
-    swept: Mutex<HashSet<i64>>,
+    /// When each cluster's leftover copies were last looked for (Unix ms).
+    swept: Mutex<HashMap<i64, i64>>,
     last_expiry: Mutex<i64>,
 }
 
@@ -327,7 +330,9 @@ impl Berth {
         }
         let open = self.store.job_runs_open(cluster_id).await?;
         let copies_due = lock(&self.job_runs.copies).iter().any(|(c, _, _)| *c == cluster_id);
-        let swept = lock(&self.job_runs.swept).contains(&cluster_id);
+        // Copies whose run is gone (Berth stopped meanwhile, or the app was deleted under it) are
+        // looked for when the loop starts and every minute.
+        let swept = lock(&self.job_runs.swept).get(&cluster_id).is_some_and(|at| now - at < SWEEP_EVERY_MS);
         if jobs.is_empty() && open.is_empty() && !copies_due && swept {
             return Ok(());
         }
@@ -408,7 +413,7 @@ impl Berth {
             }
         }
         if gone {
-            lock(&self.job_runs.swept).insert(cluster_id);
+            lock(&self.job_runs.swept).insert(cluster_id, now_ms());
         }
     }
 
