@@ -217,6 +217,13 @@ test('one-click cluster: quota, progress, nodes Ready, drain, roles, labels, ren
   assert.deepEqual(await planned.getByTestId('rebalance-move').allInnerTexts(),
     ['move 1 task of spread_web from n1 to n3', 'move 1 task of spread_web from n2 to n3']);
   await page.getByTestId('rebalance-summary').getByText('2 tasks would move.').waitFor();
+  const shots = process.env.BERTH_SCREENSHOTS;
+  if (shots) await page.getByTestId('rebalance').screenshot({ path: `${shots}/rebalance.png` });
+  await page.setViewportSize({ width: 390, height: 844 });
+  if (shots) await page.getByTestId('rebalance').screenshot({ path: `${shots}/rebalance-390.png` });
+  const card = await page.getByTestId('rebalance').boundingBox();
+  assert.ok(card.x >= 0 && card.x + card.width <= 390, JSON.stringify(card));
+  await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByTestId('rebalance-apply').click();
   await page.getByTestId('rebalance-confirm').click();
   await page.getByText('Rebalancing e2e').waitFor();
